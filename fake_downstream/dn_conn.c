@@ -1,0 +1,665 @@
+#include "dn_conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "h1.h"
+#include "jl.h"
+#include "net.h"
+
+#define RBUF_MAX 16384
+
+enum phase {
+    PH_GAP,     /* before a request: the --gap (or the start of the connection) */
+    PH_CONNECT, /* a new socket is connecting */
+    PH_WRITE,   /* writing the request (or waiting for --upload-delay / --upload-pace) */
+    PH_READ,    /* reading the response */
+};
+
+/* where the request writer is */
+enum wstep {
+    W_HEAD,       /* the request head */
+    W_BODY_START, /* before the next upload unit (a chunk of --upload-chunk, or the whole body) */
+    W_BODY_DATA,  /* inside a unit */
+    W_UNIT_END,   /* a unit is written; --upload-pace pauses here */
+    W_END,        /* everything written */
+};
+
+struct dn_conn {
+    struct dn_trial *t;
+    struct dn_run *run;
+    const struct dn_cfg *cfg;
+    long index;
+    int fd;
+    int lport;
+    bool carried; /* the socket already carried a response: the next request reuses it */
+    struct event *rd, *wr; /* bound to the current socket */
+    struct event *timer;    /* gap, upload delay, upload pace */
+    struct event *deadline; /* --connect-timeout, then --timeout */
+    struct event *idle;     /* the client's own --idle-timeout */
+    long req;
+    enum phase ph;
+    /* the current request */
+    uint64_t start_us;
+    long gap_us;
+    bool reused;
+    enum wstep w;
+    size_t head_off;
+    uint64_t body_left, unit_left;
+    char pend[32]; /* chunk framing waiting to be written */
+    size_t pend_len, pend_off;
+    uint64_t sent, received, body_sent;
+    int write_err; /* a write error passed over with --on-write-error read */
+    /* the response */
+    char rbuf[RBUF_MAX];
+    size_t rlen;
+    bool head_done;
+    int status;
+    struct h1_body body;
+    bool resp_keep;
+};
+
+static char pattern[65536];
+static char scratch[65536];
+
+static void start_request(struct dn_conn *c);
+static void do_write(struct dn_conn *c);
+static void do_read(struct dn_conn *c);
+
+static void arm_ms(struct event *ev, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(ev, &tv);
+}
+
+static void arm_us(struct event *ev, long us)
+{
+    struct timeval tv = {us / 1000000, us % 1000000};
+    evtimer_add(ev, &tv);
+}
+
+static const char *errname(int e)
+{
+    const char *n = strerrorname_np(e);
+    return n ? n : "EUNKNOWN";
+}
+
+static void close_sock(struct dn_conn *c)
+{
+    if (c->rd) {
+        event_free(c->rd);
+        c->rd = NULL;
+    }
+    if (c->wr) {
+        event_free(c->wr);
+        c->wr = NULL;
+    }
+    if (c->idle)
+        evtimer_del(c->idle);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->carried = false;
+}
+
+/* Reports to the trial; the trial may free c, so this is the last thing a callback does. */
+static void conn_done(struct dn_conn *c)
+{
+    close_sock(c);
+    evtimer_del(c->timer);
+    evtimer_del(c->deadline);
+    dn_run_conn_done(c->t);
+}
+
+static void write_record(struct dn_conn *c, const char *outcome, const char *phase, int err,
+                         uint64_t end_us)
+{
+    struct jl j;
+    jl_begin(&j);
+    jl_uint(&j, "ts_us", end_us);
+    jl_str(&j, "type", "request");
+    jl_int(&j, "trial", c->t->index);
+    jl_int(&j, "conn", c->index);
+    jl_int(&j, "req", c->req);
+    jl_int(&j, "lport", c->lport);
+    jl_bool(&j, "reused", c->reused);
+    if (c->gap_us % 1000)
+        jl_double(&j, "gap_ms", (double)c->gap_us / 1000.0);
+    else
+        jl_int(&j, "gap_ms", c->gap_us / 1000);
+    jl_uint(&j, "start_us", c->start_us);
+    jl_uint(&j, "end_us", end_us);
+    jl_str(&j, "outcome", outcome);
+    jl_int(&j, "status", c->status);
+    jl_str(&j, "phase", phase);
+    if (err)
+        jl_str(&j, "errno", errname(err));
+    if (c->write_err)
+        jl_str(&j, "write_errno", errname(c->write_err));
+    jl_uint(&j, "sent", c->sent);
+    jl_uint(&j, "received", c->received);
+    jl_uint(&j, "body_sent", c->body_sent);
+    if (jl_write(&j, c->run->rec_fd) != 0) {
+        fprintf(stderr, "racelab-downstream: writing a record: %s\n", strerror(errno));
+        c->run->failed = true;
+    }
+    dn_run_count(c->run, outcome);
+}
+
+static void next_request(struct dn_conn *c)
+{
+    c->req++;
+    if (c->req >= c->cfg->requests) {
+        conn_done(c);
+        return;
+    }
+    c->ph = PH_GAP;
+    c->gap_us = dn_cfg_gap_us(c->cfg, c->t->index);
+    /* the socket is NOT watched during the gap: a FIN arriving now goes unnoticed, as in a
+     * client pool that only looks at a connection when it hands it out */
+    if (c->fd >= 0 && c->cfg->idle_timeout_ms)
+        arm_ms(c->idle, c->cfg->idle_timeout_ms);
+    arm_us(c->timer, c->gap_us);
+}
+
+/* outcome: the status code as a string, or a failure name; a failure ends the connection
+ * (its remaining requests are skipped). */
+static void finish(struct dn_conn *c, const char *outcome, const char *phase, int err, bool ok)
+{
+    uint64_t end = clk_real_us();
+    if (c->rd)
+        event_del(c->rd);
+    if (c->wr)
+        event_del(c->wr);
+    evtimer_del(c->timer);
+    evtimer_del(c->deadline);
+    write_record(c, outcome, phase, err, end);
+    if (!ok) {
+        conn_done(c);
+        return;
+    }
+    if (c->resp_keep)
+        c->carried = true;
+    else
+        close_sock(c);
+    next_request(c);
+}
+
+static void finish_status(struct dn_conn *c)
+{
+    char st[16];
+    snprintf(st, sizeof(st), "%d", c->status);
+    finish(c, st, "done", 0, true);
+}
+
+static void reset_request(struct dn_conn *c)
+{
+    const struct dn_cfg *cfg = c->cfg;
+    c->w = W_HEAD;
+    c->head_off = 0;
+    c->body_left = (uint64_t)cfg->body_size;
+    c->unit_left = 0;
+    c->pend_len = c->pend_off = 0;
+    c->sent = c->received = c->body_sent = 0;
+    c->write_err = 0;
+    c->rlen = 0;
+    c->head_done = false;
+    c->status = 0;
+    c->resp_keep = false;
+    memset(&c->body, 0, sizeof(c->body));
+}
+
+static void set_pend(struct dn_conn *c, const char *s)
+{
+    c->pend_len = strlen(s);
+    memcpy(c->pend, s, c->pend_len);
+    c->pend_off = 0;
+}
+
+static void pause_write(struct dn_conn *c, long ms)
+{
+    event_del(c->wr);
+    arm_ms(c->timer, ms);
+}
+
+/* --read-while-uploading: a response (or a FIN, or an RST) is waiting to be read */
+static bool something_came_back(struct dn_conn *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* 1: the request is written; 2: a response came back first (--read-while-uploading); 0:
+ * waiting (for the socket or for a delay timer); -1: a write error, in errno. The server is not read meanwhile (unless --read-while-uploading): a client
+ * that keeps writing after the server's FIN is the one the seed describes. */
+static int write_some(struct dn_conn *c)
+{
+    const struct dn_cfg *cfg = c->cfg;
+    bool has_body = cfg->body_size > 0 || cfg->chunked;
+    for (;;) {
+        const char *p = NULL;
+        size_t n = 0;
+        int kind = 0; /* 0 framing, 1 head, 2 body */
+        if (c->pend_off < c->pend_len) {
+            p = c->pend + c->pend_off;
+            n = c->pend_len - c->pend_off;
+        } else {
+            switch (c->w) {
+            case W_HEAD:
+                if (c->head_off < c->run->head_len) {
+                    p = c->run->head + c->head_off;
+                    n = c->run->head_len - c->head_off;
+                    kind = 1;
+                    break;
+                }
+                c->w = has_body ? W_BODY_START : W_END;
+                if (has_body && cfg->upload_delay_ms) {
+                    pause_write(c, cfg->upload_delay_ms);
+                    return 0;
+                }
+                continue;
+            case W_BODY_START:
+                if (c->body_left == 0) {
+                    c->w = W_END;
+                    if (cfg->chunked)
+                        set_pend(c, "0\r\n\r\n");
+                    continue;
+                }
+                c->unit_left = c->body_left;
+                if (cfg->upload_chunk && c->unit_left > (uint64_t)cfg->upload_chunk)
+                    c->unit_left = (uint64_t)cfg->upload_chunk;
+                if (cfg->chunked) {
+                    char tmp[32];
+                    snprintf(tmp, sizeof(tmp), "%llx\r\n", (unsigned long long)c->unit_left);
+                    set_pend(c, tmp);
+                }
+                c->w = W_BODY_DATA;
+                continue;
+            case W_BODY_DATA:
+                if (c->unit_left == 0) {
+                    if (cfg->chunked)
+                        set_pend(c, "\r\n");
+                    c->w = W_UNIT_END;
+                    continue;
+                }
+                p = pattern;
+                n = c->unit_left < sizeof(pattern) ? (size_t)c->unit_left : sizeof(pattern);
+                kind = 2;
+                break;
+            case W_UNIT_END:
+                c->w = W_BODY_START;
+                if (cfg->upload_pace_ms && c->body_left > 0) {
+                    pause_write(c, cfg->upload_pace_ms);
+                    return 0;
+                }
+                continue;
+            case W_END:
+                return 1;
+            }
+        }
+        if (kind != 1 && cfg->read_while_uploading && something_came_back(c))
+            return 2;
+        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                event_add(c->wr, NULL);
+                return 0;
+            }
+            return -1;
+        }
+        c->sent += (uint64_t)k;
+        if (kind == 0) {
+            c->pend_off += (size_t)k;
+        } else if (kind == 1) {
+            c->head_off += (size_t)k;
+        } else {
+            c->unit_left -= (uint64_t)k;
+            c->body_left -= (uint64_t)k;
+            c->body_sent += (uint64_t)k;
+        }
+    }
+}
+
+static void begin_read(struct dn_conn *c)
+{
+    c->ph = PH_READ;
+    event_del(c->wr);
+    evtimer_del(c->timer);
+    event_add(c->rd, NULL);
+    do_read(c);
+}
+
+static void do_write(struct dn_conn *c)
+{
+    int r = write_some(c);
+    if (r == 0)
+        return;
+    if (r == 1 || r == 2) {
+        begin_read(c);
+        return;
+    }
+    int e = errno;
+    if ((e == EPIPE || e == ECONNRESET) && c->cfg->on_write_error == DN_WERR_READ) {
+        /* the response may already sit in our receive queue: Linux keeps it after an RST */
+        c->write_err = e;
+        begin_read(c);
+        return;
+    }
+    /* envoy#2929's client: the write fails, it gives up, the early 413 is never read */
+    finish(c, "reset", "write", e, false);
+}
+
+static void begin_write(struct dn_conn *c)
+{
+    c->ph = PH_WRITE;
+    arm_ms(c->deadline, c->cfg->timeout_ms);
+    if (c->cfg->read_while_uploading)
+        event_add(c->rd, NULL);
+    do_write(c);
+}
+
+/* Feeds body bytes; returns true when the request is finished (either way). */
+static bool feed_body(struct dn_conn *c, const char *p, size_t n)
+{
+    long k = h1_body_consume(&c->body, p, n);
+    if (k < 0) {
+        finish(c, "partial", "read", EPROTO, false);
+        return true;
+    }
+    if (!c->body.done)
+        return false;
+    if ((size_t)k < n) /* bytes beyond the response: the connection is not reusable */
+        c->resp_keep = false;
+    finish_status(c);
+    return true;
+}
+
+/* Parses what rbuf holds; returns true when the request is finished. */
+static bool parse_head(struct dn_conn *c)
+{
+    for (;;) {
+        struct h1_msg m;
+        int r = h1_parse_response(c->rbuf, c->rlen, &m);
+        if (r == H1_INCOMPLETE) {
+            if (c->rlen == sizeof(c->rbuf)) {
+                finish(c, "partial", "read", EPROTO, false);
+                return true;
+            }
+            return false;
+        }
+        if (r < 0) {
+            finish(c, "partial", "read", EPROTO, false);
+            return true;
+        }
+        size_t left = c->rlen - (size_t)r;
+        if (m.status < 200) { /* an interim response (100 Continue): the real one follows */
+            memmove(c->rbuf, c->rbuf + r, left);
+            c->rlen = left;
+            continue;
+        }
+        const struct dn_cfg *cfg = c->cfg;
+        bool req_keep = cfg->http10 ? cfg->connection == DN_CONN_KEEP_ALIVE
+                                    : cfg->connection != DN_CONN_CLOSE;
+        c->status = m.status;
+        c->head_done = true;
+        h1_body_init_response(&c->body, &m, strcmp(cfg->method, "HEAD") == 0);
+        /* Connection: close or HTTP/1.0 semantics: the next request opens a new connection */
+        c->resp_keep = req_keep && h1_keep_alive(&m) && c->body.kind != H1_BODY_CLOSE;
+        if (c->body.done) {
+            if (left)
+                c->resp_keep = false;
+            finish_status(c);
+            return true;
+        }
+        return left ? feed_body(c, c->rbuf + r, left) : false;
+    }
+}
+
+static void on_eof(struct dn_conn *c)
+{
+    if (!c->head_done) {
+        finish(c, c->received ? "partial" : "empty", "read", 0, false);
+        return;
+    }
+    if (h1_body_eof_ok(&c->body)) {
+        c->resp_keep = false;
+        finish_status(c); /* a close-delimited body ends here */
+        return;
+    }
+    finish(c, "partial", "read", 0, false);
+}
+
+static void do_read(struct dn_conn *c)
+{
+    for (;;) {
+        char *dst = c->head_done ? scratch : c->rbuf + c->rlen;
+        size_t cap = c->head_done ? sizeof(scratch) : sizeof(c->rbuf) - c->rlen;
+        ssize_t n = recv(c->fd, dst, cap, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            finish(c, "reset", "read", errno, false);
+            return;
+        }
+        if (n == 0) {
+            on_eof(c);
+            return;
+        }
+        c->received += (uint64_t)n;
+        if (!c->head_done) {
+            c->rlen += (size_t)n;
+            if (parse_head(c))
+                return;
+        } else if (feed_body(c, scratch, (size_t)n)) {
+            return;
+        }
+    }
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct dn_conn *c = arg;
+    (void)fd;
+    (void)what;
+    switch (c->ph) {
+    case PH_WRITE:
+        /* --read-while-uploading: something came back (a response, a FIN, an RST): stop
+         * uploading and read it, as a careful client does */
+        begin_read(c);
+        return;
+    case PH_READ:
+        do_read(c);
+        return;
+    case PH_GAP:
+    case PH_CONNECT:
+        event_del(c->rd);
+        return;
+    }
+}
+
+static void on_connected(struct dn_conn *c)
+{
+    int e = net_socket_error(c->fd);
+    evtimer_del(c->deadline);
+    event_del(c->wr);
+    if (e) {
+        finish(c, "connect-error", "connect", e, false);
+        return;
+    }
+    c->lport = net_local_port(c->fd);
+    net_set_nodelay(c->fd);
+    begin_write(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct dn_conn *c = arg;
+    (void)fd;
+    (void)what;
+    switch (c->ph) {
+    case PH_CONNECT:
+        on_connected(c);
+        return;
+    case PH_WRITE:
+        do_write(c);
+        return;
+    case PH_GAP:
+    case PH_READ:
+        event_del(c->wr);
+        return;
+    }
+}
+
+static void begin_connect(struct dn_conn *c)
+{
+    c->ph = PH_CONNECT;
+    c->reused = false;
+    c->start_us = clk_real_us();
+    c->lport = 0;
+    c->fd = net_connect_nb(&c->cfg->target_addr);
+    if (c->fd < 0) {
+        finish(c, "connect-error", "connect", errno, false);
+        return;
+    }
+    c->lport = net_local_port(c->fd);
+    c->rd = event_new(c->run->base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wr = event_new(c->run->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (!c->rd || !c->wr) {
+        c->run->failed = true;
+        finish(c, "connect-error", "connect", ENOMEM, false);
+        return;
+    }
+    event_add(c->wr, NULL);
+    arm_ms(c->deadline, c->cfg->connect_timeout_ms);
+}
+
+/* The careful client's liveness check (urllib3 does this): a FIN already in the receive queue
+ * reads as 0 and an RST as an error, so the connection is not reused. It cannot see a FIN that
+ * is still in flight. */
+static bool still_alive(struct dn_conn *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static void start_request(struct dn_conn *c)
+{
+    reset_request(c);
+    evtimer_del(c->idle);
+    if (c->fd >= 0 && c->cfg->check_before_reuse && !still_alive(c))
+        close_sock(c);
+    if (c->fd < 0) {
+        begin_connect(c);
+        return;
+    }
+    c->reused = c->carried;
+    c->start_us = clk_real_us();
+    begin_write(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct dn_conn *c = arg;
+    (void)fd;
+    (void)what;
+    switch (c->ph) {
+    case PH_GAP:
+        start_request(c);
+        return;
+    case PH_WRITE:
+        do_write(c);
+        return;
+    case PH_CONNECT:
+    case PH_READ:
+        return;
+    }
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct dn_conn *c = arg;
+    (void)fd;
+    (void)what;
+    switch (c->ph) {
+    case PH_CONNECT:
+        finish(c, "connect-error", "connect", ETIMEDOUT, false);
+        return;
+    case PH_WRITE:
+        finish(c, "timeout", "write", ETIMEDOUT, false);
+        return;
+    case PH_READ:
+        finish(c, "timeout", "read", ETIMEDOUT, false);
+        return;
+    case PH_GAP:
+        return;
+    }
+}
+
+/* --idle-timeout: the client closes a connection idle longer than its own timeout, so the next
+ * request opens a new one instead of racing the server's close (envoy#13388's fix) */
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+    struct dn_conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->ph == PH_GAP)
+        close_sock(c);
+}
+
+struct dn_conn *dn_conn_new(struct dn_trial *t, long index)
+{
+    struct dn_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (!pattern[0])
+        for (size_t i = 0; i < sizeof(pattern); i++)
+            pattern[i] = (char)('A' + i % 26);
+    c->t = t;
+    c->run = t->run;
+    c->cfg = t->run->cfg;
+    c->index = index;
+    c->fd = -1;
+    c->timer = evtimer_new(c->run->base, on_timer, c);
+    c->deadline = evtimer_new(c->run->base, on_deadline, c);
+    c->idle = evtimer_new(c->run->base, on_idle, c);
+    if (!c->timer || !c->deadline || !c->idle) {
+        dn_conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void dn_conn_start(struct dn_conn *c)
+{
+    /* started from the loop, never from the caller's stack: a connection that fails at once
+     * must not end its trial while the trial is still starting its other connections */
+    c->ph = PH_GAP;
+    c->req = 0;
+    c->gap_us = 0;
+    arm_us(c->timer, 0);
+}
+
+void dn_conn_free(struct dn_conn *c)
+{
+    if (!c)
+        return;
+    close_sock(c);
+    if (c->timer)
+        event_free(c->timer);
+    if (c->deadline)
+        event_free(c->deadline);
+    if (c->idle)
+        event_free(c->idle);
+    free(c);
+}

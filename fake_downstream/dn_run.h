@@ -1,0 +1,61 @@
+/* dn_run — racelab-downstream's trials: starts them (--parallel at once, --trial-gap apart),
+ * each with --conns connections opened together, writes one record per request and keeps the
+ * counts for the summary line. */
+#ifndef RACELAB_DN_RUN_H
+#define RACELAB_DN_RUN_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dn_cfg.h"
+
+struct dn_conn;
+
+struct dn_trial {
+    struct dn_run *run;
+    struct dn_trial *next, *prev;
+    long index;
+    long conns_left;
+    struct dn_conn **conns;
+};
+
+#define DN_MAX_OUTCOMES 32
+
+struct dn_outcome_count {
+    char name[16];
+    unsigned long n;
+};
+
+struct dn_run {
+    struct event_base *base;
+    const struct dn_cfg *cfg;
+    int rec_fd;
+    /* the request head, the same for every request */
+    char *head;
+    size_t head_len;
+    long next_trial;
+    long running;
+    long completed;
+    struct dn_trial *trials; /* running trials, for the cleanup on SIGTERM */
+    unsigned long requests;
+    struct dn_outcome_count outcomes[DN_MAX_OUTCOMES];
+    size_t noutcomes;
+    bool failed; /* an internal error (not an outcome) */
+};
+
+/* Builds the request head; 0 or -1 with err. */
+int dn_run_init(struct dn_run *r, struct event_base *base, const struct dn_cfg *cfg, int rec_fd,
+                char *err, size_t errlen);
+/* Starts the first trials; the loop ends (event_base_loopexit) after the last one. */
+void dn_run_start(struct dn_run *r);
+/* Called by a connection when it has made all its requests (or given up). */
+void dn_run_conn_done(struct dn_trial *t);
+void dn_run_count(struct dn_run *r, const char *outcome);
+/* Frees what is still running (after SIGTERM: their requests get no record). */
+void dn_run_free(struct dn_run *r);
+/* "200=100 reset=100" */
+void dn_run_summary(const struct dn_run *r, char *buf, size_t cap);
+
+#endif
