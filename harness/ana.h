@@ -18,16 +18,23 @@ struct ana_hop {
     const char *server; /* e.g. "proxy" */
 };
 
-/* What one side of a connection sent. */
+/* What one side of a connection sent. Definitions (exact, in capture order; docs/capture.md):
+ * a side has "closed" once the capture shows its FIN or RST. */
 struct ana_dir {
     uint32_t packets;
-    uint32_t syn, fin, rst;
+    uint32_t syn, fin, rst;    /* packets with that flag set (retransmissions included) */
     uint32_t data_packets;
     uint64_t data_bytes;       /* payload bytes (retransmissions included) */
     uint32_t data_after_fin;   /* packets with payload sent after this side had received the
-                                  peer's FIN (the "reuse a half-closed connection" signature) */
+                                  peer's FIN (the "reuse a half-closed connection" signature);
+                                  only new data counts, not retransmissions of older bytes */
     uint32_t rst_after_data;   /* RSTs sent in answer to payload that arrived after this side
-                                  had sent its FIN ("data sent after close() → RST") */
+                                  had sent its FIN ("data sent after close() → RST"); also when
+                                  it had sent a RST before, or when its FIN was sent (the RST's
+                                  sequence number says so) but still held on the wire */
+    uint32_t rst_abort;        /* RSTs of a side that had an open connection and had not
+                                  closed: an abortive close (close() with unread input,
+                                  SO_LINGER 0) */
     uint64_t first_fin_us;     /* 0 when none; pcap timestamps in µs since the epoch */
     uint64_t first_rst_us;
 };
@@ -39,6 +46,18 @@ enum ana_ev_kind {
     ANA_EV_DATA,
 };
 
+/* What the analyser recognised in one event (bits of ana_event.notes). */
+enum ana_note {
+    ANA_NOTE_DATA_AFTER_FIN = 1 << 0,    /* payload sent after receiving the peer's FIN */
+    ANA_NOTE_RST_AFTER_DATA = 1 << 1,    /* RST answering payload that arrived after close */
+    ANA_NOTE_RST_ABORT = 1 << 2,         /* RST instead of a FIN (unread data, SO_LINGER 0) */
+    ANA_NOTE_FIN_AFTER_RST = 1 << 3,     /* FIN sent before this side's RST but seen after it:
+                                            the RST overtook a held FIN */
+    ANA_NOTE_DATA_FIN_IN_FLIGHT = 1 << 4, /* payload sent while the peer's FIN was already sent
+                                             but not yet delivered (held): answered by RST */
+    ANA_NOTE_FIN_WITH_DATA = 1 << 5,     /* FIN in the same segment as the last payload */
+};
+
 /* One packet worth telling (SYN, FIN, RST, or payload), in capture order. */
 struct ana_event {
     uint64_t ts_us;
@@ -46,6 +65,8 @@ struct ana_event {
     bool from_client;
     uint32_t len;   /* payload length */
     uint8_t flags;  /* raw TCP flags */
+    uint32_t seq, ack;
+    unsigned notes; /* enum ana_note bits */
 };
 
 struct ana_flow {
@@ -61,6 +82,7 @@ struct ana_flow {
 struct ana_dir_total {
     char name[64]; /* "downstream->proxy" */
     uint64_t syn, fin, rst, data_packets, data_after_fin, rst_after_data;
+    uint64_t packets, rst_abort;
 };
 
 struct ana_result {
@@ -69,15 +91,22 @@ struct ana_result {
     struct ana_dir_total *dirs; /* two per hop, in hop order: client->server, server->client */
     size_t ndirs;
     uint64_t packets, unmatched;
+    uint64_t skipped;        /* not TCP over IPv4/IPv6 (ARP, UDP, fragments, cut headers) */
+    struct ana_hop *hops;    /* the hops used (copied, or inferred), owned by the result;
+                                ana_flow.hop points here */
+    size_t nhops;
+    uint64_t first_us, last_us; /* of the TCP packets */
 };
 
 /* Reads path. hops may be NULL: every port that received a SYN becomes a hop, named
- * "client:PORT" / "server:PORT". Returns 0, or -1 with a message naming the file. */
+ * "client:PORT" / "server:PORT". Link types: Ethernet (what Linux lo gives), BSD loopback
+ * (DLT_NULL/LOOP), raw IP, Linux cooked (SLL, SLL2). Returns 0, or -1 with a message naming
+ * the file (not a pcap, truncated, unsupported link type); *out is then empty. */
 int ana_read(const char *path, const struct ana_hop *hops, size_t nhops, struct ana_result *out,
              char *err, size_t errlen);
 
-/* The flow of hop with that client port (the most recent one if the port was reused), or
- * NULL. */
+/* The flow of hop (matched by its server_port) with that client port (the most recent one
+ * if the port was reused), or NULL. */
 const struct ana_flow *ana_find(const struct ana_result *r, const struct ana_hop *hop,
                                 uint16_t client_port);
 

@@ -22,6 +22,9 @@ struct cap_stats {
 struct cap *cap_start(const char *iface, const char *filter, const char *path, char *err,
                       size_t errlen);
 
+/* Packets written to the file and flushed so far (readable by another process now). */
+uint64_t cap_written(const struct cap *c);
+
 /* Waits until packets already sent have been written (a short drain), stops, closes the file.
  * Safe with c == NULL. Returns 0, or -1 when the file could not be completed. */
 int cap_stop(struct cap *c, struct cap_stats *stats);

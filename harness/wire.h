@@ -44,6 +44,9 @@ struct wire_stats {
     uint64_t seen;    /* packets that reached the queue */
     uint64_t held;    /* held then released */
     uint64_t dropped;
+    uint64_t errors;  /* verdicts that failed, packets the kernel could not queue to us */
+    char error[160];  /* empty, or why the queue thread gave up early (traffic then bypassed
+                         the queue: --queue-bypass) */
 };
 
 struct wire;

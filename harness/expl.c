@@ -1,0 +1,454 @@
+/* expl — `racelab explain`: the capture as a sequence diagram an SRE can read in a terminal,
+ * with the race named where it happens (the notes the analyser put on the events). */
+#include "expl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WIDTH 100    /* no line is wider */
+#define TIME_W 12    /* "%10.3f" and two spaces */
+#define TAG_W 8      /* "  :65535" after the last column */
+#define MAX_SIDES 16
+
+/* ---------------------------------------------------------------- hop sidecar */
+
+static void sidecar_path(char *buf, size_t n, const char *pcap_path)
+{
+    snprintf(buf, n, "%s.hops", pcap_path);
+}
+
+int expl_read_hops(const char *pcap_path, struct ana_hop *hops, size_t cap, char *err,
+                   size_t errlen)
+{
+    char path[4096];
+    sidecar_path(path, sizeof path, pcap_path);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n = 0;
+    int lineno = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            goto bad;
+        }
+        char *p = line + strspn(line, " \t");
+        if (*p == '\n' || *p == '\0' || *p == '#')
+            continue;
+        unsigned port;
+        char client[128], server[128], extra[2];
+        int k = sscanf(p, "%u %127s %127s %1s", &port, client, server, extra);
+        if (k != 3 || port == 0 || port > 65535) {
+            snprintf(err, errlen, "%s:%d: expected 'PORT CLIENT SERVER'", path, lineno);
+            goto bad;
+        }
+        if (n == cap) {
+            snprintf(err, errlen, "%s:%d: more than %zu hops", path, lineno, cap);
+            goto bad;
+        }
+        hops[n].server_port = (uint16_t)port;
+        hops[n].client = strdup(client);
+        hops[n].server = strdup(server);
+        n++;
+        if (!hops[n - 1].client || !hops[n - 1].server) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            goto bad;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto bad;
+    }
+    fclose(f);
+    return (int)n;
+bad:
+    fclose(f);
+    expl_hops_free(hops, n);
+    return -1;
+}
+
+int expl_write_hops(const char *pcap_path, const struct ana_hop *hops, size_t nhops)
+{
+    char path[4096], tmp[4200];
+    sidecar_path(path, sizeof path, pcap_path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "# PORT CLIENT SERVER — the sides of each hop of %s\n", pcap_path);
+    for (size_t i = 0; i < nhops; i++)
+        fprintf(f, "%u %s %s\n", hops[i].server_port, hops[i].client, hops[i].server);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void expl_hops_free(struct ana_hop *hops, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)hops[i].client);
+        free((char *)hops[i].server);
+        hops[i].client = hops[i].server = NULL;
+    }
+}
+
+/* ---------------------------------------------------------------- layout */
+
+struct layout {
+    const char *side[MAX_SIDES];
+    size_t nsides;
+    int col[MAX_SIDES];
+    int step;
+    int tag_col;
+};
+
+static int side_index(struct layout *l, const char *name)
+{
+    for (size_t i = 0; i < l->nsides; i++)
+        if (strcmp(l->side[i], name) == 0)
+            return (int)i;
+    if (l->nsides == MAX_SIDES)
+        return -1;
+    l->side[l->nsides] = name;
+    return (int)l->nsides++;
+}
+
+/* Columns in the order a request travels: each hop adds its client, then its server. */
+static int plan(struct layout *l, const struct ana_result *r, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->nhops; i++) {
+        if (side_index(l, r->hops[i].client) < 0 || side_index(l, r->hops[i].server) < 0) {
+            snprintf(err, errlen, "more than %d sides to draw", MAX_SIDES);
+            return -1;
+        }
+    }
+    int span = WIDTH - TIME_W - TAG_W - 1;
+    l->step = l->nsides > 1 ? span / (int)(l->nsides - 1) : span;
+    if (l->step > 30)
+        l->step = 30;
+    for (size_t i = 0; i < l->nsides; i++)
+        l->col[i] = TIME_W + (int)i * l->step;
+    l->tag_col = l->col[l->nsides ? l->nsides - 1 : 0] + 2;
+    return 0;
+}
+
+static size_t utf8_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+static void flags_str(char *out, size_t n, uint8_t fl)
+{
+    static const struct {
+        uint8_t bit;
+        char c;
+    } order[] = {{0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}, {0x10, '.'}};
+    size_t k = 0;
+    out[k++] = '[';
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && k + 2 < n; i++)
+        if (fl & order[i].bit)
+            out[k++] = order[i].c;
+    out[k++] = ']';
+    out[k] = '\0';
+}
+
+static void blank_line(const struct layout *l, char *buf)
+{
+    memset(buf, ' ', WIDTH);
+    buf[WIDTH] = '\0';
+    for (size_t i = 0; i < l->nsides; i++)
+        buf[l->col[i]] = '|';
+}
+
+static void trim_right(char *buf)
+{
+    size_t n = strlen(buf);
+    while (n > 0 && buf[n - 1] == ' ')
+        buf[--n] = '\0';
+}
+
+/* Draws an arrow from column a to column b with label on it. */
+static void arrow(char *buf, int a, int b, const char *label)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    for (int x = lo + 1; x < hi; x++)
+        buf[x] = '-';
+    if (a < b)
+        buf[hi - 1] = '>';
+    else
+        buf[lo + 1] = '<';
+    int room = hi - lo - 5; /* keep both ends of the arrow visible */
+    int len = (int)strlen(label);
+    if (room <= 0)
+        return;
+    if (len > room)
+        len = room;
+    int start = a < b ? lo + 3 : hi - 2 - len;
+    memcpy(buf + start, label, (size_t)len);
+}
+
+/* ---------------------------------------------------------------- notes */
+
+static void note_texts(const struct ana_event *e, const char **out, size_t *n)
+{
+    *n = 0;
+    if (e->notes & ANA_NOTE_DATA_AFTER_FIN)
+        out[(*n)++] = "request on a half-closed connection (peer FIN seen)";
+    if (e->notes & ANA_NOTE_DATA_FIN_IN_FLIGHT)
+        out[(*n)++] = "sent while the peer's FIN was still held in flight";
+    if (e->notes & ANA_NOTE_RST_AFTER_DATA)
+        out[(*n)++] = "data sent after close() → RST";
+    if (e->notes & ANA_NOTE_RST_ABORT)
+        out[(*n)++] = "close() with unread data (or SO_LINGER 0) → RST instead of FIN";
+    if (e->notes & ANA_NOTE_FIN_AFTER_RST)
+        out[(*n)++] = "RST overtook held FIN (this FIN was sent before the RST)";
+    if (e->notes & ANA_NOTE_FIN_WITH_DATA)
+        out[(*n)++] = e->from_client ? "FIN with the request's last bytes"
+                                     : "FIN with the response's last bytes";
+}
+
+/* ---------------------------------------------------------------- selection and order */
+
+struct item {
+    size_t flow, ev;
+    uint64_t ts;
+};
+
+static int item_cmp(const void *pa, const void *pb)
+{
+    const struct item *a = pa, *b = pb;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    if (a->flow != b->flow)
+        return a->flow < b->flow ? -1 : 1;
+    return a->ev < b->ev ? -1 : a->ev > b->ev;
+}
+
+static bool is_server_side(const struct ana_result *r, const char *name)
+{
+    for (size_t i = 0; i < r->nhops; i++)
+        if (strcmp(r->hops[i].server, name) == 0)
+            return true;
+    return false;
+}
+
+/* Flows to show: those carrying port; for the outermost client's port also the flows of the
+ * other hops that overlap it in time (the same trial one hop further). */
+static void select_flows(const struct ana_result *r, uint16_t port, bool *sel)
+{
+    for (size_t i = 0; i < r->nflows; i++)
+        sel[i] = port == 0 || r->flows[i].client_port == port ||
+                 r->flows[i].hop->server_port == port;
+    if (port == 0)
+        return;
+    for (size_t i = 0; i < r->nflows; i++) {
+        const struct ana_flow *f = &r->flows[i];
+        if (f->client_port != port || is_server_side(r, f->hop->client))
+            continue;
+        for (size_t j = 0; j < r->nflows; j++) {
+            const struct ana_flow *g = &r->flows[j];
+            if (g->hop != f->hop && g->first_us <= f->last_us && g->last_us >= f->first_us)
+                sel[j] = true;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- printing */
+
+static void print_header(FILE *out, const char *path, const struct ana_result *r,
+                         const struct layout *l, size_t nflows, size_t nev)
+{
+    fprintf(out, "racelab explain: %s\n", path);
+    for (size_t i = 0; i < r->nhops; i++)
+        fprintf(out, "  hop :%u  %s -> %s\n", r->hops[i].server_port, r->hops[i].client,
+                r->hops[i].server);
+    fprintf(out, "%zu flow%s, %zu packets shown (pure ACKs hidden); time: ms since the first "
+            "one\n\n", nflows, nflows == 1 ? "" : "s", nev);
+    char line[WIDTH + 1];
+    memset(line, ' ', WIDTH);
+    line[WIDTH] = '\0';
+    memcpy(line + 3, "time ms", 7);
+    for (size_t i = 0; i < l->nsides; i++) {
+        size_t n = strlen(l->side[i]);
+        int start = l->col[i] - (int)n / 2;
+        if (start < TIME_W - 1)
+            start = TIME_W - 1;
+        if (start + (int)n > WIDTH)
+            n = (size_t)(WIDTH - start);
+        memcpy(line + start, l->side[i], n);
+    }
+    trim_right(line);
+    fprintf(out, "%s\n", line);
+    blank_line(l, line);
+    memcpy(line + l->tag_col, "port", 4);
+    trim_right(line);
+    fprintf(out, "%s\n", line);
+}
+
+static void print_note(FILE *out, const struct layout *l, int at, const char *text)
+{
+    char line[WIDTH + 1];
+    blank_line(l, line);
+    size_t w = utf8_width(text) + 2;
+    if (at + (int)w > WIDTH)
+        at = WIDTH - (int)w;
+    if (at < 0)
+        at = 0;
+    line[at] = '\0';
+    fprintf(out, "%s^ %s\n", line, text);
+}
+
+static bool groupable(const struct ana_event *a, const struct ana_event *b)
+{
+    return a->kind == ANA_EV_DATA && b->kind == ANA_EV_DATA && a->notes == 0 && b->notes == 0 &&
+           a->from_client == b->from_client && a->flags == b->flags;
+}
+
+static void print_summary(FILE *out, const struct ana_result *r, const bool *sel)
+{
+    fprintf(out, "\nsent per direction (A->B: packets sent by A):\n");
+    for (size_t h = 0; h < r->nhops; h++) {
+        for (int dir = 0; dir < 2; dir++) {
+            struct ana_dir t;
+            memset(&t, 0, sizeof t);
+            size_t n = 0;
+            for (size_t i = 0; i < r->nflows; i++) {
+                const struct ana_flow *f = &r->flows[i];
+                if (!sel[i] || f->hop != &r->hops[h])
+                    continue;
+                const struct ana_dir *d = dir == 0 ? &f->c2s : &f->s2c;
+                t.syn += d->syn;
+                t.fin += d->fin;
+                t.rst += d->rst;
+                t.data_packets += d->data_packets;
+                t.data_bytes += d->data_bytes;
+                t.data_after_fin += d->data_after_fin;
+                t.rst_after_data += d->rst_after_data;
+                t.rst_abort += d->rst_abort;
+                n++;
+            }
+            if (n == 0)
+                continue;
+            char name[80];
+            snprintf(name, sizeof name, "%s->%s", dir == 0 ? r->hops[h].client : r->hops[h].server,
+                     dir == 0 ? r->hops[h].server : r->hops[h].client);
+            fprintf(out, "  %-24s SYN %u  FIN %u  RST %u", name, t.syn, t.fin, t.rst);
+            if (t.rst_after_data || t.rst_abort)
+                fprintf(out, " (%u after late data, %u abortive)", t.rst_after_data, t.rst_abort);
+            fprintf(out, "  data %u pkts %llu B", t.data_packets,
+                    (unsigned long long)t.data_bytes);
+            if (t.data_after_fin)
+                fprintf(out, " (%u after peer FIN)", t.data_after_fin);
+            fprintf(out, "\n");
+        }
+    }
+}
+
+int expl_print(FILE *out, const char *pcap_path, const struct ana_hop *hops, size_t nhops,
+               uint16_t flow_port, char *err, size_t errlen)
+{
+    struct ana_result r;
+    if (ana_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    bool *sel = calloc(r.nflows ? r.nflows : 1, sizeof *sel);
+    struct item *items = NULL;
+    struct layout l;
+    memset(&l, 0, sizeof l);
+    if (!sel) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (r.nflows == 0) {
+        snprintf(err, errlen, "%s: no TCP connection of a known hop in the capture", pcap_path);
+        goto out;
+    }
+    select_flows(&r, flow_port, sel);
+    size_t nitems = 0, nflows = 0;
+    for (size_t i = 0; i < r.nflows; i++)
+        if (sel[i]) {
+            nitems += r.flows[i].nevents;
+            nflows++;
+        }
+    if (nflows == 0) {
+        snprintf(err, errlen, "%s: no flow carries port %u", pcap_path, flow_port);
+        goto out;
+    }
+    items = calloc(nitems ? nitems : 1, sizeof *items);
+    if (!items) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < r.nflows; i++)
+        for (size_t e = 0; sel[i] && e < r.flows[i].nevents; e++)
+            items[k++] = (struct item){i, e, r.flows[i].events[e].ts_us};
+    qsort(items, nitems, sizeof *items, item_cmp);
+    if (plan(&l, &r, err, errlen) < 0)
+        goto out;
+
+    print_header(out, pcap_path, &r, &l, nflows, nitems);
+    uint64_t t0 = nitems ? items[0].ts : 0;
+    char line[WIDTH + 1];
+    for (size_t i = 0; i < nitems;) {
+        const struct ana_flow *f = &r.flows[items[i].flow];
+        const struct ana_event *e = &f->events[items[i].ev];
+        /* a run of plain data in one direction of one flow is one line */
+        size_t run = 1;
+        uint64_t bytes = e->len;
+        while (i + run < nitems && items[i + run].flow == items[i].flow &&
+               groupable(e, &f->events[items[i + run].ev])) {
+            bytes += f->events[items[i + run].ev].len;
+            run++;
+        }
+        int ci = side_index(&l, f->hop->client), si = side_index(&l, f->hop->server);
+        int from = e->from_client ? l.col[ci] : l.col[si];
+        int to = e->from_client ? l.col[si] : l.col[ci];
+        char label[48], fl[12];
+        flags_str(fl, sizeof fl, e->flags);
+        if (run > 1)
+            snprintf(label, sizeof label, "%s %llu x%zu", fl, (unsigned long long)bytes, run);
+        else if (e->len > 0)
+            snprintf(label, sizeof label, "%s %u", fl, e->len);
+        else
+            snprintf(label, sizeof label, "%s", fl);
+        blank_line(&l, line);
+        char t[16];
+        int tl = snprintf(t, sizeof t, "%10.3f", (double)(e->ts_us - t0) / 1000.0);
+        memcpy(line, t, (size_t)(tl < TIME_W - 1 ? tl : TIME_W - 1));
+        arrow(line, from, to, label);
+        char tag[12];
+        snprintf(tag, sizeof tag, ":%u", f->client_port);
+        memcpy(line + l.tag_col, tag, strlen(tag));
+        trim_right(line);
+        fprintf(out, "%s\n", line);
+        const char *notes[8];
+        size_t nn;
+        note_texts(e, notes, &nn);
+        for (size_t j = 0; j < nn; j++)
+            print_note(out, &l, (from < to ? from : to) + 1, notes[j]);
+        i += run;
+    }
+    print_summary(out, &r, sel);
+    rc = 0;
+out:
+    free(items);
+    free(sel);
+    ana_free(&r);
+    return rc;
+}
