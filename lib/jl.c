@@ -125,7 +125,7 @@ const char *jl_end(struct jl *j)
 {
     if (j->overflow) {
         /* never emit half an object: replace it with a marker line that still parses */
-        static const char trunc[] = "{\"truncated\":true}";
+        static const char trunc[] = "{\"truncated\":true"; /* jl_end adds the brace */
         memcpy(j->buf, trunc, sizeof(trunc) - 1);
         j->len = sizeof(trunc) - 1;
         j->overflow = false;
