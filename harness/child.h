@@ -1,0 +1,42 @@
+/* child — the processes of a cell: started with fork/exec, tied to their parent's life
+ * (PR_SET_PDEATHSIG), stopped with SIGTERM then SIGKILL, always reaped. */
+#ifndef RACELAB_CHILD_H
+#define RACELAB_CHILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <signal.h>
+#include <sys/types.h>
+
+struct child {
+    pid_t pid;      /* 0 when not started */
+    const char *name;
+    int status;     /* wait status once reaped */
+    bool reaped;
+};
+
+/* Starts argv[0] (a path) with argv, stdin from /dev/null, stdout and stderr to the files
+ * (created, truncated). The child gets SIGKILL when the caller dies. Returns 0, or -1 with a
+ * message. Safe to call from a process with threads: the child only calls async-signal-safe
+ * functions before exec. */
+int child_spawn(struct child *c, const char *name, char *const argv[], const char *out_path,
+                const char *err_path, char *err, size_t errlen);
+
+/* Reaps the child if it exited; true while it runs. */
+bool child_alive(struct child *c);
+
+/* Waits up to timeout_ms (< 0: forever) for the child to exit, returning early when *stop
+ * becomes non-zero (stop may be NULL). Returns 0 once reaped, -1 otherwise. */
+int child_wait(struct child *c, long timeout_ms, volatile sig_atomic_t *stop);
+
+/* Sends sig (usually SIGTERM), waits up to grace_ms, then SIGKILL; always reaps. Returns 0 when
+ * it exited on its own after sig, -1 when SIGKILL was needed. */
+int child_stop(struct child *c, int sig, long grace_ms);
+
+/* "exit 0", "exit 2", "signal 9 (Killed)" */
+void child_describe(const struct child *c, char *buf, size_t len);
+
+/* The exit code, 128+signal when killed, -1 when not reaped. */
+int child_code(const struct child *c);
+
+#endif

@@ -1,0 +1,33 @@
+/* rep — what a run reports: one progress line per finished cell (stderr), the table (stdout),
+ * results.json (the DESIGN.md contract), junit.xml (one testcase per cell), and the words of
+ * `racelab repro`. */
+#ifndef RACELAB_REP_H
+#define RACELAB_REP_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "suite.h"
+
+void rep_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
+                  double elapsed_s);
+
+enum rep_table {
+    REP_TABLE_RUN,     /* scenario, mitigation, trials, failures, outcomes, RSTs, flags, p50/p99 */
+    REP_TABLE_COMPARE, /* one case: failure rate, outcomes, RSTs, flags, p50/p99, throughput */
+};
+
+void rep_table(FILE *out, const struct suite *su, enum rep_table kind);
+
+/* {"run_id", "wall_s", "cells": [...]} */
+json_t *rep_results(const struct suite *su, const char *run_id);
+
+int rep_junit(const struct suite *su, const char *path);
+
+/* `racelab repro`: what happened in the cell, in words. */
+void rep_words(FILE *out, const struct scn *s, const json_t *cell);
+
+/* "200=98 503=2" from an object of counts, zero counts left out ("-" when all are zero). */
+void rep_counts(char *buf, size_t len, const json_t *obj, bool short_hops);
+
+#endif
