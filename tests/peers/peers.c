@@ -68,6 +68,18 @@ void up_start(struct up *u, const char *dir, const char *tag, ...)
 
 int up_stop(struct up *u)
 {
+    /* let every connection finish its close (a delayed close, a drain, the peer's EOF) so the
+     * log holds each close with its real how and why, not the close at exit */
+    uint64_t deadline = clk_mono_us() + 10000000u;
+    for (;;) {
+        json_t *l = tsup_read_jsonl(u->log);
+        size_t acc = l ? tsup_count(l, "event", "accept") : 0;
+        size_t cl = l ? tsup_count(l, "event", "close") : 0;
+        json_decref(l);
+        if ((l && acc == cl) || clk_mono_us() > deadline)
+            break;
+        clk_sleep_us(2000);
+    }
     return tsup_stop(&u->proc);
 }
 

@@ -21,7 +21,8 @@ struct up {
 /* Starts racelab-upstream in dir with the extra flags (NULL-terminated), --port-file and --log
  * in dir; waits for its port. Fails the test when it does not come up. */
 void up_start(struct up *u, const char *dir, const char *tag, ...);
-/* SIGTERM; returns the exit code (0 = clean); frees nothing the caller still reads. */
+/* Waits until every accepted connection's close is logged (up to 10 s), then SIGTERM;
+ * returns the exit code (0 = clean). */
 int up_stop(struct up *u);
 /* The upstream's log (call after up_stop for a complete one). */
 json_t *up_log(struct up *u);
