@@ -99,36 +99,58 @@ void up_free(struct up *u)
     u->log = u->err = NULL;
 }
 
-json_t *dn_run(const char *dir, int port, ...)
+static void dn_vstart(struct dn *d, const char *dir, int port, va_list ap)
 {
     static int seq;
     char *argv[MAX_ARGS];
     char *bin = tsup_bin("racelab-downstream");
     char *target = tsup_fmt("127.0.0.1:%d", port);
-    char *rec = tsup_fmt("%s/dn-%d.jsonl", dir, seq);
-    char *err = tsup_fmt("%s/dn-%d.err", dir, seq++);
+    d->rec = tsup_fmt("%s/dn-%d.jsonl", dir, seq);
+    d->err = tsup_fmt("%s/dn-%d.err", dir, seq++);
     int n = 0;
     argv[n++] = bin;
     argv[n++] = "--target";
     argv[n++] = target;
     argv[n++] = "--records";
-    argv[n++] = rec;
-    va_list ap;
-    va_start(ap, port);
+    argv[n++] = d->rec;
     collect(argv, n, ap);
-    va_end(ap);
-    int rc = tsup_run(argv, NULL, err, 120000);
-    if (rc != 0) {
-        char *e = tsup_slurp(err);
-        fail_msg("racelab-downstream exited %d: %s", rc, e ? e : "(no stderr)");
-    }
-    json_t *a = tsup_read_jsonl(rec);
-    assert_non_null(a);
+    assert_int_equal(tsup_spawn(&d->proc, argv, NULL, d->err), 0);
     free(bin);
     free(target);
-    free(rec);
-    free(err);
+}
+
+void dn_start(struct dn *d, const char *dir, int port, ...)
+{
+    va_list ap;
+    va_start(ap, port);
+    dn_vstart(d, dir, port, ap);
+    va_end(ap);
+}
+
+json_t *dn_wait(struct dn *d)
+{
+    int rc = tsup_wait(&d->proc, 120000);
+    if (rc < 0)
+        tsup_stop(&d->proc);
+    if (rc != 0) {
+        char *e = tsup_slurp(d->err);
+        fail_msg("racelab-downstream exited %d: %s", rc, e ? e : "(no stderr)");
+    }
+    json_t *a = tsup_read_jsonl(d->rec);
+    assert_non_null(a);
+    free(d->rec);
+    free(d->err);
     return a;
+}
+
+json_t *dn_run(const char *dir, int port, ...)
+{
+    struct dn d;
+    va_list ap;
+    va_start(ap, port);
+    dn_vstart(&d, dir, port, ap);
+    va_end(ap);
+    return dn_wait(&d);
 }
 
 long long rec_int(json_t *o, const char *key)

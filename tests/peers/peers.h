@@ -32,6 +32,15 @@ void up_free(struct up *u);
  * completion; returns its records (the test fails unless it exits 0). */
 json_t *dn_run(const char *dir, int port, ...);
 
+/* The same in two steps, for tests that serve the client themselves meanwhile. */
+struct dn {
+    struct tsup_proc proc;
+    char *rec;
+    char *err;
+};
+void dn_start(struct dn *d, const char *dir, int port, ...);
+json_t *dn_wait(struct dn *d);
+
 /* Records whose key equals the given integer / string / bool. */
 size_t rec_count_int(json_t *arr, const char *key, long long val);
 json_t *rec_filter_int(json_t *arr, const char *key, long long val); /* new reference */

@@ -1,0 +1,508 @@
+/* Each racelab-downstream flag, checked by what the server side saw (the upstream's log, or
+ * the raw bytes received by a one-shot server in the test) and by the records; each test fails
+ * if its flag stops working. Delays are checked as lower bounds only. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "peers.h"
+
+struct ctx {
+    char *dir;
+};
+
+static int setup(void **state)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+    c->dir = tsup_tmpdir("dn");
+    *state = c;
+    return c->dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *c = *state;
+    tsup_rmtree(c->dir);
+    free(c->dir);
+    free(c);
+    return 0;
+}
+
+static json_t *find_rec(json_t *r, long trial, long conn, long req)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(r, i, o)
+    {
+        if (rec_int(o, "trial") == trial && rec_int(o, "conn") == conn && rec_int(o, "req") == req)
+            return o;
+    }
+    fail_msg("no record for trial %ld conn %ld req %ld", trial, conn, req);
+    return NULL;
+}
+
+/* First start and last end of a trial's records. */
+static void trial_span(json_t *r, long trial, long long *start, long long *end)
+{
+    size_t i;
+    json_t *o;
+    *start = -1;
+    *end = -1;
+    json_array_foreach(r, i, o)
+    {
+        if (rec_int(o, "trial") != trial)
+            continue;
+        if (*start < 0 || rec_int(o, "start_us") < *start)
+            *start = rec_int(o, "start_us");
+        if (rec_int(o, "end_us") > *end)
+            *end = rec_int(o, "end_us");
+    }
+    assert_true(*start > 0);
+}
+
+static void test_trials_conns_requests(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "tcr", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "5", "--conns", "3", "--requests", "2", NULL);
+    assert_int_equal(json_array_size(r), 30);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 30);
+    assert_int_equal(rec_distinct(r, "lport"), 15);
+    for (long t = 0; t < 5; t++) {
+        for (long k = 0; k < 3; k++) {
+            json_t *a = find_rec(r, t, k, 0), *b = find_rec(r, t, k, 1);
+            assert_int_equal(rec_int(a, "lport"), rec_int(b, "lport"));
+            assert_int_equal(rec_int(a, "reused"), 0);
+            assert_int_equal(rec_int(b, "reused"), 1);
+            assert_int_equal(rec_int(a, "gap_ms"), 0);
+        }
+    }
+    json_decref(r);
+    assert_int_equal(up_stop(&u), 0);
+    json_t *log = up_log(&u);
+    assert_int_equal(rec_count_str(log, "event", "accept"), 15);
+    assert_int_equal(rec_count_str(log, "event", "request"), 30);
+    json_decref(log);
+    up_free(&u);
+}
+
+/* Connections of a trial open together, and --parallel trials run at once: with a slow server
+ * they all start before the first response can have come back. */
+static void test_conns_and_parallel(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "par", "--delay-response", "200", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "6", "--parallel", "3", "--conns", "2", NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 12);
+    assert_int_equal(rec_distinct(r, "lport"), 12);
+    long long s0, e0, s, e;
+    trial_span(r, 0, &s0, &e0);
+    int overlapping = 0;
+    for (long t = 0; t < 6; t++) {
+        trial_span(r, t, &s, &e);
+        overlapping += s < e0;
+    }
+    assert_true(overlapping >= 3);
+    json_decref(r);
+
+    /* one at a time: a trial starts after the previous one ended */
+    r = dn_run(c->dir, u.port, "--trials", "3", "--conns", "2", NULL);
+    for (long t = 1; t < 3; t++) {
+        trial_span(r, t - 1, &s0, &e0);
+        trial_span(r, t, &s, &e);
+        assert_true(s >= e0);
+    }
+    /* both connections of a trial started before either ended */
+    for (long t = 0; t < 3; t++) {
+        json_t *a = find_rec(r, t, 0, 0), *b = find_rec(r, t, 1, 0);
+        assert_true(rec_int(a, "start_us") < rec_int(b, "end_us"));
+        assert_true(rec_int(b, "start_us") < rec_int(a, "end_us"));
+    }
+    json_decref(r);
+    up_free(&u);
+}
+
+static void test_trial_gap(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "tg", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--trial-gap", "200", NULL);
+    long long s0, e0, s, e;
+    for (long t = 1; t < 3; t++) {
+        trial_span(r, t - 1, &s0, &e0);
+        trial_span(r, t, &s, &e);
+        assert_true(s - e0 >= 200000);
+    }
+    json_decref(r);
+    up_free(&u);
+}
+
+static void test_gap(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "gap", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--requests", "3", "--gap", "150", NULL);
+    for (long q = 1; q < 3; q++) {
+        json_t *prev = find_rec(r, 0, 0, q - 1), *cur = find_rec(r, 0, 0, q);
+        assert_int_equal(rec_int(cur, "gap_ms"), 150);
+        assert_true(rec_int(cur, "start_us") - rec_int(prev, "end_us") >= 150000);
+        assert_int_equal(rec_int(cur, "reused"), 1);
+    }
+    json_decref(r);
+    r = dn_run(c->dir, u.port, "--requests", "2", "--gap", "2.5", NULL);
+    json_t *g = json_object_get(find_rec(r, 0, 0, 1), "gap_ms");
+    assert_true(json_is_number(g) && json_number_value(g) == 2.5);
+    json_decref(r);
+    up_free(&u);
+}
+
+static void test_gap_sweep(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "sweep", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "7", "--requests", "2", "--gap-sweep", "0:30:10",
+                       NULL);
+    for (long t = 0; t < 7; t++) {
+        json_t *a = find_rec(r, t, 0, 0), *b = find_rec(r, t, 0, 1);
+        long long want = (t % 4) * 10;
+        assert_int_equal(rec_int(a, "gap_ms"), 0);
+        assert_int_equal(rec_int(b, "gap_ms"), want);
+        assert_true(rec_int(b, "start_us") - rec_int(a, "end_us") >= want * 1000);
+    }
+    json_decref(r);
+    r = dn_run(c->dir, u.port, "--trials", "3", "--requests", "2", "--gap-sweep", "0.5:1.5:0.5",
+               NULL);
+    for (long t = 0; t < 3; t++) {
+        json_t *g = json_object_get(find_rec(r, t, 0, 1), "gap_ms");
+        assert_true(json_number_value(g) == 0.5 * (double)(t + 1));
+    }
+    json_decref(r);
+    up_free(&u);
+}
+
+static void test_method_path_headers(void **state)
+{
+    struct ctx *c = *state;
+    int port;
+    int lfd = raw_listen(&port);
+    struct dn d;
+    dn_start(&d, c->dir, port, "--method", "PUT", "--path", "/x/y?z=1", "--header", "X-A: 1",
+             "--header", "X-B: two words", "--connection", "close", NULL);
+    char *got = raw_serve_one(lfd, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", true);
+    json_t *r = dn_wait(&d);
+    close(lfd);
+    assert_string_equal(rec_str(json_array_get(r, 0), "outcome"), "201");
+    assert_true(strncmp(got, "PUT /x/y?z=1 HTTP/1.1\r\n", 23) == 0);
+    char *host = tsup_fmt("\r\nHost: 127.0.0.1:%d\r\n", port);
+    assert_non_null(strstr(got, host));
+    assert_non_null(strstr(got, "\r\nX-A: 1\r\n"));
+    assert_non_null(strstr(got, "\r\nX-B: two words\r\n"));
+    assert_non_null(strstr(got, "\r\nContent-Length: 0\r\n"));
+    assert_non_null(strstr(got, "\r\nConnection: close\r\n"));
+    free(host);
+    free(got);
+    json_decref(r);
+}
+
+static void test_connection_header_and_http10(void **state)
+{
+    struct ctx *c = *state;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    int port;
+    int lfd = raw_listen(&port);
+    struct dn d;
+    dn_start(&d, c->dir, port, "--connection", "keep-alive", "--http10", NULL);
+    char *got = raw_serve_one(lfd, ok, true);
+    json_decref(dn_wait(&d));
+    assert_true(strncmp(got, "GET / HTTP/1.0\r\n", 16) == 0);
+    assert_non_null(strstr(got, "\r\nConnection: keep-alive\r\n"));
+    free(got);
+    dn_start(&d, c->dir, port, NULL);
+    got = raw_serve_one(lfd, ok, true);
+    json_decref(dn_wait(&d));
+    assert_true(strncmp(got, "GET / HTTP/1.1\r\n", 16) == 0);
+    assert_null(strstr(got, "Connection:"));
+    free(got);
+    close(lfd);
+
+    /* the client honours what it asked for: no reuse after Connection: close or a plain
+     * HTTP/1.0 request, reuse after HTTP/1.0 with keep-alive */
+    struct up u;
+    up_start(&u, c->dir, "conn", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--connection", "close", "--requests", "2", NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 2);
+    assert_int_equal(rec_count_int(r, "reused", 1), 0);
+    assert_int_equal(rec_distinct(r, "lport"), 2);
+    json_decref(r);
+    r = dn_run(c->dir, u.port, "--http10", "--requests", "2", NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 2);
+    assert_int_equal(rec_count_int(r, "reused", 1), 0);
+    json_decref(r);
+    r = dn_run(c->dir, u.port, "--http10", "--connection", "keep-alive", "--requests", "2", NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 2);
+    assert_int_equal(rec_count_int(r, "reused", 1), 1);
+    json_decref(r);
+    up_free(&u);
+}
+
+static void test_body_uploads(void **state)
+{
+    struct ctx *c = *state;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    int port;
+    int lfd = raw_listen(&port);
+    struct dn d;
+    dn_start(&d, c->dir, port, "--method", "POST", "--body-size", "5000", NULL);
+    char *got = raw_serve_one(lfd, ok, true);
+    json_t *r = dn_wait(&d);
+    assert_int_equal(rec_int(json_array_get(r, 0), "body_sent"), 5000);
+    json_decref(r);
+    assert_non_null(strstr(got, "\r\nContent-Length: 5000\r\n\r\n"));
+    assert_int_equal(strlen(strstr(got, "\r\n\r\n") + 4), 5000);
+    free(got);
+
+    dn_start(&d, c->dir, port, "--method", "POST", "--body-size", "250", "--chunked",
+             "--upload-chunk", "100", NULL);
+    got = raw_serve_one(lfd, ok, true);
+    r = dn_wait(&d);
+    assert_int_equal(rec_int(json_array_get(r, 0), "body_sent"), 250);
+    json_decref(r);
+    assert_non_null(strstr(got, "\r\nTransfer-Encoding: chunked\r\n"));
+    assert_null(strstr(got, "Content-Length"));
+    const char *body = strstr(got, "\r\n\r\n") + 4;
+    assert_true(strncmp(body, "64\r\n", 4) == 0);
+    assert_non_null(strstr(body + 4, "\r\n64\r\n"));
+    assert_non_null(strstr(body, "\r\n32\r\n"));
+    assert_non_null(strstr(body, "\r\n0\r\n\r\n"));
+    free(got);
+    close(lfd);
+}
+
+static void test_upload_delay_and_pace(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "pace", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--method", "POST", "--body-size", "1000",
+                       "--upload-delay", "300", NULL);
+    json_t *o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "200");
+    assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") >= 300000);
+    json_decref(r);
+    /* 5 writes of 100 bytes, 4 pauses of 100 ms */
+    r = dn_run(c->dir, u.port, "--method", "POST", "--body-size", "500", "--upload-chunk", "100",
+               "--upload-pace", "100", NULL);
+    o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "200");
+    assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") >= 400000);
+    json_decref(r);
+    assert_int_equal(up_stop(&u), 0);
+    json_t *log = up_log(&u);
+    assert_int_equal(rec_count_int(log, "body", 1000), 1);
+    assert_int_equal(rec_count_int(log, "body", 500), 1);
+    json_t *req = rec_event(log, "request", 0);
+    assert_true(rec_int(req, "ts_us") >= rec_int(req, "head_us"));
+    json_decref(log);
+    up_free(&u);
+}
+
+/* The server answers 413 at once but keeps the socket open (unread body) for 300 ms: the
+ * careful client reads the 413 while uploading; the default one keeps writing into the full
+ * window until the close's RST. */
+static void test_read_while_uploading(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "rwu", "--answer-early", "--status", "413", "--delay-close", "300", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--method", "POST", "--body-size", "16m",
+                       NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "reset"), 3);
+    assert_int_equal(rec_count_str(r, "phase", "write"), 3);
+    json_decref(r);
+    r = dn_run(c->dir, u.port, "--trials", "3", "--method", "POST", "--body-size", "16m",
+               "--read-while-uploading", NULL);
+    if (rec_count_str(r, "outcome", "413") != 3)
+        rec_dump(r, "read-while-uploading");
+    assert_int_equal(rec_count_str(r, "outcome", "413"), 3);
+    assert_int_equal(rec_count_str(r, "write_errno", NULL), 0);
+    size_t i;
+    json_t *o;
+    json_array_foreach(r, i, o)
+    {
+        assert_true(rec_int(o, "body_sent") < (16L << 20));
+    }
+    json_decref(r);
+    up_free(&u);
+}
+
+/* The client's own idle timeout closes the connection before the gap ends: the next request
+ * goes on a new connection. */
+static void test_client_idle_timeout(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "cidle", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--requests", "2", "--gap", "300", "--idle-timeout", "100",
+                       NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 2);
+    assert_int_equal(rec_int(find_rec(r, 0, 0, 1), "reused"), 0);
+    assert_int_equal(rec_distinct(r, "lport"), 2);
+    json_decref(r);
+    r = dn_run(c->dir, u.port, "--requests", "2", "--gap", "100", "--idle-timeout", "5000", NULL);
+    assert_int_equal(rec_int(find_rec(r, 0, 0, 1), "reused"), 1);
+    assert_int_equal(rec_distinct(r, "lport"), 1);
+    json_decref(r);
+    assert_int_equal(up_stop(&u), 0);
+    json_t *log = up_log(&u);
+    assert_int_equal(rec_count_str(log, "event", "accept"), 3);
+    assert_int_equal(rec_count_str(log, "why", "peer-eof"), 3);
+    json_decref(log);
+    up_free(&u);
+}
+
+static void test_check_before_reuse_keeps_live_connections(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "live", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--requests", "3", "--check-before-reuse", NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 3);
+    assert_int_equal(rec_count_int(r, "reused", 1), 2);
+    json_decref(r);
+    up_free(&u);
+}
+
+static void test_timeouts(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "slow", "--delay-response", "3000", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--timeout", "300", NULL);
+    json_t *o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "timeout");
+    assert_string_equal(rec_str(o, "phase"), "read");
+    assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") >= 300000);
+    json_decref(r);
+    up_free(&u);
+
+    /* a server that reads nothing: the upload itself times out */
+    up_start(&u, c->dir, "deaf", "--answer-early", "--delay-response", "3000", NULL);
+    r = dn_run(c->dir, u.port, "--timeout", "300", "--method", "POST", "--body-size", "16m", NULL);
+    o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "timeout");
+    assert_string_equal(rec_str(o, "phase"), "write");
+    json_decref(r);
+    up_free(&u);
+}
+
+static void test_connect_errors(void **state)
+{
+    struct ctx *c = *state;
+    /* a port nobody listens on */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    json_t *r = dn_run(c->dir, ntohs(a.sin_port), "--trials", "2", "--requests", "3", NULL);
+    close(fd);
+    assert_int_equal(json_array_size(r), 2);
+    assert_int_equal(rec_count_str(r, "outcome", "connect-error"), 2);
+    assert_int_equal(rec_count_str(r, "errno", "ECONNREFUSED"), 2);
+    assert_int_equal(rec_count_str(r, "phase", "connect"), 2);
+    json_decref(r);
+
+    /* a listener whose accept queue is full drops the SYN: the connect times out */
+    int port;
+    int lfd = raw_listen(&port);
+    assert_int_equal(listen(lfd, 0), 0);
+    int fill[3];
+    a.sin_port = htons((uint16_t)port);
+    for (int i = 0; i < 3; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+    }
+    usleep(50000);
+    r = dn_run(c->dir, port, "--connect-timeout", "200", NULL);
+    json_t *o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "connect-error");
+    assert_string_equal(rec_str(o, "errno"), "ETIMEDOUT");
+    assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") >= 200000);
+    json_decref(r);
+    for (int i = 0; i < 3; i++)
+        close(fill[i]);
+    close(lfd);
+}
+
+/* The outcome classification against servers that misbehave on purpose. */
+static void test_outcome_classes(void **state)
+{
+    struct ctx *c = *state;
+    struct {
+        const char *resp;
+        const char *outcome;
+        int status;
+    } cases[] = {
+        {"", "empty", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Le", "partial", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", "partial", 200},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "partial", 200},
+        {"HTTP/1.1 200 OK\r\n\r\nclose-delimited", "200", 200},
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", "503", 503},
+        {"SSH-2.0-OpenSSH\r\n\r\n", "partial", 0},
+    };
+    int port;
+    int lfd = raw_listen(&port);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct dn d;
+        dn_start(&d, c->dir, port, NULL);
+        free(raw_serve_one(lfd, cases[i].resp, false));
+        json_t *r = dn_wait(&d);
+        json_t *o = json_array_get(r, 0);
+        if (strcmp(rec_str(o, "outcome"), cases[i].outcome) != 0)
+            fail_msg("case %zu: outcome %s, want %s", i, rec_str(o, "outcome"), cases[i].outcome);
+        assert_int_equal(rec_int(o, "status"), cases[i].status);
+        assert_int_equal(rec_int(o, "received"), strlen(cases[i].resp));
+        json_decref(r);
+    }
+    close(lfd);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_trials_conns_requests),
+        T(test_conns_and_parallel),
+        T(test_trial_gap),
+        T(test_gap),
+        T(test_gap_sweep),
+        T(test_method_path_headers),
+        T(test_connection_header_and_http10),
+        T(test_body_uploads),
+        T(test_upload_delay_and_pace),
+        T(test_read_while_uploading),
+        T(test_client_idle_timeout),
+        T(test_check_before_reuse_keeps_live_connections),
+        T(test_timeouts),
+        T(test_connect_errors),
+        T(test_outcome_classes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
