@@ -1,18 +1,20 @@
 /* cap — libpcap live capture of the cell's loopback into a pcap file that is valid at every
- * moment: records are only ever flushed whole, so a run killed at any point (Ctrl-C, SIGKILL)
- * leaves a capture that tshark opens, holding every packet up to the last flush. */
+ * moment: records only ever reach the file whole, from a capture process that finishes the
+ * file even when the process that started it is killed (cap.h says why not a thread). */
 #include "cap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -27,105 +29,83 @@
 /* A packet already sent is in the ring within microseconds; this much quiet ends the drain. */
 #define DRAIN_QUIET_MS 30
 #define DRAIN_MAX_MS 1000
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+
+/* the capture process's two descriptors */
+#define CTL_FD 3 /* read end of the control pipe: EOF means stop */
+#define RES_FD 4 /* write end of the result pipe: 'R', 'E' + message, 'S' + stats */
+
+struct shared {
+    _Atomic uint64_t flushed;
+};
 
 struct cap {
+    pid_t pid;
+    int ctl; /* write end: closing it stops the capture */
+    int res; /* read end */
+    struct shared *sh;
+};
+
+/* ---------------------------------------------------------------- the capture process */
+
+struct writer {
     pcap_t *p;
     pcap_dumper_t *d;
     FILE *f;
-    char *fbuf;
     int fd;
-    int stopfd;
-    pthread_t thread;
-    bool thread_started;
     size_t pending; /* bytes in the stdio buffer since the last flush */
     uint64_t packets;
-    _Atomic uint64_t flushed;
     bool write_failed;
-    char path[512];
+    struct shared *sh;
 };
 
-static void flush(struct cap *c)
+static void flush(struct writer *w)
 {
-    if (pcap_dump_flush(c->d) < 0)
-        c->write_failed = true;
-    c->pending = 0;
-    atomic_store(&c->flushed, c->packets);
+    if (pcap_dump_flush(w->d) < 0)
+        w->write_failed = true;
+    w->pending = 0;
+    atomic_store(&w->sh->flushed, w->packets);
 }
 
 static void on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
-    struct cap *c = (struct cap *)arg;
+    struct writer *w = (struct writer *)arg;
     size_t rec = 16 + h->caplen;
-    if (c->pending + rec > FILE_BUFFER)
-        flush(c);
-    pcap_dump((u_char *)c->d, h, bytes);
-    c->pending += rec;
-    c->packets++;
+    if (w->pending + rec > FILE_BUFFER)
+        flush(w);
+    pcap_dump((u_char *)w->d, h, bytes);
+    w->pending += rec;
+    w->packets++;
 }
 
-/* Everything the ring holds now; returns the number of packets read, or -1. */
-static int read_available(struct cap *c)
+/* Everything the ring holds now; the number of packets read, or -1. */
+static int read_available(struct writer *w)
 {
     int total = 0;
     for (;;) {
-        int n = pcap_dispatch(c->p, -1, on_packet, (u_char *)c);
+        int n = pcap_dispatch(w->p, -1, on_packet, (u_char *)w);
         if (n < 0)
-            return n == PCAP_ERROR_BREAK ? total : -1;
+            return -1;
         if (n == 0)
             break;
         total += n;
     }
     if (total > 0)
-        flush(c);
+        flush(w);
     return total;
 }
 
-static void drain(struct cap *c)
+static void drain(struct writer *w)
 {
     uint64_t end = clk_mono_us() + DRAIN_MAX_MS * 1000u;
     while (clk_mono_us() < end) {
-        if (read_available(c) < 0)
+        if (read_available(w) < 0)
             return;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (poll(&p, 1, DRAIN_QUIET_MS) == 0 && read_available(c) <= 0)
+        struct pollfd p = {.fd = w->fd, .events = POLLIN};
+        if (poll(&p, 1, DRAIN_QUIET_MS) == 0 && read_available(w) <= 0)
             return;
     }
-}
-
-static void *cap_thread(void *arg)
-{
-    struct cap *c = arg;
-    for (;;) {
-        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->stopfd, .events = POLLIN}};
-        int n = poll(p, 2, -1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || read_available(c) < 0) {
-            fprintf(stderr, "racelab: capture into %s: %s\n", c->path,
-                    n < 0 ? strerror(errno) : pcap_geterr(c->p));
-            break;
-        }
-        if (p[1].revents & POLLIN)
-            break;
-    }
-    drain(c);
-    return NULL;
-}
-
-static void cap_free(struct cap *c)
-{
-    if (!c)
-        return;
-    if (c->d)
-        pcap_dump_close(c->d); /* closes c->f */
-    else if (c->f)
-        fclose(c->f);
-    if (c->p)
-        pcap_close(c->p);
-    if (c->stopfd >= 0)
-        close(c->stopfd);
-    free(c->fbuf);
-    free(c);
 }
 
 static const char *activate_hint(int rc)
@@ -142,122 +122,275 @@ static const char *activate_hint(int rc)
     }
 }
 
+static int open_capture(struct writer *w, const char *iface, const char *filter,
+                        const char *path, char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    w->p = pcap_create(iface, ebuf);
+    if (!w->p) {
+        snprintf(err, errlen, "capture on %s: %s", iface, ebuf);
+        return -1;
+    }
+    pcap_set_snaplen(w->p, SNAPLEN);
+    pcap_set_buffer_size(w->p, KERNEL_BUFFER);
+    /* Deliver each packet at once (TPACKET_V2 frames, not V3 blocks with a timeout), so the
+     * file follows the run closely and the stop drain is short. */
+    pcap_set_immediate_mode(w->p, 1);
+    int rc = pcap_activate(w->p);
+    if (rc < 0) {
+        snprintf(err, errlen, "capture on %s: %s%s", iface, pcap_geterr(w->p),
+                 activate_hint(rc));
+        return -1;
+    }
+    if (filter) {
+        struct bpf_program prog;
+        if (pcap_compile(w->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+            snprintf(err, errlen, "capture filter '%s': %s", filter, pcap_geterr(w->p));
+            return -1;
+        }
+        rc = pcap_setfilter(w->p, &prog);
+        pcap_freecode(&prog);
+        if (rc < 0) {
+            snprintf(err, errlen, "capture filter '%s': %s", filter, pcap_geterr(w->p));
+            return -1;
+        }
+    }
+    if (pcap_setnonblock(w->p, 1, ebuf) < 0) {
+        snprintf(err, errlen, "capture on %s: %s", iface, ebuf);
+        return -1;
+    }
+    w->fd = pcap_get_selectable_fd(w->p);
+    if (w->fd < 0) {
+        snprintf(err, errlen, "capture on %s: no selectable descriptor", iface);
+        return -1;
+    }
+    w->f = fopen(path, "wb");
+    if (!w->f) {
+        snprintf(err, errlen, "capture file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (setvbuf(w->f, NULL, _IOFBF, FILE_BUFFER) != 0) {
+        snprintf(err, errlen, "capture file %s: out of memory", path);
+        return -1;
+    }
+    w->d = pcap_dump_fopen(w->p, w->f);
+    if (!w->d) {
+        snprintf(err, errlen, "capture file %s: %s", path, pcap_geterr(w->p));
+        return -1;
+    }
+    /* the file header goes out now: an interrupted run with no packets is still a pcap */
+    if (pcap_dump_flush(w->d) < 0) {
+        snprintf(err, errlen, "capture file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void send_result(char kind, const void *data, size_t n)
+{
+    char buf[1 + 512];
+    buf[0] = kind;
+    if (n > sizeof buf - 1)
+        n = sizeof buf - 1;
+    memcpy(buf + 1, data, n);
+    ssize_t r = write(RES_FD, buf, 1 + n);
+    (void)r;
+}
+
+static void capture_main(const char *iface, const char *filter, const char *path,
+                         struct shared *sh)
+{
+    struct writer w = {.sh = sh};
+    char err[512] = "";
+    if (open_capture(&w, iface, filter, path, err, sizeof err) < 0) {
+        send_result('E', err, strlen(err));
+        _exit(1);
+    }
+    /* The packet socket is bound and filtered by now: anything sent from here on lands in
+     * its ring, whenever this loop gets to read it. */
+    send_result('R', NULL, 0);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = w.fd, .events = POLLIN}, {.fd = CTL_FD, .events = POLLIN}};
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || read_available(&w) < 0) {
+            fprintf(stderr, "racelab: capture into %s: %s\n", path,
+                    n < 0 ? strerror(errno) : pcap_geterr(w.p));
+            break;
+        }
+        if (p[1].revents)
+            break; /* cap_stop(), or the starting process is gone */
+    }
+    drain(&w);
+    struct pcap_stat ps;
+    memset(&ps, 0, sizeof ps);
+    pcap_stats(w.p, &ps);
+    flush(&w);
+    bool failed = w.write_failed || ferror(w.f);
+    pcap_dump_close(w.d);
+    pcap_close(w.p);
+    struct cap_stats st = {.packets = w.packets, .dropped = ps.ps_drop};
+    send_result(failed ? 'F' : 'S', &st, sizeof st);
+    _exit(0);
+}
+
+/* In the new child: only the two pipe ends survive, at CTL_FD and RES_FD; a Ctrl-C meant for
+ * the run must not cut the capture short. */
+static void child_setup(int ctl, int res)
+{
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_NAME, "racelab-cap");
+    int c = fcntl(ctl, F_DUPFD, 16), r = fcntl(res, F_DUPFD, 16);
+    if (c < 0 || r < 0 || dup2(c, CTL_FD) < 0 || dup2(r, RES_FD) < 0)
+        _exit(1);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+    }
+    close_range(RES_FD + 1, ~0U, 0);
+}
+
+/* ---------------------------------------------------------------- the starting process */
+
+/* Reads one result message ('R', 'E', 'S', 'F'); returns its kind, or 0 on timeout/EOF. */
+static char read_result(int fd, char *data, size_t cap, size_t *n, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    uint64_t end = clk_mono_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        uint64_t now = clk_mono_us();
+        if (now >= end)
+            return 0;
+        int k = poll(&p, 1, (int)((end - now) / 1000 + 1));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return 0;
+        break;
+    }
+    char buf[1 + 512];
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
+        ;
+    if (r <= 0)
+        return 0;
+    *n = (size_t)r - 1 < cap ? (size_t)r - 1 : cap;
+    memcpy(data, buf + 1, *n);
+    return buf[0];
+}
+
+static void reap(pid_t pid)
+{
+    /* ECHILD: someone reaped it already (a waitpid(-1) elsewhere) */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
 struct cap *cap_start(const char *iface, const char *filter, const char *path, char *err,
                       size_t errlen)
 {
-    char ebuf[PCAP_ERRBUF_SIZE] = "";
     struct cap *c = calloc(1, sizeof *c);
+    int ctl[2] = {-1, -1}, res[2] = {-1, -1};
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->stopfd = -1;
-    snprintf(c->path, sizeof c->path, "%s", path);
-    c->p = pcap_create(iface, ebuf);
-    if (!c->p) {
-        snprintf(err, errlen, "capture on %s: %s", iface, ebuf);
+    c->sh = mmap(NULL, sizeof *c->sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c->sh == MAP_FAILED) {
+        c->sh = NULL;
+        snprintf(err, errlen, "mmap: %s", strerror(errno));
         goto fail;
     }
-    pcap_set_snaplen(c->p, SNAPLEN);
-    pcap_set_buffer_size(c->p, KERNEL_BUFFER);
-    /* Deliver each packet at once (TPACKET_V2 frames, not V3 blocks with a timeout), so the
-     * file follows the run closely and the stop drain is short. */
-    pcap_set_immediate_mode(c->p, 1);
-    int rc = pcap_activate(c->p);
-    if (rc < 0) {
-        snprintf(err, errlen, "capture on %s: %s%s", iface, pcap_geterr(c->p),
-                 activate_hint(rc));
+    /* CLOEXEC: the programs the harness starts must not keep the capture alive */
+    if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
     }
-    if (filter) {
-        struct bpf_program prog;
-        if (pcap_compile(c->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-            snprintf(err, errlen, "capture filter '%s': %s", filter, pcap_geterr(c->p));
-            goto fail;
-        }
-        rc = pcap_setfilter(c->p, &prog);
-        pcap_freecode(&prog);
-        if (rc < 0) {
-            snprintf(err, errlen, "capture filter '%s': %s", filter, pcap_geterr(c->p));
-            goto fail;
-        }
-    }
-    if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
-        snprintf(err, errlen, "capture on %s: %s", iface, ebuf);
+    fflush(NULL);
+    c->pid = fork();
+    if (c->pid < 0) {
+        snprintf(err, errlen, "fork for the capture: %s", strerror(errno));
         goto fail;
     }
-    c->fd = pcap_get_selectable_fd(c->p);
-    if (c->fd < 0) {
-        snprintf(err, errlen, "capture on %s: no selectable descriptor", iface);
-        goto fail;
+    if (c->pid == 0) {
+        child_setup(ctl[0], res[1]);
+        capture_main(iface, filter, path, c->sh);
     }
-    c->f = fopen(path, "wb");
-    if (!c->f) {
-        snprintf(err, errlen, "capture file %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    c->fbuf = malloc(FILE_BUFFER);
-    if (!c->fbuf || setvbuf(c->f, c->fbuf, _IOFBF, FILE_BUFFER) != 0) {
-        snprintf(err, errlen, "capture file %s: out of memory", path);
-        goto fail;
-    }
-    c->d = pcap_dump_fopen(c->p, c->f);
-    if (!c->d) {
-        snprintf(err, errlen, "capture file %s: %s", path, pcap_geterr(c->p));
-        goto fail;
-    }
-    /* the file header goes out now: an interrupted run with no packets is still a pcap */
-    if (pcap_dump_flush(c->d) < 0) {
-        snprintf(err, errlen, "capture file %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    c->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c->stopfd < 0) {
-        snprintf(err, errlen, "eventfd: %s", strerror(errno));
-        goto fail;
-    }
-    /* The packet socket is bound and filtered by now: anything sent from here on lands in
-     * its ring, whenever the thread gets to read it. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    rc = pthread_create(&c->thread, NULL, cap_thread, c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        snprintf(err, errlen, "starting the capture thread: %s", strerror(rc));
-        goto fail;
-    }
-    c->thread_started = true;
-    return c;
+    close(ctl[0]);
+    close(res[1]);
+    c->ctl = ctl[1];
+    c->res = res[0];
+    char data[512];
+    size_t n = 0;
+    char kind = read_result(c->res, data, sizeof data - 1, &n, START_TIMEOUT_MS);
+    if (kind == 'R')
+        return c;
+    data[n] = '\0';
+    if (kind == 'E')
+        snprintf(err, errlen, "%s", data);
+    else
+        snprintf(err, errlen, "capture on %s into %s: the capture process did not start", iface,
+                 path);
+    kill(c->pid, SIGKILL);
+    reap(c->pid);
+    close(c->ctl);
+    close(c->res);
+    munmap(c->sh, sizeof *c->sh);
+    free(c);
+    return NULL;
 fail:
-    cap_free(c);
+    for (int i = 0; i < 2; i++) {
+        if (ctl[i] >= 0)
+            close(ctl[i]);
+        if (res[i] >= 0)
+            close(res[i]);
+    }
+    if (c->sh)
+        munmap(c->sh, sizeof *c->sh);
+    free(c);
     return NULL;
 }
 
 uint64_t cap_written(const struct cap *c)
 {
-    return c ? atomic_load(&((struct cap *)c)->flushed) : 0;
+    return c ? atomic_load(&c->sh->flushed) : 0;
+}
+
+int cap_pid(const struct cap *c)
+{
+    return c ? (int)c->pid : -1;
 }
 
 int cap_stop(struct cap *c, struct cap_stats *stats)
 {
     if (!c)
         return 0;
-    if (c->thread_started) {
-        uint64_t one = 1;
-        ssize_t r = write(c->stopfd, &one, sizeof one);
-        (void)r;
-        pthread_join(c->thread, NULL);
+    close(c->ctl); /* EOF on its control pipe: drain and finish the file */
+    struct cap_stats st;
+    size_t n = 0;
+    char kind = read_result(c->res, (char *)&st, sizeof st, &n, STOP_TIMEOUT_MS);
+    int rc = 0;
+    if ((kind != 'S' && kind != 'F') || n != sizeof st) {
+        kill(c->pid, SIGKILL);
+        memset(&st, 0, sizeof st);
+        st.packets = atomic_load(&c->sh->flushed);
+        rc = -1;
+    } else if (kind == 'F') {
+        rc = -1;
     }
-    struct pcap_stat ps;
-    memset(&ps, 0, sizeof ps);
-    pcap_stats(c->p, &ps);
-    flush(c);
-    int rc = c->write_failed || ferror(c->f) ? -1 : 0;
-    if (stats) {
-        stats->packets = c->packets;
-        stats->dropped = ps.ps_drop;
-    }
-    cap_free(c);
+    reap(c->pid);
+    if (stats)
+        *stats = st;
+    close(c->res);
+    munmap(c->sh, sizeof *c->sh);
+    free(c);
     return rc;
 }

@@ -1,8 +1,15 @@
 /* cap — packet capture of one cell with libpcap on the namespace's loopback.
  *
- * A thread reads packets and appends them to a pcap file, flushing after every batch, so the
- * file is complete and readable (tshark, Wireshark) up to the last packet even when the run is
- * interrupted. cap_stop() drains what the kernel still holds, then closes the file. */
+ * A capture process (forked by cap_start, in the caller's namespace) reads packets and
+ * appends them to a pcap file, flushing whole records after every batch, so the file is
+ * complete and readable (tshark, Wireshark) up to the last packet even when the run is
+ * interrupted. It is a process rather than a thread so that it outlives the process that
+ * started it: when that one is killed (Ctrl-C, SIGKILL, a crash), the capture process sees
+ * its control pipe close, drains what the kernel still holds and closes the file properly —
+ * a thread killed in the middle of a multi-page write() would leave a record cut short, which
+ * tshark refuses. It ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C reaches the whole process
+ * group) and holds no descriptor of its parent's. Do not reap it with waitpid(-1): cap_stop()
+ * does (cap_pid() tells which child it is). cap_stop() drains, then closes the file. */
 #ifndef RACELAB_CAP_H
 #define RACELAB_CAP_H
 
@@ -24,6 +31,9 @@ struct cap *cap_start(const char *iface, const char *filter, const char *path, c
 
 /* Packets written to the file and flushed so far (readable by another process now). */
 uint64_t cap_written(const struct cap *c);
+
+/* The capture process, e.g. to tell it apart in a SIGCHLD handler; -1 with c == NULL. */
+int cap_pid(const struct cap *c);
 
 /* Waits until packets already sent have been written (a short drain), stops, closes the file.
  * Safe with c == NULL. Returns 0, or -1 when the file could not be completed. */
