@@ -118,7 +118,7 @@ static void test_reuse_after_unannounced_close_fin_with_data(void **state)
 static void test_reuse_after_unannounced_close_fin(void **state)
 {
     struct ctx *c = *state;
-    reuse_case(c->dir, "fin", "100");
+    reuse_case(c->dir, "fin", "150");
 }
 
 static void test_keep_alive_server_never_fails(void **state)
