@@ -8,6 +8,7 @@
  * reaches the peer. */
 #include "ana.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct side {
     bool late_data;            /* peer payload arrived after this side closed, not yet answered */
     bool peer_data_since_mine; /* peer payload since this side's last packet */
     size_t peer_data_ev;       /* index of that payload's event */
+    size_t rst_trigger_ev;     /* the payload event this side's last RST answered, or SIZE_MAX */
 };
 
 struct fstate {
@@ -189,11 +191,17 @@ static int each_segment(struct builder *b, seg_fn fn, uint64_t *skipped)
     pcap_t *p = pcap_open_offline_with_tstamp_precision(b->path, PCAP_TSTAMP_PRECISION_MICRO,
                                                         ebuf);
     if (!p) {
-        snprintf(b->err, b->errlen, "%s: %s", b->path, ebuf);
+        if (strstr(ebuf, b->path))
+            snprintf(b->err, b->errlen, "%s", ebuf);
+        else if (strstr(ebuf, "unknown file format"))
+            snprintf(b->err, b->errlen, "%s: not a pcap or pcapng capture", b->path);
+        else
+            snprintf(b->err, b->errlen, "%s: %s", b->path, ebuf);
         return -1;
     }
     int rc = -1;
     int dlt = pcap_datalink(p);
+    unsigned long long npkts = 0;
     struct pcap_pkthdr *h;
     const u_char *bytes;
     for (;;) {
@@ -201,9 +209,11 @@ static int each_segment(struct builder *b, seg_fn fn, uint64_t *skipped)
         if (n == PCAP_ERROR_BREAK)
             break;
         if (n < 0) {
-            snprintf(b->err, b->errlen, "%s: %s", b->path, pcap_geterr(p));
+            snprintf(b->err, b->errlen, "%s: cut short after %llu packets (%s)", b->path,
+                     (unsigned long long)npkts, pcap_geterr(p));
             goto out;
         }
+        npkts++;
         struct seg s;
         memset(&s, 0, sizeof s);
         int k = parse_frame(dlt, bytes, h->caplen, &s);
@@ -433,22 +443,29 @@ static int locate(struct builder *b, const struct seg *s, size_t *fi, bool *from
     return 0;
 }
 
-static void count_rst(struct ana_dir *d, struct side *x, struct ana_flow *f, size_t ev,
-                      const struct seg *s)
+/* How a RST is classified. Linux sends two kinds (net/ipv4/tcp_ipv4.c, tcp_output.c):
+ *   [R.] (with ACK) from tcp_send_active_reset(): the application aborted a live connection
+ *        — close() with unread input, SO_LINGER {1,0};
+ *   [R]  (no ACK) from tcp_v4_send_reset(): the stack rejects a segment that carried an ACK,
+ *        e.g. data arriving after close() (FIN_WAIT with the read side shut, or no socket).
+ * The second kind, answering the peer's payload, is "data sent after close() → RST" — even
+ * when the closing side's FIN is not in the capture yet because a wire fault holds it. */
+static void count_rst(struct ana_dir *d, struct side *x, const struct side *y,
+                      struct ana_flow *f, size_t ev, const struct seg *s)
 {
     bool closed = x->fin_seen || x->rst_seen;
-    /* Its FIN was sent (the RST's sequence number is one past the data: the FIN took that
-     * number) but the capture has not seen it: it is held or still in flight. */
-    bool fin_in_flight = !x->fin_seen && x->seq_known && s->seq == x->snd_max + 1;
-    if ((closed && x->late_data) || (fin_in_flight && x->peer_data_since_mine)) {
+    bool has_ack = s->flags & TH_ACK;
+    if ((closed && x->late_data) || (!has_ack && x->peer_data_since_mine)) {
         d->rst_after_data++;
         f->events[ev].notes |= ANA_NOTE_RST_AFTER_DATA;
-        if (fin_in_flight && !closed)
-            f->events[x->peer_data_ev].notes |= ANA_NOTE_DATA_FIN_IN_FLIGHT;
         x->late_data = false;
-    } else if (!closed && x->sent_open) {
+        x->rst_trigger_ev = x->peer_data_since_mine ? x->peer_data_ev : SIZE_MAX;
+    } else if (has_ack && !closed && x->sent_open && !y->rst_seen) {
         d->rst_abort++;
         f->events[ev].notes |= ANA_NOTE_RST_ABORT;
+        x->rst_trigger_ev = SIZE_MAX;
+    } else {
+        x->rst_trigger_ev = SIZE_MAX;
     }
     if (!d->first_rst_us)
         d->first_rst_us = s->ts_us;
@@ -510,14 +527,19 @@ static int add_segment(struct builder *b, const struct seg *s)
     }
     if (rst) {
         d->rst++;
-        count_rst(d, x, f, ev, s);
+        count_rst(d, x, y, f, ev, s);
     }
     if (fin) {
         d->fin++;
         if (!d->first_fin_us)
             d->first_fin_us = s->ts_us;
-        if (x->rst_seen && sdiff(x->last_rst_seq, s->seq) > 0)
+        /* sent before the RST (its sequence number is not past the RST's) yet seen after it:
+         * it was held, and the RST overtook it */
+        if (x->rst_seen && sdiff(x->last_rst_seq, s->seq) >= 0) {
             f->events[ev].notes |= ANA_NOTE_FIN_AFTER_RST;
+            if (x->rst_trigger_ev != SIZE_MAX)
+                f->events[x->rst_trigger_ev].notes |= ANA_NOTE_DATA_FIN_IN_FLIGHT;
+        }
         if (s->len > 0)
             f->events[ev].notes |= ANA_NOTE_FIN_WITH_DATA;
         if (!x->fin_seen) {

@@ -29,12 +29,14 @@ struct ana_dir {
                                   peer's FIN (the "reuse a half-closed connection" signature);
                                   only new data counts, not retransmissions of older bytes */
     uint32_t rst_after_data;   /* RSTs sent in answer to payload that arrived after this side
-                                  had sent its FIN ("data sent after close() → RST"); also when
-                                  it had sent a RST before, or when its FIN was sent (the RST's
-                                  sequence number says so) but still held on the wire */
-    uint32_t rst_abort;        /* RSTs of a side that had an open connection and had not
-                                  closed: an abortive close (close() with unread input,
-                                  SO_LINGER 0) */
+                                  had sent its FIN ("data sent after close() → RST"): a RST
+                                  right after the peer's payload that the kernel sent to
+                                  reject it (no ACK flag: the FIN may still be held on the
+                                  wire), or any RST after payload that followed this side's
+                                  FIN or RST in the capture */
+    uint32_t rst_abort;        /* RSTs with the ACK flag from a side that had an open
+                                  connection and had not closed: an abortive close (close()
+                                  with unread input, SO_LINGER 0) */
     uint64_t first_fin_us;     /* 0 when none; pcap timestamps in µs since the epoch */
     uint64_t first_rst_us;
 };

@@ -316,7 +316,7 @@ static void print_note(FILE *out, const struct layout *l, int at, const char *te
 static bool groupable(const struct ana_event *a, const struct ana_event *b)
 {
     return a->kind == ANA_EV_DATA && b->kind == ANA_EV_DATA && a->notes == 0 && b->notes == 0 &&
-           a->from_client == b->from_client && a->flags == b->flags;
+           a->from_client == b->from_client && a->flags == b->flags && b->seq == a->seq + a->len;
 }
 
 static void print_summary(FILE *out, const struct ana_result *r, const bool *sel)
@@ -412,7 +412,7 @@ int expl_print(FILE *out, const char *pcap_path, const struct ana_hop *hops, siz
         size_t run = 1;
         uint64_t bytes = e->len;
         while (i + run < nitems && items[i + run].flow == items[i].flow &&
-               groupable(e, &f->events[items[i + run].ev])) {
+               groupable(&f->events[items[i + run - 1].ev], &f->events[items[i + run].ev])) {
             bytes += f->events[items[i + run].ev].len;
             run++;
         }
@@ -441,7 +441,7 @@ int expl_print(FILE *out, const char *pcap_path, const struct ana_hop *hops, siz
         size_t nn;
         note_texts(e, notes, &nn);
         for (size_t j = 0; j < nn; j++)
-            print_note(out, &l, (from < to ? from : to) + 1, notes[j]);
+            print_note(out, &l, (from < to ? from : to) + 3, notes[j]);
         i += run;
     }
     print_summary(out, &r, sel);
