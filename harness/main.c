@@ -48,6 +48,7 @@ struct cli {
     bool no_netns;
     bool keep_going;
     bool quiet;
+    bool print;
     long flow;
 };
 
@@ -133,6 +134,13 @@ static const struct opt_spec explain_opts[] = {
 };
 
 static const struct opt_spec plain_opts[] = {OPT_END};
+
+static const struct opt_spec check_opts[] = {
+    {.name = "print", .type = OPT_FLAG, .off = F(print), .flag_value = true,
+     .help = "print each scenario as racelab understood it: canonical YAML with every default "
+             "filled in (loading it gives the same scenario)"},
+    OPT_END,
+};
 
 static const char *prog = "racelab";
 
@@ -591,8 +599,8 @@ static int cmd_check(int argc, char **argv)
     struct scn *scns[MAX_SCENARIOS];
     int npos = 0;
     size_t npaths = 0;
-    int rc = parse_cmd(plain_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS,
-                       "[SCENARIO|DIR]...",
+    int rc = parse_cmd(check_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS,
+                       "[SCENARIO|DIR]... [--print]",
                        "Validates scenario files (keys, types, hops, metrics, and every "
                        "program setting with that program's own flag rules) without running "
                        "anything; prints each scenario's cells. Exit 0 when all are valid, 2 "
@@ -605,7 +613,9 @@ static int cmd_check(int argc, char **argv)
         return EXIT_BAD;
     rc = load_all(paths, npaths, scns) == 0 ? EXIT_PASS : EXIT_BAD;
     for (size_t i = 0; i < npaths; i++) {
-        if (rc == EXIT_PASS) {
+        if (rc == EXIT_PASS && cli.print) {
+            scn_write(stdout, scns[i]);
+        } else if (rc == EXIT_PASS) {
             printf("%s: %s, %s, %ld trials, mitigations:", scns[i]->path, scns[i]->name,
                    scn_topo_name(scns[i]->topo), scns[i]->trials);
             for (size_t j = 0; j < scns[i]->nmit; j++)

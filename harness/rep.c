@@ -275,6 +275,31 @@ void rep_table(FILE *out, const struct suite *su, enum rep_table kind)
     free(t);
 }
 
+json_t *rep_ordered(const json_t *cell)
+{
+    static const char *const first[] = {
+        "scenario", "mitigation", "trials", "failures", "failure_rate", "outcomes",
+        "requests", "rst", "fin", "failing_rst", "proxy_flags", "latency_ms", "throughput_rps",
+        "sweep", "expect", "capture", "error", NULL,
+    };
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (size_t i = 0; first[i]; i++) {
+        json_t *v = json_object_get(cell, first[i]);
+        if (v)
+            json_object_set(o, first[i], v);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cell, k, v)
+    {
+        if (!json_object_get(o, k))
+            json_object_set(o, k, v);
+    }
+    return o;
+}
+
 json_t *rep_results(const struct suite *su, const char *run_id)
 {
     json_t *o = json_object(), *cells = json_array();

@@ -19,6 +19,10 @@ enum rep_table {
 
 void rep_table(FILE *out, const struct suite *su, enum rep_table kind);
 
+/* The cell object with the DESIGN.md fields first (scenario, mitigation, trials, failures,
+ * outcomes, rst, proxy_flags, latency_ms, expect, capture), then the rest. */
+json_t *rep_ordered(const json_t *cell);
+
 /* {"run_id", "wall_s", "cells": [...]} */
 json_t *rep_results(const struct suite *su, const char *run_id);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "exp.h"
+#include "jl.h"
 #include "opt.h"
 #include "prog.h"
 #include "wire.h"
@@ -450,9 +451,10 @@ static int parse_expect(struct ld *L, const struct yml_node *n, const char *key,
                     from[arrow - hops[j]] = '\0';
                 }
                 if (!arrow || !scn_topo_has_dir(L->s->topo, from, arrow + 2)) {
+                    bad(L, v, kk, "'%s' is not a hop direction of topology %s", hops[j],
+                        scn_topo_name(L->s->topo));
                     free(hops);
-                    return bad(L, v, kk, "'%s' is not a hop direction of topology %s", hops[j],
-                               scn_topo_name(L->s->topo));
+                    return -1;
                 }
                 struct scn_check *c = &(*out)[(*nout)++];
                 c->kind = SCN_CHECK_RST_ON_FAILING;
@@ -681,6 +683,159 @@ static int parse_top(struct ld *L, const struct yml_node *root)
     return 0;
 }
 
+static void wq(FILE *out, const char *str)
+{
+    char buf[4096];
+    jl_escape(buf, sizeof(buf), str, strlen(str));
+    fputs(buf, out);
+}
+
+static void write_list(FILE *out, const char *const *v, size_t n)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", out);
+        wq(out, v[i]);
+    }
+    fputc(']', out);
+}
+
+static void write_settings(FILE *out, const char *ind, const struct scn_settings *set)
+{
+    for (int sec = 0; sec < SCN_NSEC; sec++) {
+        if (!set[sec].line)
+            continue;
+        fprintf(out, "%s%s:%s\n", ind, sec_names[sec], set[sec].n ? "" : " {}");
+        for (size_t i = 0; i < set[sec].n; i++) {
+            const struct scn_setting *st = &set[sec].v[i];
+            fprintf(out, "%s  %s: ", ind, st->name);
+            if (st->off)
+                fputs("false", out);
+            else if (!st->vals)
+                fputs("true", out);
+            else if (st->nvals == 1)
+                wq(out, st->vals[0]);
+            else
+                write_list(out, st->vals, st->nvals);
+            fputc('\n', out);
+        }
+    }
+}
+
+static void write_wire(FILE *out, const char *ind, const struct scn_wire *w, size_t n)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } bits[] = {{WIRE_SYN, "syn"}, {WIRE_FIN, "fin"}, {WIRE_RST, "rst"}, {WIRE_DATA, "data"}};
+    fprintf(out, "%swire:%s\n", ind, n ? "" : " []");
+    for (size_t i = 0; i < n; i++) {
+        char what[64] = "";
+        for (size_t b = 0; b < 4; b++) {
+            if (!(w[i].what & bits[b].bit))
+                continue;
+            if (what[0])
+                strncat(what, "|", sizeof(what) - strlen(what) - 1);
+            strncat(what, bits[b].name, sizeof(what) - strlen(what) - 1);
+        }
+        fprintf(out, "%s  - hop: \"%s->%s\"\n%s    what: \"%s\"\n%s    nth: %u\n", ind,
+                w[i].from, w[i].to, ind, what[0] ? what : "any", ind, w[i].nth);
+        if (w[i].drop)
+            fprintf(out, "%s    drop: true\n", ind);
+        else
+            fprintf(out, "%s    hold: %ld\n", ind, w[i].hold_ms);
+    }
+}
+
+static void write_bound(FILE *out, const char *name, const struct scn_bound *b, bool *first)
+{
+    if (!b->set)
+        return;
+    fprintf(out, "%s%s: \"%.17g%s\"", *first ? "" : ", ", name, b->v, b->pct ? "%" : "");
+    *first = false;
+}
+
+static void write_expect(FILE *out, const char *ind, const struct scn_check *c, size_t n)
+{
+    fprintf(out, "%sexpect:%s\n", ind, n ? "" : " {}");
+    bool rst_done = false;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].kind == SCN_CHECK_RST_ON_FAILING) {
+            if (rst_done)
+                continue;
+            rst_done = true;
+            fprintf(out, "%s  rst_on_failing: [", ind);
+            bool first = true;
+            for (size_t j = i; j < n; j++) {
+                if (c[j].kind != SCN_CHECK_RST_ON_FAILING)
+                    continue;
+                fputs(first ? "" : ", ", out);
+                wq(out, c[j].metric);
+                first = false;
+            }
+            fputs("]\n", out);
+            continue;
+        }
+        bool first = true;
+        fprintf(out, "%s  %s: {", ind, c[i].metric);
+        write_bound(out, "min", &c[i].min, &first);
+        write_bound(out, "max", &c[i].max, &first);
+        write_bound(out, "eq", &c[i].eq, &first);
+        fputs("}\n", out);
+    }
+}
+
+void scn_write(FILE *out, const struct scn *s)
+{
+    fputs("name: ", out);
+    wq(out, s->name);
+    fputs("\nintent: ", out);
+    wq(out, s->intent);
+    fputs("\nseed: ", out);
+    write_list(out, s->seed, s->nseed);
+    fprintf(out, "\ntopology: %s\ntrials: %ld\ntimeout: %ld\nsuccess: ", scn_topo_name(s->topo),
+            s->trials, s->timeout_ms);
+    write_list(out, s->success, s->nsuccess);
+    fputc('\n', out);
+    if (s->sweep >= 0)
+        fprintf(out, "sweep: %s\n", s->sweep ? "true" : "false");
+    write_settings(out, "", s->set);
+    write_wire(out, "", s->wire, s->nwire);
+    fputs("proxy_cmd_args: ", out);
+    write_list(out, s->args, s->nargs);
+    fputc('\n', out);
+    write_expect(out, "", s->expect, s->nexpect);
+    fputs("fix: ", out);
+    write_list(out, s->fix, s->nfix);
+    fputs("\nmitigations:\n", out);
+    for (size_t i = 0; i < s->nmit; i++) {
+        const struct scn_mit *m = &s->mit[i];
+        fprintf(out, "  %s:\n", m->name);
+        if (m->about) {
+            fputs("    about: ", out);
+            wq(out, m->about);
+            fputc('\n', out);
+        }
+        write_settings(out, "    ", m->set);
+        if (m->has_wire)
+            write_wire(out, "    ", m->wire, m->nwire);
+        if (m->has_args) {
+            fputs("    proxy_cmd_args: ", out);
+            write_list(out, m->args, m->nargs);
+            fputc('\n', out);
+        }
+        if (m->trials)
+            fprintf(out, "    trials: %ld\n", m->trials);
+        if (m->nsuccess) {
+            fputs("    success: ", out);
+            write_list(out, m->success, m->nsuccess);
+            fputc('\n', out);
+        }
+        write_expect(out, "    ", m->expect, m->nexpect);
+    }
+}
+
 const struct scn_mit *scn_find_mit(const struct scn *s, const char *name)
 {
     for (size_t i = 0; i < s->nmit; i++)
@@ -842,6 +997,35 @@ bool scn_cell_success(const struct scn_cell *c, const char *outcome)
     return false;
 }
 
+/* The key path of the setting at line (scenario or mitigation section), or of the section
+ * where a cross-flag contradiction of program pr is reported. */
+static void setting_key(const struct scn *s, const struct scn_mit *m, const struct scn_prog *pr,
+                        int line, char *buf, size_t len)
+{
+    for (int sec = 0; sec < SCN_NSEC; sec++) {
+        for (size_t i = 0; i < s->set[sec].n; i++)
+            if (s->set[sec].v[i].line == line) {
+                snprintf(buf, len, "%s.%s", sec_names[sec], s->set[sec].v[i].name);
+                return;
+            }
+        for (size_t i = 0; i < m->set[sec].n; i++)
+            if (m->set[sec].v[i].line == line) {
+                snprintf(buf, len, "mitigations.%s.%s.%s", m->name, sec_names[sec],
+                         m->set[sec].v[i].name);
+                return;
+            }
+        if (m->set[sec].line == line) {
+            snprintf(buf, len, "mitigations.%s.%s", m->name, sec_names[sec]);
+            return;
+        }
+        if (s->set[sec].line == line) {
+            snprintf(buf, len, "%s", sec_names[sec]);
+            return;
+        }
+    }
+    snprintf(buf, len, "mitigations.%s (%s)", m->name, pr->name);
+}
+
 /* Every cell's program settings through the program's own flag table and cross-flag rules. */
 static int validate_cells(struct ld *L)
 {
@@ -870,8 +1054,10 @@ static int validate_cells(struct ld *L)
                        : s->set[common].line  ? s->set[common].line
                                               : m->line;
             }
-            snprintf(L->err, L->errlen, "%s:%d: mitigations.%s: %s: %s (%s)", L->path, line,
-                     m->name, pr->name, why, prog_get(k)->bin);
+            char where[320];
+            setting_key(s, m, pr, line, where, sizeof(where));
+            snprintf(L->err, L->errlen, "%s:%d: %s: %s (%s, cell %s × %s)", L->path, line, where,
+                     why, prog_get(k)->bin, s->name, m->name);
             scn_cell_free(&c);
             return -1;
         }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "yml.h"
 
@@ -153,6 +154,10 @@ struct scn *scn_load(const char *path, char *err, size_t errlen);
 void scn_free(struct scn *s);
 
 const struct scn_mit *scn_find_mit(const struct scn *s, const char *name);
+
+/* Writes s as canonical YAML (every key, defaults filled in, values quoted): what racelab
+ * understood of the file. Loading the output gives the same scenario. */
+void scn_write(FILE *out, const struct scn *s);
 
 /* Resolves cell (s, m) into c. trials_override > 0 replaces the trial count. Returns 0, or -1
  * with a message (out of memory). Free with scn_cell_free. */

@@ -90,7 +90,7 @@ static void cell_main(struct suite *su, struct suite_cell *sc, pid_t parent)
     json_t *cell = run_cell(&sc->cell, &su->env, sc->dir, &stop_flag);
     char path[1100];
     snprintf(path, sizeof(path), "%s/cell.json", sc->dir);
-    if (!cell || json_dump_file(cell, path, JSON_INDENT(1) | JSON_SORT_KEYS) != 0)
+    if (!cell || json_dump_file(cell, path, JSON_INDENT(1)) != 0)
         _exit(4);
     _exit(0);
 }
@@ -147,7 +147,10 @@ static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *
     json_t *ex = exp_eval(sc->cell.checks, sc->cell.nchecks, cell, &passed);
     if (ex)
         json_object_set_new(cell, "expect", ex);
-    sc->result = cell;
+    sc->result = rep_ordered(cell);
+    json_decref(cell);
+    if (!sc->result)
+        sc->result = run_error_cell(&sc->cell, "out of memory");
     sc->passed = passed;
     if (!su->quiet)
         rep_progress(stderr, sc, *ndone, su->n, now_s() - sc->t0);

@@ -1,0 +1,231 @@
+/* Expectations: metric names checked against the topology, conditions (eq/min/max, counts as a
+ * percentage of trials, rates as percentages), absent counts read as zero, checks that cannot
+ * be observed are skipped (never passed as evidence), a cell that did not complete fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "exp.h"
+
+static json_t *cell_json(void)
+{
+    json_error_t e;
+    json_t *c = json_loads(
+        "{\"scenario\":\"s\",\"mitigation\":\"none\",\"trials\":200,\"failures\":199,"
+        "\"failure_rate\":0.995,"
+        "\"outcomes\":{\"200\":1,\"503\":199},"
+        "\"rst\":{\"downstream->proxy\":0,\"proxy->downstream\":0,\"proxy->upstream\":3,"
+        "\"upstream->proxy\":199},"
+        "\"failing_rst\":{\"downstream->proxy\":0,\"proxy->downstream\":0,"
+        "\"proxy->upstream\":2,\"upstream->proxy\":199},"
+        "\"attributed\":[\"downstream->proxy\",\"proxy->downstream\",\"proxy->upstream\","
+        "\"upstream->proxy\"],"
+        "\"proxy_flags\":{\"UC\":199},\"stats\":{\"rq_503_by_reason\":{\"connection_termination\":"
+        "199}},\"access_log\":true,"
+        "\"latency_ms\":{\"p50\":0.4,\"p99\":1.2},\"capture\":\"/x.pcap\"}",
+        0, &e);
+    assert_non_null(c);
+    return c;
+}
+
+static struct scn_check cmp(const char *metric)
+{
+    struct scn_check c;
+    memset(&c, 0, sizeof(c));
+    c.kind = SCN_CHECK_CMP;
+    c.metric = metric;
+    c.line = 1;
+    return c;
+}
+
+static struct scn_bound bound(double v, bool pct)
+{
+    struct scn_bound b = {.set = true, .pct = pct, .v = v};
+    return b;
+}
+
+static bool eval1(const struct scn_check *c, const json_t *cell, bool *skipped)
+{
+    bool passed = false;
+    json_t *r = exp_eval(c, 1, cell, &passed);
+    assert_non_null(r);
+    json_t *ck = json_array_get(json_object_get(r, "checks"), 0);
+    *skipped = json_is_true(json_object_get(ck, "skipped"));
+    assert_int_equal(json_is_true(json_object_get(r, "passed")), passed);
+    json_decref(r);
+    return passed;
+}
+
+static void test_metric_names(void **state)
+{
+    (void)state;
+    bool countable, rate;
+    char why[512];
+    const char *good[] = {"failures",         "failure_rate",          "outcomes.503",
+                          "outcomes.reset",   "requests.outcomes.200", "rst.upstream->proxy",
+                          "fin.proxy->downstream", "failing_rst.upstream->proxy",
+                          "proxy_flags.UC",   "stats.upstream_rq_retry", "latency_ms.p99",
+                          "throughput_rps",   "proxies.proxy.flags.UC", "upstream.close_how.rst",
+                          "sweep_stats.gaps_failing", "wire.held"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (exp_metric_check(SCN_PROXY, good[i], &countable, &rate, why, sizeof(why)) != 0)
+            fail_msg("%s: %s", good[i], why);
+    const char *bad[] = {"failurez",          "rst.upstream->downstream", "rst.proxy1->proxy2",
+                         "latency_ms.p42",    "outcomes",                 "proxies.proxy2.flags.UC",
+                         "rst.upstream",      "trials.x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (exp_metric_check(SCN_PROXY, bad[i], &countable, &rate, why, sizeof(why)) == 0)
+            fail_msg("%s was accepted", bad[i]);
+    assert_int_equal(exp_metric_check(SCN_DIRECT, "proxy_flags.UC", &countable, &rate, why,
+                                      sizeof(why)),
+                     -1);
+    assert_int_equal(exp_metric_check(SCN_CHAIN, "proxies.proxy2.stats.early_responses",
+                                      &countable, &rate, why, sizeof(why)),
+                     0);
+    assert_int_equal(exp_metric_check(SCN_CHAIN, "rst.proxy1->proxy2", &countable, &rate, why,
+                                      sizeof(why)),
+                     0);
+    assert_true(countable);
+    assert_int_equal(exp_metric_check(SCN_PROXY, "failure_rate", &countable, &rate, why,
+                                      sizeof(why)),
+                     0);
+    assert_true(rate);
+    assert_false(countable);
+}
+
+static void test_conditions(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    bool sk;
+    struct scn_check c = cmp("failures");
+    c.min = bound(99, true); /* 199 >= 198 */
+    assert_true(eval1(&c, cell, &sk));
+    c.min = bound(100, true); /* 199 < 200 */
+    assert_false(eval1(&c, cell, &sk));
+    c = cmp("failures");
+    c.eq = bound(199, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("outcomes.reset"); /* absent: a zero count */
+    c.eq = bound(0, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("failure_rate");
+    c.min = bound(99, true);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("latency_ms.p99");
+    c.max = bound(1, false);
+    assert_false(eval1(&c, cell, &sk));
+    c.max = bound(1.2, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("stats.rq_503_by_reason.connection_termination");
+    c.min = bound(1, false);
+    c.max = bound(199, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("proxy_flags.URX");
+    c.eq = bound(0, false);
+    assert_true(eval1(&c, cell, &sk));
+    json_decref(cell);
+}
+
+static void test_rst_on_failing(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    bool sk;
+    struct scn_check c = cmp("upstream->proxy");
+    c.kind = SCN_CHECK_RST_ON_FAILING;
+    assert_true(eval1(&c, cell, &sk));
+    c.metric = "proxy->upstream"; /* 2 of 199 */
+    assert_false(eval1(&c, cell, &sk));
+    assert_false(sk);
+    json_decref(cell);
+}
+
+static void test_unobservable_is_skipped(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    bool sk;
+    /* A foreign proxy (--proxy-cmd): no access log, only the first hop attributed. */
+    json_object_set_new(cell, "access_log", json_false());
+    json_object_set_new(cell, "attributed", json_pack("[ss]", "downstream->proxy",
+                                                      "proxy->downstream"));
+    struct scn_check c = cmp("proxy_flags.UC");
+    c.eq = bound(0, false);
+    assert_true(eval1(&c, cell, &sk));
+    assert_true(sk);
+    c = cmp("upstream->proxy");
+    c.kind = SCN_CHECK_RST_ON_FAILING;
+    assert_true(eval1(&c, cell, &sk));
+    assert_true(sk);
+    c = cmp("rst.upstream->proxy"); /* the capture still counts every hop */
+    c.min = bound(1, false);
+    assert_true(eval1(&c, cell, &sk));
+    assert_false(sk);
+    /* No capture at all. */
+    json_object_set_new(cell, "capture", json_null());
+    c = cmp("rst.upstream->proxy");
+    c.eq = bound(12345, false);
+    assert_true(eval1(&c, cell, &sk));
+    assert_true(sk);
+    json_decref(cell);
+}
+
+static void test_error_cell_fails(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    json_object_set_new(cell, "error", json_string("racelab-proxy exited during the cell"));
+    struct scn_check c = cmp("failures");
+    c.min = bound(0, false);
+    bool passed = true;
+    json_t *r = exp_eval(&c, 1, cell, &passed);
+    assert_false(passed);
+    json_t *ck = json_array_get(json_object_get(r, "checks"), 0);
+    assert_string_equal(json_string_value(json_object_get(ck, "check")),
+                        "the cell ran to completion");
+    json_decref(r);
+    /* No checks at all: a cell that ran passes, one that did not still fails. */
+    r = exp_eval(NULL, 0, cell, &passed);
+    assert_false(passed);
+    json_decref(r);
+    json_object_del(cell, "error");
+    r = exp_eval(NULL, 0, cell, &passed);
+    assert_true(passed);
+    json_decref(r);
+    json_decref(cell);
+}
+
+static void test_describe(void **state)
+{
+    (void)state;
+    char buf[256];
+    struct scn_check c = cmp("failures");
+    c.min = bound(99, true);
+    exp_describe(&c, buf, sizeof(buf));
+    assert_string_equal(buf, "failures >= 99% of trials");
+    c = cmp("latency_ms.p99");
+    c.min = bound(1, false);
+    c.max = bound(5, false);
+    exp_describe(&c, buf, sizeof(buf));
+    assert_string_equal(buf, "latency_ms.p99 >= 1 and <= 5");
+    c = cmp("upstream->proxy");
+    c.kind = SCN_CHECK_RST_ON_FAILING;
+    exp_describe(&c, buf, sizeof(buf));
+    assert_string_equal(buf, "every failing trial shows an RST upstream->proxy");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metric_names),       cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_rst_on_failing),     cmocka_unit_test(test_unobservable_is_skipped),
+        cmocka_unit_test(test_error_cell_fails),   cmocka_unit_test(test_describe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
