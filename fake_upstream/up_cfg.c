@@ -43,19 +43,19 @@ static int parse_header(void *cfg, const char *val, char *err, size_t errlen)
 
 const struct opt_spec up_opts[] = {
     {.name = "listen", .type = OPT_STR, .off = F(listen), .metavar = "ADDR",
-     .help = "address to listen on, HOST:PORT (port 0: any free port)"},
+     .help = "address to listen on, HOST:PORT (default 127.0.0.1:0, any free port)"},
     {.name = "port-file", .type = OPT_STR, .off = F(port_file), .metavar = "FILE",
      .help = "write the bound port to FILE once listening (atomically), for tests and the harness"},
     {.name = "log", .type = OPT_STR, .off = F(log), .metavar = "FILE",
      .help = "JSON line per event (listen, accept, request, response, close, exit) with µs "
              "timestamps and ports, as in docs/records.md; \"-\" is stdout"},
     {.name = "status", .type = OPT_INT, .off = F(status), .metavar = "N",
-     .help = "response status code (e.g. 413 with --answer-early: premature-close)",
+     .help = "response status code (default 200; e.g. 413 with --answer-early: premature-close)",
      .min = 100, .max = 999},
     {.name = "body-size", .type = OPT_SIZE, .off = F(body_size), .metavar = "SIZE",
-     .help = "response body bytes (k/m/g suffixes)", .min = 0, .max = LONG_MAX},
+     .help = "response body bytes (default 2; k/m/g suffixes)", .min = 0, .max = LONG_MAX},
     {.name = "framing", .type = OPT_ENUM, .off = F(framing), .metavar = "length|chunked|close",
-     .help = "response body framing; close = no Content-Length, the body ends when the server "
+     .help = "response body framing (default length); close = no Content-Length, the body ends when the server "
              "closes (HTTP/1.0 style: what delay-close-cost, envoy#19821, is about)",
      .choices = framing_names},
     {.name = "http10", .type = OPT_FLAG, .off = F(http10), .flag_value = true,
@@ -81,7 +81,7 @@ const struct opt_spec up_opts[] = {
              "close without announcing it, the envoy#6815 server)"},
     {.name = "close-how", .type = OPT_ENUM, .off = F(close_how),
      .metavar = "fin|fin-with-data|rst|shutdown",
-     .help = "fin = close(); fin-with-data = TCP_CORK before the response's last bytes, then "
+     .help = "fin (default) = close(); fin-with-data = TCP_CORK before the response's last bytes, then "
              "close(), so data and FIN leave in one segment (the FIN is already in the proxy's "
              "kernel when it parses the response: envoy#2715); rst = SO_LINGER 0 + close(); "
              "shutdown = shutdown(SHUT_WR), then read and discard until the peer closes (nginx's "
