@@ -1,0 +1,250 @@
+#include "px_msg.h"
+
+#include <event2/buffer.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Heads are built in a stack buffer and added to the evbuffer in one piece: one small add per
+ * header line would cost more than the rest of the request. */
+struct sb {
+    struct evbuffer *out;
+    size_t len;
+    char buf[4096];
+};
+
+static void sb_put(struct sb *s, const char *p, size_t n)
+{
+    if (s->len + n > sizeof(s->buf)) {
+        evbuffer_add(s->out, s->buf, s->len);
+        s->len = 0;
+        if (n > sizeof(s->buf)) {
+            evbuffer_add(s->out, p, n);
+            return;
+        }
+    }
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+}
+
+static void sb_str(struct sb *s, const char *p)
+{
+    sb_put(s, p, strlen(p));
+}
+
+static void sb_done(struct sb *s)
+{
+    if (s->len)
+        evbuffer_add(s->out, s->buf, s->len);
+    s->len = 0;
+}
+
+static bool name_is(const struct h1_header *h, const char *name)
+{
+    size_t n = strlen(name);
+    return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+static bool hop_by_hop(const struct h1_header *h)
+{
+    return name_is(h, "connection") || name_is(h, "keep-alive") ||
+           name_is(h, "proxy-connection") || name_is(h, "te") || name_is(h, "upgrade");
+}
+
+static void sb_header(struct sb *s, const struct h1_header *h)
+{
+    sb_put(s, h->name, h->name_len);
+    sb_put(s, ": ", 2);
+    sb_put(s, h->value, h->value_len);
+    sb_put(s, "\r\n", 2);
+}
+
+void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled)
+{
+    struct sb s;
+    s.out = out;
+    s.len = 0;
+    sb_put(&s, req->method, req->method_len);
+    sb_put(&s, " ", 1);
+    sb_put(&s, req->target, req->target_len);
+    sb_str(&s, " HTTP/1.1\r\n");
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct h1_header *h = &req->headers[i];
+        if (hop_by_hop(h) || (expect_handled && name_is(h, "expect")))
+            continue;
+        sb_header(&s, h);
+    }
+    sb_put(&s, "\r\n", 2);
+    sb_done(&s);
+}
+
+const char *px_msg_reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 413:
+        return "Payload Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
+    }
+}
+
+static void status_line(struct sb *s, int minor, int status, const char *reason, size_t rlen)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "HTTP/1.%d %03d ", minor ? 1 : 0, status);
+    sb_put(s, tmp, (size_t)n);
+    sb_put(s, reason, rlen);
+    sb_put(s, "\r\n", 2);
+}
+
+void px_msg_response_head(struct evbuffer *out, const struct h1_msg *resp,
+                          const struct px_resp_head *h)
+{
+    struct sb s;
+    s.out = out;
+    s.len = 0;
+    if (resp->reason_len)
+        status_line(&s, h->minor, resp->status, resp->reason, resp->reason_len);
+    else
+        status_line(&s, h->minor, resp->status, px_msg_reason(resp->status),
+                    strlen(px_msg_reason(resp->status)));
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        const struct h1_header *hd = &resp->headers[i];
+        if (hop_by_hop(hd))
+            continue;
+        if (h->reframe == PX_REFRAME_DECHUNK && name_is(hd, "transfer-encoding"))
+            continue;
+        sb_header(&s, hd);
+    }
+    if (h->reframe == PX_REFRAME_CHUNK)
+        sb_str(&s, "transfer-encoding: chunked\r\n");
+    if (h->minor >= 1 && h->close)
+        sb_str(&s, "connection: close\r\n");
+    else if (h->minor == 0 && !h->close)
+        sb_str(&s, "connection: keep-alive\r\n");
+    sb_put(&s, "\r\n", 2);
+    sb_done(&s);
+}
+
+void px_msg_local_reply(struct evbuffer *out, int minor, int status, const char *body, bool close,
+                        bool head_only)
+{
+    struct sb s;
+    char tmp[64];
+    size_t blen = body ? strlen(body) : 0;
+    s.out = out;
+    s.len = 0;
+    status_line(&s, minor, status, px_msg_reason(status), strlen(px_msg_reason(status)));
+    int n = snprintf(tmp, sizeof(tmp), "content-length: %zu\r\n", blen);
+    sb_put(&s, tmp, (size_t)n);
+    sb_str(&s, "content-type: text/plain\r\n");
+    if (minor >= 1 && close)
+        sb_str(&s, "connection: close\r\n");
+    else if (minor == 0 && !close)
+        sb_str(&s, "connection: keep-alive\r\n");
+    sb_put(&s, "\r\n", 2);
+    if (!head_only && blen)
+        sb_put(&s, body, blen);
+    sb_done(&s);
+}
+
+void px_msg_chunk(struct evbuffer *out, struct evbuffer *in, size_t n)
+{
+    if (n == 0)
+        return;
+    evbuffer_add_printf(out, "%zx\r\n", n);
+    evbuffer_remove_buffer(in, out, n);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+void px_msg_last_chunk(struct evbuffer *out)
+{
+    evbuffer_add(out, "0\r\n\r\n", 5);
+}
+
+int px_msg_dechunk(struct h1_body *b, struct evbuffer *in, size_t n, struct evbuffer *out)
+{
+    while (n > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            return -1;
+        size_t seg = v.iov_len < n ? v.iov_len : n;
+        const char *p = v.iov_base;
+        size_t i = 0;
+        while (i < seg) {
+            uint64_t before = b->payload;
+            long r = h1_body_consume(b, p + i, 1);
+            if (r < 0)
+                return -1;
+            if (r == 0)
+                break;
+            if (b->payload > before) {
+                /* a payload byte: the rest of this chunk's data follows in one piece */
+                size_t k = seg - i - 1;
+                if (k > b->remaining)
+                    k = (size_t)b->remaining;
+                if (k && h1_body_consume(b, p + i + 1, k) < 0)
+                    return -1;
+                evbuffer_add(out, p + i, 1 + k);
+                i += 1 + k;
+            } else {
+                i++;
+            }
+        }
+        evbuffer_drain(in, seg);
+        n -= seg;
+    }
+    return 0;
+}
+
+long px_msg_body_span(struct h1_body *b, struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    switch (b->kind) {
+    case H1_BODY_NONE:
+        b->done = true;
+        return 0;
+    case H1_BODY_LENGTH:
+    case H1_BODY_CLOSE:
+        return h1_body_consume(b, NULL, len);
+    case H1_BODY_CHUNKED:
+        break;
+    }
+    long total = 0;
+    struct evbuffer_ptr pos;
+    evbuffer_ptr_set(in, &pos, 0, EVBUFFER_PTR_SET);
+    while (!b->done && (size_t)total < len) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, &pos, &v, 1) < 1)
+            break;
+        long r = h1_body_consume(b, v.iov_base, v.iov_len);
+        if (r < 0)
+            return -1;
+        total += r;
+        if ((size_t)r < v.iov_len)
+            break;
+        evbuffer_ptr_set(in, &pos, v.iov_len, EVBUFFER_PTR_ADD);
+    }
+    return total;
+}
