@@ -247,8 +247,16 @@ static bool is_server_side(const struct ana_result *r, const char *name)
     return false;
 }
 
+static bool active_within(const struct ana_flow *g, uint64_t from, uint64_t to)
+{
+    for (size_t i = 0; i < g->nevents; i++)
+        if (g->events[i].ts_us >= from && g->events[i].ts_us <= to)
+            return true;
+    return false;
+}
+
 /* Flows to show: those carrying port; for the outermost client's port also the flows of the
- * other hops that overlap it in time (the same trial one hop further). */
+ * other hops that carry packets while it lives (the same trial one hop further). */
 static void select_flows(const struct ana_result *r, uint16_t port, bool *sel)
 {
     for (size_t i = 0; i < r->nflows; i++)
@@ -262,7 +270,7 @@ static void select_flows(const struct ana_result *r, uint16_t port, bool *sel)
             continue;
         for (size_t j = 0; j < r->nflows; j++) {
             const struct ana_flow *g = &r->flows[j];
-            if (g->hop != f->hop && g->first_us <= f->last_us && g->last_us >= f->first_us)
+            if (g->hop != f->hop && active_within(g, f->first_us, f->last_us))
                 sel[j] = true;
         }
     }

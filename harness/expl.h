@@ -5,8 +5,8 @@
  *   "RST overtook held FIN", "FIN with the response's last bytes".
  *
  * With flow_port != 0 only the flows that carry that port (on any hop) are shown, plus, for a
- * downstream port, the upstream flows that overlap it in time (the trial's other hop); with 0,
- * every flow. */
+ * downstream port, the flows of the other hops that carry packets while it lives (the trial's
+ * other hop); with 0, every flow. */
 #ifndef RACELAB_EXPL_H
 #define RACELAB_EXPL_H
 

@@ -11,15 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ana.h"
 #include "cap.h"
 #include "clk.h"
+#include "expl.h"
 #include "netns.h"
+#include "wire.h"
 
 /* the child's ends, for tinfra_tell_parent / tinfra_wait_parent */
 static int child_up = -1, child_down = -1;
@@ -290,5 +294,77 @@ int tinfra_cap_wait(struct cap *c, uint64_t n, int timeout_ms)
             return -1;
         clk_sleep_us(1000);
     }
+    return 0;
+}
+
+static int wait_unread(int fd)
+{
+    for (int i = 0; i < 5000; i++) {
+        int n = 0;
+        if (ioctl(fd, FIONREAD, &n) == 0 && n > 0)
+            return 0;
+        clk_sleep_us(1000);
+    }
+    return -1;
+}
+
+int tinfra_race_capture(const char *path, struct ana_hop *hops, char *msg, size_t msglen)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    static const char uc[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+    static const char post[] = "POST /up HTTP/1.1\r\nContent-Length: 100000\r\n\r\nxxxxxxxx";
+    static const char tl[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n";
+    char err[512] = "", buf[256];
+    size_t rl = sizeof req - 1, okl = sizeof ok - 1;
+    int lp = tinfra_listen(0), lu = tinfra_listen(0);
+    TCHECK(lp >= 0 && lu >= 0, "listen: %s", strerror(errno));
+    hops[0] = (struct ana_hop){tinfra_port(lp), "downstream", "proxy"};
+    hops[1] = (struct ana_hop){tinfra_port(lu), "proxy", "upstream"};
+    struct cap *c = cap_start("lo", "tcp", path, err, sizeof err);
+    TCHECK(c, "cap_start: %s", err);
+    struct wire_rule rule = {.sport = hops[1].server_port, .what = WIRE_FIN,
+                             .action = WIRE_HOLD, .hold_ms = 60000};
+    struct wire *w = wire_start(&rule, 1, 0, err, sizeof err);
+    TCHECK(w, "wire_start: %s", err);
+
+    int d = tinfra_connect(hops[0].server_port), pd = tinfra_accept(lp);
+    int pu = tinfra_connect(hops[1].server_port), u = tinfra_accept(lu);
+    TCHECK(d >= 0 && pd >= 0 && pu >= 0 && u >= 0, "connections: %s", strerror(errno));
+    /* request 1 through both hops */
+    TCHECK(send(d, req, rl, 0) == (ssize_t)rl && tinfra_recv_n(pd, buf, rl) == (ssize_t)rl, "r1");
+    TCHECK(send(pu, req, rl, 0) == (ssize_t)rl && tinfra_recv_n(u, buf, rl) == (ssize_t)rl, "r1 up");
+    TCHECK(send(u, ok, okl, 0) == (ssize_t)okl && tinfra_recv_n(pu, buf, okl) == (ssize_t)okl,
+           "200 up");
+    TCHECK(send(pd, ok, okl, 0) == (ssize_t)okl && tinfra_recv_n(d, buf, okl) == (ssize_t)okl,
+           "200");
+    /* the upstream closes; its FIN stays on the wire */
+    close(u);
+    TCHECK(send(d, req, rl, 0) == (ssize_t)rl && tinfra_recv_n(pd, buf, rl) == (ssize_t)rl, "r2");
+    TCHECK(send(pu, req, rl, 0) == (ssize_t)rl, "r2 up");
+    TCHECK(recv(pu, buf, sizeof buf, 0) < 0 && errno == ECONNRESET, "the reuse was not reset");
+    close(pu);
+    TCHECK(send(pd, uc, sizeof uc - 1, 0) == (ssize_t)sizeof uc - 1 &&
+           tinfra_recv_n(d, buf, sizeof uc - 1) == (ssize_t)sizeof uc - 1, "503");
+    close(d);
+    TCHECK(recv(pd, buf, sizeof buf, 0) == 0, "no EOF from the downstream");
+    close(pd);
+    /* an upload answered early: close() with the body unread */
+    int d2 = tinfra_connect(hops[0].server_port), pd2 = tinfra_accept(lp);
+    TCHECK(d2 >= 0 && pd2 >= 0, "connection B: %s", strerror(errno));
+    TCHECK(send(d2, post, sizeof post - 1, 0) == (ssize_t)sizeof post - 1, "upload");
+    TCHECK(wait_unread(pd2) == 0, "the upload did not arrive");
+    TCHECK(send(pd2, tl, sizeof tl - 1, 0) == (ssize_t)sizeof tl - 1 &&
+           tinfra_recv_n(d2, buf, sizeof tl - 1) == (ssize_t)sizeof tl - 1, "413");
+    close(pd2);
+    TCHECK(recv(d2, buf, sizeof buf, 0) < 0 && errno == ECONNRESET, "no RST after the 413");
+    close(d2);
+    /* last, the held FIN */
+    wire_stop(w, NULL);
+    TCHECK(tinfra_cap_wait(c, 1, 1000) == 0, "nothing captured");
+    TCHECK(cap_stop(c, NULL) == 0, "cap_stop");
+    TCHECK(expl_write_hops(path, hops, 2) == 0, "expl_write_hops: %s", strerror(errno));
+    close(lp);
+    close(lu);
     return 0;
 }

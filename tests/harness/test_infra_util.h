@@ -57,6 +57,23 @@ int tinfra_accept(int lfd);
 /* Receives exactly n bytes (or fewer at EOF/error); returns what recv() finally returned. */
 ssize_t tinfra_recv_n(int fd, char *buf, size_t n);
 
+/* Inside a namespace: captures into path a small two-hop run with the races' signatures, and
+ * writes its hop sidecar. hops[0] = {proxy port, "downstream", "proxy"}, hops[1] = {upstream
+ * port, "proxy", "upstream"}; what happens, in order:
+ *   downstream conn A: request 1 → proxy → upstream (one connection) → response → back;
+ *   the upstream close()s — its FIN held on the wire;
+ *   request 2 on A → the proxy reuses the upstream connection → the upstream's kernel answers
+ *   with RST (no ACK), which overtakes the held FIN; the proxy answers 503; A closes with FINs;
+ *   downstream conn B: an upload the proxy answers early (413) and close()s unread → one RST
+ *   with ACK from the proxy;
+ *   the held FIN is released last (the proxy answers it with RST).
+ * Expected counts, per direction (packets sent by A in A->B):
+ *   downstream->proxy: SYN 2, FIN 1, RST 0;  proxy->downstream: SYN 2, FIN 1, RST 1 (abortive);
+ *   proxy->upstream:   SYN 1, FIN 0, RST 1;  upstream->proxy:   SYN 1, FIN 1, RST 1 (after data).
+ * Returns 0, or -1 with msg. */
+struct ana_hop;
+int tinfra_race_capture(const char *path, struct ana_hop *hops, char *msg, size_t msglen);
+
 /* Waits until the capture has flushed at least n packets; 0, or -1 after timeout_ms. */
 struct cap;
 int tinfra_cap_wait(struct cap *c, uint64_t n, int timeout_ms);

@@ -1,0 +1,244 @@
+/* expl: on a real capture of the races, the diagram names them where they happen, stays
+ * within 100 columns, and --flow picks a trial's flows on both hops; the hop sidecar reads
+ * back what was written and rejects what is malformed with file:line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ana.h"
+#include "expl.h"
+#include "test_infra_util.h"
+#include "tsup.h"
+
+#define TIMEOUT_MS 30000
+
+static char *dir;
+
+struct race_out {
+    struct ana_hop hops[2];
+};
+
+static int body_race(void *arg, void *outp, char *msg, size_t msglen)
+{
+    struct race_out *out = outp;
+    return tinfra_race_capture(arg, out->hops, msg, msglen);
+}
+
+static size_t columns(const char *line, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)line[i] & 0xc0) != 0x80)
+            w++;
+    return w;
+}
+
+/* expl_print into a string */
+static char *explain(const char *pcap, const struct ana_hop *hops, size_t n, uint16_t port,
+                     int *rc, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    *rc = expl_print(f, pcap, hops, n, port, err, errlen);
+    fclose(f);
+    return text;
+}
+
+static void check_width(const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (columns(p, n) > 100)
+            fail_msg("line wider than 100 columns: %.*s", (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+static void test_races_annotated(void **state)
+{
+    (void)state;
+    char *pcap = tsup_fmt("%s/race.pcap", dir);
+    struct race_out o;
+    char msg[1024];
+    if (tinfra_in_netns(body_race, pcap, &o, sizeof o, TIMEOUT_MS, msg, sizeof msg))
+        fail_msg("%s", msg);
+    /* the names come from the sidecar the capture left */
+    struct ana_hop hops[8];
+    char err[512] = "";
+    int n = expl_read_hops(pcap, hops, 8, err, sizeof err);
+    assert_int_equal(n, 2);
+    assert_int_equal(hops[0].server_port, o.hops[0].server_port);
+    assert_string_equal(hops[1].server, "upstream");
+    int rc;
+    char *text = explain(pcap, hops, (size_t)n, 0, &rc, err, sizeof err);
+    if (rc != 0)
+        fail_msg("expl_print: %s", err);
+    if (getenv("RACELAB_TEST_VERBOSE"))
+        fputs(text, stderr);
+    check_width(text);
+    assert_non_null(strstr(text, "downstream"));
+    assert_non_null(strstr(text, "upstream"));
+    assert_non_null(strstr(text, "data sent after close() → RST"));
+    assert_non_null(strstr(text, "RST overtook held FIN"));
+    assert_non_null(strstr(text, "sent while the peer's FIN was still held in flight"));
+    assert_non_null(strstr(text, "close() with unread data"));
+    assert_non_null(strstr(text, "[S.]"));
+    assert_non_null(strstr(text, "[R]"));
+    assert_non_null(strstr(text, "[R.]"));
+    assert_non_null(strstr(text, "upstream->proxy"));
+    free(text);
+
+    /* --flow with the port of the first downstream connection: its flow, and the upstream
+     * flow it overlaps; not the second downstream connection (the early 413) */
+    struct ana_result r;
+    assert_int_equal(ana_read(pcap, hops, 2, &r, err, sizeof err), 0);
+    assert_int_equal(r.nflows, 3);
+    uint16_t first = r.flows[0].client_port, second = r.flows[2].client_port;
+    assert_ptr_equal(r.flows[2].hop, &r.hops[0]);
+    ana_free(&r);
+    text = explain(pcap, hops, 2, first, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "2 flows"));
+    assert_non_null(strstr(text, "RST overtook held FIN"));
+    assert_null(strstr(text, "close() with unread data"));
+    free(text);
+    text = explain(pcap, hops, 2, second, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "1 flow,"));
+    assert_non_null(strstr(text, "close() with unread data"));
+    assert_null(strstr(text, "RST overtook held FIN"));
+    free(text);
+    /* a port no flow carries */
+    text = explain(pcap, hops, 2, 1, &rc, err, sizeof err);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "port 1"));
+    free(text);
+    /* no hops: inferred, still annotated */
+    text = explain(pcap, NULL, 0, 0, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    check_width(text);
+    assert_non_null(strstr(text, "data sent after close() → RST"));
+    free(text);
+    expl_hops_free(hops, (size_t)n);
+    free(pcap);
+}
+
+static void test_not_a_capture(void **state)
+{
+    (void)state;
+    char *path = tsup_fmt("%s/junk.pcap", dir);
+    FILE *f = fopen(path, "w");
+    fputs("not a capture\n", f);
+    fclose(f);
+    int rc;
+    char err[512] = "";
+    char *text = explain(path, NULL, 0, 0, &rc, err, sizeof err);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, path));
+    free(text);
+    free(path);
+}
+
+/* ---- the hop sidecar ---- */
+
+static char *write_sidecar(const char *pcap, const char *content)
+{
+    char *side = tsup_fmt("%s.hops", pcap);
+    FILE *f = fopen(side, "w");
+    fputs(content, f);
+    fclose(f);
+    return side;
+}
+
+static void test_sidecar_roundtrip(void **state)
+{
+    (void)state;
+    char *pcap = tsup_fmt("%s/rt.pcap", dir);
+    struct ana_hop in[3] = {{8000, "downstream", "proxy1"}, {8001, "proxy1", "proxy2"},
+                            {9000, "proxy2", "upstream"}};
+    assert_int_equal(expl_write_hops(pcap, in, 3), 0);
+    struct ana_hop out[3];
+    char err[256] = "";
+    assert_int_equal(expl_read_hops(pcap, out, 3, err, sizeof err), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(out[i].server_port, in[i].server_port);
+        assert_string_equal(out[i].client, in[i].client);
+        assert_string_equal(out[i].server, in[i].server);
+    }
+    expl_hops_free(out, 3);
+    /* more hops than room */
+    assert_int_equal(expl_read_hops(pcap, out, 2, err, sizeof err), -1);
+    assert_non_null(strstr(err, ".hops:4:")); /* line 1 is a comment */
+    free(pcap);
+}
+
+static void test_sidecar_missing_and_malformed(void **state)
+{
+    (void)state;
+    struct ana_hop out[4];
+    char err[256] = "";
+    char *pcap = tsup_fmt("%s/none.pcap", dir);
+    assert_int_equal(expl_read_hops(pcap, out, 4, err, sizeof err), 0);
+    free(pcap);
+    const char *bad[] = {
+        "8000 downstream\n",               /* a name missing */
+        "8000 a b c\n",                    /* one too many */
+        "port a b\n",                      /* not a number */
+        "0 a b\n",                         /* port 0 */
+        "70000 a b\n",                     /* beyond 65535 */
+        "# comment\n\n9000 a b\nx y z\n",  /* the error is on line 4 */
+    };
+    const char *where[] = {":1:", ":1:", ":1:", ":1:", ":1:", ":4:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pcap = tsup_fmt("%s/bad%zu.pcap", dir, i);
+        char *side = write_sidecar(pcap, bad[i]);
+        assert_int_equal(expl_read_hops(pcap, out, 4, err, sizeof err), -1);
+        if (!strstr(err, side) || !strstr(err, where[i]))
+            fail_msg("case %zu: '%s' does not say %s%s", i, err, side, where[i]);
+        free(side);
+        free(pcap);
+    }
+    /* comments and blank lines are fine */
+    pcap = tsup_fmt("%s/ok.pcap", dir);
+    free(write_sidecar(pcap, "# PORT CLIENT SERVER\n\n  8000 downstream proxy\n"));
+    assert_int_equal(expl_read_hops(pcap, out, 4, err, sizeof err), 1);
+    assert_string_equal(out[0].server, "proxy");
+    expl_hops_free(out, 1);
+    free(pcap);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tsup_tmpdir("expl");
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tsup_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_races_annotated),
+        cmocka_unit_test(test_not_a_capture),
+        cmocka_unit_test(test_sidecar_roundtrip),
+        cmocka_unit_test(test_sidecar_missing_and_malformed),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
