@@ -59,6 +59,8 @@ static const struct family families[] = {
      "payload sent after the peer's FIN"},
     {"rst_after_data", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false,
      "RSTs answering data sent to a closed socket"},
+    {"rst_abort", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false,
+     "RSTs of an abortive close (unread input, SO_LINGER 0)"},
     {"failing_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false,
      "failing trials with an RST on that direction"},
     {"trials_with_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false,
@@ -111,7 +113,7 @@ int exp_metric_check(enum scn_topo t, const char *metric, bool *countable, bool 
         snprintf(why, whylen,
                  "unknown metric (known: trials, failures, failure_rate, outcomes.X, "
                  "requests.total|failures|outcomes.X, latency_ms.p50|p90|p99|mean|max, "
-                 "throughput_rps, rst|fin|syn|data_after_fin|rst_after_data|failing_rst|"
+                 "throughput_rps, rst|fin|syn|data_after_fin|rst_after_data|rst_abort|failing_rst|"
                  "trials_with_rst.A->B, proxy_flags.X, stats.X, proxies.NAME.X, upstream.X, "
                  "sweep_stats.X, wire.X; see docs/scenario-format.md)");
         return -1;

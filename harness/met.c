@@ -7,6 +7,8 @@
 
 #define MAX_DIRS 6 /* three hops at most (chain), two directions each */
 #define MAX_FAILING_LISTED 1000
+#define NFAM 7 /* per-direction packet counts: rst fin syn data_after_fin rst_after_data
+                  data_packets rst_abort */
 
 struct req {
     long trial;
@@ -332,8 +334,9 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
     /* Capture: per-direction counts, and each RST given to a trial. */
     json_t *rst = json_object(), *fin = json_object(), *syn = json_object(),
            *daf = json_object(), *rad = json_object(), *data = json_object(),
+           *abrt = json_object(),
            *frst = json_object(), *trst = json_object(), *att = json_array();
-    long counts[6][MAX_DIRS] = {{0}};
+    long counts[NFAM][MAX_DIRS] = {{0}};
     long unattributed = 0;
     if (in->ana) {
         for (size_t i = 0; i < in->ana->nflows; i++) {
@@ -350,6 +353,7 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
                 counts[3][d] += d2[k]->data_after_fin;
                 counts[4][d] += d2[k]->rst_after_data;
                 counts[5][d] += d2[k]->data_packets;
+                counts[6][d] += d2[k]->rst_abort;
             }
             if ((size_t)h >= nattributed_hops)
                 continue;
@@ -367,12 +371,13 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
             }
         }
     }
-    json_t *fams[6] = {rst, fin, syn, daf, rad, data};
-    const char *famnames[6] = {"rst", "fin", "syn", "data_after_fin", "rst_after_data",
-                               "data_packets"};
+    json_t *fams[NFAM] = {rst, fin, syn, daf, rad, data, abrt};
+    const char *famnames[NFAM] = {"rst",          "fin",          "syn",      "data_after_fin",
+                                  "rst_after_data", "data_packets", "rst_abort"};
     for (size_t d = 0; d < ndirs; d++) {
-        for (int k = 0; k < 6; k++)
-            json_object_set_new(fams[k], dirs[d], in->ana ? json_integer(counts[k][d]) : json_null());
+        for (int k = 0; k < NFAM; k++)
+            json_object_set_new(fams[k], dirs[d],
+                                in->ana ? json_integer(counts[k][d]) : json_null());
         if (d / 2 < nattributed_hops) {
             long fr = 0, wr = 0;
             for (long t = 0; t < ntrials; t++) {
@@ -384,7 +389,7 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
             json_array_append_new(att, json_string(dirs[d]));
         }
     }
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < NFAM; k++)
         json_object_set_new(out, famnames[k], fams[k]);
     json_object_set_new(out, "failing_rst", frst);
     json_object_set_new(out, "trials_with_rst", trst);

@@ -22,7 +22,6 @@
 
 #define READY_TIMEOUT_MS 10000
 #define STOP_GRACE_MS 3000
-#define MAX_PROBES 8
 
 /* A growing argv. */
 struct sv {
@@ -268,8 +267,8 @@ struct cell_run {
     struct ana_hop hops[3];
     size_t nhops;
     struct child procs[4]; /* by topology index; [0] is the downstream */
-    struct met_probe probes[MAX_PROBES];
-    size_t nprobes;
+    struct met_probe *probes;
+    size_t nprobes, probes_cap;
     struct cap *cap;
     struct wire *wire;
     struct cap_stats cstats;
@@ -295,6 +294,23 @@ static void set_error(struct cell_run *r, const char *fmt, ...)
     va_end(ap);
 }
 
+static int add_probe(struct cell_run *r, size_t hop, uint16_t port)
+{
+    if (r->nprobes == r->probes_cap) {
+        size_t cap = r->probes_cap ? r->probes_cap * 2 : 16;
+        struct met_probe *p = realloc(r->probes, cap * sizeof(*p));
+        if (!p) {
+            set_error(r, "out of memory");
+            return -1;
+        }
+        r->probes = p;
+        r->probes_cap = cap;
+    }
+    /* Sent before now: a later connection that reuses the port is not the probe's. */
+    r->probes[r->nprobes++] = (struct met_probe){hop, port, clk_real_us()};
+    return 0;
+}
+
 /* Readiness: the port file (when the program writes one), then a connect that succeeds. The
  * probe connection is kept out of every count (met_probe). */
 static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
@@ -318,25 +334,27 @@ static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
         }
     }
     for (;;) {
+        /* Bound first, so that even a refused attempt (a SYN answered by RST) is known and
+         * left out of the counts. */
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            set_error(r, "socket: %s", strerror(errno));
+        struct sockaddr_in l = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t ll = sizeof(l);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&l, sizeof(l)) != 0 ||
+            getsockname(fd, (struct sockaddr *)&l, &ll) != 0) {
+            set_error(r, "readiness probe: %s", strerror(errno));
+            if (fd >= 0)
+                close(fd);
             return -1;
         }
         struct sockaddr_in a = {.sin_family = AF_INET,
                                 .sin_port = htons(r->ports[idx]),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-            struct sockaddr_in l;
-            socklen_t ll = sizeof(l);
-            getsockname(fd, (struct sockaddr *)&l, &ll);
-            close(fd);
-            if (r->nprobes < MAX_PROBES)
-                r->probes[r->nprobes++] =
-                    (struct met_probe){idx - 1, ntohs(l.sin_port), clk_real_us()};
-            return 0;
-        }
+        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
         close(fd);
+        if (add_probe(r, idx - 1, ntohs(l.sin_port)) != 0)
+            return -1;
+        if (rc == 0)
+            return 0;
         if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
             goto not_ready;
         clk_sleep_us(2000);
@@ -705,6 +723,7 @@ done:
     if (r->interrupted)
         json_object_set_new(cell, "interrupted", json_true());
 out:
+    free(r->probes);
     free(r);
     return cell;
 }

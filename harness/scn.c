@@ -127,6 +127,14 @@ static int known_keys(struct ld *L, const struct yml_node *m, const char *where,
     return 0;
 }
 
+/* A folded block (`intent: >`) ends with a newline: keep the text only. */
+static void trim_end(struct yml_node *n)
+{
+    size_t l = strlen(n->str);
+    while (l > 0 && isspace((unsigned char)n->str[l - 1]))
+        n->str[--l] = '\0';
+}
+
 static int want_map(struct ld *L, const struct yml_node *n, const char *key)
 {
     if (n->kind != YML_MAP)
@@ -538,6 +546,7 @@ static int parse_mit(struct ld *L, const struct yml_node *k, const struct yml_no
         snprintf(kk, sizeof(kk), "%s.about", where);
         if (want_text(L, n, kk, &m->about) != 0)
             return -1;
+        trim_end(yml_get(v, "about"));
     }
     if (parse_common_sections(L, v, where, m->set) != 0)
         return -1;
@@ -605,6 +614,7 @@ static int parse_top(struct ld *L, const struct yml_node *root)
                                      "(it names folders), got '%s'", s->name);
     if (want_text(L, yml_get(root, "intent"), "intent", &s->intent) != 0)
         return -1;
+    trim_end(yml_get(root, "intent"));
     if ((n = yml_get(root, "seed")) && want_texts(L, n, "seed", &s->seed, &s->nseed) != 0)
         return -1;
 
