@@ -37,8 +37,8 @@ struct dn_conn {
     long index;
     int fd;
     int lport;
-    bool carried; /* the socket already carried a response: the next request reuses it */
-    struct event *rd, *wr; /* bound to the current socket */
+    bool carried;           /* the socket already carried a response: the next request reuses it */
+    struct event *rd, *wr;  /* bound to the current socket */
     struct event *timer;    /* gap, upload delay, upload pace */
     struct event *deadline; /* --connect-timeout, then --timeout */
     struct event *idle;     /* the client's own --idle-timeout */
@@ -236,8 +236,9 @@ static bool something_came_back(struct dn_conn *c)
 }
 
 /* 1: the request is written; 2: a response came back first (--read-while-uploading); 0:
- * waiting (for the socket or for a delay timer); -1: a write error, in errno. The server is not read meanwhile (unless --read-while-uploading): a client
- * that keeps writing after the server's FIN is the one the seed describes. */
+ * waiting (for the socket or for a delay timer); -1: a write error, in errno. The server is not
+ * read meanwhile (unless --read-while-uploading): a client that keeps writing after the server's
+ * FIN is the one the seed describes. */
 static int write_some(struct dn_conn *c)
 {
     const struct dn_cfg *cfg = c->cfg;
@@ -406,8 +407,8 @@ static bool parse_head(struct dn_conn *c)
             continue;
         }
         const struct dn_cfg *cfg = c->cfg;
-        bool req_keep = cfg->http10 ? cfg->connection == DN_CONN_KEEP_ALIVE
-                                    : cfg->connection != DN_CONN_CLOSE;
+        bool req_keep =
+            cfg->http10 ? cfg->connection == DN_CONN_KEEP_ALIVE : cfg->connection != DN_CONN_CLOSE;
         c->status = m.status;
         c->head_done = true;
         h1_body_init_response(&c->body, &m, strcmp(cfg->method, "HEAD") == 0);

@@ -46,8 +46,7 @@ int main(int argc, char **argv)
     if (cfg.records && strcmp(cfg.records, "-") != 0) {
         rec_fd = open(cfg.records, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
         if (rec_fd < 0) {
-            fprintf(stderr, "racelab-downstream: --records %s: %s\n", cfg.records,
-                    strerror(errno));
+            fprintf(stderr, "racelab-downstream: --records %s: %s\n", cfg.records, strerror(errno));
             return 2;
         }
     }

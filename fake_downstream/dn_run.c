@@ -189,8 +189,8 @@ void dn_run_summary(const struct dn_run *r, char *buf, size_t cap)
     size_t off = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < r->noutcomes && off < cap; i++) {
-        int n = snprintf(buf + off, cap - off, "%s%s=%lu", i ? " " : "", sorted[i].name,
-                         sorted[i].n);
+        int n =
+            snprintf(buf + off, cap - off, "%s%s=%lu", i ? " " : "", sorted[i].name, sorted[i].n);
         if (n < 0)
             break;
         off += (size_t)n;

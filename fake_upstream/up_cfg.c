@@ -20,9 +20,8 @@ static int parse_header(void *cfg, const char *val, char *err, size_t errlen)
         return -1;
     }
     for (const char *p = val; p < colon; p++) {
-        if (!strchr("!#$%&'*+-.^_`|~", *p) && !((*p >= 'a' && *p <= 'z') ||
-                                                 (*p >= 'A' && *p <= 'Z') ||
-                                                 (*p >= '0' && *p <= '9'))) {
+        if (!strchr("!#$%&'*+-.^_`|~", *p) &&
+            !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) {
             snprintf(err, errlen, "bad character in header name of '%s'", val);
             return -1;
         }
@@ -42,65 +41,131 @@ static int parse_header(void *cfg, const char *val, char *err, size_t errlen)
 #define F(field) offsetof(struct up_cfg, field)
 
 const struct opt_spec up_opts[] = {
-    {.name = "listen", .type = OPT_STR, .off = F(listen), .metavar = "ADDR",
+    {.name = "listen",
+     .type = OPT_STR,
+     .off = F(listen),
+     .metavar = "ADDR",
      .help = "address to listen on, HOST:PORT (default 127.0.0.1:0, any free port)"},
-    {.name = "port-file", .type = OPT_STR, .off = F(port_file), .metavar = "FILE",
+    {.name = "port-file",
+     .type = OPT_STR,
+     .off = F(port_file),
+     .metavar = "FILE",
      .help = "write the bound port to FILE once listening (atomically), for tests and the harness"},
-    {.name = "log", .type = OPT_STR, .off = F(log), .metavar = "FILE",
+    {.name = "log",
+     .type = OPT_STR,
+     .off = F(log),
+     .metavar = "FILE",
      .help = "JSON line per event (listen, accept, request, response, close, exit) with µs "
              "timestamps and ports, as in docs/records.md; \"-\" is stdout"},
-    {.name = "status", .type = OPT_INT, .off = F(status), .metavar = "N",
+    {.name = "status",
+     .type = OPT_INT,
+     .off = F(status),
+     .metavar = "N",
      .help = "response status code (default 200; e.g. 413 with --answer-early: premature-close)",
-     .min = 100, .max = 999},
-    {.name = "body-size", .type = OPT_SIZE, .off = F(body_size), .metavar = "SIZE",
-     .help = "response body bytes (default 2; k/m/g suffixes)", .min = 0, .max = LONG_MAX},
-    {.name = "framing", .type = OPT_ENUM, .off = F(framing), .metavar = "length|chunked|close",
-     .help = "response body framing (default length); close = no Content-Length, the body ends when the server "
-             "closes (HTTP/1.0 style: what delay-close-cost, envoy#19821, is about)",
+     .min = 100,
+     .max = 999},
+    {.name = "body-size",
+     .type = OPT_SIZE,
+     .off = F(body_size),
+     .metavar = "SIZE",
+     .help = "response body bytes (default 2; k/m/g suffixes)",
+     .min = 0,
+     .max = LONG_MAX},
+    {.name = "framing",
+     .type = OPT_ENUM,
+     .off = F(framing),
+     .metavar = "length|chunked|close",
+     .help = "response body framing (default length); close = no Content-Length, the body ends "
+             "when the server closes (HTTP/1.0 style: what delay-close-cost, envoy#19821, is "
+             "about)",
      .choices = framing_names},
-    {.name = "http10", .type = OPT_FLAG, .off = F(http10), .flag_value = true,
+    {.name = "http10",
+     .type = OPT_FLAG,
+     .off = F(http10),
+     .flag_value = true,
      .help = "HTTP/1.0 status line; the connection stays open only for a client that asked for "
              "keep-alive (then the response says \"Connection: keep-alive\")"},
-    {.name = "header", .type = OPT_CUSTOM, .metavar = "\"Name: value\"",
-     .help = "extra response header (repeatable)", .parse = parse_header},
-    {.name = "close-after", .type = OPT_INT, .off = F(close_after), .metavar = "N",
+    {.name = "header",
+     .type = OPT_CUSTOM,
+     .metavar = "\"Name: value\"",
+     .help = "extra response header (repeatable)",
+     .parse = parse_header},
+    {.name = "close-after",
+     .type = OPT_INT,
+     .off = F(close_after),
+     .metavar = "N",
      .help = "close after the Nth response on a connection (1 = after every response, 0 = never): "
              "the keep-alive server that closes between requests (envoy#6815, istio#13848)",
-     .min = 0, .max = LONG_MAX},
-    {.name = "idle-timeout", .type = OPT_MS, .off = F(idle_timeout_ms), .metavar = "MS",
+     .min = 0,
+     .max = LONG_MAX},
+    {.name = "idle-timeout",
+     .type = OPT_MS,
+     .off = F(idle_timeout_ms),
+     .metavar = "MS",
      .help = "close a connection idle that long (0 = never): the server keep-alive timeout that a "
              "client or proxy reuses at (idle-timeout-mismatch, envoy#13388)",
-     .min = 0, .max = LONG_MAX},
-    {.name = "idle-unread", .type = OPT_MS, .off = F(idle_unread_ms), .metavar = "MS",
+     .min = 0,
+     .max = LONG_MAX},
+    {.name = "idle-unread",
+     .type = OPT_MS,
+     .off = F(idle_unread_ms),
+     .metavar = "MS",
      .help = "with --idle-timeout: stop reading MS before the idle close, so a request landing in "
              "that window stays unread and the close becomes an RST (the reuse-at-timeout race, "
              "deterministic)",
-     .min = 0, .max = LONG_MAX},
-    {.name = "announce-close", .type = OPT_FLAG, .off = F(announce_close), .flag_value = true,
+     .min = 0,
+     .max = LONG_MAX},
+    {.name = "announce-close",
+     .type = OPT_FLAG,
+     .off = F(announce_close),
+     .flag_value = true,
      .help = "send \"Connection: close\" on the response after which the server closes (default: "
              "close without announcing it, the envoy#6815 server)"},
-    {.name = "close-how", .type = OPT_ENUM, .off = F(close_how),
+    {.name = "close-how",
+     .type = OPT_ENUM,
+     .off = F(close_how),
      .metavar = "fin|fin-with-data|rst|shutdown",
-     .help = "fin (default) = close(); fin-with-data = TCP_CORK before the response's last bytes, then "
-             "close(), so data and FIN leave in one segment (the FIN is already in the proxy's "
-             "kernel when it parses the response: envoy#2715); rst = SO_LINGER 0 + close(); "
-             "shutdown = shutdown(SHUT_WR), then read and discard until the peer closes (nginx's "
-             "lingering close)",
+     .help =
+         "fin (default) = close(); fin-with-data = TCP_CORK before the response's last bytes, then "
+         "close(), so data and FIN leave in one segment (the FIN is already in the proxy's "
+         "kernel when it parses the response: envoy#2715); rst = SO_LINGER 0 + close(); "
+         "shutdown = shutdown(SHUT_WR), then read and discard until the peer closes (nginx's "
+         "lingering close)",
      .choices = close_how_names},
-    {.name = "answer-early", .type = OPT_FLAG, .off = F(answer_early), .flag_value = true,
+    {.name = "answer-early",
+     .type = OPT_FLAG,
+     .off = F(answer_early),
+     .flag_value = true,
      .help = "respond as soon as the request head is parsed, without reading the body, then "
              "close: with body bytes unread the kernel sends RST (premature-close, envoy#2929)"},
-    {.name = "drain-body", .type = OPT_FLAG, .off = F(drain_body), .flag_value = true,
+    {.name = "drain-body",
+     .type = OPT_FLAG,
+     .off = F(drain_body),
+     .flag_value = true,
      .help = "with --answer-early: after the response, read and discard the body to its end, "
              "then close (no RST: what delayed and lingering close aim for)"},
-    {.name = "delay-response", .type = OPT_MS, .off = F(delay_response_ms), .metavar = "MS",
-     .help = "pause before the response head", .min = 0, .max = LONG_MAX},
-    {.name = "delay-body", .type = OPT_MS, .off = F(delay_body_ms), .metavar = "MS",
-     .help = "pause between the response head and its body", .min = 0, .max = LONG_MAX},
-    {.name = "delay-close", .type = OPT_MS, .off = F(delay_close_ms), .metavar = "MS",
+    {.name = "delay-response",
+     .type = OPT_MS,
+     .off = F(delay_response_ms),
+     .metavar = "MS",
+     .help = "pause before the response head",
+     .min = 0,
+     .max = LONG_MAX},
+    {.name = "delay-body",
+     .type = OPT_MS,
+     .off = F(delay_body_ms),
+     .metavar = "MS",
+     .help = "pause between the response head and its body",
+     .min = 0,
+     .max = LONG_MAX},
+    {.name = "delay-close",
+     .type = OPT_MS,
+     .off = F(delay_close_ms),
+     .metavar = "MS",
      .help = "pause between the response's last byte and the close (a close-framed response "
              "ends only then; a reusing client has that long before the FIN)",
-     .min = 0, .max = LONG_MAX},
+     .min = 0,
+     .max = LONG_MAX},
     OPT_END,
 };
 
@@ -109,17 +174,17 @@ void up_cfg_defaults(struct up_cfg *c)
     memset(c, 0, sizeof(*c));
     c->listen = "127.0.0.1:0"; /* any free port; --port-file tells which */
     c->port_file = NULL;
-    c->log = NULL;             /* no event log */
+    c->log = NULL; /* no event log */
     c->status = 200;
-    c->body_size = 2;          /* small, non-empty: a framing error shows */
+    c->body_size = 2; /* small, non-empty: a framing error shows */
     c->framing = UP_FRAMING_LENGTH;
     c->http10 = false;
-    c->close_after = 0;        /* keep-alive forever, like a well-behaved server */
+    c->close_after = 0; /* keep-alive forever, like a well-behaved server */
     c->idle_timeout_ms = 0;
     c->idle_unread_ms = 0;
     c->announce_close = false; /* the seed's servers close without saying so */
     c->close_how = UP_CLOSE_FIN;
-    c->answer_early = false;   /* read the whole body before answering */
+    c->answer_early = false; /* read the whole body before answering */
     c->drain_body = false;
     c->delay_response_ms = 0;
     c->delay_body_ms = 0;
@@ -134,8 +199,9 @@ int up_cfg_check(struct up_cfg *c, char *err, size_t errlen)
         return -1;
     }
     if (c->drain_body && !c->answer_early) {
-        snprintf(err, errlen, "--drain-body needs --answer-early (without it the body is always "
-                              "read before answering)");
+        snprintf(err, errlen,
+                 "--drain-body needs --answer-early (without it the body is always "
+                 "read before answering)");
         return -1;
     }
     if (c->idle_unread_ms && !c->idle_timeout_ms) {
@@ -148,13 +214,15 @@ int up_cfg_check(struct up_cfg *c, char *err, size_t errlen)
         return -1;
     }
     if (c->framing == UP_FRAMING_CHUNKED && c->http10) {
-        snprintf(err, errlen, "--framing chunked contradicts --http10 (HTTP/1.0 has no chunked "
-                              "encoding)");
+        snprintf(err, errlen,
+                 "--framing chunked contradicts --http10 (HTTP/1.0 has no chunked "
+                 "encoding)");
         return -1;
     }
     if (c->close_how == UP_CLOSE_FIN_WITH_DATA && c->delay_close_ms) {
-        snprintf(err, errlen, "--close-how fin-with-data contradicts --delay-close (the cork would "
-                              "hold the last bytes for the delay)");
+        snprintf(err, errlen,
+                 "--close-how fin-with-data contradicts --delay-close (the cork would "
+                 "hold the last bytes for the delay)");
         return -1;
     }
     return 0;

@@ -13,10 +13,10 @@
 #include "h1.h"
 #include "net.h"
 
-#define HEAD_MAX 16384
-#define PEEK_MAX 65536
-#define FILL_MAX (256 * 1024) /* response bytes generated ahead of the socket */
-#define CHUNK_MAX 16384       /* payload per chunk with --framing chunked */
+#define HEAD_MAX  16384
+#define PEEK_MAX  65536
+#define FILL_MAX  (256 * 1024) /* response bytes generated ahead of the socket */
+#define CHUNK_MAX 16384        /* payload per chunk with --framing chunked */
 
 enum conn_state {
     CS_HEAD,     /* waiting for or reading a request head */

@@ -19,7 +19,7 @@ struct up_conn;
 struct up_srv {
     struct event_base *base;
     const struct up_cfg *cfg;
-    int log_fd;          /* -1: no log */
+    int log_fd; /* -1: no log */
     int lport;
     unsigned long next_id;
     struct up_conn *conns; /* every open connection, for the close at exit */

@@ -54,7 +54,7 @@ struct sample {
     const char *name;
     bool request;
     const char *msg;
-    size_t head_len;   /* filled by the test from the first empty line */
+    size_t head_len; /* filled by the test from the first empty line */
     enum h1_body_kind kind;
     const char *payload; /* body payload without framing */
     bool keep_alive;
@@ -65,8 +65,8 @@ static struct sample samples[] = {
     {"get", true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, H1_BODY_NONE, "", true, 1},
     {"get-lf-only", true, "GET /x?y=1 HTTP/1.1\nHost: a\n\n", 0, H1_BODY_NONE, "", true, 1},
     {"get-10", true, "GET / HTTP/1.0\r\n\r\n", 0, H1_BODY_NONE, "", false, 0},
-    {"get-10-keep-alive", true, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0,
-     H1_BODY_NONE, "", true, 0},
+    {"get-10-keep-alive", true, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, H1_BODY_NONE,
+     "", true, 0},
     {"post-length", true,
      "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world",
      0, H1_BODY_LENGTH, "hello world", false, 1},
@@ -84,8 +84,8 @@ static struct sample samples[] = {
      "until the end", false, 0},
     {"resp-11-close", false, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil EOF", 0,
      H1_BODY_CLOSE, "until EOF", false, 1},
-    {"resp-204", false, "HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", 0, H1_BODY_NONE,
-     "", true, 1},
+    {"resp-204", false, "HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", 0, H1_BODY_NONE, "",
+     true, 1},
     {"resp-413-no-reason", false, "HTTP/1.1 413\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
      0, H1_BODY_NONE, "", false, 1},
 };
@@ -108,8 +108,7 @@ static void init_body(const struct sample *s, const struct h1_msg *m, struct h1_
 }
 
 /* Feeds body bytes in pieces that end at the given cut points; returns consumed bytes. */
-static size_t feed(struct h1_body *b, const char *body, size_t n, const size_t *cuts,
-                   size_t ncuts)
+static size_t feed(struct h1_body *b, const char *body, size_t n, const size_t *cuts, size_t ncuts)
 {
     size_t off = 0, total = 0;
     for (size_t i = 0; i <= ncuts; i++) {
@@ -202,7 +201,8 @@ static void test_body_stops_at_message_end(void **state)
     /* a pipelined second message after the body must not be taken as body */
     const char *msgs[] = {
         "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET / "
+        "HTTP/1.1\r\n\r\n",
     };
     for (size_t i = 0; i < 2; i++) {
         struct h1_msg m;
@@ -331,14 +331,14 @@ static void test_bad_chunks(void **state)
 {
     (void)state;
     const char *bodies[] = {
-        "zz\r\nab\r\n0\r\n\r\n",            /* non-hex size */
-        "5g\r\nhello\r\n0\r\n\r\n",         /* junk after the digits */
-        "\r\nhello\r\n0\r\n\r\n",           /* no size at all */
-        "-5\r\nhello\r\n0\r\n\r\n",         /* sign */
-        "1000000000000000\r\n",             /* 16 hex digits: more than any body */
-        "5\r\nhelloX\r\n0\r\n\r\n",         /* data not followed by CRLF */
-        "5\r\nhello\rX0\r\n\r\n",           /* CR not followed by LF */
-        "5;ext\x01\r\nhello\r\n0\r\n\r\n",  /* control byte in an extension */
+        "zz\r\nab\r\n0\r\n\r\n",           /* non-hex size */
+        "5g\r\nhello\r\n0\r\n\r\n",        /* junk after the digits */
+        "\r\nhello\r\n0\r\n\r\n",          /* no size at all */
+        "-5\r\nhello\r\n0\r\n\r\n",        /* sign */
+        "1000000000000000\r\n",            /* 16 hex digits: more than any body */
+        "5\r\nhelloX\r\n0\r\n\r\n",        /* data not followed by CRLF */
+        "5\r\nhello\rX0\r\n\r\n",          /* CR not followed by LF */
+        "5;ext\x01\r\nhello\r\n0\r\n\r\n", /* control byte in an extension */
     };
     const char *head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
     struct h1_msg m;

@@ -213,8 +213,8 @@ static void test_downstream_sigterm(void **state)
     char *target = tsup_fmt("127.0.0.1:%d", u.port);
     char *rec = tsup_fmt("%s/rec.jsonl", dir);
     char *err = tsup_fmt("%s/dn.err", dir);
-    char *argv[] = {bin, "--target", target, "--trials", "100000", "--requests", "2", "--gap",
-                    "20", "--conns", "3", "--records", rec, NULL};
+    char *argv[] = {bin,     "--target", target,    "--trials", "100000",    "--requests", "2",
+                    "--gap", "20",       "--conns", "3",        "--records", rec,          NULL};
     struct tsup_proc p;
     assert_int_equal(tsup_spawn(&p, argv, NULL, err), 0);
     uint64_t deadline = clk_mono_us() + 30000000u;

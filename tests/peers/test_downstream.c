@@ -175,8 +175,8 @@ static void test_gap_sweep(void **state)
     struct ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "sweep", NULL);
-    json_t *r = dn_run(c->dir, u.port, "--trials", "7", "--requests", "2", "--gap-sweep", "0:30:10",
-                       NULL);
+    json_t *r =
+        dn_run(c->dir, u.port, "--trials", "7", "--requests", "2", "--gap-sweep", "0:30:10", NULL);
     for (long t = 0; t < 7; t++) {
         json_t *a = find_rec(r, t, 0, 0), *b = find_rec(r, t, 0, 1);
         long long want = (t % 4) * 10;
@@ -298,8 +298,8 @@ static void test_upload_delay_and_pace(void **state)
     struct ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "pace", NULL);
-    json_t *r = dn_run(c->dir, u.port, "--method", "POST", "--body-size", "1000",
-                       "--upload-delay", "300", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--method", "POST", "--body-size", "1000", "--upload-delay",
+                       "300", NULL);
     json_t *o = json_array_get(r, 0);
     assert_string_equal(rec_str(o, "outcome"), "200");
     assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") >= 300000);
@@ -335,8 +335,8 @@ static void test_read_while_uploading(void **state)
     struct ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "rwu", "--answer-early", "--status", "413", "--delay-close", "300", NULL);
-    json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--method", "POST", "--body-size", "16m",
-                       NULL);
+    json_t *r =
+        dn_run(c->dir, u.port, "--trials", "3", "--method", "POST", "--body-size", "16m", NULL);
     assert_int_equal(rec_count_str(r, "outcome", "reset"), 3);
     assert_int_equal(rec_count_str(r, "phase", "write"), 3);
     json_decref(r);
@@ -363,8 +363,8 @@ static void test_client_idle_timeout(void **state)
     struct ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "cidle", NULL);
-    json_t *r = dn_run(c->dir, u.port, "--requests", "2", "--gap", "300", "--idle-timeout", "100",
-                       NULL);
+    json_t *r =
+        dn_run(c->dir, u.port, "--requests", "2", "--gap", "300", "--idle-timeout", "100", NULL);
     assert_int_equal(rec_count_str(r, "outcome", "200"), 2);
     assert_int_equal(rec_int(find_rec(r, 0, 0, 1), "reused"), 0);
     assert_int_equal(rec_distinct(r, "lport"), 2);

@@ -18,7 +18,7 @@
 
 #include "peers.h"
 
-#define TRIALS "20"
+#define TRIALS  "20"
 #define NTRIALS 20
 
 struct ctx {
@@ -51,8 +51,8 @@ static size_t reuse_failures(json_t *recs, size_t *ok_reused)
         rec_dump(recs, "records");
     assert_int_equal(rec_count_str(first, "outcome", "200"), NTRIALS);
     assert_int_equal(json_array_size(second), NTRIALS);
-    size_t failed = rec_count_str(second, "outcome", "reset") +
-                    rec_count_str(second, "outcome", "empty");
+    size_t failed =
+        rec_count_str(second, "outcome", "reset") + rec_count_str(second, "outcome", "empty");
     *ok_reused = 0;
     size_t i;
     json_t *o;
@@ -135,10 +135,10 @@ static void test_keep_alive_server_never_fails(void **state)
     up_free(&u);
 }
 
-#define BIG "16m" /* far more than the loopback socket buffers can hold (≈ 4 MiB measured) */
+#define BIG       "16m" /* far more than the loopback socket buffers can hold (≈ 4 MiB measured) */
 #define BIG_BYTES (16L << 20)
-#define UPLOADS "8"
-#define NUPLOADS 8
+#define UPLOADS   "8"
+#define NUPLOADS  8
 
 static void test_early_413_give_up_client_never_sees_it(void **state)
 {
@@ -146,8 +146,8 @@ static void test_early_413_give_up_client_never_sees_it(void **state)
     struct up u;
     up_start(&u, c->dir, "early", "--answer-early", "--status", "413", NULL);
 
-    json_t *r = dn_run(c->dir, u.port, "--trials", UPLOADS, "--method", "POST", "--body-size",
-                       BIG, NULL);
+    json_t *r =
+        dn_run(c->dir, u.port, "--trials", UPLOADS, "--method", "POST", "--body-size", BIG, NULL);
     if (rec_count_str(r, "outcome", "reset") != NUPLOADS)
         rec_dump(r, "give-up");
     assert_int_equal(rec_count_str(r, "outcome", "reset"), NUPLOADS);
@@ -184,8 +184,8 @@ static void test_early_413_drained_always_seen(void **state)
     struct ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "drain", "--answer-early", "--drain-body", "--status", "413", NULL);
-    json_t *r = dn_run(c->dir, u.port, "--trials", UPLOADS, "--method", "POST", "--body-size",
-                       BIG, NULL);
+    json_t *r =
+        dn_run(c->dir, u.port, "--trials", UPLOADS, "--method", "POST", "--body-size", BIG, NULL);
     if (rec_count_str(r, "outcome", "413") != NUPLOADS)
         rec_dump(r, "drain");
     assert_int_equal(rec_count_str(r, "outcome", "413"), NUPLOADS);

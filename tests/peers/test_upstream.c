@@ -18,9 +18,9 @@
 #include "h1.h"
 #include "peers.h"
 
-#define GET11 "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+#define GET11       "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 #define GET11_CLOSE "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-#define BUFCAP (1 << 20)
+#define BUFCAP      (1 << 20)
 
 struct ctx {
     char *dir;
@@ -291,8 +291,8 @@ static void test_close_how_fin_with_data(void **state)
 {
     struct ctx *c = *state;
     struct up u;
-    up_start(&u, c->dir, "fwd", "--close-after", "1", "--close-how", "fin-with-data",
-             "--body-size", "100", NULL);
+    up_start(&u, c->dir, "fwd", "--close-after", "1", "--close-how", "fin-with-data", "--body-size",
+             "100", NULL);
     for (int i = 0; i < 20; i++) {
         int fd = raw_connect(u.port);
         assert_int_equal(send(fd, GET11, strlen(GET11), 0), (ssize_t)strlen(GET11));
@@ -326,8 +326,8 @@ static void test_close_how_shutdown(void **state)
     struct up u;
     up_start(&u, c->dir, "shut", "--answer-early", "--status", "413", "--close-how", "shutdown",
              NULL);
-    json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--method", "POST", "--body-size", "16m",
-                       NULL);
+    json_t *r =
+        dn_run(c->dir, u.port, "--trials", "3", "--method", "POST", "--body-size", "16m", NULL);
     assert_int_equal(rec_count_str(r, "outcome", "413"), 3);
     assert_int_equal(rec_count_int(r, "body_sent", 16L << 20), 3);
     json_decref(r);
@@ -346,8 +346,8 @@ static void test_answer_early(void **state)
     struct ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "early", "--answer-early", "--status", "413", NULL);
-    json_t *r = dn_run(c->dir, u.port, "--method", "POST", "--body-size", "1000",
-                       "--upload-delay", "300", "--on-write-error", "read", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--method", "POST", "--body-size", "1000", "--upload-delay",
+                       "300", "--on-write-error", "read", NULL);
     assert_string_equal(rec_str(json_array_get(r, 0), "outcome"), "413");
     json_decref(r);
     assert_int_equal(up_stop(&u), 0);
@@ -442,8 +442,8 @@ static void test_http10(void **state)
     assert_int_equal(m.minor, 0);
     assert_int_equal(err, 0);
     /* one that asks for keep-alive gets it, and says so */
-    json_t *r = dn_run(c->dir, u.port, "--http10", "--connection", "keep-alive", "--requests", "3",
-                       NULL);
+    json_t *r =
+        dn_run(c->dir, u.port, "--http10", "--connection", "keep-alive", "--requests", "3", NULL);
     assert_int_equal(rec_count_str(r, "outcome", "200"), 3);
     assert_int_equal(rec_count_int(r, "reused", 1), 2);
     json_decref(r);
@@ -462,9 +462,10 @@ static void test_exact_reads(void **state)
     struct up u;
     int err;
     up_start(&u, c->dir, "pipe", NULL);
-    const char *reqs = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-                       "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nab\r\n0\r\n\r\n"
-                       "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n";
+    const char *reqs =
+        "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+        "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nab\r\n0\r\n\r\n"
+        "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n";
     size_t n = raw_exchange(u.port, reqs, c->buf, BUFCAP, &err);
     size_t off = 0;
     for (int i = 0; i < 3; i++) {
@@ -516,11 +517,21 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_status_and_body_size), T(test_framing_chunked), T(test_framing_close_http10),
-        T(test_headers),              T(test_close_after_n),   T(test_idle_timeout),
-        T(test_idle_unread),          T(test_announce_close),  T(test_close_how_rst),
-        T(test_close_how_fin_with_data), T(test_close_how_shutdown), T(test_answer_early),
-        T(test_delays),               T(test_http10),          T(test_exact_reads),
+        T(test_status_and_body_size),
+        T(test_framing_chunked),
+        T(test_framing_close_http10),
+        T(test_headers),
+        T(test_close_after_n),
+        T(test_idle_timeout),
+        T(test_idle_unread),
+        T(test_announce_close),
+        T(test_close_how_rst),
+        T(test_close_how_fin_with_data),
+        T(test_close_how_shutdown),
+        T(test_answer_early),
+        T(test_delays),
+        T(test_http10),
+        T(test_exact_reads),
         T(test_log_to_stdout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
