@@ -27,7 +27,7 @@
  * flushed before it could split one, so the file never ends inside a record. */
 #define FILE_BUFFER (1 << 20)
 /* A packet already sent is in the ring within microseconds; this much quiet ends the drain. */
-#define DRAIN_QUIET_MS 30
+#define DRAIN_QUIET_MS 50
 #define DRAIN_MAX_MS 1000
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
@@ -192,7 +192,8 @@ static void send_result(char kind, const void *data, size_t n)
     buf[0] = kind;
     if (n > sizeof buf - 1)
         n = sizeof buf - 1;
-    memcpy(buf + 1, data, n);
+    if (n > 0)
+        memcpy(buf + 1, data, n);
     ssize_t r = write(RES_FD, buf, 1 + n);
     (void)r;
 }

@@ -134,6 +134,7 @@ static void test_counts_match_what_was_sent(void **state)
     long n = count_packets(path);
     free(path);
     tsup_rmtree(dir);
+    free(dir);
     if (rc)
         fail_msg("%s", msg);
     /* 50 datagrams + SYN, SYN-ACK, ACK: each loopback packet once, not twice */
@@ -187,6 +188,7 @@ static void interrupted(int sig)
     int rc = tshark_count(dir, path, &shown);
     free(path);
     tsup_rmtree(dir);
+    free(dir);
     assert_int_equal(rc, 0);
     assert_int_equal(shown, NDGRAMS);
     assert_int_equal(n, NDGRAMS);
@@ -254,6 +256,7 @@ static void test_killed_mid_transfer(void **state)
     int rc = tshark_count(dir, path, &shown);
     free(path);
     tsup_rmtree(dir);
+    free(dir);
     assert_int_equal(rc, 0);
     assert_true(n >= 100);
     assert_int_equal(shown, n);
@@ -285,6 +288,7 @@ static void test_errors_name_the_culprit(void **state)
     char msg[1024];
     int rc = tinfra_in_netns(body_errors, dir, NULL, 0, TIMEOUT_MS, msg, sizeof msg);
     tsup_rmtree(dir);
+    free(dir);
     if (rc)
         fail_msg("%s", msg);
 }

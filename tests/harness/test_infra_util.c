@@ -361,7 +361,7 @@ int tinfra_race_capture(const char *path, struct ana_hop *hops, char *msg, size_
     close(d2);
     /* last, the held FIN */
     wire_stop(w, NULL);
-    TCHECK(tinfra_cap_wait(c, 1, 1000) == 0, "nothing captured");
+    TCHECK(tinfra_cap_wait(c, 1, 10000) == 0, "nothing captured");
     TCHECK(cap_stop(c, NULL) == 0, "cap_stop");
     TCHECK(expl_write_hops(path, hops, 2) == 0, "expl_write_hops: %s", strerror(errno));
     close(lp);

@@ -155,7 +155,7 @@ static int body_rst_overtakes(void *arg, void *outp, char *msg, size_t msglen)
     out->client_errno = n < 0 ? errno : 0;
     wire_stop(w, &out->ws); /* the FIN goes out now, after the RST */
     struct cap_stats cs;
-    TCHECK(tinfra_cap_wait(cp, 1, 1000) == 0, "nothing captured");
+    TCHECK(tinfra_cap_wait(cp, 1, 10000) == 0, "nothing captured");
     TCHECK(cap_stop(cp, &cs) == 0, "cap_stop");
     struct ana_hop hop = {port, "client", "server"};
     struct ana_result ar;
@@ -187,6 +187,7 @@ static void test_rst_overtakes_held_fin(void **state)
     char msg[1024];
     int rc = tinfra_in_netns(body_rst_overtakes, dir, &o, sizeof o, TIMEOUT_MS, msg, sizeof msg);
     tsup_rmtree(dir);
+    free(dir);
     if (rc)
         fail_msg("%s", msg);
     assert_int_equal(o.client_errno, ECONNRESET);
@@ -248,6 +249,7 @@ static void test_drop_first_fin(void **state)
     char msg[1024];
     int rc = tinfra_in_netns(body_drop, dir, &o, sizeof o, TIMEOUT_MS, msg, sizeof msg);
     tsup_rmtree(dir);
+    free(dir);
     if (rc)
         fail_msg("%s", msg);
     assert_int_equal(o.ws.dropped, 1);
