@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,6 +515,37 @@ static void test_log_to_stdout(void **state)
     free(out);
 }
 
+/* --listen is honoured: bound to 127.0.0.2, the server is not on 127.0.0.1 */
+static void test_listen_address(void **state)
+{
+    struct ctx *c = *state;
+    char *bin = tsup_bin("racelab-upstream");
+    char *pf = tsup_fmt("%s/la.port", c->dir);
+    char *log = tsup_fmt("%s/la.log", c->dir);
+    char *argv[] = {bin, "--listen", "127.0.0.2:0", "--port-file", pf, "--log", log, NULL};
+    struct tsup_proc p;
+    assert_int_equal(tsup_spawn(&p, argv, NULL, NULL), 0);
+    int port = tsup_wait_port(pf, 10000);
+    assert_true(port > 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(0x7f000002);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    close(fd);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(fd);
+    assert_int_equal(tsup_stop(&p), 0);
+    json_t *l = tsup_read_jsonl(log);
+    assert_int_equal(rec_int(rec_event(l, "listen", -1), "lport"), port);
+    json_decref(l);
+    free(bin);
+    free(pf);
+    free(log);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -533,6 +566,7 @@ int main(void)
         T(test_http10),
         T(test_exact_reads),
         T(test_log_to_stdout),
+        T(test_listen_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
