@@ -1,0 +1,344 @@
+/* racelab-proxy's command line and its robustness: bad or contradictory flags exit 2 with one
+ * line naming them, --help lists every flag, SIGTERM exits 0 and writes the stats, SIGUSR1
+ * rewrites them; malformed requests get 400 and a close, oversized heads 431; garbage and
+ * truncated messages from either side never crash it (run under ASan/UBSan too). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "pxt.h"
+
+struct ctx {
+    char *dir;
+};
+
+static int setup(void **state)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+    c->dir = tsup_tmpdir("pxcli");
+    *state = c;
+    return c->dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *c = *state;
+    tsup_rmtree(c->dir);
+    free(c->dir);
+    free(c);
+    return 0;
+}
+
+struct bad {
+    const char *args[8];
+    const char *want[2];
+};
+
+static const struct bad bad[] = {
+    {{"--listen", "127.0.0.1:0"}, {"--upstream"}},
+    {{"--upstream", "127.0.0.1:1", "--nope"}, {"--nope"}},
+    {{"--upstream", "127.0.0.1:1", "--attach-pending", "soon"}, {"--attach-pending"}},
+    {{"--upstream", "127.0.0.1:1", "--reuse-check", "ping"}, {"--reuse-check"}},
+    {{"--upstream", "127.0.0.1:1", "--retry-on", "reset,bogus"}, {"--retry-on"}},
+    {{"--upstream", "127.0.0.1:1", "--delayed-close-timeout", "x"}, {"--delayed-close-timeout"}},
+    {{"--upstream", "127.0.0.1:1", "--lingering-close", "--delayed-close-timeout", "500"},
+     {"--lingering-close", "--delayed-close-timeout"}},
+    {{"--upstream", "127.0.0.1:1", "--skip-delay-close", "--no-skip-delay-close"},
+     {"--skip-delay-close", "--no-skip-delay-close"}},
+    {{"--upstream", "127.0.0.1:1", "--num-retries", "2"}, {"--num-retries", "--retry-on"}},
+    {{"--upstream", "127.0.0.1:1", "--access-log", "/nonexistent/dir/a.log"}, {"--access-log"}},
+    {{"--upstream", "127.0.0.1:1", "positional"}, {"positional"}},
+};
+
+static void test_bad_flags_exit_2(void **state)
+{
+    struct ctx *c = *state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[12];
+        int n = 0;
+        argv[n++] = tsup_bin("racelab-proxy");
+        for (int k = 0; bad[i].args[k]; k++)
+            argv[n++] = (char *)bad[i].args[k];
+        argv[n] = NULL;
+        char *errp = tsup_fmt("%s/bad.err", c->dir);
+        int rc = tsup_run(argv, NULL, errp, 10000);
+        char *err = tsup_slurp(errp);
+        assert_non_null(err);
+        if (rc != 2)
+            fail_msg("case %zu: exit %d, stderr '%s'", i, rc, err);
+        for (int k = 0; k < 2 && bad[i].want[k]; k++)
+            if (!strstr(err, bad[i].want[k]))
+                fail_msg("case %zu: '%s' not in '%s'", i, bad[i].want[k], err);
+        /* one line */
+        char *nl = strchr(err, '\n');
+        assert_non_null(nl);
+        assert_int_equal(nl[1], '\0');
+        free(err);
+        free(errp);
+        free(argv[0]);
+    }
+}
+
+static void test_help_lists_every_flag(void **state)
+{
+    struct ctx *c = *state;
+    char *out = tsup_fmt("%s/help.out", c->dir);
+    char *argv[] = {tsup_bin("racelab-proxy"), "--help", NULL};
+    assert_int_equal(tsup_run(argv, out, NULL, 10000), 0);
+    char *text = tsup_slurp(out);
+    assert_non_null(text);
+    static const char *const flags[] = {
+        "--listen", "--upstream", "--delayed-close-timeout", "--lingering-close",
+        "--lingering-timeout", "--skip-delay-close", "--no-skip-delay-close",
+        "--downstream-idle-timeout", "--max-connection-duration", "--drain-timeout",
+        "--max-requests-per-connection", "--max-request-bytes", "--max-request-headers-kb",
+        "--upstream-idle-timeout", "--upstream-max-connections", "--attach-pending",
+        "--reuse-check", "--retry-on", "--num-retries", "--retry-backoff-base",
+        "--retry-idempotent-only", "--upstream-timeout", "--no-mitigations", "--access-log",
+        "--stats", "--name", "--port-file"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (!strstr(text, flags[i]))
+            fail_msg("--help lacks %s", flags[i]);
+    /* each mitigation says which setting it mirrors */
+    assert_non_null(strstr(text, "delayed_close_timeout"));
+    assert_non_null(strstr(text, "lingering_close"));
+    assert_non_null(strstr(text, "PR #2871"));
+    assert_non_null(strstr(text, "switch single mitigations back on"));
+    free(text);
+    free(out);
+    free(argv[0]);
+}
+
+/* Sends req on a new connection, reads until EOF; returns the status of the first response. */
+static int exchange(int port, const char *req, size_t len, char *buf, size_t cap, int *err)
+{
+    int fd = raw_connect(port);
+    assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+    size_t got = 0;
+    *err = 0;
+    while (got < cap - 1) {
+        ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *err = errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    close(fd);
+    int status = 0;
+    if (got >= 12 && strncmp(buf, "HTTP/1.", 7) == 0)
+        status = atoi(buf + 9);
+    return status;
+}
+
+static void test_malformed_and_oversized(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    struct pxp p;
+    char buf[8192];
+    int err;
+    up_start(&u, c->dir, "up1", NULL);
+    pxp_start(&p, c->dir, "px1", u.port, "--delayed-close-timeout", "100", NULL);
+
+    const char *bad1 = "GARBAGE\r\n\r\n";
+    assert_int_equal(exchange(p.port, bad1, strlen(bad1), buf, sizeof(buf), &err), 400);
+    const char *bad2 = "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+    assert_int_equal(exchange(p.port, bad2, strlen(bad2), buf, sizeof(buf), &err), 400);
+    const char *bad3 = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    assert_int_equal(exchange(p.port, bad3, strlen(bad3), buf, sizeof(buf), &err), 400);
+    assert_non_null(strstr(buf, "connection: close"));
+
+    /* a head over --max-request-headers-kb (60 KiB) */
+    size_t big = 70 * 1024;
+    char *req = malloc(big + 64);
+    int off = sprintf(req, "GET / HTTP/1.1\r\nX-Big: ");
+    memset(req + off, 'a', big);
+    off += (int)big;
+    off += sprintf(req + off, "\r\n\r\n");
+    assert_int_equal(exchange(p.port, req, (size_t)off, buf, sizeof(buf), &err), 431);
+    /* more header lines than the parser takes */
+    off = sprintf(req, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 80; i++)
+        off += sprintf(req + off, "X-H%d: v\r\n", i);
+    off += sprintf(req + off, "\r\n");
+    assert_int_equal(exchange(p.port, req, (size_t)off, buf, sizeof(buf), &err), 431);
+    free(req);
+
+    /* and it still proxies */
+    const char *ok = "GET /fine HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    assert_int_equal(exchange(p.port, ok, strlen(ok), buf, sizeof(buf), &err), 200);
+
+    pxp_stop(&p);
+    json_t *acc = pxp_access(&p);
+    assert_int_equal(acc_count_status(acc, 400), 3);
+    assert_int_equal(acc_count_status(acc, 431), 2);
+    assert_int_equal(acc_count_flag(acc, "DPE"), 5);
+    assert_int_equal(acc_count_status(acc, 200), 1);
+    json_t *st = pxp_stats(&p);
+    assert_int_equal(pxp_stat(st, "downstream_cx_protocol_error"), 5);
+    /* protocol errors always delay the close (Envoy) */
+    assert_int_equal(pxp_stat(st, "delayed_closes"), 5);
+    json_decref(st);
+    json_decref(acc);
+    up_stop(&u);
+    up_free(&u);
+    pxp_free(&p);
+}
+
+/* A fake upstream in a child process that answers each connection with the next canned reply
+ * (NULL: close without answering) and closes. */
+static pid_t bad_upstream(int lfd, const char *const *replies, size_t n)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0)
+        return pid;
+    for (size_t i = 0;; i++) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            _exit(0);
+        char tmp[4096];
+        ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
+        (void)r;
+        const char *rep = replies[i % n];
+        if (rep)
+            (void)!send(fd, rep, strlen(rep), MSG_NOSIGNAL);
+        close(fd);
+    }
+}
+
+static void test_garbage_never_crashes(void **state)
+{
+    struct ctx *c = *state;
+    static const char *const replies[] = {
+        "garbage\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        NULL,
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA BYTES",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Len",
+        "HTTP/1.0 200 OK\r\n\r\nclose-delimited",
+        "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+    };
+    const size_t nrep = sizeof(replies) / sizeof(replies[0]);
+    int uport;
+    int lfd = raw_listen(&uport);
+    pid_t child = bad_upstream(lfd, replies, nrep);
+    close(lfd);
+    struct pxp p;
+    pxp_start(&p, c->dir, "px2", uport, "--delayed-close-timeout", "50", NULL);
+
+    char buf[8192];
+    int err;
+    /* every broken upstream reply: the client gets a 502/503 or a cut response, never a hang */
+    for (size_t i = 0; i < 2 * nrep; i++) {
+        const char *req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        exchange(p.port, req, strlen(req), buf, sizeof(buf), &err);
+    }
+
+    /* garbage and every prefix of requests, the client closing at once */
+    const char *good = "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n0\r\n\r\n";
+    for (size_t cut = 0; cut < strlen(good); cut += 3) {
+        int fd = raw_connect(p.port);
+        (void)!send(fd, good, cut, MSG_NOSIGNAL);
+        close(fd);
+    }
+    uint64_t seed = 12345;
+    for (int i = 0; i < 200; i++) {
+        char junk[512];
+        size_t len = 1 + (size_t)(i * 37 % (int)sizeof(junk));
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            junk[k] = (char)(seed >> 56);
+        }
+        if (i % 3 == 0)
+            memcpy(junk, "GET / HTTP/1.1\r\n", len < 16 ? len : 16);
+        int fd = raw_connect(p.port);
+        (void)!send(fd, junk, len, MSG_NOSIGNAL);
+        if (i % 2)
+            shutdown(fd, SHUT_WR);
+        close(fd);
+    }
+    pxp_stop(&p);
+    json_t *acc = pxp_access(&p);
+    /* every exchange with the broken upstream was logged with an upstream flag or a status */
+    assert_true(acc_count_flag(acc, "UPE") >= 4);
+    assert_true(acc_count_flag(acc, "UC") >= 2);
+    json_decref(acc);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    pxp_free(&p);
+}
+
+static void test_signals(void **state)
+{
+    struct ctx *c = *state;
+    struct up u;
+    struct pxp p;
+    char buf[4096];
+    int err;
+    up_start(&u, c->dir, "up3", NULL);
+    pxp_start(&p, c->dir, "px3", u.port, "--name", "proxy7", NULL);
+    const char *ok = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(exchange(p.port, ok, strlen(ok), buf, sizeof(buf), &err), 200);
+    kill(p.proc.pid, SIGUSR1);
+    json_t *st = NULL;
+    uint64_t deadline = clk_mono_us() + 5000000u;
+    while (clk_mono_us() < deadline) {
+        json_error_t e;
+        st = json_load_file(p.stats, 0, &e);
+        if (st)
+            break;
+        clk_sleep_us(5000);
+    }
+    assert_non_null(st);
+    assert_int_equal(pxp_stat(st, "downstream_rq_total"), 3);
+    assert_int_equal(pxp_stat(st, "downstream_rq_2xx"), 3);
+    assert_string_equal(json_string_value(json_object_get(st, "proxy")), "proxy7");
+    json_decref(st);
+    assert_int_equal(exchange(p.port, ok, strlen(ok), buf, sizeof(buf), &err), 200);
+    pxp_stop(&p);
+    st = pxp_stats(&p);
+    assert_int_equal(pxp_stat(st, "downstream_rq_total"), 4);
+    json_decref(st);
+    json_t *acc = pxp_access(&p);
+    assert_int_equal(json_array_size(acc), 4);
+    assert_string_equal(rec_str(json_array_get(acc, 0), "proxy"), "proxy7");
+    assert_int_equal(json_array_size(json_object_get(json_array_get(acc, 0), "upstream_ports")), 1);
+    json_decref(acc);
+    up_stop(&u);
+    up_free(&u);
+    pxp_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_flags_exit_2),     cmocka_unit_test(test_help_lists_every_flag),
+        cmocka_unit_test(test_malformed_and_oversized),
+        cmocka_unit_test(test_garbage_never_crashes), cmocka_unit_test(test_signals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
