@@ -21,7 +21,7 @@
 
 #include "clk.h"
 
-#define SNAPLEN 262144
+#define WHOLE_PACKETS 262144
 #define KERNEL_BUFFER (16 << 20)
 /* The stdio buffer of the dump file: records are written into it whole and the buffer is
  * flushed before it could split one, so the file never ends inside a record. */
@@ -123,7 +123,7 @@ static const char *activate_hint(int rc)
 }
 
 static int open_capture(struct writer *w, const char *iface, const char *filter,
-                        const char *path, char *err, size_t errlen)
+                        const char *path, int snaplen, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     w->p = pcap_create(iface, ebuf);
@@ -131,7 +131,7 @@ static int open_capture(struct writer *w, const char *iface, const char *filter,
         snprintf(err, errlen, "capture on %s: %s", iface, ebuf);
         return -1;
     }
-    pcap_set_snaplen(w->p, SNAPLEN);
+    pcap_set_snaplen(w->p, snaplen > 0 ? snaplen : WHOLE_PACKETS);
     pcap_set_buffer_size(w->p, KERNEL_BUFFER);
     /* Deliver each packet at once (TPACKET_V2 frames, not V3 blocks with a timeout), so the
      * file follows the run closely and the stop drain is short. */
@@ -198,12 +198,12 @@ static void send_result(char kind, const void *data, size_t n)
     (void)r;
 }
 
-static void capture_main(const char *iface, const char *filter, const char *path,
+static void capture_main(const char *iface, const char *filter, const char *path, int snaplen,
                          struct shared *sh)
 {
     struct writer w = {.sh = sh};
     char err[512] = "";
-    if (open_capture(&w, iface, filter, path, err, sizeof err) < 0) {
+    if (open_capture(&w, iface, filter, path, snaplen, err, sizeof err) < 0) {
         send_result('E', err, strlen(err));
         _exit(1);
     }
@@ -298,6 +298,12 @@ static void reap(pid_t pid)
 struct cap *cap_start(const char *iface, const char *filter, const char *path, char *err,
                       size_t errlen)
 {
+    return cap_start_snaplen(iface, filter, path, CAP_SNAPLEN, err, errlen);
+}
+
+struct cap *cap_start_snaplen(const char *iface, const char *filter, const char *path,
+                              int snaplen, char *err, size_t errlen)
+{
     struct cap *c = calloc(1, sizeof *c);
     int ctl[2] = {-1, -1}, res[2] = {-1, -1};
     if (!c) {
@@ -323,7 +329,7 @@ struct cap *cap_start(const char *iface, const char *filter, const char *path, c
     }
     if (c->pid == 0) {
         child_setup(ctl[0], res[1]);
-        capture_main(iface, filter, path, c->sh);
+        capture_main(iface, filter, path, snaplen, c->sh);
     }
     close(ctl[0]);
     close(res[1]);

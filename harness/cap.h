@@ -23,11 +23,21 @@ struct cap_stats {
     uint64_t dropped;   /* dropped by the kernel (pcap_stats ps_drop) */
 };
 
+/* Bytes kept of each packet by cap_start(): every header and the start of the payload (any
+ * HTTP head racelab's programs send). Lengths come from the IP header, so the analysers'
+ * byte counts stay exact; bulk uploads do not fill the disk, and the kernel ring holds
+ * thousands of packets instead of a few hundred 64 KB loopback segments (fewer drops). */
+#define CAP_SNAPLEN 4096
+
 /* Starts capturing on iface ("lo") with a BPF filter (e.g. "tcp"; NULL = everything) into
  * path. Returns once the capture is active (packets sent after the return are captured), or
  * NULL with a message in err (naming the interface or the missing permission). */
 struct cap *cap_start(const char *iface, const char *filter, const char *path, char *err,
                       size_t errlen);
+
+/* The same, keeping snaplen bytes of each packet (0 = whole packets). */
+struct cap *cap_start_snaplen(const char *iface, const char *filter, const char *path,
+                              int snaplen, char *err, size_t errlen);
 
 /* Packets written to the file and flushed so far (readable by another process now). */
 uint64_t cap_written(const struct cap *c);

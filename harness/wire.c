@@ -584,6 +584,9 @@ struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t q
         goto fail;
     }
     w->fd = nfq_fd(w->h);
+    /* A program started later must not inherit the queue socket: if it outlived us, the
+     * queue would stay bound to a socket nobody reads, and --queue-bypass would not apply. */
+    fcntl(w->fd, F_SETFD, FD_CLOEXEC);
     nfnl_rcvbufsiz(nfq_nfnlh(w->h), RCVBUF_BYTES);
     w->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w->stopfd < 0) {
