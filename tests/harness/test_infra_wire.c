@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -395,6 +397,64 @@ static void test_same_queue_twice_in_one_namespace(void **state)
         fail_msg("%s", msg);
 }
 
+/* ---- the queue's owner dies: traffic is not blackholed ---- */
+
+/* A child process of the namespace installs a hold rule and dies without wire_stop (a crashed
+ * harness). Its held FIN is dropped with its socket; TCP sends it again, and --queue-bypass
+ * lets that, and everything after it, through. */
+static int body_owner_dies(void *arg, void *outp, char *msg, size_t msglen)
+{
+    (void)arg;
+    (void)outp;
+    int l = tinfra_listen(0);
+    TCHECK(l >= 0, "listen: %s", strerror(errno));
+    uint16_t port = tinfra_port(l);
+    int c = tinfra_connect(port);
+    int s = tinfra_accept(l);
+    TCHECK(c >= 0 && s >= 0, "connect/accept: %s", strerror(errno));
+    int ready[2];
+    TCHECK(pipe(ready) == 0, "pipe");
+    pid_t pid = fork();
+    TCHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        char err[512] = "";
+        struct wire_rule r = {.sport = port, .what = WIRE_FIN, .action = WIRE_HOLD,
+                              .hold_ms = FOREVER_MS};
+        struct wire *w = wire_start(&r, 1, 3, err, sizeof err);
+        if (!w) {
+            fprintf(stderr, "wire_start: %s\n", err);
+            _exit(1);
+        }
+        ssize_t k = write(ready[1], "r", 1);
+        (void)k;
+        pause(); /* holds whatever comes, until killed */
+        _exit(0);
+    }
+    char b;
+    TCHECK(read(ready[0], &b, 1) == 1, "the rule owner did not start");
+    TCHECK(shutdown(s, SHUT_WR) == 0, "shutdown");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char buf[4];
+    ssize_t n = recv(c, buf, sizeof buf, 0);
+    TCHECK(n == 0, "the FIN never arrived after the queue's owner died (recv %zd, %s)", n,
+           strerror(errno));
+    /* the rule is still there; new connections and their FINs pass */
+    int c2 = tinfra_connect(port), s2 = tinfra_accept(l);
+    TCHECK(c2 >= 0 && s2 >= 0, "connection after the owner died: %s", strerror(errno));
+    TCHECK(shutdown(s2, SHUT_WR) == 0 && recv(c2, buf, sizeof buf, 0) == 0,
+           "a FIN after the owner died did not pass");
+    return 0;
+}
+
+static void test_bypass_when_owner_dies(void **state)
+{
+    (void)state;
+    char msg[1024];
+    if (tinfra_in_netns(body_owner_dies, NULL, NULL, 0, TIMEOUT_MS, msg, sizeof msg))
+        fail_msg("%s", msg);
+}
+
 /* ---- rule words and validation ---- */
 
 static void test_parse_what(void **state)
@@ -439,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_nth_per_flow),
         cmocka_unit_test(test_two_namespaces_same_queue),
         cmocka_unit_test(test_same_queue_twice_in_one_namespace),
+        cmocka_unit_test(test_bypass_when_owner_dies),
         cmocka_unit_test(test_parse_what),
         cmocka_unit_test(test_bad_rule_rejected_before_anything),
     };
