@@ -37,6 +37,7 @@ static int teardown(void **state)
 {
     (void)state;
     tsup_rmtree(tmp);
+    free(tmp);
     return 0;
 }
 
@@ -277,8 +278,9 @@ static void test_proxy_cmd(void **state)
 {
     (void)state;
     char *out = tsup_fmt("%s/foreign", tmp);
-    char *cmd = tsup_fmt("%s --listen {listen} --upstream {upstream} --name {name}",
-                         tsup_bin("racelab-proxy"));
+    char *bin = tsup_bin("racelab-proxy");
+    char *cmd = tsup_fmt("%s --listen {listen} --upstream {upstream} --name {name}", bin);
+    free(bin);
     int rc = racelab("foreign", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd", cmd, "--out",
                      out, NULL);
     expect_exit("foreign", rc, 0);

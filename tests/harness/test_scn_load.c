@@ -145,6 +145,7 @@ static void test_racelab_exits_2_with_file_line(void **state)
         free(path);
     }
     tsup_rmtree(tmp);
+    free(tmp);
 }
 
 static void test_good_file_loads(void **state)
@@ -229,6 +230,7 @@ static void test_good_files_round_trip(void **state)
     }
     closedir(d);
     tsup_rmtree(tmp);
+    free(tmp);
     assert_true(n >= 1);
 }
 
@@ -241,6 +243,7 @@ static struct scn *load_text(const char *text, char *err, size_t errlen)
     fclose(f);
     struct scn *s = scn_load(path, err, errlen);
     tsup_rmtree(tmp);
+    free(tmp);
     free(path);
     return s;
 }
@@ -360,6 +363,7 @@ static void test_help(void **state)
     assert_int_equal(tsup_run(argv, NULL, NULL, 10000), 2);
     free(argv[0]);
     tsup_rmtree(tmp);
+    free(tmp);
 }
 
 int main(void)
