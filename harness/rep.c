@@ -184,10 +184,10 @@ void rep_table(FILE *out, const struct suite *su, enum rep_table kind)
         rep_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
         tadd(t, c++, "%s", buf);
         const json_t *rst = json_object_get(r, "rst");
-        if (json_object_get(r, "capture") && json_is_string(json_object_get(r, "capture")))
+        if (json_is_string(json_object_get(r, "capture")))
             rep_counts(buf, sizeof(buf), rst, true);
         else
-            snprintf(buf, sizeof(buf), "(no capture)");
+            snprintf(buf, sizeof(buf), sc->skipped ? "-" : "(no capture)");
         tadd(t, c++, "%s", buf);
         if (json_is_true(json_object_get(r, "access_log")))
             rep_counts(buf, sizeof(buf), json_object_get(r, "proxy_flags"), false);

@@ -511,9 +511,10 @@ static int parse_expect(struct ld *L, const struct yml_node *n, const char *key,
     return 0;
 }
 
-static const char *const mit_keys[] = {"about",  "upstream", "downstream",     "proxy",
-                                       "proxy1", "proxy2",   "wire",           "proxy_cmd_args",
-                                       "trials", "success",  "expect",         NULL};
+static const char *const mit_keys[] = {"about",  "upstream", "downstream", "proxy",
+                                       "proxy1", "proxy2",   "wire",       "proxy_cmd_args",
+                                       "trials", "timeout",  "success",    "expect",
+                                       NULL};
 
 static int parse_common_sections(struct ld *L, const struct yml_node *m, const char *where,
                                  struct scn_settings set[SCN_NSEC])
@@ -566,6 +567,11 @@ static int parse_mit(struct ld *L, const struct yml_node *k, const struct yml_no
     if ((n = yml_get(v, "trials"))) {
         snprintf(kk, sizeof(kk), "%s.trials", where);
         if (want_long(L, n, kk, 1, 1000000, &m->trials) != 0)
+            return -1;
+    }
+    if ((n = yml_get(v, "timeout"))) {
+        snprintf(kk, sizeof(kk), "%s.timeout", where);
+        if (want_ms(L, n, kk, 100, 3600000, &m->timeout_ms) != 0)
             return -1;
     }
     if ((n = yml_get(v, "success"))) {
@@ -837,6 +843,8 @@ void scn_write(FILE *out, const struct scn *s)
         }
         if (m->trials)
             fprintf(out, "    trials: %ld\n", m->trials);
+        if (m->timeout_ms)
+            fprintf(out, "    timeout: %ld\n", m->timeout_ms);
         if (m->nsuccess) {
             fputs("    success: ", out);
             write_list(out, m->success, m->nsuccess);
@@ -900,7 +908,7 @@ int scn_cell_build(const struct scn *s, const struct scn_mit *m, long trials_ove
     c->s = s;
     c->m = m;
     c->trials = trials_override > 0 ? trials_override : m->trials ? m->trials : s->trials;
-    c->timeout_ms = s->timeout_ms;
+    c->timeout_ms = m->timeout_ms ? m->timeout_ms : s->timeout_ms;
     c->success = m->nsuccess ? m->success : s->success;
     c->nsuccess = m->nsuccess ? m->nsuccess : s->nsuccess;
     c->wire = m->has_wire ? m->wire : s->wire;

@@ -87,7 +87,8 @@ struct scn_mit {
     bool has_args; /* `proxy_cmd_args:` given */
     const char **args;
     size_t nargs;
-    long trials; /* 0 = the scenario's */
+    long trials;     /* 0 = the scenario's */
+    long timeout_ms; /* 0 = the scenario's */
     const char **success;
     size_t nsuccess; /* 0 = the scenario's */
     struct scn_check *expect;

@@ -275,6 +275,7 @@ static void test_mitigation_overrides_merge(void **state)
         "    proxy1: {upstream-idle-timeout: 40}\n"
         "    wire: []\n"
         "    trials: 3\n"
+        "    timeout: 5s\n"
         "    success: [200, 413]\n"
         "    expect:\n"
         "      failures: {min: 1, max: 50%}\n";
@@ -299,6 +300,8 @@ static void test_mitigation_overrides_merge(void **state)
     assert_non_null(scn_prog_get(&a.progs[3], "announce-close"));
 
     assert_int_equal(b.trials, 3);
+    assert_int_equal(b.timeout_ms, 5000);
+    assert_int_equal(a.timeout_ms, 120000);
     assert_int_equal(b.nwire, 0);
     assert_true(b.proxy_overridden);
     assert_int_equal(b.nsuccess, 2);
