@@ -237,9 +237,11 @@ static void capture_main(const char *iface, const char *filter, const char *path
 }
 
 /* In the new child: only the two pipe ends survive, at CTL_FD and RES_FD; a Ctrl-C meant for
- * the run must not cut the capture short. */
+ * the run, or a kill of the starting process's group once it died, must not cut the capture
+ * short — it finishes on its own as soon as its control pipe closes. */
 static void child_setup(int ctl, int res)
 {
+    setpgid(0, 0);
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);

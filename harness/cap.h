@@ -7,9 +7,11 @@
  * started it: when that one is killed (Ctrl-C, SIGKILL, a crash), the capture process sees
  * its control pipe close, drains what the kernel still holds and closes the file properly —
  * a thread killed in the middle of a multi-page write() would leave a record cut short, which
- * tshark refuses. It ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C reaches the whole process
- * group) and holds no descriptor of its parent's. Do not reap it with waitpid(-1): cap_stop()
- * does (cap_pid() tells which child it is). cap_stop() drains, then closes the file. */
+ * tshark refuses. It runs in its own process group (a kill of the starting process's group
+ * does not reach it), ignores SIGINT, SIGTERM and SIGHUP, and holds no descriptor of its
+ * parent's; after its parent's death it drains and exits by itself (within 50 ms of quiet,
+ * 1 s at most). Do not reap it with waitpid(-1): cap_stop() does (cap_pid() tells which
+ * child it is). cap_stop() drains, then closes the file. */
 #ifndef RACELAB_CAP_H
 #define RACELAB_CAP_H
 

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -152,6 +153,7 @@ static int body_then_wait(void *arg, void *outp, char *msg, size_t msglen)
     (void)outp;
     const char *path = arg;
     char err[512] = "";
+    setpgid(0, 0); /* as racelab's cells do: the group can be killed at once */
     struct cap *c = cap_start("lo", "udp", path, err, sizeof err);
     TCHECK(c, "cap_start: %s", err);
     if (send_datagrams(NDGRAMS, msg, msglen) < 0)
@@ -164,7 +166,8 @@ static int body_then_wait(void *arg, void *outp, char *msg, size_t msglen)
     return 0;
 }
 
-static void interrupted(int sig)
+/* sig to the capturing process, or with group to its whole process group */
+static void interrupted(int sig, bool group)
 {
     char *dir = tsup_tmpdir("cap");
     char *path = tsup_fmt("%s/interrupted.pcap", dir);
@@ -175,7 +178,7 @@ static void interrupted(int sig)
         tinfra_join(&c, NULL, TIMEOUT_MS, msg, sizeof msg);
         fail_msg("capturing child: %s", msg);
     }
-    kill(c.pid, sig);
+    kill(group ? -c.pid : c.pid, sig);
     /* the child is gone: join reports that, and reaps it */
     assert_int_not_equal(tinfra_join(&c, NULL, TIMEOUT_MS, msg, sizeof msg), 0);
     long shown = -1;
@@ -197,13 +200,20 @@ static void interrupted(int sig)
 static void test_interrupted_by_sigint(void **state)
 {
     (void)state;
-    interrupted(SIGINT);
+    interrupted(SIGINT, false);
 }
 
 static void test_interrupted_by_sigkill(void **state)
 {
     (void)state;
-    interrupted(SIGKILL);
+    interrupted(SIGKILL, false);
+}
+
+/* what racelab does to a cell that will not stop: SIGKILL to its process group */
+static void test_interrupted_group_killed(void **state)
+{
+    (void)state;
+    interrupted(SIGKILL, true);
 }
 
 /* SIGKILL in the middle of a bulk transfer (64 KB segments on lo): the file is still whole. */
@@ -299,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_counts_match_what_was_sent),
         cmocka_unit_test(test_interrupted_by_sigint),
         cmocka_unit_test(test_interrupted_by_sigkill),
+        cmocka_unit_test(test_interrupted_group_killed),
         cmocka_unit_test(test_killed_mid_transfer),
         cmocka_unit_test(test_errors_name_the_culprit),
     };
