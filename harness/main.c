@@ -108,8 +108,10 @@ static const struct opt_spec run_opts[] = {
     OPT_TRIALS,    OPT_MITIGATION, OPT_OUT,   OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD,
     OPT_JOBS,      OPT_NO_NETNS,
     {.name = "keep-going", .type = OPT_FLAG, .off = F(keep_going), .flag_value = true,
-     .help = "go on after a cell that could not run (a program failed to start or died); by "
-             "default no new cell starts after one (a failed expectation never stops a run)"},
+     .help = "go on after a cell that could not start (a program that does not come up, no "
+             "capture, no wire rules); by default no new cell starts after one, since every "
+             "later cell would fail the same way (failed expectations, timeouts and programs "
+             "dying mid-cell never stop a run)"},
     OPT_QUIET,     OPT_END,
 };
 

@@ -115,19 +115,29 @@ static void tprint(FILE *out, struct table *t)
             if (t->cell[r][c] && strlen(t->cell[r][c]) > w[c])
                 w[c] = strlen(t->cell[r][c]);
     for (size_t r = 0; r < t->rows; r++) {
+        char line[4096];
+        size_t o = 0;
         for (size_t c = 0; c < t->cols; c++) {
             const char *s = t->cell[r][c] ? t->cell[r][c] : "";
             bool last = c + 1 == t->cols;
+            int n;
             if (t->right[c])
-                fprintf(out, "%*s", (int)w[c], s);
+                n = snprintf(line + o, sizeof(line) - o, "%*s", (int)w[c], s);
             else
-                fprintf(out, "%-*s", last ? 0 : (int)w[c], s);
-            if (!last)
-                fputs("  ", out);
+                n = snprintf(line + o, sizeof(line) - o, "%-*s", last ? 0 : (int)w[c], s);
+            if (n > 0)
+                o = o + (size_t)n < sizeof(line) ? o + (size_t)n : sizeof(line) - 1;
+            if (!last && o + 2 < sizeof(line)) {
+                memcpy(line + o, "  ", 3);
+                o += 2;
+            }
             free(t->cell[r][c]);
             t->cell[r][c] = NULL;
         }
-        fputc('\n', out);
+        while (o > 0 && line[o - 1] == ' ')
+            o--;
+        line[o] = '\0';
+        fprintf(out, "%s\n", line);
     }
     t->rows = 0;
 }

@@ -608,6 +608,7 @@ json_t *run_cell(const struct scn_cell *c, const struct run_env *env, const char
     char err[1024];
     json_t *cell = NULL;
     uint64_t t0 = clk_mono_us();
+    bool started = false; /* every program is up: later errors are the cell's, not setup's */
 
     if (!r)
         return NULL;
@@ -671,6 +672,7 @@ json_t *run_cell(const struct scn_cell *c, const struct run_env *env, const char
     for (size_t i = r->nnodes - 2; i >= 1; i--)
         if (start_proxy(r, i) != 0)
             goto stop;
+    started = true;
     run_downstream(r);
 stop:
     stop_all(r);
@@ -720,6 +722,10 @@ done:
     json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
     if (r->error[0])
         json_object_set_new(cell, "error", json_string(r->error));
+    /* A cell that could not even start (a program that does not come up, no capture) says
+     * something about the setup that every later cell would repeat. */
+    if (r->error[0] && !started && !r->interrupted)
+        json_object_set_new(cell, "setup_error", json_true());
     if (r->interrupted)
         json_object_set_new(cell, "interrupted", json_true());
 out:

@@ -224,7 +224,7 @@ int suite_run(struct suite *su)
              * survived a cell killed outright. */
             kill(-pid, SIGKILL);
             finish(su, sc, st, &ndone);
-            if (!su->keep_going && json_object_get(sc->result, "error") && !stop_flag)
+            if (!su->keep_going && json_is_true(json_object_get(sc->result, "setup_error")))
                 halt = true;
         }
     }
@@ -236,7 +236,7 @@ int suite_run(struct suite *su)
         sc->done = true;
         sc->result = run_error_cell(&sc->cell, stop_flag ? "not run: interrupted"
                                                          : "not run: an earlier cell could not "
-                                                           "run (use --keep-going to go on)");
+                                                           "start (use --keep-going to go on)");
         json_object_set_new(sc->result, "not_run", json_true());
         bool p;
         json_t *ex = exp_eval(sc->cell.checks, sc->cell.nchecks, sc->result, &p);

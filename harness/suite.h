@@ -32,7 +32,7 @@ struct suite {
     const char *out_dir;
     struct run_env env;
     long jobs;
-    bool keep_going;  /* go on after a cell that could not run (default: stop launching) */
+    bool keep_going;  /* go on after a cell that could not start (default: stop launching) */
     bool quiet;       /* no progress lines */
     bool interrupted; /* set when SIGINT/SIGTERM stopped the run */
     double wall_s;

@@ -253,6 +253,21 @@ static void test_exit_codes(void **state)
     expect_exit("badtrials", rc, 2);
     struct stat st;
     assert_int_not_equal(stat(out2, &st), 0);
+
+    /* a proxy that never comes up: the cell is an error (exit 1), the run stops launching */
+    char *out3 = tsup_fmt("%s/false", tmp);
+    rc = racelab("false", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd", "/bin/false",
+                 "--jobs", "1", "--out", out3, NULL);
+    expect_exit("false", rc, 1);
+    json_t *res = results(out3);
+    json_t *c = cell(res, "proxy-held-fin", "none");
+    assert_true(json_is_true(json_object_get(c, "setup_error")));
+    assert_non_null(strstr(json_string_value(json_object_get(c, "error")),
+                           "proxy exited before listening"));
+    assert_true(json_is_true(json_object_get(cell(res, "proxy-held-fin", "retry-reset"),
+                                             "not_run")));
+    json_decref(res);
+    free(out3);
     free(out);
     free(out2);
     free(ju);
