@@ -15,12 +15,12 @@ void pxp_start(struct pxp *p, const char *dir, const char *tag, int upstream_por
 {
     char *argv[MAX_ARGS];
     char *bin = tsup_bin("racelab-proxy");
-    char *pf = tsup_fmt("%s/%s.port", dir, tag);
+    char *pf = tsup_fmt("%s/%s.px.port", dir, tag);
     char *up = tsup_fmt("127.0.0.1:%d", upstream_port);
     memset(p, 0, sizeof(*p));
-    p->access = tsup_fmt("%s/%s.access", dir, tag);
-    p->stats = tsup_fmt("%s/%s.stats", dir, tag);
-    p->err = tsup_fmt("%s/%s.err", dir, tag);
+    p->access = tsup_fmt("%s/%s.px.access", dir, tag);
+    p->stats = tsup_fmt("%s/%s.px.stats", dir, tag);
+    p->err = tsup_fmt("%s/%s.px.err", dir, tag);
     int n = 0;
     argv[n++] = bin;
     argv[n++] = "--listen";
