@@ -35,11 +35,11 @@ struct side {
     bool isn_known;
     uint32_t isn;
     bool seq_known;
-    uint32_t snd_max;          /* sequence after everything this side sent (SYN, data, FIN) */
+    uint32_t snd_max; /* sequence after everything this side sent (SYN, data, FIN) */
     bool fin_seen, rst_seen, sent_open; /* sent_open: a non-RST packet (it had a connection) */
     uint32_t last_rst_seq;
     bool peer_fin_seen;
-    bool peer_snd_known;       /* snd_max_at_peer_fin is meaningful */
+    bool peer_snd_known; /* snd_max_at_peer_fin is meaningful */
     uint32_t snd_max_at_peer_fin;
     bool late_data;            /* peer payload arrived after this side closed, not yet answered */
     bool peer_data_since_mine; /* peer payload since this side's last packet */
@@ -188,8 +188,7 @@ typedef int (*seg_fn)(struct builder *b, const struct seg *s);
 static int each_segment(struct builder *b, seg_fn fn, uint64_t *skipped)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_open_offline_with_tstamp_precision(b->path, PCAP_TSTAMP_PRECISION_MICRO,
-                                                        ebuf);
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(b->path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (!p) {
         if (strstr(ebuf, b->path))
             snprintf(b->err, b->errlen, "%s", ebuf);
@@ -308,8 +307,8 @@ static bool key_eq(const struct builder *b, size_t fi, const uint8_t *ca, uint16
 {
     const struct ana_flow *f = &b->r->flows[fi];
     const struct fstate *st = &b->fs[fi];
-    return f->client_port == cp && f->hop->server_port == sp &&
-           memcmp(st->caddr, ca, 16) == 0 && memcmp(st->saddr, sa, 16) == 0;
+    return f->client_port == cp && f->hop->server_port == sp && memcmp(st->caddr, ca, 16) == 0 &&
+           memcmp(st->saddr, sa, 16) == 0;
 }
 
 /* The table slot of the key: either holding its flow, or empty. */
@@ -389,8 +388,14 @@ static int add_event(struct builder *b, size_t fi, const struct seg *s, enum ana
         st->capev = ncap;
     }
     f->events[f->nevents++] = (struct ana_event){
-        .ts_us = s->ts_us, .kind = kind, .from_client = from_client, .len = s->len,
-        .flags = s->flags, .seq = s->seq, .ack = s->ack, .notes = 0,
+        .ts_us = s->ts_us,
+        .kind = kind,
+        .from_client = from_client,
+        .len = s->len,
+        .flags = s->flags,
+        .seq = s->seq,
+        .ack = s->ack,
+        .notes = 0,
     };
     return 0;
 }
@@ -450,8 +455,8 @@ static int locate(struct builder *b, const struct seg *s, size_t *fi, bool *from
  *        e.g. data arriving after close() (FIN_WAIT with the read side shut, or no socket).
  * The second kind, answering the peer's payload, is "data sent after close() → RST" — even
  * when the closing side's FIN is not in the capture yet because a wire fault holds it. */
-static void count_rst(struct ana_dir *d, struct side *x, const struct side *y,
-                      struct ana_flow *f, size_t ev, const struct seg *s)
+static void count_rst(struct ana_dir *d, struct side *x, const struct side *y, struct ana_flow *f,
+                      size_t ev, const struct seg *s)
 {
     bool closed = x->fin_seen || x->rst_seen;
     bool has_ack = s->flags & TH_ACK;

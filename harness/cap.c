@@ -27,10 +27,10 @@
  * flushed before it could split one, so the file never ends inside a record. */
 #define FILE_BUFFER (1 << 20)
 /* A packet already sent is in the ring within microseconds; this much quiet ends the drain. */
-#define DRAIN_QUIET_MS 50
-#define DRAIN_MAX_MS 1000
+#define DRAIN_QUIET_MS   50
+#define DRAIN_MAX_MS     1000
 #define START_TIMEOUT_MS 10000
-#define STOP_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS  10000
 
 /* the capture process's two descriptors */
 #define CTL_FD 3 /* read end of the control pipe: EOF means stop */
@@ -122,8 +122,8 @@ static const char *activate_hint(int rc)
     }
 }
 
-static int open_capture(struct writer *w, const char *iface, const char *filter,
-                        const char *path, int snaplen, char *err, size_t errlen)
+static int open_capture(struct writer *w, const char *iface, const char *filter, const char *path,
+                        int snaplen, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     w->p = pcap_create(iface, ebuf);
@@ -138,8 +138,7 @@ static int open_capture(struct writer *w, const char *iface, const char *filter,
     pcap_set_immediate_mode(w->p, 1);
     int rc = pcap_activate(w->p);
     if (rc < 0) {
-        snprintf(err, errlen, "capture on %s: %s%s", iface, pcap_geterr(w->p),
-                 activate_hint(rc));
+        snprintf(err, errlen, "capture on %s: %s%s", iface, pcap_geterr(w->p), activate_hint(rc));
         return -1;
     }
     if (filter) {
@@ -303,8 +302,8 @@ struct cap *cap_start(const char *iface, const char *filter, const char *path, c
     return cap_start_snaplen(iface, filter, path, CAP_SNAPLEN, err, errlen);
 }
 
-struct cap *cap_start_snaplen(const char *iface, const char *filter, const char *path,
-                              int snaplen, char *err, size_t errlen)
+struct cap *cap_start_snaplen(const char *iface, const char *filter, const char *path, int snaplen,
+                              char *err, size_t errlen)
 {
     struct cap *c = calloc(1, sizeof *c);
     int ctl[2] = {-1, -1}, res[2] = {-1, -1};

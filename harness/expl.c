@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WIDTH 100    /* no line is wider */
-#define TIME_W 12    /* "%10.3f" and two spaces */
-#define TAG_W 8      /* "  :65535" after the last column */
+#define WIDTH     100 /* no line is wider */
+#define TIME_W    12  /* "%10.3f" and two spaces */
+#define TAG_W     8   /* "  :65535" after the last column */
 #define MAX_SIDES 16
 
 /* ---------------------------------------------------------------- hop sidecar */
@@ -260,8 +260,8 @@ static bool active_within(const struct ana_flow *g, uint64_t from, uint64_t to)
 static void select_flows(const struct ana_result *r, uint16_t port, bool *sel)
 {
     for (size_t i = 0; i < r->nflows; i++)
-        sel[i] = port == 0 || r->flows[i].client_port == port ||
-                 r->flows[i].hop->server_port == port;
+        sel[i] =
+            port == 0 || r->flows[i].client_port == port || r->flows[i].hop->server_port == port;
     if (port == 0)
         return;
     for (size_t i = 0; i < r->nflows; i++) {
@@ -285,8 +285,10 @@ static void print_header(FILE *out, const char *path, const struct ana_result *r
     for (size_t i = 0; i < r->nhops; i++)
         fprintf(out, "  hop :%u  %s -> %s\n", r->hops[i].server_port, r->hops[i].client,
                 r->hops[i].server);
-    fprintf(out, "%zu flow%s, %zu packets shown (pure ACKs hidden); time: ms since the first "
-            "one\n\n", nflows, nflows == 1 ? "" : "s", nev);
+    fprintf(out,
+            "%zu flow%s, %zu packets shown (pure ACKs hidden); time: ms since the first "
+            "one\n\n",
+            nflows, nflows == 1 ? "" : "s", nev);
     char line[WIDTH + 1];
     memset(line, ' ', WIDTH);
     line[WIDTH] = '\0';
@@ -358,8 +360,7 @@ static void print_summary(FILE *out, const struct ana_result *r, const bool *sel
             fprintf(out, "  %-24s SYN %u  FIN %u  RST %u", name, t.syn, t.fin, t.rst);
             if (t.rst_after_data || t.rst_abort)
                 fprintf(out, " (%u after late data, %u abortive)", t.rst_after_data, t.rst_abort);
-            fprintf(out, "  data %u pkts %llu B", t.data_packets,
-                    (unsigned long long)t.data_bytes);
+            fprintf(out, "  data %u pkts %llu B", t.data_packets, (unsigned long long)t.data_bytes);
             if (t.data_after_fin)
                 fprintf(out, " (%u after peer FIN)", t.data_after_fin);
             fprintf(out, "\n");

@@ -50,8 +50,7 @@ static int enter_as_user(char *err, size_t errlen)
     if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
         int e = errno;
         snprintf(err, errlen, "unshare(CLONE_NEWUSER|CLONE_NEWNET): %s%s — %s", strerror(e),
-                 e == EINVAL ? " (the process has several threads: call it in a fresh child)"
-                             : "",
+                 e == EINVAL ? " (the process has several threads: call it in a fresh child)" : "",
                  fix_hint);
         return -1;
     }
@@ -87,8 +86,7 @@ static int lo_up(char *err, size_t errlen)
     }
     ifr.ifr_flags |= IFF_UP;
     if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
-        snprintf(err, errlen, "bringing lo up (SIOCSIFFLAGS): %s — %s", strerror(errno),
-                 fix_hint);
+        snprintf(err, errlen, "bringing lo up (SIOCSIFFLAGS): %s — %s", strerror(errno), fix_hint);
         goto out;
     }
     rc = 0;
@@ -101,8 +99,10 @@ int netns_enter(char *err, size_t errlen)
 {
     if (geteuid() == 0) {
         if (unshare(CLONE_NEWNET) < 0) {
-            snprintf(err, errlen, "unshare(CLONE_NEWNET): %s — %s (a container needs "
-                     "CAP_SYS_ADMIN for this)", strerror(errno), fix_hint);
+            snprintf(err, errlen,
+                     "unshare(CLONE_NEWNET): %s — %s (a container needs "
+                     "CAP_SYS_ADMIN for this)",
+                     strerror(errno), fix_hint);
             return -1;
         }
     } else if (enter_as_user(err, errlen) < 0) {
@@ -117,7 +117,10 @@ static int probe_child(char *err, size_t errlen)
     if (netns_enter(err, errlen) < 0)
         return -1;
     struct wire_rule rule = {
-        .sport = 9, .what = WIRE_FIN, .action = WIRE_HOLD, .hold_ms = 1,
+        .sport = 9,
+        .what = WIRE_FIN,
+        .action = WIRE_HOLD,
+        .hold_ms = 1,
     };
     struct wire *w = wire_start(&rule, 1, 0, err, errlen);
     if (!w)

@@ -149,8 +149,7 @@ static int run_iptables(const char *bin, char **argv, char *err, size_t errlen)
     return -1;
 }
 
-static int ipt_apply(struct wire *w, const struct ipt *r, const char *op, char *err,
-                     size_t errlen)
+static int ipt_apply(struct wire *w, const struct ipt *r, const char *op, char *err, size_t errlen)
 {
     char sport[8], dport[8], q[8];
     char *argv[24];
@@ -266,8 +265,7 @@ static bool rule_matches(const struct wire_rule *r, const struct pkt *k)
         return true;
     return ((r->what & WIRE_SYN) && (k->flags & 0x02)) ||
            ((r->what & WIRE_FIN) && (k->flags & 0x01)) ||
-           ((r->what & WIRE_RST) && (k->flags & 0x04)) ||
-           ((r->what & WIRE_DATA) && k->payload > 0);
+           ((r->what & WIRE_RST) && (k->flags & 0x04)) || ((r->what & WIRE_DATA) && k->payload > 0);
 }
 
 static size_t occ_hash(const struct pkt *k, uint32_t rule)
@@ -349,8 +347,7 @@ static int hold(struct wire *w, uint32_t id, long hold_ms)
     return 0;
 }
 
-static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
-                     void *arg)
+static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa, void *arg)
 {
     (void)qh;
     (void)msg;
@@ -526,8 +523,8 @@ static int validate(const struct wire_rule *rules, size_t nrules, char *err, siz
     return 0;
 }
 
-struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t queue_num,
-                        char *err, size_t errlen)
+struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t queue_num, char *err,
+                        size_t errlen)
 {
     if (validate(rules, nrules, err, errlen) < 0)
         return NULL;
@@ -540,7 +537,8 @@ struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t q
     w->qnum = queue_num;
     w->iptables = find_iptables();
     if (!w->iptables) {
-        snprintf(err, errlen, "wire faults need iptables (not found in /usr/sbin or /sbin): "
+        snprintf(err, errlen,
+                 "wire faults need iptables (not found in /usr/sbin or /sbin): "
                  "apt-get install iptables, or run without wire faults");
         goto fail;
     }
@@ -556,16 +554,19 @@ struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t q
 
     w->h = nfq_open();
     if (!w->h) {
-        snprintf(err, errlen, "opening the netfilter queue socket: %s — needs root or "
+        snprintf(err, errlen,
+                 "opening the netfilter queue socket: %s — needs root or "
                  "racelab's own user namespace, and the nfnetlink_queue module",
                  strerror(errno));
         goto fail;
     }
     w->qh = nfq_create_queue(w->h, queue_num, on_packet, w);
     if (!w->qh) {
-        snprintf(err, errlen, "binding NFQUEUE %u: %s — another process of this namespace "
+        snprintf(err, errlen,
+                 "binding NFQUEUE %u: %s — another process of this namespace "
                  "holds that queue number, or nfnetlink_queue is missing (modprobe "
-                 "nfnetlink_queue)", queue_num, strerror(errno));
+                 "nfnetlink_queue)",
+                 queue_num, strerror(errno));
         goto fail;
     }
     if (nfq_set_mode(w->qh, NFQNL_COPY_PACKET, COPY_BYTES) < 0) {
@@ -643,7 +644,7 @@ int wire_parse_what(const char *s, unsigned *what)
         const char *name;
         unsigned bit;
     } words[] = {
-        {"any", WIRE_ANY}, {"syn", WIRE_SYN}, {"fin", WIRE_FIN},
+        {"any", WIRE_ANY}, {"syn", WIRE_SYN},   {"fin", WIRE_FIN},
         {"rst", WIRE_RST}, {"data", WIRE_DATA},
     };
     if (!s || !*s)

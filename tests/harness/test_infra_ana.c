@@ -195,8 +195,8 @@ static void check_race(const struct ana_result *r)
 static void test_every_link_type(void **state)
 {
     (void)state;
-    const int dlts[] = {DLT_EN10MB, -DLT_EN10MB, DLT_NULL, DLT_LOOP, DLT_RAW, DLT_LINUX_SLL,
-                        DLT_LINUX_SLL2};
+    const int dlts[] = {DLT_EN10MB, -DLT_EN10MB,   DLT_NULL,      DLT_LOOP,
+                        DLT_RAW,    DLT_LINUX_SLL, DLT_LINUX_SLL2};
     for (size_t i = 0; i < sizeof dlts / sizeof dlts[0]; i++) {
         for (int v6 = 0; v6 < 2; v6++) {
             char name[32];
@@ -452,7 +452,7 @@ static void test_malformed_files(void **state)
     paths[3] = write_bytes("cutrecord.pcap", whole, (size_t)size - 5);
     paths[4] = write_bytes("cutheader.pcap", whole, 24 + 8);
     paths[5] = tsup_fmt("%s/does-not-exist.pcap", dir);
-    const char *what[] = {"empty", "text", "short header", "record cut", "record header cut",
+    const char *what[] = {"empty",  "text", "short header", "record cut", "record header cut",
                           "missing"};
     for (int i = 0; i < 6; i++) {
         expect_error(paths[i], what[i]);

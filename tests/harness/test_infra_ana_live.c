@@ -91,7 +91,8 @@ static int run_case(int which, struct live_out *out, char *msg, size_t msglen)
         struct pollfd pf = {.fd = c, .events = 0};
         TCHECK(poll(&pf, 1, 5000) == 1, "no RST after the late data");
         socklen_t sl = sizeof out->client_errno[which];
-        TCHECK(getsockopt(c, SOL_SOCKET, SO_ERROR, &out->client_errno[which], &sl) == 0, "SO_ERROR");
+        TCHECK(getsockopt(c, SOL_SOCKET, SO_ERROR, &out->client_errno[which], &sl) == 0,
+               "SO_ERROR");
         break;
     }
     }

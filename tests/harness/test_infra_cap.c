@@ -23,7 +23,7 @@
 #include "tsup.h"
 
 #define TIMEOUT_MS 30000
-#define NDGRAMS 50
+#define NDGRAMS    50
 
 static struct sockaddr_in loopback(uint16_t port)
 {
@@ -75,8 +75,8 @@ static long count_packets(const char *path)
 static int tshark_count(const char *dir, const char *path, long *count)
 {
     char *out = tsup_fmt("%s/tshark.out", dir), *err = tsup_fmt("%s/tshark.err", dir);
-    char *argv[] = {"/usr/bin/tshark", "-n", "-r", (char *)path, "-T", "fields", "-e",
-                    "frame.number", NULL};
+    char *argv[] = {"/usr/bin/tshark", "-n", "-r",           (char *)path, "-T",
+                    "fields",          "-e", "frame.number", NULL};
     int rc = tsup_run(argv, out, err, 60000);
     char *text = tsup_slurp(out);
     *count = 0;

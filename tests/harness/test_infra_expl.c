@@ -41,8 +41,8 @@ static size_t columns(const char *line, size_t n)
 }
 
 /* expl_print into a string */
-static char *explain(const char *pcap, const struct ana_hop *hops, size_t n, uint16_t port,
-                     int *rc, char *err, size_t errlen)
+static char *explain(const char *pcap, const struct ana_hop *hops, size_t n, uint16_t port, int *rc,
+                     char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
@@ -164,8 +164,8 @@ static void test_sidecar_roundtrip(void **state)
 {
     (void)state;
     char *pcap = tsup_fmt("%s/rt.pcap", dir);
-    struct ana_hop in[3] = {{8000, "downstream", "proxy1"}, {8001, "proxy1", "proxy2"},
-                            {9000, "proxy2", "upstream"}};
+    struct ana_hop in[3] = {
+        {8000, "downstream", "proxy1"}, {8001, "proxy1", "proxy2"}, {9000, "proxy2", "upstream"}};
     assert_int_equal(expl_write_hops(pcap, in, 3), 0);
     struct ana_hop out[3];
     char err[256] = "";
@@ -191,12 +191,12 @@ static void test_sidecar_missing_and_malformed(void **state)
     assert_int_equal(expl_read_hops(pcap, out, 4, err, sizeof err), 0);
     free(pcap);
     const char *bad[] = {
-        "8000 downstream\n",               /* a name missing */
-        "8000 a b c\n",                    /* one too many */
-        "port a b\n",                      /* not a number */
-        "0 a b\n",                         /* port 0 */
-        "70000 a b\n",                     /* beyond 65535 */
-        "# comment\n\n9000 a b\nx y z\n",  /* the error is on line 4 */
+        "8000 downstream\n",              /* a name missing */
+        "8000 a b c\n",                   /* one too many */
+        "port a b\n",                     /* not a number */
+        "0 a b\n",                        /* port 0 */
+        "70000 a b\n",                    /* beyond 65535 */
+        "# comment\n\n9000 a b\nx y z\n", /* the error is on line 4 */
     };
     const char *where[] = {":1:", ":1:", ":1:", ":1:", ":1:", ":4:"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

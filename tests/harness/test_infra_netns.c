@@ -72,8 +72,8 @@ static int body_only_lo(void *arg, void *out, char *msg, size_t msglen)
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
     TCHECK(ioctl(fd, SIOCGIFFLAGS, &ifr) == 0, "SIOCGIFFLAGS: %s", strerror(errno));
     TCHECK(ifr.ifr_flags & IFF_UP, "lo is down");
-    struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(80),
-                              .sin_addr.s_addr = htonl(0x0a000001)};
+    struct sockaddr_in far = {
+        .sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = htonl(0x0a000001)};
     TCHECK(connect(fd, (struct sockaddr *)&far, sizeof far) < 0 && errno == ENETUNREACH,
            "10.0.0.1 is routable from inside (%s)", strerror(errno));
     close(fd);
@@ -152,8 +152,7 @@ static int body_as_nobody(void *arg, void *out, char *msg, size_t msglen)
     (void)arg;
     (void)out;
     char err[512] = "";
-    TCHECK(netns_probe(err, sizeof err) == 0, "netns_probe as uid %u: %s", (unsigned)getuid(),
-           err);
+    TCHECK(netns_probe(err, sizeof err) == 0, "netns_probe as uid %u: %s", (unsigned)getuid(), err);
     return 0;
 }
 

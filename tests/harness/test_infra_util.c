@@ -323,8 +323,8 @@ int tinfra_race_capture(const char *path, struct ana_hop *hops, char *msg, size_
     hops[1] = (struct ana_hop){tinfra_port(lu), "proxy", "upstream"};
     struct cap *c = cap_start("lo", "tcp", path, err, sizeof err);
     TCHECK(c, "cap_start: %s", err);
-    struct wire_rule rule = {.sport = hops[1].server_port, .what = WIRE_FIN,
-                             .action = WIRE_HOLD, .hold_ms = 60000};
+    struct wire_rule rule = {
+        .sport = hops[1].server_port, .what = WIRE_FIN, .action = WIRE_HOLD, .hold_ms = 60000};
     struct wire *w = wire_start(&rule, 1, 0, err, sizeof err);
     TCHECK(w, "wire_start: %s", err);
 
@@ -333,7 +333,8 @@ int tinfra_race_capture(const char *path, struct ana_hop *hops, char *msg, size_
     TCHECK(d >= 0 && pd >= 0 && pu >= 0 && u >= 0, "connections: %s", strerror(errno));
     /* request 1 through both hops */
     TCHECK(send(d, req, rl, 0) == (ssize_t)rl && tinfra_recv_n(pd, buf, rl) == (ssize_t)rl, "r1");
-    TCHECK(send(pu, req, rl, 0) == (ssize_t)rl && tinfra_recv_n(u, buf, rl) == (ssize_t)rl, "r1 up");
+    TCHECK(send(pu, req, rl, 0) == (ssize_t)rl && tinfra_recv_n(u, buf, rl) == (ssize_t)rl,
+           "r1 up");
     TCHECK(send(u, ok, okl, 0) == (ssize_t)okl && tinfra_recv_n(pu, buf, okl) == (ssize_t)okl,
            "200 up");
     TCHECK(send(pd, ok, okl, 0) == (ssize_t)okl && tinfra_recv_n(d, buf, okl) == (ssize_t)okl,
@@ -345,7 +346,8 @@ int tinfra_race_capture(const char *path, struct ana_hop *hops, char *msg, size_
     TCHECK(recv(pu, buf, sizeof buf, 0) < 0 && errno == ECONNRESET, "the reuse was not reset");
     close(pu);
     TCHECK(send(pd, uc, sizeof uc - 1, 0) == (ssize_t)sizeof uc - 1 &&
-           tinfra_recv_n(d, buf, sizeof uc - 1) == (ssize_t)sizeof uc - 1, "503");
+               tinfra_recv_n(d, buf, sizeof uc - 1) == (ssize_t)sizeof uc - 1,
+           "503");
     close(d);
     TCHECK(recv(pd, buf, sizeof buf, 0) == 0, "no EOF from the downstream");
     close(pd);
@@ -355,7 +357,8 @@ int tinfra_race_capture(const char *path, struct ana_hop *hops, char *msg, size_
     TCHECK(send(d2, post, sizeof post - 1, 0) == (ssize_t)sizeof post - 1, "upload");
     TCHECK(wait_unread(pd2) == 0, "the upload did not arrive");
     TCHECK(send(pd2, tl, sizeof tl - 1, 0) == (ssize_t)sizeof tl - 1 &&
-           tinfra_recv_n(d2, buf, sizeof tl - 1) == (ssize_t)sizeof tl - 1, "413");
+               tinfra_recv_n(d2, buf, sizeof tl - 1) == (ssize_t)sizeof tl - 1,
+           "413");
     close(pd2);
     TCHECK(recv(d2, buf, sizeof buf, 0) < 0 && errno == ECONNRESET, "no RST after the 413");
     close(d2);

@@ -39,8 +39,8 @@ static int body_hold_lower_bound(void *arg, void *outp, char *msg, size_t msglen
     char err[512] = "";
     int l = tinfra_listen(0);
     TCHECK(l >= 0, "listen: %s", strerror(errno));
-    struct wire_rule r = {.sport = tinfra_port(l), .what = WIRE_FIN, .action = WIRE_HOLD,
-                          .hold_ms = 150};
+    struct wire_rule r = {
+        .sport = tinfra_port(l), .what = WIRE_FIN, .action = WIRE_HOLD, .hold_ms = 150};
     struct wire *w = wire_start(&r, 1, queue, err, sizeof err);
     TCHECK(w, "wire_start: %s", err);
     int c = tinfra_connect(tinfra_port(l));
@@ -80,8 +80,8 @@ static int body_hold_until_stop(void *arg, void *outp, char *msg, size_t msglen)
     char err[512] = "";
     int l = tinfra_listen(0);
     TCHECK(l >= 0, "listen: %s", strerror(errno));
-    struct wire_rule r = {.sport = tinfra_port(l), .what = WIRE_FIN, .action = WIRE_HOLD,
-                          .hold_ms = FOREVER_MS};
+    struct wire_rule r = {
+        .sport = tinfra_port(l), .what = WIRE_FIN, .action = WIRE_HOLD, .hold_ms = FOREVER_MS};
     struct wire *w = wire_start(&r, 1, 0, err, sizeof err);
     TCHECK(w, "wire_start: %s", err);
     int c = tinfra_connect(tinfra_port(l));
@@ -141,8 +141,8 @@ static int body_rst_overtakes(void *arg, void *outp, char *msg, size_t msglen)
     uint16_t port = tinfra_port(l);
     struct cap *cp = cap_start("lo", "tcp", path, err, sizeof err);
     TCHECK(cp, "cap_start: %s", err);
-    struct wire_rule r = {.sport = port, .what = WIRE_FIN, .action = WIRE_HOLD,
-                          .hold_ms = FOREVER_MS};
+    struct wire_rule r = {
+        .sport = port, .what = WIRE_FIN, .action = WIRE_HOLD, .hold_ms = FOREVER_MS};
     struct wire *w = wire_start(&r, 1, 0, err, sizeof err);
     TCHECK(w, "wire_start: %s", err);
     int c = tinfra_connect(port);
@@ -255,7 +255,7 @@ static void test_drop_first_fin(void **state)
     if (rc)
         fail_msg("%s", msg);
     assert_int_equal(o.ws.dropped, 1);
-    assert_int_equal(o.ws.seen, 2);  /* the FIN and its retransmission */
+    assert_int_equal(o.ws.seen, 2); /* the FIN and its retransmission */
     assert_int_equal(o.s2c_fin, 1); /* only the retransmission was on the wire */
 }
 
@@ -274,8 +274,8 @@ static int body_nth(void *arg, void *outp, char *msg, size_t msglen)
     int l = tinfra_listen(0);
     TCHECK(l >= 0, "listen: %s", strerror(errno));
     uint16_t port = tinfra_port(l);
-    struct wire_rule r = {.dport = port, .what = WIRE_DATA, .nth = 2, .action = WIRE_HOLD,
-                          .hold_ms = 100};
+    struct wire_rule r = {
+        .dport = port, .what = WIRE_DATA, .nth = 2, .action = WIRE_HOLD, .hold_ms = 100};
     struct wire *w = wire_start(&r, 1, 0, err, sizeof err);
     TCHECK(w, "wire_start: %s", err);
     for (int k = 0; k < 2; k++) {
@@ -306,7 +306,7 @@ static void test_nth_per_flow(void **state)
         fail_msg("%s", msg);
     assert_true(o.elapsed_us[0] >= 100000);
     assert_true(o.elapsed_us[1] >= 100000); /* counted per flow: the 2nd flow's 2nd too */
-    assert_int_equal(o.ws.held, 2);          /* and nothing else */
+    assert_int_equal(o.ws.held, 2);         /* and nothing else */
 }
 
 /* ---- two namespaces, the same queue number, at once ---- */
@@ -326,8 +326,8 @@ static int body_ns_a(void *arg, void *outp, char *msg, size_t msglen)
     char err[512] = "";
     int l = tinfra_listen(0);
     TCHECK(l >= 0, "listen: %s", strerror(errno));
-    struct wire_rule r = {.sport = tinfra_port(l), .what = WIRE_FIN, .action = WIRE_HOLD,
-                          .hold_ms = FOREVER_MS};
+    struct wire_rule r = {
+        .sport = tinfra_port(l), .what = WIRE_FIN, .action = WIRE_HOLD, .hold_ms = FOREVER_MS};
     struct wire *w = wire_start(&r, 1, SHARED_QUEUE, err, sizeof err);
     TCHECK(w, "wire_start: %s", err);
     int c = tinfra_connect(tinfra_port(l));
@@ -358,7 +358,8 @@ static void test_two_namespaces_same_queue(void **state)
     /* B binds the same queue number in its own namespace and runs a whole hold */
     struct out b;
     uint16_t queue = SHARED_QUEUE;
-    int rb = tinfra_in_netns(body_hold_lower_bound, &queue, &b, sizeof b, TIMEOUT_MS, mb, sizeof mb);
+    int rb =
+        tinfra_in_netns(body_hold_lower_bound, &queue, &b, sizeof b, TIMEOUT_MS, mb, sizeof mb);
     tinfra_tell(&a, 'c');
     struct ns_out oa;
     int ra = tinfra_join(&a, &oa, TIMEOUT_MS, ma, sizeof ma);
@@ -418,8 +419,8 @@ static int body_owner_dies(void *arg, void *outp, char *msg, size_t msglen)
     TCHECK(pid >= 0, "fork");
     if (pid == 0) {
         char err[512] = "";
-        struct wire_rule r = {.sport = port, .what = WIRE_FIN, .action = WIRE_HOLD,
-                              .hold_ms = FOREVER_MS};
+        struct wire_rule r = {
+            .sport = port, .what = WIRE_FIN, .action = WIRE_HOLD, .hold_ms = FOREVER_MS};
         struct wire *w = wire_start(&r, 1, 3, err, sizeof err);
         if (!w) {
             fprintf(stderr, "wire_start: %s\n", err);

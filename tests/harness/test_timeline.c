@@ -76,8 +76,11 @@ static void compare(const struct ana_hop *h, size_t nh, const char *const *extra
         const struct {
             const char *key;
             uint64_t ours;
-        } fields[] = {{"syn", d->syn}, {"fin", d->fin}, {"rst", d->rst},
-                      {"packets", d->packets}, {"data_packets", d->data_packets}};
+        } fields[] = {{"syn", d->syn},
+                      {"fin", d->fin},
+                      {"rst", d->rst},
+                      {"packets", d->packets},
+                      {"data_packets", d->data_packets}};
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
             json_int_t theirs = json_integer_value(json_object_get(o, fields[k].key));
             if ((uint64_t)theirs != fields[k].ours)
