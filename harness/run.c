@@ -21,7 +21,7 @@
 #include "wire.h"
 
 #define READY_TIMEOUT_MS 10000
-#define STOP_GRACE_MS 3000
+#define STOP_GRACE_MS 5000
 
 /* A growing argv. */
 struct sv {
@@ -488,8 +488,9 @@ static int run_downstream(struct cell_run *r)
         child_stop(&r->procs[0], SIGTERM, STOP_GRACE_MS);
         return -1;
     }
+    /* 1: it could not write its records; 2: bad flags; 128+: killed. */
     int code = child_code(&r->procs[0]);
-    if (code == 2 || code >= 128) {
+    if (code != 0) {
         char how[64];
         child_describe(&r->procs[0], how, sizeof(how));
         set_error(r, "racelab-downstream failed (%s; see %s/downstream.err)", how, r->dir);
@@ -512,7 +513,10 @@ static void stop_all(struct cell_run *r)
             set_error(r, "%s exited during the cell (%s; see %s/%s.err)", r->names[i], how,
                       r->dir, r->names[i]);
         }
-        child_stop(ch, SIGTERM, STOP_GRACE_MS);
+        if (child_stop(ch, SIGTERM, STOP_GRACE_MS) != 0)
+            set_error(r, "%s did not exit within %d ms of SIGTERM and was killed (its logs and "
+                         "stats may be incomplete; see %s/%s.err)",
+                      r->names[i], STOP_GRACE_MS, r->dir, r->names[i]);
     }
 }
 

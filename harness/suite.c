@@ -14,7 +14,7 @@
 #include "rep.h"
 
 /* Time a stopped cell gets to stop its programs and close its capture before SIGKILL. */
-#define CELL_STOP_GRACE_S 10.0
+#define CELL_STOP_GRACE_S 20.0
 
 static volatile sig_atomic_t stop_flag;
 
