@@ -197,8 +197,8 @@ static void send_result(char kind, const void *data, size_t n)
     (void)r;
 }
 
-static void capture_main(const char *iface, const char *filter, const char *path, int snaplen,
-                         struct shared *sh)
+__attribute__((noreturn)) static void capture_main(const char *iface, const char *filter,
+                                                   const char *path, int snaplen, struct shared *sh)
 {
     struct writer w = {.sh = sh};
     char err[512] = "";

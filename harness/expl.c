@@ -124,15 +124,40 @@ static int side_index(struct layout *l, const char *name)
     return (int)l->nsides++;
 }
 
-/* Columns in the order a request travels: each hop adds its client, then its server. */
+static bool is_server_side(const struct ana_result *r, const char *name);
+
+/* Follows the hops from name: each side's server comes right after it. */
+static int walk(struct layout *l, const struct ana_result *r, const char *name)
+{
+    for (size_t i = 0; i < r->nhops; i++) {
+        const struct ana_hop *h = &r->hops[i];
+        if (strcmp(h->client, name) != 0)
+            continue;
+        bool placed = false;
+        for (size_t k = 0; k < l->nsides; k++)
+            placed = placed || strcmp(l->side[k], h->server) == 0;
+        if (placed)
+            continue;
+        if (side_index(l, h->server) < 0 || walk(l, r, h->server) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Columns in the order a request travels: from each client that is nobody's server, along
+ * the hops (whatever order the hops were given in); then any side left, in hop order. */
 static int plan(struct layout *l, const struct ana_result *r, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->nhops; i++) {
-        if (side_index(l, r->hops[i].client) < 0 || side_index(l, r->hops[i].server) < 0) {
-            snprintf(err, errlen, "more than %d sides to draw", MAX_SIDES);
-            return -1;
-        }
+        const char *c = r->hops[i].client;
+        if (is_server_side(r, c))
+            continue;
+        if (side_index(l, c) < 0 || walk(l, r, c) < 0)
+            goto many;
     }
+    for (size_t i = 0; i < r->nhops; i++)
+        if (side_index(l, r->hops[i].client) < 0 || side_index(l, r->hops[i].server) < 0)
+            goto many;
     int span = WIDTH - TIME_W - TAG_W - 1;
     l->step = l->nsides > 1 ? span / (int)(l->nsides - 1) : span;
     if (l->step > 30)
@@ -141,6 +166,9 @@ static int plan(struct layout *l, const struct ana_result *r, char *err, size_t 
         l->col[i] = TIME_W + (int)i * l->step;
     l->tag_col = l->col[l->nsides ? l->nsides - 1 : 0] + 2;
     return 0;
+many:
+    snprintf(err, errlen, "more than %d sides to draw", MAX_SIDES);
+    return -1;
 }
 
 static size_t utf8_width(const char *s)

@@ -514,6 +514,10 @@ static int validate(const struct wire_rule *rules, size_t nrules, char *err, siz
                      r->what);
             return -1;
         }
+        if (r->action != WIRE_HOLD && r->action != WIRE_DROP) {
+            snprintf(err, errlen, "wire rule %zu: unknown action %d", i + 1, (int)r->action);
+            return -1;
+        }
         if (r->action == WIRE_HOLD && (r->hold_ms < 0 || r->hold_ms > 600000)) {
             snprintf(err, errlen, "wire rule %zu: hold_ms %ld out of range 0..600000", i + 1,
                      r->hold_ms);

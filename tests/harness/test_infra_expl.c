@@ -40,6 +40,19 @@ static size_t columns(const char *line, size_t n)
     return w;
 }
 
+/* Where name starts in the column header line ("   time ms downstream   proxy ..."), or -1. */
+static long column_of(const char *text, const char *name)
+{
+    const char *head = strstr(text, "time ms");
+    if (!head)
+        return -1;
+    size_t n = strcspn(head, "\n");
+    char line[256];
+    snprintf(line, sizeof line, "%.*s", (int)n, head);
+    const char *at = strstr(line, name);
+    return at ? (long)(at - line) : -1;
+}
+
 /* expl_print into a string */
 static char *explain(const char *pcap, const struct ana_hop *hops, size_t n, uint16_t port, int *rc,
                      char *err, size_t errlen)
@@ -122,6 +135,14 @@ static void test_races_annotated(void **state)
     text = explain(pcap, hops, 2, 1, &rc, err, sizeof err);
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err, "port 1"));
+    free(text);
+    /* hops given upstream first: the columns still go the way a request travels */
+    struct ana_hop rev[2] = {hops[1], hops[0]};
+    text = explain(pcap, rev, 2, 0, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    long d = column_of(text, "downstream"), p = column_of(text, "proxy"),
+         u = column_of(text, "upstream");
+    assert_true(d >= 0 && d < p && p < u);
     free(text);
     /* no hops: inferred, still annotated */
     text = explain(pcap, NULL, 0, 0, &rc, err, sizeof err);

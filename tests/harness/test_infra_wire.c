@@ -487,6 +487,9 @@ static void test_bad_rule_rejected_before_anything(void **state)
     struct wire_rule r2 = {.sport = 1, .what = 1u << 9, .action = WIRE_DROP};
     assert_null(wire_start(&r2, 1, 0, err, sizeof err));
     assert_non_null(strstr(err, "selector"));
+    struct wire_rule r3 = {.sport = 1, .what = WIRE_FIN, .action = (enum wire_action)7};
+    assert_null(wire_start(&r3, 1, 0, err, sizeof err));
+    assert_non_null(strstr(err, "action"));
     wire_stop(NULL, NULL);
 }
 
