@@ -51,6 +51,9 @@ int child_spawn(struct child *c, const char *name, char *const argv[], const cha
         sigaction(SIGCHLD, &dfl, NULL);
         if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
             _exit(127);
+        /* Nothing else of racelab's (or of whoever started it) reaches the program: a pipe
+         * held open by a program would keep its reader waiting after the cell ended. */
+        close_range(3, ~0U, 0);
         execv(argv[0], argv);
         static const char msg[] = "racelab: exec failed for ";
         (void)!write(2, msg, sizeof(msg) - 1);

@@ -71,10 +71,17 @@ static const struct use *uses_find(const struct uses *u, int port, uint64_t t, u
                                    uint64_t hi)
 {
     const struct use *best = NULL, *first = NULL;
-    for (size_t i = 0; i < u->n; i++) {
+    /* Sorted by (port, start): find the port's first use, then walk its uses only. */
+    size_t lo_i = 0, hi_i = u->n;
+    while (lo_i < hi_i) {
+        size_t mid = lo_i + (hi_i - lo_i) / 2;
+        if (u->v[mid].port < port)
+            lo_i = mid + 1;
+        else
+            hi_i = mid;
+    }
+    for (size_t i = lo_i; i < u->n && u->v[i].port == port; i++) {
         const struct use *x = &u->v[i];
-        if (x->port != port)
-            continue;
         if (x->start > hi || (x->end && x->end < lo))
             continue;
         if (!first)
