@@ -483,6 +483,43 @@ static void test_repro_compare_list_explain(void **state)
     free(out2);
 }
 
+/* `racelab 503-uc` is `racelab repro upstream-reuse-after-fin`, found in scenarios/ of the
+ * current folder first. */
+static void test_503_uc_alias(void **state)
+{
+    (void)state;
+    char *dir = tsup_fmt("%s/cwd/scenarios", tmp);
+    char *parent = tsup_fmt("%s/cwd", tmp);
+    assert_int_equal(mkdir(parent, 0755), 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char *text = tsup_slurp(SCN "/proxy-held-fin.yaml");
+    assert_non_null(text);
+    char *at = strstr(text, "name: proxy-held-fin");
+    assert_non_null(at);
+    char *path = tsup_fmt("%s/upstream-reuse-after-fin.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%.*sname: upstream-reuse-after-fin%s", (int)(at - text), text,
+            at + strlen("name: proxy-held-fin"));
+    fclose(f);
+    char old[4096];
+    assert_non_null(getcwd(old, sizeof(old)));
+    assert_int_equal(chdir(parent), 0);
+    char *out = tsup_fmt("%s/uc", tmp);
+    int rc = racelab("503uc", "503-uc", "--out", out, NULL);
+    assert_int_equal(chdir(old), 0);
+    expect_exit("503uc", rc, 0);
+    char *t = text_of("503uc", "out");
+    assert_non_null(strstr(t, "upstream-reuse-after-fin"));
+    assert_non_null(strstr(t, "UC=20"));
+    assert_non_null(strstr(t, "What fixes it"));
+    free(t);
+    free(out);
+    free(path);
+    free(text);
+    free(dir);
+    free(parent);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_two_runs_at_once),
         cmocka_unit_test(test_sigint_cleans_up),
         cmocka_unit_test(test_repro_compare_list_explain),
+        cmocka_unit_test(test_503_uc_alias),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
