@@ -94,6 +94,40 @@ static int tshark_count(const char *dir, const char *path, long *count)
     return rc;
 }
 
+/* The capture process writes its pid next to the capture, so that the test can wait for it
+ * to finish the file after its parent was killed. */
+static int note_pid(const struct cap *c, const char *path)
+{
+    char pf[512];
+    snprintf(pf, sizeof pf, "%s.pid", path);
+    FILE *f = fopen(pf, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", cap_pid(c));
+    return fclose(f);
+}
+
+/* Waits (10 s at most) until the capture process of path has exited (or is a zombie). */
+static void wait_capture_gone(const char *path)
+{
+    char *pf = tsup_fmt("%s.pid", path);
+    char *text = tsup_slurp(pf);
+    int pid = text ? atoi(text) : 0;
+    free(text);
+    free(pf);
+    for (int i = 0; pid > 0 && i < 1000; i++) {
+        char *stat = tsup_fmt("/proc/%d/stat", pid);
+        char *st = tsup_slurp(stat);
+        free(stat);
+        const char *rp = st ? strrchr(st, ')') : NULL;
+        bool gone = !rp || rp[1] == '\0' || rp[2] == 'Z' || rp[2] == 'X';
+        free(st);
+        if (gone)
+            return;
+        usleep(10000);
+    }
+}
+
 /* ---- exact counts ---- */
 
 struct count_out {
@@ -156,6 +190,7 @@ static int body_then_wait(void *arg, void *outp, char *msg, size_t msglen)
     setpgid(0, 0); /* as racelab's cells do: the group can be killed at once */
     struct cap *c = cap_start("lo", "udp", path, err, sizeof err);
     TCHECK(c, "cap_start: %s", err);
+    TCHECK(note_pid(c, path) == 0, "pid file");
     if (send_datagrams(NDGRAMS, msg, msglen) < 0)
         return -1;
     TCHECK(tinfra_cap_wait(c, NDGRAMS, 5000) == 0, "only %llu packets flushed",
@@ -181,13 +216,9 @@ static void interrupted(int sig, bool group)
     kill(group ? -c.pid : c.pid, sig);
     /* the child is gone: join reports that, and reaps it */
     assert_int_not_equal(tinfra_join(&c, NULL, TIMEOUT_MS, msg, sizeof msg), 0);
-    long shown = -1;
     /* the capture process finishes the file on its own once its parent is gone */
-    long n = -1;
-    for (int i = 0; i < 200 && n != NDGRAMS; i++) {
-        n = count_packets(path);
-        usleep(10000);
-    }
+    wait_capture_gone(path);
+    long shown = -1, n = count_packets(path);
     int rc = tshark_count(dir, path, &shown);
     free(path);
     tsup_rmtree(dir);
@@ -224,6 +255,7 @@ static int body_bulk(void *arg, void *outp, char *msg, size_t msglen)
     char err[512] = "";
     struct cap *c = cap_start("lo", "tcp", path, err, sizeof err);
     TCHECK(c, "cap_start: %s", err);
+    TCHECK(note_pid(c, path) == 0, "pid file");
     int l = tinfra_listen(0);
     int cl = tinfra_connect(tinfra_port(l));
     int s = tinfra_accept(l);
@@ -255,14 +287,8 @@ static void test_killed_mid_transfer(void **state)
     }
     kill(c.pid, SIGKILL);
     tinfra_join(&c, NULL, TIMEOUT_MS, msg, sizeof msg);
-    /* wait for the capture process to finish the file: its count stops changing */
-    long n = -2, prev = -3;
-    for (int i = 0; i < 300 && (n != prev || n < 0); i++) {
-        usleep(20000);
-        prev = n;
-        n = count_packets(path);
-    }
-    long shown = -1;
+    wait_capture_gone(path);
+    long n = count_packets(path), shown = -1;
     int rc = tshark_count(dir, path, &shown);
     free(path);
     tsup_rmtree(dir);
