@@ -66,8 +66,11 @@ static void test_hold_fin_lower_bound(void **state)
     if (tinfra_in_netns(body_hold_lower_bound, NULL, &o, sizeof o, TIMEOUT_MS, msg, sizeof msg))
         fail_msg("%s", msg);
     assert_true(o.elapsed_us >= 150000);
-    assert_int_equal(o.ws.held, 1);
-    assert_int_equal(o.ws.seen, 1); /* the iptables rule narrowed the queue to the FIN */
+    /* The iptables rule narrowed the queue to the FIN: one packet, held. On a loaded machine
+     * the release may come after TCP's 200 ms RTO, and the kernel then sends the FIN again
+     * right after the release (docs/capture.md): that one is queued and held too. */
+    assert_true(o.ws.seen >= 1);
+    assert_int_equal(o.ws.held, o.ws.seen);
     assert_int_equal(o.ws.errors, 0);
 }
 
@@ -255,8 +258,10 @@ static void test_drop_first_fin(void **state)
     if (rc)
         fail_msg("%s", msg);
     assert_int_equal(o.ws.dropped, 1);
-    assert_int_equal(o.ws.seen, 2); /* the FIN and its retransmission */
-    assert_int_equal(o.s2c_fin, 1); /* only the retransmission was on the wire */
+    /* the FIN and its retransmission (and, when a loaded machine delays the verdict past the
+     * next RTO, one more): every one but the dropped one is on the wire */
+    assert_true(o.ws.seen >= 2);
+    assert_int_equal(o.s2c_fin, o.ws.seen - 1);
 }
 
 /* ---- nth: only the 2nd data packet of each flow is held ---- */
@@ -367,10 +372,11 @@ static void test_two_namespaces_same_queue(void **state)
         fail_msg("B: %s", mb);
     if (ra != 0)
         fail_msg("A: %s", ma);
+    /* A saw only its own FIN; B held its own (twice if its release came after the RTO) */
     assert_int_equal(oa.ws.seen, 1);
     assert_int_equal(oa.ws.held, 1);
-    assert_int_equal(b.ws.seen, 1);
-    assert_int_equal(b.ws.held, 1);
+    assert_true(b.ws.seen >= 1);
+    assert_int_equal(b.ws.held, b.ws.seen);
     assert_true(b.elapsed_us >= 150000);
 }
 
