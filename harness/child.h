@@ -9,9 +9,9 @@
 #include <sys/types.h>
 
 struct child {
-    pid_t pid;      /* 0 when not started */
+    pid_t pid; /* 0 when not started */
     const char *name;
-    int status;     /* wait status once reaped */
+    int status; /* wait status once reaped */
     bool reaped;
 };
 

@@ -104,8 +104,8 @@ static bool is_dir(enum scn_topo t, const char *dir)
     return scn_topo_has_dir(t, from, arrow + 2);
 }
 
-int exp_metric_check(enum scn_topo t, const char *metric, bool *countable, bool *rate,
-                     char *why, size_t whylen)
+int exp_metric_check(enum scn_topo t, const char *metric, bool *countable, bool *rate, char *why,
+                     size_t whylen)
 {
     const char *tail;
     const struct family *f = find_family(metric, &tail);
@@ -211,8 +211,10 @@ static bool observable(const json_t *cell, const struct family *f, const char *t
             if (json_is_string(v) && strcmp(json_string_value(v), tail) == 0)
                 return true;
         }
-        snprintf(why, whylen, "packets on %s cannot be attributed to trials in this run (no "
-                              "proxy access log)", tail);
+        snprintf(why, whylen,
+                 "packets on %s cannot be attributed to trials in this run (no "
+                 "proxy access log)",
+                 tail);
         return false;
     }
     case SRC_ACCESS_LOG:

@@ -19,8 +19,8 @@
 /* Whether metric names a number of a cell of topology t. *countable tells whether it counts
  * (so "99%" means 99% of the cell's trials), *rate whether it is a fraction (so "5%" means
  * 0.05). Returns 0, or -1 with the reason. */
-int exp_metric_check(enum scn_topo t, const char *metric, bool *countable, bool *rate,
-                     char *why, size_t whylen);
+int exp_metric_check(enum scn_topo t, const char *metric, bool *countable, bool *rate, char *why,
+                     size_t whylen);
 
 /* A human-readable form of a check: "failures >= 99% of trials". */
 void exp_describe(const struct scn_check *c, char *buf, size_t len);

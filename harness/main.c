@@ -25,12 +25,12 @@
 #define RACELAB_SOURCE_DIR "."
 #endif
 
-#define EXIT_PASS 0
-#define EXIT_FAIL 1
-#define EXIT_BAD 2
+#define EXIT_PASS        0
+#define EXIT_FAIL        1
+#define EXIT_BAD         2
 #define EXIT_INTERRUPTED 130
-#define MAX_NAMES 64
-#define MAX_SCENARIOS 256
+#define MAX_NAMES        64
+#define MAX_SCENARIOS    256
 
 struct names {
     const char *v[MAX_NAMES];
@@ -65,80 +65,120 @@ static int add_mitigation(void *cfg, const char *val, char *err, size_t errlen)
 
 #define F(field) offsetof(struct cli, field)
 
-#define OPT_TRIALS                                                                             \
-    {.name = "trials", .type = OPT_INT, .off = F(trials), .metavar = "N",                      \
-     .help = "trials per cell, instead of each scenario's `trials:`", .min = 1,                \
-     .max = 1000000}
-#define OPT_OUT                                                                                \
-    {.name = "out", .type = OPT_STR, .off = F(out), .metavar = "DIR",                          \
-     .help = "the run's folder (default captures/<run-id>): results.json, junit.xml, and per " \
-             "cell SCENARIO/MITIGATION/ with capture.pcap (+ .hops), every process's logs "    \
-             "and command line"}
-#define OPT_JSON                                                                               \
-    {.name = "json", .type = OPT_STR, .off = F(json), .metavar = "FILE",                       \
-     .help = "also write results.json to FILE"}
-#define OPT_JUNIT                                                                              \
-    {.name = "junit", .type = OPT_STR, .off = F(junit), .metavar = "FILE",                     \
-     .help = "also write junit.xml to FILE (one testcase per cell)"}
-#define OPT_PROXY_CMD                                                                          \
-    {.name = "proxy-cmd", .type = OPT_STR, .off = F(proxy_cmd), .metavar = "CMD",              \
-     .help = "run CMD in place of racelab-proxy, e.g. 'nginx-wrapper {listen_port} "           \
-             "{upstream_port}'; placeholders {listen_port} {upstream_port} {listen} "          \
-             "{upstream} (127.0.0.1:PORT) {name} {dir}; each mitigation's proxy_cmd_args are " \
-             "appended; mitigations that change proxy flags without proxy_cmd_args are "       \
-             "skipped; without an access log only the downstream hop is attributed"}
-#define OPT_JOBS                                                                               \
-    {.name = "jobs", .type = OPT_INT, .off = F(jobs), .metavar = "N",                          \
-     .help = "cells run in parallel, each in its own network namespace (default: one per "     \
-             "core)",                                                                          \
-     .min = 1, .max = 64}
-#define OPT_NO_NETNS                                                                           \
-    {.name = "no-netns", .type = OPT_FLAG, .off = F(no_netns), .flag_value = true,             \
-     .help = "run on the host's loopback with free ports instead of a namespace per cell: "    \
-             "no wire faults (scenarios that need them are refused), capture filtered to the " \
-             "cell's ports when permitted"}
-#define OPT_MITIGATION                                                                         \
-    {.name = "mitigation", .type = OPT_CUSTOM, .metavar = "NAME",                              \
-     .help = "run only this mitigation (repeatable)", .parse = add_mitigation}
-#define OPT_QUIET                                                                              \
-    {.name = "quiet", .type = OPT_FLAG, .off = F(quiet), .flag_value = true,                   \
-     .help = "no progress lines on stderr"}
+#define OPT_TRIALS                                                                                 \
+    {                                                                                              \
+        .name = "trials", .type = OPT_INT, .off = F(trials), .metavar = "N",                       \
+        .help = "trials per cell, instead of each scenario's `trials:`", .min = 1, .max = 1000000  \
+    }
+#define OPT_OUT                                                                                    \
+    {                                                                                              \
+        .name = "out", .type = OPT_STR, .off = F(out), .metavar = "DIR",                           \
+        .help = "the run's folder (default captures/<run-id>): results.json, junit.xml, and per "  \
+                "cell SCENARIO/MITIGATION/ with capture.pcap (+ .hops), every process's logs "     \
+                "and command line"                                                                 \
+    }
+#define OPT_JSON                                                                                   \
+    {                                                                                              \
+        .name = "json", .type = OPT_STR, .off = F(json), .metavar = "FILE",                        \
+        .help = "also write results.json to FILE"                                                  \
+    }
+#define OPT_JUNIT                                                                                  \
+    {                                                                                              \
+        .name = "junit", .type = OPT_STR, .off = F(junit), .metavar = "FILE",                      \
+        .help = "also write junit.xml to FILE (one testcase per cell)"                             \
+    }
+#define OPT_PROXY_CMD                                                                              \
+    {                                                                                              \
+        .name = "proxy-cmd", .type = OPT_STR, .off = F(proxy_cmd), .metavar = "CMD",               \
+        .help = "run CMD in place of racelab-proxy, e.g. 'nginx-wrapper {listen_port} "            \
+                "{upstream_port}'; placeholders {listen_port} {upstream_port} {listen} "           \
+                "{upstream} (127.0.0.1:PORT) {name} {dir}; each mitigation's proxy_cmd_args are "  \
+                "appended; mitigations that change proxy flags without proxy_cmd_args are "        \
+                "skipped; without an access log only the downstream hop is attributed"             \
+    }
+#define OPT_JOBS                                                                                   \
+    {                                                                                              \
+        .name = "jobs", .type = OPT_INT, .off = F(jobs), .metavar = "N",                           \
+        .help = "cells run in parallel, each in its own network namespace (default: one per "      \
+                "core)",                                                                           \
+        .min = 1, .max = 64                                                                        \
+    }
+#define OPT_NO_NETNS                                                                               \
+    {                                                                                              \
+        .name = "no-netns", .type = OPT_FLAG, .off = F(no_netns), .flag_value = true,              \
+        .help = "run on the host's loopback with free ports instead of a namespace per cell: "     \
+                "no wire faults (scenarios that need them are refused), capture filtered to the "  \
+                "cell's ports when permitted"                                                      \
+    }
+#define OPT_MITIGATION                                                                             \
+    {                                                                                              \
+        .name = "mitigation", .type = OPT_CUSTOM, .metavar = "NAME",                               \
+        .help = "run only this mitigation (repeatable)", .parse = add_mitigation                   \
+    }
+#define OPT_QUIET                                                                                  \
+    {                                                                                              \
+        .name = "quiet", .type = OPT_FLAG, .off = F(quiet), .flag_value = true,                    \
+        .help = "no progress lines on stderr"                                                      \
+    }
 
 static const struct opt_spec run_opts[] = {
-    OPT_TRIALS,    OPT_MITIGATION, OPT_OUT,   OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD,
-    OPT_JOBS,      OPT_NO_NETNS,
-    {.name = "keep-going", .type = OPT_FLAG, .off = F(keep_going), .flag_value = true,
+    OPT_TRIALS,
+    OPT_MITIGATION,
+    OPT_OUT,
+    OPT_JSON,
+    OPT_JUNIT,
+    OPT_PROXY_CMD,
+    OPT_JOBS,
+    OPT_NO_NETNS,
+    {.name = "keep-going",
+     .type = OPT_FLAG,
+     .off = F(keep_going),
+     .flag_value = true,
      .help = "go on after a cell that could not start (a program that does not come up, no "
              "capture, no wire rules); by default no new cell starts after one, since every "
              "later cell would fail the same way (failed expectations, timeouts and programs "
              "dying mid-cell never stop a run)"},
-    OPT_QUIET,     OPT_END,
-};
-
-static const struct opt_spec compare_opts[] = {
-    OPT_TRIALS, OPT_OUT, OPT_JSON, OPT_JUNIT, OPT_PROXY_CMD, OPT_JOBS, OPT_NO_NETNS, OPT_QUIET,
+    OPT_QUIET,
     OPT_END,
 };
 
+static const struct opt_spec compare_opts[] = {
+    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD,
+    OPT_JOBS,   OPT_NO_NETNS, OPT_QUIET, OPT_END,
+};
+
 static const struct opt_spec repro_opts[] = {
-    OPT_TRIALS, OPT_OUT, OPT_PROXY_CMD, OPT_NO_NETNS,
-    {.name = "mitigation", .type = OPT_CUSTOM, .metavar = "NAME",
-     .help = "the mitigation to run (default: none)", .parse = add_mitigation},
+    OPT_TRIALS,
+    OPT_OUT,
+    OPT_PROXY_CMD,
+    OPT_NO_NETNS,
+    {.name = "mitigation",
+     .type = OPT_CUSTOM,
+     .metavar = "NAME",
+     .help = "the mitigation to run (default: none)",
+     .parse = add_mitigation},
     OPT_END,
 };
 
 static const struct opt_spec explain_opts[] = {
-    {.name = "flow", .type = OPT_INT, .off = F(flow), .metavar = "PORT",
+    {.name = "flow",
+     .type = OPT_INT,
+     .off = F(flow),
+     .metavar = "PORT",
      .help = "only the flows of this port (a downstream port also shows the upstream flows "
              "that overlap it in time)",
-     .min = 1, .max = 65535},
+     .min = 1,
+     .max = 65535},
     OPT_END,
 };
 
 static const struct opt_spec plain_opts[] = {OPT_END};
 
 static const struct opt_spec check_opts[] = {
-    {.name = "print", .type = OPT_FLAG, .off = F(print), .flag_value = true,
+    {.name = "print",
+     .type = OPT_FLAG,
+     .off = F(print),
+     .flag_value = true,
      .help = "print each scenario as racelab understood it: canonical YAML with every default "
              "filled in (loading it gives the same scenario)"},
     OPT_END,
@@ -175,8 +215,8 @@ static void usage_main(FILE *out)
             "Scenario format: docs/scenario-format.md; the harness: docs/harness.md.\n");
 }
 
-static int parse_cmd(const struct opt_spec *specs, struct cli *c, int argc, char **argv,
-                     char **pos, int *npos, int cap, const char *synopsis, const char *about)
+static int parse_cmd(const struct opt_spec *specs, struct cli *c, int argc, char **argv, char **pos,
+                     int *npos, int cap, const char *synopsis, const char *about)
 {
     char err[512];
     char name[64];
@@ -279,8 +319,8 @@ static int load_all(char **paths, size_t n, struct scn **out)
     for (size_t i = 0; i < n && !bad; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(out[i]->name, out[j]->name) == 0) {
-                fprintf(stderr, "racelab: %s:1: name: '%s' is also the name of %s\n",
-                        out[i]->path, out[i]->name, out[j]->path);
+                fprintf(stderr, "racelab: %s:1: name: '%s' is also the name of %s\n", out[i]->path,
+                        out[i]->name, out[j]->path);
                 bad = 1;
             }
     return bad ? -1 : 0;
@@ -328,7 +368,8 @@ static bool executable_in_path(const char *cmd)
     bool quoted = *p == '\'' || *p == '"';
     if (quoted)
         p++;
-    while (*p && i + 1 < sizeof(word) && (quoted ? *p != '\'' && *p != '"' : *p != ' ' && *p != '\t'))
+    while (*p && i + 1 < sizeof(word) &&
+           (quoted ? *p != '\'' && *p != '"' : *p != ' ' && *p != '\t'))
         word[i++] = *p++;
     word[i] = '\0';
     if (strchr(word, '/'))
@@ -374,8 +415,9 @@ static int preflight(struct suite *su, struct scn **scns, size_t nscn)
         }
     }
     if (su->env.proxy_cmd && need_proxy && !executable_in_path(su->env.proxy_cmd)) {
-        fprintf(stderr, "racelab: --proxy-cmd: '%s': the command is not an executable file or "
-                        "in PATH\n",
+        fprintf(stderr,
+                "racelab: --proxy-cmd: '%s': the command is not an executable file or "
+                "in PATH\n",
                 su->env.proxy_cmd);
         return -1;
     }
@@ -453,8 +495,9 @@ static int build_cells(struct session *ss)
             if (scn_find_mit(ss->scns[i], c->mit.v[k]))
                 found = true;
         if (!found) {
-            fprintf(stderr, "racelab: --mitigation %s: no scenario given has it (`racelab list` "
-                            "shows each scenario's mitigations)\n",
+            fprintf(stderr,
+                    "racelab: --mitigation %s: no scenario given has it (`racelab list` "
+                    "shows each scenario's mitigations)\n",
                     c->mit.v[k]);
             return -1;
         }
@@ -557,7 +600,9 @@ static int execute(struct session *ss, char **paths, size_t npaths, enum rep_tab
         return EXIT_BAD;
     if (!c->quiet)
         fprintf(stderr, "racelab: %s in %.1f s; results: %s/results.json\n",
-                interrupted ? "interrupted" : suite_passed(&ss->su) ? "all passed" : "FAILED",
+                interrupted             ? "interrupted"
+                : suite_passed(&ss->su) ? "all passed"
+                                        : "FAILED",
                 ss->su.wall_s, ss->out);
     rc = interrupted ? EXIT_INTERRUPTED : suite_passed(&ss->su) ? EXIT_PASS : EXIT_FAIL;
     return rc;
@@ -645,8 +690,7 @@ static int cmd_list(int argc, char **argv)
     char *pos[MAX_SCENARIOS], *paths[MAX_SCENARIOS];
     int npos = 0;
     size_t npaths = 0;
-    int rc = parse_cmd(plain_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS,
-                       "[DIR|SCENARIO]...",
+    int rc = parse_cmd(plain_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS, "[DIR|SCENARIO]...",
                        "Lists scenarios (default: scenarios/) with their intent, seed "
                        "references, mitigations and the fix.");
     if (rc >= 0)
@@ -667,8 +711,7 @@ static int cmd_list(int argc, char **argv)
         }
         char intent[400];
         first_line(intent, sizeof(intent), s->intent);
-        printf("%s  (%s, %ld trials)\n  %s\n", s->name, scn_topo_name(s->topo), s->trials,
-               intent);
+        printf("%s  (%s, %ld trials)\n  %s\n", s->name, scn_topo_name(s->topo), s->trials, intent);
         if (s->nseed) {
             printf("  seed:");
             for (size_t j = 0; j < s->nseed; j++)
@@ -805,16 +848,15 @@ static int cmd_repro(int argc, char **argv, const char *fixed_case)
     struct session *ss = calloc(1, sizeof(*ss));
     char *pos[2];
     int npos = 0;
-    int rc = parse_cmd(repro_opts, &ss->cli, argc, argv, pos, &npos, 2,
-                       fixed_case ? "[flags]" : "CASE [flags]",
-                       fixed_case
-                           ? "Envoy's \"503 UC\": runs upstream-reuse-after-fin without "
-                             "mitigation once (= racelab repro upstream-reuse-after-fin)."
-                           : "Runs CASE with mitigation none once, says what happened in "
-                             "words, draws the packets of one failing trial (its downstream "
-                             "port and the upstream flows it used), gives the pcap path and "
-                             "the mitigation that fixes it (the scenario's fix:). Exit 0 when "
-                             "the race reproduced as the scenario expects.");
+    int rc = parse_cmd(
+        repro_opts, &ss->cli, argc, argv, pos, &npos, 2, fixed_case ? "[flags]" : "CASE [flags]",
+        fixed_case ? "Envoy's \"503 UC\": runs upstream-reuse-after-fin without "
+                     "mitigation once (= racelab repro upstream-reuse-after-fin)."
+                   : "Runs CASE with mitigation none once, says what happened in "
+                     "words, draws the packets of one failing trial (its downstream "
+                     "port and the upstream flows it used), gives the pcap path and "
+                     "the mitigation that fixes it (the scenario's fix:). Exit 0 when "
+                     "the race reproduced as the scenario expects.");
     if (rc < 0) {
         rc = EXIT_BAD;
         if (fixed_case && npos == 0)

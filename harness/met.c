@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DIRS 6 /* three hops at most (chain), two directions each */
+#define MAX_DIRS           6 /* three hops at most (chain), two directions each */
 #define MAX_FAILING_LISTED 1000
-#define NFAM 7 /* per-direction packet counts: rst fin syn data_after_fin rst_after_data
-                  data_packets rst_abort */
+#define NFAM                                                                                       \
+    7 /* per-direction packet counts: rst fin syn data_after_fin rst_after_data                    \
+         data_packets rst_abort */
 
 struct req {
     long trial;
@@ -148,8 +149,7 @@ static bool is_probe(const struct met_input *in, size_t hop, const struct ana_fl
 static long hop_index(const struct met_input *in, const struct ana_flow *f)
 {
     for (size_t h = 0; h < in->nhops; h++)
-        if (f->hop == &in->hops[h] ||
-            (f->hop && f->hop->server_port == in->hops[h].server_port))
+        if (f->hop == &in->hops[h] || (f->hop && f->hop->server_port == in->hops[h].server_port))
             return (long)h;
     return -1;
 }
@@ -212,10 +212,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
         goto oom;
 
     for (size_t h = 0; h < in->nhops && h < 3; h++) {
-        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].client,
-                 in->hops[h].server);
-        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].server,
-                 in->hops[h].client);
+        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].client, in->hops[h].server);
+        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].server, in->hops[h].client);
     }
 
     /* Requests, in the order the client wrote them. */
@@ -339,9 +337,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
     }
 
     /* Capture: per-direction counts, and each RST given to a trial. */
-    json_t *rst = json_object(), *fin = json_object(), *syn = json_object(),
-           *daf = json_object(), *rad = json_object(), *data = json_object(),
-           *abrt = json_object(),
+    json_t *rst = json_object(), *fin = json_object(), *syn = json_object(), *daf = json_object(),
+           *rad = json_object(), *data = json_object(), *abrt = json_object(),
            *frst = json_object(), *trst = json_object(), *att = json_array();
     long counts[NFAM][MAX_DIRS] = {{0}};
     long unattributed = 0;
@@ -379,8 +376,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
         }
     }
     json_t *fams[NFAM] = {rst, fin, syn, daf, rad, data, abrt};
-    const char *famnames[NFAM] = {"rst",          "fin",          "syn",      "data_after_fin",
-                                  "rst_after_data", "data_packets", "rst_abort"};
+    const char *famnames[NFAM] = {
+        "rst", "fin", "syn", "data_after_fin", "rst_after_data", "data_packets", "rst_abort"};
     for (size_t d = 0; d < ndirs; d++) {
         for (int k = 0; k < NFAM; k++)
             json_object_set_new(fams[k], dirs[d],
@@ -401,7 +398,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
     json_object_set_new(out, "failing_rst", frst);
     json_object_set_new(out, "trials_with_rst", trst);
     json_object_set_new(out, "attributed", att);
-    json_object_set_new(out, "unattributed_rst", in->ana ? json_integer(unattributed) : json_null());
+    json_object_set_new(out, "unattributed_rst",
+                        in->ana ? json_integer(unattributed) : json_null());
 
     /* Failing trials, with the port that identifies them in the capture. */
     json_t *ft = json_array();
@@ -461,8 +459,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
         json_object_set_new(out, "stats", json_object());
     }
     json_object_set_new(out, "proxies", proxies);
-    json_object_set_new(out, "upstream", in->upstream_log ? upstream_summary(in->upstream_log)
-                                                          : json_object());
+    json_object_set_new(out, "upstream",
+                        in->upstream_log ? upstream_summary(in->upstream_log) : json_object());
 
     /* Latency and throughput (the delay-close-cost numbers). */
     qsort(lat, nlat, sizeof(*lat), dbl_cmp);

@@ -25,21 +25,21 @@
 
 /* A readiness probe's connection, left out of every count. */
 struct met_probe {
-    size_t hop;          /* index into hops */
-    uint16_t port;       /* the probe's local port */
-    uint64_t until_us;   /* flows with that port that started before this belong to the probe */
+    size_t hop;        /* index into hops */
+    uint16_t port;     /* the probe's local port */
+    uint64_t until_us; /* flows with that port that started before this belong to the probe */
 };
 
 struct met_input {
     const struct scn_cell *cell;
-    const json_t *records;         /* downstream request records (array), NULL when none */
-    const json_t *access[2];       /* access log of each proxy, front first (arrays) */
-    const json_t *stats[2];        /* stats object of each proxy */
+    const json_t *records;   /* downstream request records (array), NULL when none */
+    const json_t *access[2]; /* access log of each proxy, front first (arrays) */
+    const json_t *stats[2];  /* stats object of each proxy */
     size_t nproxies;
-    bool access_log;               /* the proxies wrote access logs (not with --proxy-cmd) */
-    const json_t *upstream_log;    /* upstream events (array), NULL when none */
-    const struct ana_result *ana;  /* NULL when nothing was captured */
-    const struct ana_hop *hops;    /* hop i joins program i and i+1 of the topology */
+    bool access_log;              /* the proxies wrote access logs (not with --proxy-cmd) */
+    const json_t *upstream_log;   /* upstream events (array), NULL when none */
+    const struct ana_result *ana; /* NULL when nothing was captured */
+    const struct ana_hop *hops;   /* hop i joins program i and i+1 of the topology */
     size_t nhops;
     const struct met_probe *probes;
     size_t nprobes;

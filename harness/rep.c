@@ -95,7 +95,8 @@ struct table {
     bool right[TCOLS];
 };
 
-static void tadd(struct table *t, size_t col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tadd(struct table *t, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void tadd(struct table *t, size_t col, const char *fmt, ...)
 {
     char buf[512];
@@ -250,8 +251,7 @@ void rep_table(FILE *out, const struct suite *su, enum rep_table kind)
         const json_t *sw = json_object_get(r, "sweep");
         if (json_array_size(sw) == 0)
             continue;
-        fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name,
-                sc->cell.m->name);
+        fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name);
         c = 0;
         tadd(t, c, "gap ms"), t->right[c++] = true;
         tadd(t, c, "trials"), t->right[c++] = true;
@@ -288,9 +288,9 @@ void rep_table(FILE *out, const struct suite *su, enum rep_table kind)
 json_t *rep_ordered(const json_t *cell)
 {
     static const char *const first[] = {
-        "scenario", "mitigation", "trials", "failures", "failure_rate", "outcomes",
-        "requests", "rst", "fin", "failing_rst", "proxy_flags", "latency_ms", "throughput_rps",
-        "sweep", "expect", "capture", "error", NULL,
+        "scenario",       "mitigation", "trials", "failures",    "failure_rate", "outcomes",
+        "requests",       "rst",        "fin",    "failing_rst", "proxy_flags",  "latency_ms",
+        "throughput_rps", "sweep",      "expect", "capture",     "error",        NULL,
     };
     json_t *o = json_object();
     if (!o)
@@ -420,8 +420,7 @@ int rep_junit(const struct suite *su, const char *path)
                 fprintf(f, "      <failure message=\"expectations failed\">");
                 size_t k;
                 const json_t *ck;
-                json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k,
-                                   ck)
+                json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
                 {
                     if (json_is_true(json_object_get(ck, "passed")))
                         continue;

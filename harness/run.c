@@ -21,7 +21,7 @@
 #include "wire.h"
 
 #define READY_TIMEOUT_MS 10000
-#define STOP_GRACE_MS 5000
+#define STOP_GRACE_MS    5000
 
 /* A growing argv. */
 struct sv {
@@ -283,7 +283,8 @@ static void path_of(char *buf, size_t len, const char *dir, const char *name, co
     snprintf(buf, len, "%s/%s%s", dir, name, ext);
 }
 
-static void set_error(struct cell_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct cell_run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void set_error(struct cell_run *r, const char *fmt, ...)
 {
     if (r->error[0])
@@ -431,8 +432,8 @@ static int start_proxy(struct cell_run *r, size_t idx)
     if (r->env->proxy_cmd) {
         struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
         char msg[512];
-        char **argv = run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg,
-                                     sizeof(msg));
+        char **argv =
+            run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
         if (!argv) {
             set_error(r, "%s", msg);
             return -1;
@@ -481,8 +482,9 @@ static int run_downstream(struct cell_run *r)
             r->interrupted = true;
             set_error(r, "interrupted");
         } else {
-            set_error(r, "timed out: the downstream was still running after %ld ms (raise the "
-                         "scenario's timeout:, or lower its trials)",
+            set_error(r,
+                      "timed out: the downstream was still running after %ld ms (raise the "
+                      "scenario's timeout:, or lower its trials)",
                       r->c->timeout_ms);
         }
         child_stop(&r->procs[0], SIGTERM, STOP_GRACE_MS);
@@ -510,12 +512,13 @@ static void stop_all(struct cell_run *r)
         if (i > 0 && !child_alive(ch) && !r->error[0]) {
             char how[64];
             child_describe(ch, how, sizeof(how));
-            set_error(r, "%s exited during the cell (%s; see %s/%s.err)", r->names[i], how,
-                      r->dir, r->names[i]);
+            set_error(r, "%s exited during the cell (%s; see %s/%s.err)", r->names[i], how, r->dir,
+                      r->names[i]);
         }
         if (child_stop(ch, SIGTERM, STOP_GRACE_MS) != 0)
-            set_error(r, "%s did not exit within %d ms of SIGTERM and was killed (its logs and "
-                         "stats may be incomplete; see %s/%s.err)",
+            set_error(r,
+                      "%s did not exit within %d ms of SIGTERM and was killed (its logs and "
+                      "stats may be incomplete; see %s/%s.err)",
                       r->names[i], STOP_GRACE_MS, r->dir, r->names[i]);
     }
 }
@@ -527,10 +530,10 @@ static void wire_rules(const struct cell_run *r, struct wire_rule *rules)
         struct wire_rule *x = &rules[i];
         memset(x, 0, sizeof(*x));
         for (size_t h = 0; h < r->nhops; h++) {
-            bool fwd = strcmp(w->from, r->hops[h].client) == 0 &&
-                       strcmp(w->to, r->hops[h].server) == 0;
-            bool back = strcmp(w->from, r->hops[h].server) == 0 &&
-                        strcmp(w->to, r->hops[h].client) == 0;
+            bool fwd =
+                strcmp(w->from, r->hops[h].client) == 0 && strcmp(w->to, r->hops[h].server) == 0;
+            bool back =
+                strcmp(w->from, r->hops[h].server) == 0 && strcmp(w->to, r->hops[h].client) == 0;
             /* Sent by the server side: its source port is the listener's. */
             if (fwd)
                 x->dport = r->hops[h].server_port;

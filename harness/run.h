@@ -19,7 +19,7 @@
 
 /* Ports inside a cell's namespace: fixed, so that wire rules can name them before anything
  * starts. Proxies listen on 8000 (proxy, proxy1) and 8001 (proxy2); the upstream on 9000. */
-#define RUN_PROXY_PORT 8000
+#define RUN_PROXY_PORT    8000
 #define RUN_UPSTREAM_PORT 9000
 
 struct run_env {

@@ -13,7 +13,7 @@
 #include "prog.h"
 #include "wire.h"
 
-#define DEFAULT_TRIALS 100
+#define DEFAULT_TRIALS     100
 #define DEFAULT_TIMEOUT_MS 120000L
 
 struct ld {
@@ -24,9 +24,8 @@ struct ld {
 };
 
 static const char *const sec_names[SCN_NSEC] = {
-    [SCN_SEC_UPSTREAM] = "upstream", [SCN_SEC_DOWNSTREAM] = "downstream",
-    [SCN_SEC_PROXY] = "proxy",       [SCN_SEC_PROXY1] = "proxy1",
-    [SCN_SEC_PROXY2] = "proxy2",
+    [SCN_SEC_UPSTREAM] = "upstream", [SCN_SEC_DOWNSTREAM] = "downstream", [SCN_SEC_PROXY] = "proxy",
+    [SCN_SEC_PROXY1] = "proxy1",     [SCN_SEC_PROXY2] = "proxy2",
 };
 
 const char *scn_sec_name(enum scn_sec sec)
@@ -207,17 +206,17 @@ static int want_bool(struct ld *L, const struct yml_node *n, const char *key, bo
 {
     int b = yml_bool(n);
     if (b < 0)
-        return bad(L, n, key, "expected true or false, got %s%s%s",
-                   n->kind == YML_SCALAR ? "'" : "a ", n->kind == YML_SCALAR ? n->str : yml_kind_name(n),
-                   n->kind == YML_SCALAR ? "'" : "");
+        return bad(
+            L, n, key, "expected true or false, got %s%s%s", n->kind == YML_SCALAR ? "'" : "a ",
+            n->kind == YML_SCALAR ? n->str : yml_kind_name(n), n->kind == YML_SCALAR ? "'" : "");
     *out = b;
     return 0;
 }
 
 static bool is_outcome_word(const char *s)
 {
-    static const char *const words[] = {"reset", "empty", "partial", "timeout", "connect-error",
-                                        NULL};
+    static const char *const words[] = {"reset",   "empty",         "partial",
+                                        "timeout", "connect-error", NULL};
     for (size_t i = 0; words[i]; i++)
         if (strcmp(s, words[i]) == 0)
             return true;
@@ -225,8 +224,8 @@ static bool is_outcome_word(const char *s)
            isdigit((unsigned char)s[2]) && s[0] >= '1' && s[0] <= '5';
 }
 
-static int parse_success(struct ld *L, const struct yml_node *n, const char *key,
-                         const char ***out, size_t *nout)
+static int parse_success(struct ld *L, const struct yml_node *n, const char *key, const char ***out,
+                         size_t *nout)
 {
     if (want_texts(L, n, key, out, nout) != 0)
         return -1;
@@ -268,8 +267,8 @@ static int parse_settings(struct ld *L, const struct yml_node *n, const char *wh
     char key[256];
     snprintf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", sec_names[sec]);
     if (!sec_allowed(L->s->topo, sec))
-        return bad(L, n, key, "topology %s has no %s (its programs: %s)",
-                   scn_topo_name(L->s->topo), sec_names[sec],
+        return bad(L, n, key, "topology %s has no %s (its programs: %s)", scn_topo_name(L->s->topo),
+                   sec_names[sec],
                    L->s->topo == SCN_DIRECT  ? "downstream, upstream"
                    : L->s->topo == SCN_PROXY ? "downstream, proxy, upstream"
                                              : "downstream, proxy1, proxy2, upstream (and proxy "
@@ -366,8 +365,10 @@ static int parse_wire(struct ld *L, const struct yml_node *n, const char *key,
             if (want_text(L, what, kk, &t) != 0)
                 return -1;
             if (wire_parse_what(t, &w->what) != 0)
-                return bad(L, what, kk, "expected fin, rst, syn, data or any, or several joined "
-                                        "with | (fin|rst), got '%s'", t);
+                return bad(L, what, kk,
+                           "expected fin, rst, syn, data or any, or several joined "
+                           "with | (fin|rst), got '%s'",
+                           t);
         }
         const struct yml_node *nth = yml_get(f, "nth");
         if (nth) {
@@ -511,10 +512,9 @@ static int parse_expect(struct ld *L, const struct yml_node *n, const char *key,
     return 0;
 }
 
-static const char *const mit_keys[] = {"about",  "upstream", "downstream", "proxy",
-                                       "proxy1", "proxy2",   "wire",       "proxy_cmd_args",
-                                       "trials", "timeout",  "success",    "expect",
-                                       NULL};
+static const char *const mit_keys[] = {
+    "about",          "upstream", "downstream", "proxy",   "proxy1", "proxy2", "wire",
+    "proxy_cmd_args", "trials",   "timeout",    "success", "expect", NULL};
 
 static int parse_common_sections(struct ld *L, const struct yml_node *m, const char *where,
                                  struct scn_settings set[SCN_NSEC])
@@ -588,9 +588,9 @@ static int parse_mit(struct ld *L, const struct yml_node *k, const struct yml_no
 }
 
 static const char *const top_keys[] = {
-    "name",   "intent", "seed",   "topology",       "trials",   "timeout", "success",
-    "upstream", "downstream", "proxy", "proxy1",    "proxy2",   "wire",    "proxy_cmd_args",
-    "expect", "fix",    "sweep",  "mitigations",    NULL,
+    "name",     "intent",     "seed",  "topology",    "trials", "timeout", "success",
+    "upstream", "downstream", "proxy", "proxy1",      "proxy2", "wire",    "proxy_cmd_args",
+    "expect",   "fix",        "sweep", "mitigations", NULL,
 };
 
 static int parse_top(struct ld *L, const struct yml_node *root)
@@ -599,8 +599,9 @@ static int parse_top(struct ld *L, const struct yml_node *root)
     const struct yml_node *n;
 
     if (!root)
-        return bad(L, NULL, "(file)", "empty scenario (expected name, intent, topology, "
-                                      "mitigations; see docs/scenario-format.md)");
+        return bad(L, NULL, "(file)",
+                   "empty scenario (expected name, intent, topology, "
+                   "mitigations; see docs/scenario-format.md)");
     if (root->kind != YML_MAP)
         return bad(L, root, "(file)", "a scenario is a map of keys (name:, intent:, ...), got a %s",
                    yml_kind_name(root));
@@ -616,8 +617,10 @@ static int parse_top(struct ld *L, const struct yml_node *root)
         return -1;
     for (const char *p = s->name; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return bad(L, n, "name", "a scenario name uses letters, digits, '-', '_' and '.' "
-                                     "(it names folders), got '%s'", s->name);
+            return bad(L, n, "name",
+                       "a scenario name uses letters, digits, '-', '_' and '.' "
+                       "(it names folders), got '%s'",
+                       s->name);
     if (want_text(L, yml_get(root, "intent"), "intent", &s->intent) != 0)
         return -1;
     trim_end(yml_get(root, "intent"));
@@ -663,8 +666,7 @@ static int parse_top(struct ld *L, const struct yml_node *root)
         !(n->kind == YML_SEQ && n->n == 0) &&
         want_texts(L, n, "proxy_cmd_args", &s->args, &s->nargs) != 0)
         return -1;
-    if ((n = yml_get(root, "expect")) &&
-        parse_expect(L, n, "expect", &s->expect, &s->nexpect) != 0)
+    if ((n = yml_get(root, "expect")) && parse_expect(L, n, "expect", &s->expect, &s->nexpect) != 0)
         return -1;
     s->sweep = -1;
     if ((n = yml_get(root, "sweep"))) {
@@ -755,8 +757,8 @@ static void write_wire(FILE *out, const char *ind, const struct scn_wire *w, siz
                 strncat(what, "|", sizeof(what) - strlen(what) - 1);
             strncat(what, bits[b].name, sizeof(what) - strlen(what) - 1);
         }
-        fprintf(out, "%s  - hop: \"%s->%s\"\n%s    what: \"%s\"\n%s    nth: %u\n", ind,
-                w[i].from, w[i].to, ind, what[0] ? what : "any", ind, w[i].nth);
+        fprintf(out, "%s  - hop: \"%s->%s\"\n%s    what: \"%s\"\n%s    nth: %u\n", ind, w[i].from,
+                w[i].to, ind, what[0] ? what : "any", ind, w[i].nth);
         if (w[i].drop)
             fprintf(out, "%s    drop: true\n", ind);
         else

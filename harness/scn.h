@@ -124,7 +124,7 @@ struct scn {
 /* One program of a resolved cell: its merged settings (pointers into the scenario). */
 struct scn_prog {
     const char *name; /* "upstream", "downstream", "proxy", "proxy1", "proxy2" */
-    enum scn_sec sec;  /* SCN_SEC_UPSTREAM, _DOWNSTREAM, or the proxy's own section */
+    enum scn_sec sec; /* SCN_SEC_UPSTREAM, _DOWNSTREAM, or the proxy's own section */
     const struct scn_setting **set;
     size_t nset;
 };

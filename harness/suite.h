@@ -17,12 +17,12 @@
 
 struct suite_cell {
     struct scn_cell cell;
-    char dir[1024];       /* the cell's folder (logs, pcap, cell.json) */
+    char dir[1024]; /* the cell's folder (logs, pcap, cell.json) */
     pid_t pid;
     double t0;
     bool done;
-    bool skipped;         /* not run (why in the result) */
-    json_t *result;       /* the cell object of results.json, with "expect" */
+    bool skipped;   /* not run (why in the result) */
+    json_t *result; /* the cell object of results.json, with "expect" */
     bool passed;
 };
 

@@ -64,9 +64,8 @@ static int parse_error(struct builder *b)
         snprintf(b->err, b->errlen, "%s: out of memory", b->name);
     } else if (p->problem) {
         const yaml_mark_t *m = &p->problem_mark;
-        snprintf(b->err, b->errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", b->name,
-                 m->line + 1, m->column + 1, p->problem, p->context ? " " : "",
-                 p->context ? p->context : "");
+        snprintf(b->err, b->errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", b->name, m->line + 1,
+                 m->column + 1, p->problem, p->context ? " " : "", p->context ? p->context : "");
     } else {
         snprintf(b->err, b->errlen, "%s: YAML syntax error", b->name);
     }
@@ -217,8 +216,8 @@ static int load(struct builder *b, struct yml_node **root)
         case YAML_DOCUMENT_START_EVENT:
             if (doc) {
                 snprintf(b->err, b->errlen,
-                         "%s:%zu: a second YAML document ('---'): one scenario per file",
-                         b->name, ev.start_mark.line + 1);
+                         "%s:%zu: a second YAML document ('---'): one scenario per file", b->name,
+                         ev.start_mark.line + 1);
                 yaml_event_delete(&ev);
                 goto fail;
             }

@@ -19,11 +19,11 @@ enum yml_kind {
 
 struct yml_node {
     enum yml_kind kind;
-    int line, col;     /* 1-based */
-    char *str;         /* YML_SCALAR: the value, NUL-terminated */
-    bool plain;        /* YML_SCALAR: written without quotes (so `true`/`null` are keywords) */
-    size_t n;          /* YML_MAP: pairs; YML_SEQ: items */
-    struct yml_node **keys;  /* YML_MAP: scalar keys */
+    int line, col;          /* 1-based */
+    char *str;              /* YML_SCALAR: the value, NUL-terminated */
+    bool plain;             /* YML_SCALAR: written without quotes (so `true`/`null` are keywords) */
+    size_t n;               /* YML_MAP: pairs; YML_SEQ: items */
+    struct yml_node **keys; /* YML_MAP: scalar keys */
     struct yml_node **items; /* YML_MAP: values; YML_SEQ: items */
 };
 

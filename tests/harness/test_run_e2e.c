@@ -21,7 +21,7 @@
 #include "clk.h"
 #include "tsup.h"
 
-#define SCN RACELAB_SOURCE_DIR "/tests/harness/scenarios"
+#define SCN            RACELAB_SOURCE_DIR "/tests/harness/scenarios"
 #define RUN_TIMEOUT_MS 120000
 
 static char *tmp;
@@ -168,8 +168,8 @@ static void test_direct_and_outputs(void **state)
     (void)state;
     char *out = tsup_fmt("%s/direct", tmp), *js = tsup_fmt("%s/copy.json", tmp),
          *ju = tsup_fmt("%s/copy.xml", tmp);
-    int rc = racelab("direct", "run", SCN "/direct-reuse-after-close.yaml", "--out", out,
-                     "--json", js, "--junit", ju, NULL);
+    int rc = racelab("direct", "run", SCN "/direct-reuse-after-close.yaml", "--out", out, "--json",
+                     js, "--junit", ju, NULL);
     expect_exit("direct", rc, 0);
     json_t *res = results(out);
     check_direct(res, 20);
@@ -187,7 +187,7 @@ static void test_direct_and_outputs(void **state)
     assert_non_null(strstr(x, "name=\"careful-client\""));
     /* every cell's files: pcap, hop map, logs, command lines */
     const char *files[] = {"capture.pcap", "capture.pcap.hops", "downstream.jsonl",
-                           "upstream.log", "downstream.cmd", "cell.json"};
+                           "upstream.log", "downstream.cmd",    "cell.json"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *p = tsup_fmt("%s/direct-reuse-after-close/none/%s", out, files[i]);
         struct stat st;
@@ -224,8 +224,8 @@ static void test_exit_codes(void **state)
 {
     (void)state;
     char *out = tsup_fmt("%s/wrong", tmp), *ju = tsup_fmt("%s/wrong.xml", tmp);
-    int rc = racelab("wrong", "run", SCN "/failing/wrong-expectation.yaml", "--out", out,
-                     "--junit", ju, NULL);
+    int rc = racelab("wrong", "run", SCN "/failing/wrong-expectation.yaml", "--out", out, "--junit",
+                     ju, NULL);
     expect_exit("wrong", rc, 1);
     char *x = tsup_slurp(ju);
     assert_non_null(x);
@@ -238,16 +238,15 @@ static void test_exit_codes(void **state)
 
     /* missing capability: wire faults without a namespace */
     char *out2 = tsup_fmt("%s/nonetns-wire", tmp);
-    rc = racelab("nowire", "run", SCN "/proxy-held-fin.yaml", "--no-netns", "--out", out2,
-                 NULL);
+    rc = racelab("nowire", "run", SCN "/proxy-held-fin.yaml", "--no-netns", "--out", out2, NULL);
     expect_exit("nowire", rc, 2);
     char *e = text_of("nowire", "err");
     assert_non_null(strstr(e, "proxy-held-fin.yaml:"));
     assert_non_null(strstr(e, "wire faults need a network namespace"));
     free(e);
     /* bad input on the command line */
-    rc = racelab("nomit", "run", SCN "/proxy-held-fin.yaml", "--mitigation", "nope", "--out",
-                 out2, NULL);
+    rc = racelab("nomit", "run", SCN "/proxy-held-fin.yaml", "--mitigation", "nope", "--out", out2,
+                 NULL);
     expect_exit("nomit", rc, 2);
     rc = racelab("badtrials", "run", SCN "/proxy-held-fin.yaml", "--trials", "0", NULL);
     expect_exit("badtrials", rc, 2);
@@ -256,16 +255,16 @@ static void test_exit_codes(void **state)
 
     /* a proxy that never comes up: the cell is an error (exit 1), the run stops launching */
     char *out3 = tsup_fmt("%s/false", tmp);
-    rc = racelab("false", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd", "/bin/false",
-                 "--jobs", "1", "--out", out3, NULL);
+    rc = racelab("false", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd", "/bin/false", "--jobs",
+                 "1", "--out", out3, NULL);
     expect_exit("false", rc, 1);
     json_t *res = results(out3);
     json_t *c = cell(res, "proxy-held-fin", "none");
     assert_true(json_is_true(json_object_get(c, "setup_error")));
-    assert_non_null(strstr(json_string_value(json_object_get(c, "error")),
-                           "proxy exited before listening"));
-    assert_true(json_is_true(json_object_get(cell(res, "proxy-held-fin", "retry-reset"),
-                                             "not_run")));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(c, "error")), "proxy exited before listening"));
+    assert_true(
+        json_is_true(json_object_get(cell(res, "proxy-held-fin", "retry-reset"), "not_run")));
     json_decref(res);
     free(out3);
     free(out);
@@ -296,8 +295,8 @@ static void test_proxy_cmd(void **state)
     char *bin = tsup_bin("racelab-proxy");
     char *cmd = tsup_fmt("%s --listen {listen} --upstream {upstream} --name {name}", bin);
     free(bin);
-    int rc = racelab("foreign", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd", cmd, "--out",
-                     out, NULL);
+    int rc = racelab("foreign", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd", cmd, "--out", out,
+                     NULL);
     expect_exit("foreign", rc, 0);
     json_t *res = results(out);
     check_held_fin(res, 20, false);
@@ -305,8 +304,8 @@ static void test_proxy_cmd(void **state)
     assert_true(json_is_false(json_object_get(none, "access_log")));
     size_t i, skipped = 0;
     json_t *ck;
-    json_array_foreach(json_object_get(json_object_get(none, "expect"), "checks"), i, ck)
-        skipped += json_is_true(json_object_get(ck, "skipped"));
+    json_array_foreach(json_object_get(json_object_get(none, "expect"), "checks"), i, ck) skipped +=
+        json_is_true(json_object_get(ck, "skipped"));
     assert_int_equal(skipped, 2); /* proxy_flags.UC and rst_on_failing upstream->proxy */
     json_decref(res);
     free(out);
@@ -446,10 +445,16 @@ static void test_repro_compare_list_explain(void **state)
     int rc = racelab("repro", "repro", SCN "/proxy-held-fin.yaml", "--out", out, NULL);
     expect_exit("repro", rc, 0);
     char *t = text_of("repro", "out");
-    const char *want[] = {"20 of 20 trials failed", "503=20", "UC=20",
+    const char *want[] = {"20 of 20 trials failed",
+                          "503=20",
+                          "UC=20",
                           "20 of the 20 failing trials show an RST upstream->proxy",
-                          "One failing trial", "upstream", "Capture: ", "What fixes it",
-                          "retry-reset", "--retry-on reset"};
+                          "One failing trial",
+                          "upstream",
+                          "Capture: ",
+                          "What fixes it",
+                          "retry-reset",
+                          "--retry-on reset"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(t, want[i]))
             fail_msg("racelab repro output lacks '%s':\n%s", want[i], t);

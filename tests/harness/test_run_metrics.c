@@ -17,9 +17,9 @@
 
 static const char *ok200[] = {"200"};
 
-#define RST(ts, by_client)                                                                   \
-    {                                                                                          \
-        .ts_us = (ts), .kind = ANA_EV_RST, .from_client = (by_client), .flags = 0x04         \
+#define RST(ts, by_client)                                                                         \
+    {                                                                                              \
+        .ts_us = (ts), .kind = ANA_EV_RST, .from_client = (by_client), .flags = 0x04               \
     }
 
 static json_t *jl(const char *text)
@@ -40,17 +40,16 @@ static json_t *req(long trial, int conn, int r, int lport, long start, long end,
                      gap);
 }
 
-static json_t *acc(int dport, long start, long end, int status, const char *flags, int up0,
-                   int up1)
+static json_t *acc(int dport, long start, long end, int status, const char *flags, int up0, int up1)
 {
     json_t *ups = json_array();
     if (up0)
         json_array_append_new(ups, json_integer(up0));
     if (up1)
         json_array_append_new(ups, json_integer(up1));
-    return json_pack("{s:i,s:I,s:I,s:i,s:s,s:i,s:o}", "dport", dport, "start_us",
-                     (json_int_t)start, "end_us", (json_int_t)end, "status", status, "flags",
-                     flags, "attempts", up1 ? 2 : 1, "upstream_ports", ups);
+    return json_pack("{s:i,s:I,s:I,s:i,s:s,s:i,s:o}", "dport", dport, "start_us", (json_int_t)start,
+                     "end_us", (json_int_t)end, "status", status, "flags", flags, "attempts",
+                     up1 ? 2 : 1, "upstream_ports", ups);
 }
 
 static void flow(struct ana_flow *f, const struct ana_hop *hop, uint16_t port, uint64_t first,
@@ -106,8 +105,7 @@ static void test_proxy_attribution(void **state)
 
     struct ana_hop hops[2] = {{8000, "downstream", "proxy"}, {9000, "proxy", "upstream"}};
     struct ana_event probe_ev[] = {RST(400, true)};
-    struct ana_event up_ev[] = {RST(2250, false),
-                                RST(2400, true)};
+    struct ana_event up_ev[] = {RST(2250, false), RST(2400, true)};
     struct ana_event t2_ev[] = {RST(3050, false)};
     struct ana_event lost_ev[] = {RST(5000, false)};
     struct ana_flow flows[7];
@@ -197,8 +195,13 @@ static void test_foreign_proxy_attributes_first_hop_only(void **state)
     flow(&flows[0], &hops[0], 40000, 1000, 1100, NULL, 0);
     flow(&flows[1], &hops[1], 50000, 1010, 1060, up_ev, 1);
     struct ana_result ana = {.flows = flows, .nflows = 2};
-    struct met_input in = {.cell = &c, .records = records, .nproxies = 1, .access_log = false,
-                           .ana = &ana, .hops = hops, .nhops = 2};
+    struct met_input in = {.cell = &c,
+                           .records = records,
+                           .nproxies = 1,
+                           .access_log = false,
+                           .ana = &ana,
+                           .hops = hops,
+                           .nhops = 2};
     char err[256];
     json_t *m = met_build(&in, err, sizeof(err));
     assert_non_null(m);
@@ -225,9 +228,8 @@ static void test_chain_attribution(void **state)
     json_array_append_new(a1, acc(40001, 2010, 2890, 200, "-", 50001, 0));
     json_array_append_new(a2, acc(50000, 1020, 1880, 413, "-", 60000, 0));
     json_array_append_new(a2, acc(50001, 2020, 2880, 200, "-", 60001, 0));
-    struct ana_hop hops[3] = {{8000, "downstream", "proxy1"},
-                              {8001, "proxy1", "proxy2"},
-                              {9000, "proxy2", "upstream"}};
+    struct ana_hop hops[3] = {
+        {8000, "downstream", "proxy1"}, {8001, "proxy1", "proxy2"}, {9000, "proxy2", "upstream"}};
     struct ana_event ev12[] = {RST(1500, false)};
     struct ana_event ev2u[] = {RST(1400, false)};
     struct ana_flow flows[6];
@@ -238,8 +240,14 @@ static void test_chain_attribution(void **state)
     flow(&flows[4], &hops[1], 50001, 2010, 2890, NULL, 0);
     flow(&flows[5], &hops[2], 60001, 2020, 2880, NULL, 0);
     struct ana_result ana = {.flows = flows, .nflows = 6};
-    struct met_input in = {.cell = &c, .records = records, .access = {a1, a2}, .nproxies = 2,
-                           .access_log = true, .ana = &ana, .hops = hops, .nhops = 3};
+    struct met_input in = {.cell = &c,
+                           .records = records,
+                           .access = {a1, a2},
+                           .nproxies = 2,
+                           .access_log = true,
+                           .ana = &ana,
+                           .hops = hops,
+                           .nhops = 3};
     char err[256];
     json_t *m = met_build(&in, err, sizeof(err));
     assert_non_null(m);
@@ -292,16 +300,16 @@ static void test_sweep(void **state)
 {
     (void)state;
     struct scn s = {.name = "sw", .topo = SCN_DIRECT};
-    struct scn_cell c = {.s = &s, .trials = 6, .success = ok200, .nsuccess = 1, .nprogs = 2,
-                         .sweep = true};
+    struct scn_cell c = {
+        .s = &s, .trials = 6, .success = ok200, .nsuccess = 1, .nprogs = 2, .sweep = true};
     json_t *records = json_array();
     double gaps[] = {10, 20, 30, 10, 20, 30};
     const char *oc[] = {"200", "reset", "empty", "200", "200", "reset"};
     for (long t = 0; t < 6; t++) {
-        json_array_append_new(records, req(t, 0, 0, 40000 + (int)t, 1000 * t, 1000 * t + 10,
-                                           "200", 0));
-        json_array_append_new(records, req(t, 0, 1, 40000 + (int)t, 1000 * t + 20,
-                                           1000 * t + 30, oc[t], gaps[t]));
+        json_array_append_new(records,
+                              req(t, 0, 0, 40000 + (int)t, 1000 * t, 1000 * t + 10, "200", 0));
+        json_array_append_new(
+            records, req(t, 0, 1, 40000 + (int)t, 1000 * t + 20, 1000 * t + 30, oc[t], gaps[t]));
     }
     struct met_input in = {.cell = &c, .records = records};
     char err[256];
@@ -315,8 +323,8 @@ static void test_sweep(void **state)
     assert_int_equal(geti(json_array_get(sw, 2), "trials", NULL), 2);
     assert_int_equal(geti(m, "sweep_stats", "gaps"), 3);
     assert_int_equal(geti(m, "sweep_stats", "gaps_failing"), 2);
-    assert_true(json_real_value(json_object_get(json_object_get(m, "sweep_stats"),
-                                                "max_failure_rate")) == 1.0);
+    assert_true(json_real_value(
+                    json_object_get(json_object_get(m, "sweep_stats"), "max_failure_rate")) == 1.0);
     json_decref(m);
     json_decref(records);
 }

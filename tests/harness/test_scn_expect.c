@@ -66,34 +66,41 @@ static void test_metric_names(void **state)
     (void)state;
     bool countable, rate;
     char why[512];
-    const char *good[] = {"failures",         "failure_rate",          "outcomes.503",
-                          "outcomes.reset",   "requests.outcomes.200", "rst.upstream->proxy",
-                          "fin.proxy->downstream", "failing_rst.upstream->proxy",
-                          "proxy_flags.UC",   "stats.upstream_rq_retry", "latency_ms.p99",
-                          "throughput_rps",   "proxies.proxy.flags.UC", "upstream.close_how.rst",
-                          "sweep_stats.gaps_failing", "wire.held"};
+    const char *good[] = {"failures",
+                          "failure_rate",
+                          "outcomes.503",
+                          "outcomes.reset",
+                          "requests.outcomes.200",
+                          "rst.upstream->proxy",
+                          "fin.proxy->downstream",
+                          "failing_rst.upstream->proxy",
+                          "proxy_flags.UC",
+                          "stats.upstream_rq_retry",
+                          "latency_ms.p99",
+                          "throughput_rps",
+                          "proxies.proxy.flags.UC",
+                          "upstream.close_how.rst",
+                          "sweep_stats.gaps_failing",
+                          "wire.held"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         if (exp_metric_check(SCN_PROXY, good[i], &countable, &rate, why, sizeof(why)) != 0)
             fail_msg("%s: %s", good[i], why);
-    const char *bad[] = {"failurez",          "rst.upstream->downstream", "rst.proxy1->proxy2",
-                         "latency_ms.p42",    "outcomes",                 "proxies.proxy2.flags.UC",
-                         "rst.upstream",      "trials.x"};
+    const char *bad[] = {
+        "failurez", "rst.upstream->downstream", "rst.proxy1->proxy2", "latency_ms.p42",
+        "outcomes", "proxies.proxy2.flags.UC",  "rst.upstream",       "trials.x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (exp_metric_check(SCN_PROXY, bad[i], &countable, &rate, why, sizeof(why)) == 0)
             fail_msg("%s was accepted", bad[i]);
-    assert_int_equal(exp_metric_check(SCN_DIRECT, "proxy_flags.UC", &countable, &rate, why,
-                                      sizeof(why)),
-                     -1);
-    assert_int_equal(exp_metric_check(SCN_CHAIN, "proxies.proxy2.stats.early_responses",
-                                      &countable, &rate, why, sizeof(why)),
+    assert_int_equal(
+        exp_metric_check(SCN_DIRECT, "proxy_flags.UC", &countable, &rate, why, sizeof(why)), -1);
+    assert_int_equal(exp_metric_check(SCN_CHAIN, "proxies.proxy2.stats.early_responses", &countable,
+                                      &rate, why, sizeof(why)),
                      0);
-    assert_int_equal(exp_metric_check(SCN_CHAIN, "rst.proxy1->proxy2", &countable, &rate, why,
-                                      sizeof(why)),
-                     0);
+    assert_int_equal(
+        exp_metric_check(SCN_CHAIN, "rst.proxy1->proxy2", &countable, &rate, why, sizeof(why)), 0);
     assert_true(countable);
-    assert_int_equal(exp_metric_check(SCN_PROXY, "failure_rate", &countable, &rate, why,
-                                      sizeof(why)),
-                     0);
+    assert_int_equal(
+        exp_metric_check(SCN_PROXY, "failure_rate", &countable, &rate, why, sizeof(why)), 0);
     assert_true(rate);
     assert_false(countable);
 }
@@ -153,8 +160,8 @@ static void test_unobservable_is_skipped(void **state)
     bool sk;
     /* A foreign proxy (--proxy-cmd): no access log, only the first hop attributed. */
     json_object_set_new(cell, "access_log", json_false());
-    json_object_set_new(cell, "attributed", json_pack("[ss]", "downstream->proxy",
-                                                      "proxy->downstream"));
+    json_object_set_new(cell, "attributed",
+                        json_pack("[ss]", "downstream->proxy", "proxy->downstream"));
     struct scn_check c = cmp("proxy_flags.UC");
     c.eq = bound(0, false);
     assert_true(eval1(&c, cell, &sk));
@@ -223,9 +230,9 @@ static void test_describe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metric_names),       cmocka_unit_test(test_conditions),
-        cmocka_unit_test(test_rst_on_failing),     cmocka_unit_test(test_unobservable_is_skipped),
-        cmocka_unit_test(test_error_cell_fails),   cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_metric_names),     cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_rst_on_failing),   cmocka_unit_test(test_unobservable_is_skipped),
+        cmocka_unit_test(test_error_cell_fails), cmocka_unit_test(test_describe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

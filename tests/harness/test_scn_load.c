@@ -15,7 +15,7 @@
 #include "scn.h"
 #include "tsup.h"
 
-#define BAD_DIR RACELAB_SOURCE_DIR "/tests/harness/bad"
+#define BAD_DIR  RACELAB_SOURCE_DIR "/tests/harness/bad"
 #define GOOD_DIR RACELAB_SOURCE_DIR "/tests/harness/scenarios"
 
 /* file, line of the error, the key it names, a word of the reason */
@@ -62,10 +62,10 @@ static void test_bad_files_name_file_line_and_key(void **state)
         char *prefix = tsup_fmt("%s:%d:", path, b->line);
         char err[1024] = "";
         struct scn *s = scn_load(path, err, sizeof(err));
-        if (s || strncmp(err, prefix, strlen(prefix)) != 0 ||
-            (b->key && !strstr(err, b->key)) || !strstr(err, b->reason))
-            fail_msg("%s: expected an error starting %s naming %s (%s), got: %s", b->file,
-                     prefix, b->key ? b->key : "-", b->reason, s ? "(loaded)" : err);
+        if (s || strncmp(err, prefix, strlen(prefix)) != 0 || (b->key && !strstr(err, b->key)) ||
+            !strstr(err, b->reason))
+            fail_msg("%s: expected an error starting %s naming %s (%s), got: %s", b->file, prefix,
+                     b->key ? b->key : "-", b->reason, s ? "(loaded)" : err);
         scn_free(s);
         free(path);
         free(prefix);
@@ -254,31 +254,30 @@ static struct scn *load_text(const char *text, char *err, size_t errlen)
 static void test_mitigation_overrides_merge(void **state)
 {
     (void)state;
-    static const char text[] =
-        "name: merge\n"
-        "intent: merge rules\n"
-        "topology: chain\n"
-        "trials: 7\n"
-        "upstream: {close-after: 1, announce-close: true}\n"
-        "proxy: {upstream-idle-timeout: 500}\n"
-        "proxy2: {max-request-bytes: 1024}\n"
-        "wire:\n"
-        "  - {hop: upstream->proxy2, what: fin, nth: 1, hold: 100}\n"
-        "expect:\n"
-        "  failures: 0\n"
-        "  rst.proxy2->upstream: 0\n"
-        "mitigations:\n"
-        "  none: {}\n"
-        "  m:\n"
-        "    upstream: {close-after: 2, announce-close: false}\n"
-        "    proxy: {upstream-idle-timeout: 50}\n"
-        "    proxy1: {upstream-idle-timeout: 40}\n"
-        "    wire: []\n"
-        "    trials: 3\n"
-        "    timeout: 5s\n"
-        "    success: [200, 413]\n"
-        "    expect:\n"
-        "      failures: {min: 1, max: 50%}\n";
+    static const char text[] = "name: merge\n"
+                               "intent: merge rules\n"
+                               "topology: chain\n"
+                               "trials: 7\n"
+                               "upstream: {close-after: 1, announce-close: true}\n"
+                               "proxy: {upstream-idle-timeout: 500}\n"
+                               "proxy2: {max-request-bytes: 1024}\n"
+                               "wire:\n"
+                               "  - {hop: upstream->proxy2, what: fin, nth: 1, hold: 100}\n"
+                               "expect:\n"
+                               "  failures: 0\n"
+                               "  rst.proxy2->upstream: 0\n"
+                               "mitigations:\n"
+                               "  none: {}\n"
+                               "  m:\n"
+                               "    upstream: {close-after: 2, announce-close: false}\n"
+                               "    proxy: {upstream-idle-timeout: 50}\n"
+                               "    proxy1: {upstream-idle-timeout: 40}\n"
+                               "    wire: []\n"
+                               "    trials: 3\n"
+                               "    timeout: 5s\n"
+                               "    success: [200, 413]\n"
+                               "    expect:\n"
+                               "      failures: {min: 1, max: 50%}\n";
     char err[1024] = "";
     struct scn *s = load_text(text, err, sizeof(err));
     if (!s)
