@@ -13,7 +13,8 @@
  * network namespace and brings lo up. Returns 0, or -1 with a message in err that says what is
  * missing and how to fix it (e.g. "unshare(CLONE_NEWNET): Operation not permitted — run as
  * root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or
- * use --no-netns"). */
+ * use --no-netns"). The user-namespace path changes credentials, which clears the caller's
+ * PR_SET_PDEATHSIG: set it again afterwards. */
 int netns_enter(char *err, size_t errlen);
 
 /* Quick capability probe without changing the caller: forks a child that tries netns_enter(),
