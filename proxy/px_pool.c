@@ -418,6 +418,8 @@ static void uc_dispatch(struct px_uconn *uc)
         uc->req = NULL;
         req->uc = NULL;
         uc->head_done = false;
+        /* a pause asked while this response was relayed belongs to it, not to the next one */
+        uc->paused = false;
         px_down_upstream_done(req);
         if (uc->state == PX_U_CLOSED)
             return;
