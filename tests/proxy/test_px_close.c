@@ -222,15 +222,15 @@ static void test_downstream_reuse_closing(void **state)
     for (int careful = 0; careful < 2; careful++) {
         struct pxp p;
         const char *tag = careful ? "ds-careful" : "ds-naive";
-        pxp_start(&p, c->dir, tag, u.port, "--downstream-idle-timeout", "100", "--drain-timeout",
+        pxp_start(&p, c->dir, tag, u.port, "--downstream-idle-timeout", "300", "--drain-timeout",
                   "0", "--delayed-close-timeout", "200", NULL);
         json_t *recs;
         if (careful)
-            recs = dn_run(c->dir, p.port, "--trials", "4", "--requests", "2", "--gap", "300",
-                          "--idle-timeout", "50", NULL);
+            recs = dn_run(c->dir, p.port, "--trials", "4", "--parallel", "4", "--requests", "2",
+                          "--gap", "600", "--idle-timeout", "50", NULL);
         else
-            recs = dn_run(c->dir, p.port, "--trials", "4", "--requests", "2", "--gap", "300",
-                          NULL);
+            recs = dn_run(c->dir, p.port, "--trials", "4", "--parallel", "4", "--requests", "2",
+                          "--gap", "600", NULL);
         pxp_stop(&p);
         json_t *st = pxp_stats(&p);
         json_t *second = rec_filter_int(recs, "req", 1);
