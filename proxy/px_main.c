@@ -51,15 +51,14 @@ int main(int argc, char **argv)
     struct event *lev = NULL, *sigs[3] = {NULL, NULL, NULL};
     static const int signums[3] = {SIGTERM, SIGINT, SIGUSR1};
 
-    switch (px_cfg_parse(&cfg, argc, argv, err, sizeof(err))) {
-    case OPT_HELP:
+    int prc = px_cfg_parse(&cfg, argc, argv, err, sizeof(err));
+    if (prc == OPT_HELP) {
         px_cfg_usage(stdout);
         return 0;
-    case OPT_BAD:
+    }
+    if (prc != OPT_OK) {
         fprintf(stderr, "racelab-proxy: %s\n", err);
         return 2;
-    default:
-        break;
     }
 
     memset(&px, 0, sizeof(px));

@@ -333,12 +333,96 @@ static void test_signals(void **state)
     pxp_free(&p);
 }
 
+/* The proxy's own answers with Envoy's texts and flags: connect failure (UF, and URX once the
+ * retries are used up), a full pending queue (UO), the route timeout (504 UT), and a client that
+ * leaves before its response (DC). */
+static void test_local_replies(void **state)
+{
+    struct ctx *c = *state;
+    char buf[8192];
+    int err;
+    const char *req = "GET /r HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+
+    /* nothing listens on the upstream port */
+    int dead_port;
+    int lfd = raw_listen(&dead_port);
+    close(lfd);
+    struct pxp p;
+    pxp_start(&p, c->dir, "uf", dead_port, NULL);
+    assert_int_equal(exchange(p.port, req, strlen(req), buf, sizeof(buf), &err), 503);
+    assert_non_null(strstr(buf, "\r\n\r\nupstream connect error or disconnect/reset before "
+                                "headers. reset reason: connection failure"));
+    pxp_stop(&p);
+    json_t *acc = pxp_access(&p);
+    assert_int_equal(acc_count_flag(acc, "UF"), 1);
+    json_decref(acc);
+    pxp_free(&p);
+
+    pxp_start(&p, c->dir, "uf-retry", dead_port, "--retry-on", "connect-failure",
+              "--retry-backoff-base", "5", NULL);
+    assert_int_equal(exchange(p.port, req, strlen(req), buf, sizeof(buf), &err), 503);
+    assert_non_null(strstr(buf, "before headers. retried and the latest reset reason: "
+                                "connection failure"));
+    pxp_stop(&p);
+    acc = pxp_access(&p);
+    assert_int_equal(acc_count_flag(acc, "UF"), 1);
+    assert_int_equal(acc_count_flag(acc, "URX"), 1);
+    assert_int_equal(rec_int(json_array_get(acc, 0), "attempts"), 2);
+    json_decref(acc);
+    json_t *st = pxp_stats(&p);
+    assert_int_equal(pxp_stat(st, "upstream_cx_connect_fail"), 2);
+    assert_int_equal(pxp_stat(st, "upstream_rq_retry"), 1);
+    json_decref(st);
+    pxp_free(&p);
+
+    /* Envoy's max_pending_requests 0: a request that has to wait for a connection overflows */
+    struct up u;
+    up_start(&u, c->dir, "slow", "--delay-response", "400", NULL);
+    pxp_start(&p, c->dir, "uo", u.port, "--upstream-max-pending", "0", NULL);
+    assert_int_equal(exchange(p.port, req, strlen(req), buf, sizeof(buf), &err), 503);
+    assert_non_null(strstr(buf, "reset reason: overflow"));
+    pxp_stop(&p);
+    acc = pxp_access(&p);
+    assert_int_equal(acc_count_flag(acc, "UO"), 1);
+    json_decref(acc);
+    pxp_free(&p);
+
+    /* the route timeout, from the end of the request */
+    pxp_start(&p, c->dir, "ut", u.port, "--upstream-timeout", "100", NULL);
+    assert_int_equal(exchange(p.port, req, strlen(req), buf, sizeof(buf), &err), 504);
+    assert_non_null(strstr(buf, "upstream request timeout"));
+
+    /* a client that goes away while its request waits for the upstream */
+    const char *ka = "GET /dc HTTP/1.1\r\nHost: a\r\n\r\n";
+    int fd = raw_connect(p.port);
+    assert_int_equal(send(fd, ka, strlen(ka), MSG_NOSIGNAL), (ssize_t)strlen(ka));
+    clk_sleep_us(50000);
+    close(fd);
+    clk_sleep_us(50000);
+    pxp_stop(&p);
+    acc = pxp_access(&p);
+    assert_int_equal(json_array_size(acc), 2);
+    assert_int_equal(acc_count_flag(acc, "UT"), 1);
+    assert_int_equal(acc_count_status(acc, 504), 1);
+    assert_int_equal(acc_count_flag(acc, "DC"), 1);
+    json_decref(acc);
+    st = pxp_stats(&p);
+    assert_int_equal(pxp_stat(st, "upstream_rq_timeout"), 1);
+    assert_int_equal(pxp_stat(st, "downstream_cx_destroy_remote_active_rq"), 1);
+    assert_int_equal(pxp_stat(st, "upstream_cx_destroy_local_with_active_rq"), 2);
+    json_decref(st);
+    pxp_free(&p);
+    assert_int_equal(up_stop(&u), 0);
+    up_free(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_flags_exit_2),     cmocka_unit_test(test_help_lists_every_flag),
         cmocka_unit_test(test_malformed_and_oversized),
         cmocka_unit_test(test_garbage_never_crashes), cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_local_replies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
