@@ -159,13 +159,13 @@ static void test_malformed_and_oversized(void **state)
     pxp_start(&p, c->dir, "px1", u.port, "--delayed-close-timeout", "100", NULL);
 
     /* 400, "Connection: close", and the proxy closes (EOF, after its delayed close) */
-    static const char *const bad[] = {
+    static const char *const garbled[] = {
         "GARBAGE\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     };
     for (size_t i = 0; i < 3; i++) {
-        assert_int_equal(exchange(p.port, bad[i], strlen(bad[i]), buf, sizeof(buf), &err), 400);
+        assert_int_equal(exchange(p.port, garbled[i], strlen(garbled[i]), buf, sizeof(buf), &err), 400);
         assert_non_null(strstr(buf, "connection: close\r\n"));
         assert_int_equal(err, 0);
     }
