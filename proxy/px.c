@@ -11,9 +11,8 @@ const char *px_flags_str(unsigned flags, char *buf, size_t cap)
         unsigned bit;
         const char *name;
     } order[] = {
-        {PX_F_UT, "UT"},   {PX_F_LR, "LR"},   {PX_F_UF, "UF"},   {PX_F_UC, "UC"},
-        {PX_F_UO, "UO"},   {PX_F_DC, "DC"},   {PX_F_URX, "URX"}, {PX_F_DPE, "DPE"},
-        {PX_F_UPE, "UPE"},
+        {PX_F_UT, "UT"}, {PX_F_LR, "LR"},   {PX_F_UF, "UF"},   {PX_F_UC, "UC"},   {PX_F_UO, "UO"},
+        {PX_F_DC, "DC"}, {PX_F_URX, "URX"}, {PX_F_DPE, "DPE"}, {PX_F_UPE, "UPE"},
     };
     size_t off = 0;
     buf[0] = '\0';
@@ -56,6 +55,12 @@ uint64_t px_random(struct px *px)
     x ^= x >> 27;
     px->rng = x;
     return x * 0x2545f4914f6cdd1dull;
+}
+
+void px_arm_ms(struct event *ev, long ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    event_add(ev, &tv);
 }
 
 const struct timeval *px_common_timeout(struct px *px, long ms)

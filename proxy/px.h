@@ -71,6 +71,9 @@ void px_reap(struct px *px);
 
 uint64_t px_random(struct px *px);
 
+/* Arms (or re-arms) a timer for ms milliseconds. */
+void px_arm_ms(struct event *ev, long ms);
+
 /* A libevent common timeout of ms (NULL when ms is 0). */
 const struct timeval *px_common_timeout(struct px *px, long ms);
 

@@ -129,6 +129,7 @@ static int parse_retry_on(void *cfg, const char *val, char *err, size_t errlen)
 
 #define F(field) offsetof(struct px_cfg, field)
 
+/* clang-format off */
 const struct opt_spec px_cfg_opts[] = {
     {.name = "listen", .type = OPT_STR, .off = F(listen), .metavar = "ADDR",
      .help = "downstream listener, HOST:PORT (port 0: any free port; see --port-file). "
@@ -230,7 +231,8 @@ const struct opt_spec px_cfg_opts[] = {
              "(Envoy today, default); delay:MS = a re-use delay timer (Envoy PR #7159's idea; "
              "poll-cycle-delay)",
      .parse = parse_attach},
-    {.name = "reuse-check", .type = OPT_ENUM, .off = F(reuse_check), .metavar = "none|peek|tcp-info",
+    {.name = "reuse-check", .type = OPT_ENUM, .off = F(reuse_check),
+     .metavar = "none|peek|tcp-info",
      .help = "before reusing a pooled connection, ask the kernel whether the upstream already "
              "closed it: peek = recv(MSG_PEEK|MSG_DONTWAIT) returns 0, tcp-info = TCP_INFO state "
              "CLOSE_WAIT. Envoy, nginx and HAProxy have none (default; they wait for their event "
@@ -259,6 +261,7 @@ const struct opt_spec px_cfg_opts[] = {
              "given with it (before or after) switch single mitigations back on"},
     OPT_END,
 };
+/* clang-format on */
 
 const char *px_attach_name(enum px_attach a)
 {

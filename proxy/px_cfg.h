@@ -78,9 +78,9 @@ struct px_cfg {
     long upstream_max_pending;
     long upstream_connect_timeout_ms;
     long upstream_timeout_ms;
-    int attach;          /* enum px_attach */
+    int attach;           /* enum px_attach */
     long attach_delay_ms; /* PX_ATTACH_DELAY */
-    int reuse_check;     /* enum px_reuse_check */
+    int reuse_check;      /* enum px_reuse_check */
 
     /* retries */
     unsigned retry_on;

@@ -85,12 +85,6 @@ static void finish(struct px_closing *c)
     px_defer_free(c->px, &c->dfr);
 }
 
-static void arm(struct px_closing *c, long ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    event_add(c->tmr, &tv);
-}
-
 /* LINGER: discard what the client still sends, until EOF. 1 = EOF/error (close now), 0 = more
  * may come. */
 static int discard(struct px_closing *c, bool *progress)
@@ -141,7 +135,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             return;
         }
         if (written > 0)
-            arm(c, cfg->delayed_close_timeout_ms);
+            px_arm_ms(c->tmr, cfg->delayed_close_timeout_ms);
         return;
     case PX_CLOSE_LINGER: {
         bool progress = false;
@@ -156,7 +150,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         if (progress || written > 0) {
             uint64_t now = clk_mono_us();
             long left = c->linger_deadline > now ? (long)((c->linger_deadline - now) / 1000) : 0;
-            arm(c, left < cfg->lingering_timeout_ms ? left : cfg->lingering_timeout_ms);
+            px_arm_ms(c->tmr, left < cfg->lingering_timeout_ms ? left : cfg->lingering_timeout_ms);
         }
         return;
     }
@@ -231,7 +225,7 @@ void px_close_start(struct px *px, int fd, struct evbuffer *out, enum px_close_k
         flags |= EV_WRITE | EV_READ;
         c->linger_deadline = clk_mono_us() + (uint64_t)cfg->lingering_time_ms * 1000u;
         timeout = cfg->lingering_timeout_ms < cfg->lingering_time_ms ? cfg->lingering_timeout_ms
-                                                                      : cfg->lingering_time_ms;
+                                                                     : cfg->lingering_time_ms;
         if (fl == 1) {
             shutdown(fd, SHUT_WR);
             c->shut = true;
@@ -245,7 +239,7 @@ void px_close_start(struct px *px, int fd, struct evbuffer *out, enum px_close_k
         return;
     }
     if (timeout > 0)
-        arm(c, timeout);
+        px_arm_ms(c->tmr, timeout);
 }
 
 void px_close_all(struct px *px)

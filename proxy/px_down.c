@@ -27,12 +27,6 @@ static void dc_process(struct px_dconn *dc);
 static void dc_on_event(evutil_socket_t fd, short what, void *arg);
 static void req_finish(struct px_dconn *dc);
 
-static void arm_ms(struct event *ev, long ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    event_add(ev, &tv);
-}
-
 static size_t req_queued(const struct px_req *req)
 {
     return evbuffer_get_length(req->upbuf) + px_pool_queued(req);
@@ -143,8 +137,7 @@ static bool req_close_after(const struct px_dconn *dc, const struct px_req *req)
     const struct px_cfg *cfg = dc->px->cfg;
     bool max_reached = cfg->max_requests_per_connection > 0 &&
                        dc->nreq >= (uint32_t)cfg->max_requests_per_connection;
-    return req->want_close || dc->draining || max_reached || !req->body_done ||
-           req->protocol_error;
+    return req->want_close || dc->draining || max_reached || !req->body_done || req->protocol_error;
 }
 
 /* A fresh request record; the buffers stay allocated for the next request. */
@@ -247,7 +240,7 @@ static void schedule_retry(struct px_dconn *dc)
     if (!dc->retry_tmr)
         dc->retry_tmr = evtimer_new(px->base, retry_cb, dc);
     uint64_t ms = px_retry_backoff_ms(px->cfg->retry_backoff_base_ms, req->attempts, px_random(px));
-    arm_ms(dc->retry_tmr, (long)ms);
+    px_arm_ms(dc->retry_tmr, (long)ms);
 }
 
 static void timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -280,11 +273,6 @@ static void request_complete(struct px_dconn *dc)
     }
 }
 
-static bool method_is(const struct h1_msg *m, const char *name)
-{
-    return h1_method_is(m, name);
-}
-
 static void req_begin(struct px_dconn *dc, const struct h1_msg *m, size_t head_len)
 {
     struct px *px = dc->px;
@@ -309,9 +297,10 @@ static void req_begin(struct px_dconn *dc, const struct h1_msg *m, size_t head_l
     req->path[pl] = '\0';
     req->minor = m->minor;
     req->want_close = !h1_keep_alive(m);
-    req->head_method = method_is(m, "HEAD");
+    req->head_method = h1_method_is(m, "HEAD");
     /* nginx's non-idempotent methods */
-    req->idempotent = !method_is(m, "POST") && !method_is(m, "PATCH") && !method_is(m, "LOCK");
+    req->idempotent =
+        !h1_method_is(m, "POST") && !h1_method_is(m, "PATCH") && !h1_method_is(m, "LOCK");
     h1_body_init_request(&req->body, m);
     req->start_us = clk_real_us();
     req->start_mono = clk_mono_us();
@@ -680,7 +669,7 @@ static void start_drain(struct px_dconn *dc)
     dc->draining = true;
     if (!dc->drain_tmr)
         dc->drain_tmr = evtimer_new(dc->px->base, drain_cb, dc);
-    arm_ms(dc->drain_tmr, dc->px->cfg->drain_timeout_ms);
+    px_arm_ms(dc->drain_tmr, dc->px->cfg->drain_timeout_ms);
 }
 
 static void idle_cb(evutil_socket_t fd, short what, void *arg)
@@ -749,7 +738,7 @@ static void dc_new(struct px *px, int fd)
     }
     if (cfg->max_connection_duration_ms > 0) {
         dc->dur_tmr = evtimer_new(px->base, duration_cb, dc);
-        arm_ms(dc->dur_tmr, cfg->max_connection_duration_ms);
+        px_arm_ms(dc->dur_tmr, cfg->max_connection_duration_ms);
     }
 }
 

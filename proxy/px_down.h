@@ -24,7 +24,7 @@ struct evbuffer;
 struct px_uconn;
 
 #define PX_METHOD_MAX 24
-#define PX_PATH_MAX 256
+#define PX_PATH_MAX   256
 
 struct px_req {
     struct px_dconn *dc;
@@ -33,14 +33,14 @@ struct px_req {
     /* the request */
     char method[PX_METHOD_MAX];
     char path[PX_PATH_MAX];
-    int minor;          /* 0 = HTTP/1.0 */
-    bool want_close;    /* the client does not keep the connection alive */
+    int minor;       /* 0 = HTTP/1.0 */
+    bool want_close; /* the client does not keep the connection alive */
     bool head_method;
     bool idempotent;
     struct h1_body body;
     bool body_done;
-    uint64_t rx_bytes;  /* request bytes read (head and body) */
-    uint64_t tx_bytes;  /* response bytes queued downstream */
+    uint64_t rx_bytes; /* request bytes read (head and body) */
+    uint64_t tx_bytes; /* response bytes queued downstream */
     uint64_t start_us, start_mono;
     struct evbuffer *upbuf;  /* request bytes not yet handed to an upstream connection */
     struct evbuffer *replay; /* every request byte, kept for a retry (NULL: not replayable) */
@@ -49,7 +49,7 @@ struct px_req {
     struct px_uconn *uc; /* the attempt's connection; NULL while pending or backing off */
     bool pending;        /* in the pool's pending queue */
     TAILQ_ENTRY(px_req) pq;
-    bool sent;           /* this attempt's request went to an upstream connection */
+    bool sent; /* this attempt's request went to an upstream connection */
     int attempts;
     int ports[PX_MAX_RETRIES + 1];
     bool reused[PX_MAX_RETRIES + 1];
@@ -72,12 +72,12 @@ struct px_dconn {
     struct evbuffer *in, *out;
     int dport, lport;
     uint32_t nreq;
-    bool draining;       /* responses say "Connection: close" (Envoy's drain sequence) */
+    bool draining; /* responses say "Connection: close" (Envoy's drain sequence) */
     bool dead;
-    bool in_process;     /* px_down's parse loop is on the stack */
-    bool up_paused;      /* the upstream read is paused until out drains (back-pressure) */
+    bool in_process; /* px_down's parse loop is on the stack */
+    bool up_paused;  /* the upstream read is paused until out drains (back-pressure) */
     struct event *idle_tmr, *dur_tmr, *drain_tmr, *retry_tmr, *timeout_tmr;
-    struct px_req req;   /* HTTP/1: one request at a time */
+    struct px_req req; /* HTTP/1: one request at a time */
     LIST_ENTRY(px_dconn) link;
     struct px_deferred dfr;
 };

@@ -48,8 +48,8 @@ static bool name_is(const struct h1_header *h, const char *name)
 
 static bool hop_by_hop(const struct h1_header *h)
 {
-    return name_is(h, "connection") || name_is(h, "keep-alive") ||
-           name_is(h, "proxy-connection") || name_is(h, "te") || name_is(h, "upgrade");
+    return name_is(h, "connection") || name_is(h, "keep-alive") || name_is(h, "proxy-connection") ||
+           name_is(h, "te") || name_is(h, "upgrade");
 }
 
 static void sb_header(struct sb *s, const struct h1_header *h)

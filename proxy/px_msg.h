@@ -29,8 +29,8 @@ enum px_reframe {
 void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled);
 
 struct px_resp_head {
-    int minor;          /* the client's HTTP version: the status line says the same */
-    bool close;         /* the connection closes after this response */
+    int minor;  /* the client's HTTP version: the status line says the same */
+    bool close; /* the connection closes after this response */
     enum px_reframe reframe;
 };
 void px_msg_response_head(struct evbuffer *out, const struct h1_msg *resp,

@@ -65,12 +65,6 @@ static void uc_on_event(evutil_socket_t fd, short what, void *arg);
 static void uc_on_timer(evutil_socket_t fd, short what, void *arg);
 static void pool_connect_more(struct px_pool *pool);
 
-static void arm_ms(struct event *ev, long ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    event_add(ev, &tv);
-}
-
 static void uc_watch(struct px_uconn *uc)
 {
     short f = EV_PERSIST;
@@ -261,7 +255,7 @@ static void uc_release(struct px_uconn *uc)
         /* PR #7159's idea: not reusable until a delay passed; a FIN later than that still races */
         uc->state = PX_U_HELD;
         TAILQ_INSERT_TAIL(&pool->held, uc, link);
-        arm_ms(uc->tmr, cfg->attach_delay_ms);
+        px_arm_ms(uc->tmr, cfg->attach_delay_ms);
         uc_watch(uc);
         return;
     }
@@ -286,13 +280,13 @@ static void pool_open(struct px_pool *pool)
     if (uc->fd < 0) {
         /* loopback refuses at once; report it from the loop like an asynchronous failure */
         uc->connect_err = errno;
-        arm_ms(uc->tmr, 0);
+        px_arm_ms(uc->tmr, 0);
         return;
     }
     net_set_nodelay(uc->fd);
     uc->ev = event_new(px->base, uc->fd, EV_WRITE | EV_PERSIST, uc_on_event, uc);
     event_add(uc->ev, NULL);
-    arm_ms(uc->tmr, px->cfg->upstream_connect_timeout_ms);
+    px_arm_ms(uc->tmr, px->cfg->upstream_connect_timeout_ms);
 }
 
 static void pool_connect_more(struct px_pool *pool)

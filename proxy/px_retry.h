@@ -19,15 +19,15 @@ enum px_fail {
 
 struct px_retry_facts {
     enum px_fail fail;
-    bool request_sent;      /* the request was handed to an upstream connection (the codec) */
-    bool idempotent;        /* not POST, PATCH or LOCK */
-    bool replayable;        /* the whole request is still buffered */
-    bool response_started;  /* response bytes already went downstream */
+    bool request_sent;     /* the request was handed to an upstream connection (the codec) */
+    bool idempotent;       /* not POST, PATCH or LOCK */
+    bool replayable;       /* the whole request is still buffered */
+    bool response_started; /* response bytes already went downstream */
     int retries_done;
 };
 
 enum px_retry_verdict {
-    PX_RETRY_NO,        /* the policy does not cover this failure */
+    PX_RETRY_NO, /* the policy does not cover this failure */
     PX_RETRY_YES,
     PX_RETRY_EXHAUSTED, /* covered, but --num-retries are used up: URX */
 };

@@ -15,7 +15,7 @@ enum px_reason {
     PX_REASON_COUNT
 };
 
-const char *px_reason_name(enum px_reason r);      /* "connection_termination" */
+const char *px_reason_name(enum px_reason r);       /* "connection_termination" */
 const char *px_reason_envoy_text(enum px_reason r); /* "connection termination" */
 
 struct px_stats {

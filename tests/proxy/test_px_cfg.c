@@ -92,15 +92,15 @@ static void test_no_mitigations(void **state)
     assert_int_equal(c.retry_on, PX_RETRY_RESET);
     assert_int_equal(c.delayed_close_timeout_ms, 250);
     assert_false(c.skip_delay_close);
-    assert_int_equal(PARSE(&c, err, UP, "--reuse-check", "peek", "--skip-delay-close",
-                           "--no-mitigations"),
-                     OPT_OK);
+    assert_int_equal(
+        PARSE(&c, err, UP, "--reuse-check", "peek", "--skip-delay-close", "--no-mitigations"),
+        OPT_OK);
     assert_int_equal(c.reuse_check, PX_REUSE_PEEK);
     assert_true(c.skip_delay_close);
     assert_int_equal(c.attach, PX_ATTACH_IMMEDIATE);
-    assert_int_equal(PARSE(&c, err, UP, "--no-mitigations", "--retry-on", "reset", "--num-retries",
-                           "2"),
-                     OPT_OK);
+    assert_int_equal(
+        PARSE(&c, err, UP, "--no-mitigations", "--retry-on", "reset", "--num-retries", "2"),
+        OPT_OK);
     assert_int_equal(c.num_retries, 2);
     assert_int_equal(PARSE(&c, err, UP, "--no-mitigations", "--lingering-close"), OPT_OK);
     assert_true(c.lingering_close);
@@ -119,8 +119,8 @@ static void test_values(void **state)
     assert_int_equal(c.attach_delay_ms, 5);
     assert_int_equal(PARSE(&c, err, UP, "--attach-pending=delay:2s"), OPT_OK);
     assert_int_equal(c.attach_delay_ms, 2000);
-    assert_int_equal(PARSE(&c, err, UP, "--retry-on", "reset,connect-failure,5xx",
-                           "--num-retries", "2", "--retry-backoff-base", "10"),
+    assert_int_equal(PARSE(&c, err, UP, "--retry-on", "reset,connect-failure,5xx", "--num-retries",
+                           "2", "--retry-backoff-base", "10"),
                      OPT_OK);
     assert_int_equal(c.retry_on, PX_RETRY_RESET | PX_RETRY_CONNECT_FAILURE | PX_RETRY_5XX);
     assert_int_equal(c.num_retries, 2);

@@ -99,15 +99,33 @@ static void test_help_lists_every_flag(void **state)
     assert_int_equal(tsup_run(argv, out, NULL, 10000), 0);
     char *text = tsup_slurp(out);
     assert_non_null(text);
-    static const char *const flags[] = {
-        "--listen", "--upstream", "--delayed-close-timeout", "--lingering-close",
-        "--lingering-timeout", "--skip-delay-close", "--no-skip-delay-close",
-        "--downstream-idle-timeout", "--max-connection-duration", "--drain-timeout",
-        "--max-requests-per-connection", "--max-request-bytes", "--max-request-headers-kb",
-        "--upstream-idle-timeout", "--upstream-max-connections", "--attach-pending",
-        "--reuse-check", "--retry-on", "--num-retries", "--retry-backoff-base",
-        "--retry-idempotent-only", "--upstream-timeout", "--no-mitigations", "--access-log",
-        "--stats", "--name", "--port-file"};
+    static const char *const flags[] = {"--listen",
+                                        "--upstream",
+                                        "--delayed-close-timeout",
+                                        "--lingering-close",
+                                        "--lingering-timeout",
+                                        "--skip-delay-close",
+                                        "--no-skip-delay-close",
+                                        "--downstream-idle-timeout",
+                                        "--max-connection-duration",
+                                        "--drain-timeout",
+                                        "--max-requests-per-connection",
+                                        "--max-request-bytes",
+                                        "--max-request-headers-kb",
+                                        "--upstream-idle-timeout",
+                                        "--upstream-max-connections",
+                                        "--attach-pending",
+                                        "--reuse-check",
+                                        "--retry-on",
+                                        "--num-retries",
+                                        "--retry-backoff-base",
+                                        "--retry-idempotent-only",
+                                        "--upstream-timeout",
+                                        "--no-mitigations",
+                                        "--access-log",
+                                        "--stats",
+                                        "--name",
+                                        "--port-file"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (!strstr(text, flags[i]))
             fail_msg("--help lacks %s", flags[i]);
@@ -165,7 +183,8 @@ static void test_malformed_and_oversized(void **state)
         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     };
     for (size_t i = 0; i < 3; i++) {
-        assert_int_equal(exchange(p.port, garbled[i], strlen(garbled[i]), buf, sizeof(buf), &err), 400);
+        assert_int_equal(exchange(p.port, garbled[i], strlen(garbled[i]), buf, sizeof(buf), &err),
+                         400);
         assert_non_null(strstr(buf, "connection: close\r\n"));
         assert_int_equal(err, 0);
     }
@@ -423,9 +442,11 @@ static void test_local_replies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_flags_exit_2),     cmocka_unit_test(test_help_lists_every_flag),
+        cmocka_unit_test(test_bad_flags_exit_2),
+        cmocka_unit_test(test_help_lists_every_flag),
         cmocka_unit_test(test_malformed_and_oversized),
-        cmocka_unit_test(test_garbage_never_crashes), cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_garbage_never_crashes),
+        cmocka_unit_test(test_signals),
         cmocka_unit_test(test_local_replies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

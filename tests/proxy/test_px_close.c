@@ -134,8 +134,8 @@ static void test_early_413_delayed_close(void **state)
 
     /* an upload larger than the socket buffers outlasts the timer: the timer's close() still
      * sends RST with the body unread, and the client that gives up never reads the 413 */
-    early_413(*state, "delay-big", &r, "--body-size", "16m", NULL, "--delayed-close-timeout",
-              "200", NULL);
+    early_413(*state, "delay-big", &r, "--body-size", "16m", NULL, "--delayed-close-timeout", "200",
+              NULL);
     assert_int_equal(rec_count_str(r.recs, "outcome", "reset"), NTRIALS);
     assert_int_equal(pxp_stat(r.stats, "delayed_close_timeouts"), NTRIALS);
     run_free(&r);
@@ -180,8 +180,7 @@ static void http10(struct ctx *c, const char *tag, struct run *r, const char *fl
     assert_int_equal(rec_count_str(r->recs, "outcome", "200"), NTRIALS);
     size_t i;
     json_t *o;
-    json_array_foreach(r->recs, i, o)
-        assert_int_equal(rec_int(o, "received") > 1024, 1);
+    json_array_foreach(r->recs, i, o) assert_int_equal(rec_int(o, "received") > 1024, 1);
 }
 
 static void test_http10_delay_close_cost(void **state)

@@ -24,7 +24,7 @@
 
 #include "pxt.h"
 
-#define TRIALS "8"
+#define TRIALS  "8"
 #define NTRIALS 8
 
 struct ctx {
@@ -81,8 +81,8 @@ static void pending_attach(struct ctx *c, const char *tag, struct outcome *o, ..
 
     up_start(&u, c->dir, tag, "--close-after", "1", "--close-how", "fin-with-data",
              "--delay-response", "100", NULL);
-    pxp_start(&p, c->dir, tag, u.port, "--upstream-max-connections", "1", args[0], args[1],
-              args[2], args[3], args[4], args[5], args[6], args[7], NULL);
+    pxp_start(&p, c->dir, tag, u.port, "--upstream-max-connections", "1", args[0], args[1], args[2],
+              args[3], args[4], args[5], args[6], args[7], NULL);
     o->recs = dn_run(c->dir, p.port, "--trials", TRIALS, "--conns", "2", NULL);
     pxp_stop(&p);
     o->acc = pxp_access(&p);
@@ -117,10 +117,9 @@ static void test_pending_attach_immediate_fails(void **state)
         assert_int_equal(rec_int(r, "attempts"), 1);
     }
     assert_int_equal(pxp_stat(o.stats, "upstream_cx_destroy_remote_with_active_rq"), NTRIALS);
-    assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(o.stats, "rq_503_by_reason"),
-                                           "connection_termination")),
-        NTRIALS);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(o.stats, "rq_503_by_reason"), "connection_termination")),
+                     NTRIALS);
     outcome_free(&o);
 }
 
@@ -279,8 +278,8 @@ static void test_noticed_close_is_honoured(void **state)
         up_start(&u, c->dir, k ? "fin" : "announce", how[k][0], how[k][1], how[k][2], how[k][3],
                  NULL);
         pxp_start(&p, c->dir, k ? "fin" : "announce", u.port, "--no-mitigations", NULL);
-        json_t *recs = dn_run(c->dir, p.port, "--trials", TRIALS, "--requests", "2", "--gap", "0",
-                              NULL);
+        json_t *recs =
+            dn_run(c->dir, p.port, "--trials", TRIALS, "--requests", "2", "--gap", "0", NULL);
         pxp_stop(&p);
         assert_int_equal(rec_count_str(recs, "outcome", "200"), 2 * NTRIALS);
         json_t *st = pxp_stats(&p);

@@ -71,16 +71,14 @@ static void test_retry_policy(void **state)
     assert_int_equal(decide(0, PX_FAIL_RESET, true, true, false, 0), PX_RETRY_NO);
     /* reset covers a reused connection's RST after the request went out */
     assert_int_equal(decide(PX_RETRY_RESET, PX_FAIL_RESET, true, true, false, 0), PX_RETRY_YES);
-    assert_int_equal(decide(PX_RETRY_RESET, PX_FAIL_CONNECT, false, true, false, 0),
-                     PX_RETRY_YES);
+    assert_int_equal(decide(PX_RETRY_RESET, PX_FAIL_CONNECT, false, true, false, 0), PX_RETRY_YES);
     /* reset-before-request does not, once the request was handed to the codec */
     assert_int_equal(decide(PX_RETRY_RESET_BEFORE_REQUEST, PX_FAIL_RESET, true, true, false, 0),
                      PX_RETRY_NO);
     assert_int_equal(decide(PX_RETRY_RESET_BEFORE_REQUEST, PX_FAIL_RESET, false, true, false, 0),
                      PX_RETRY_YES);
-    assert_int_equal(
-        decide(PX_RETRY_RESET_BEFORE_REQUEST, PX_FAIL_CONNECT, false, true, false, 0),
-        PX_RETRY_YES);
+    assert_int_equal(decide(PX_RETRY_RESET_BEFORE_REQUEST, PX_FAIL_CONNECT, false, true, false, 0),
+                     PX_RETRY_YES);
     /* connect-failure covers only connect failures */
     assert_int_equal(decide(PX_RETRY_CONNECT_FAILURE, PX_FAIL_RESET, true, true, false, 0),
                      PX_RETRY_NO);
@@ -96,14 +94,13 @@ static void test_retry_policy(void **state)
     /* nginx: a POST already sent is not retried; one that never left is */
     assert_int_equal(decide(PX_RETRY_RESET, PX_FAIL_RESET, true, false, true, 0), PX_RETRY_NO);
     assert_int_equal(decide(PX_RETRY_RESET, PX_FAIL_RESET, true, false, false, 0), PX_RETRY_YES);
-    assert_int_equal(decide(PX_RETRY_RESET, PX_FAIL_CONNECT, false, false, true, 0),
-                     PX_RETRY_YES);
+    assert_int_equal(decide(PX_RETRY_RESET, PX_FAIL_CONNECT, false, false, true, 0), PX_RETRY_YES);
     /* nothing to replay, or the response already went downstream */
     struct px_cfg c;
     cfg_default(&c);
     c.retry_on = PX_RETRY_RESET;
-    struct px_retry_facts f = {.fail = PX_FAIL_RESET, .request_sent = true, .idempotent = true,
-                               .replayable = false};
+    struct px_retry_facts f = {
+        .fail = PX_FAIL_RESET, .request_sent = true, .idempotent = true, .replayable = false};
     assert_int_equal(px_retry_decide(&c, &f), PX_RETRY_NO);
     f.replayable = true;
     f.response_started = true;
@@ -123,13 +120,13 @@ static enum px_close_kind close_kind(long delayed, bool skip, bool linger, struc
 static void test_close_decision(void **state)
 {
     (void)state;
-    struct px_close_facts early = {.after_response = true, .request_complete = false,
-                                   .unread_input = true};
+    struct px_close_facts early = {
+        .after_response = true, .request_complete = false, .unread_input = true};
     struct px_close_facts full = {.after_response = true, .request_complete = true};
-    struct px_close_facts http10 = {.after_response = true, .request_complete = false,
-                                    .http10_sans_cl = true};
-    struct px_close_facts bad = {.protocol_error = true, .after_response = true,
-                                 .request_complete = true};
+    struct px_close_facts http10 = {
+        .after_response = true, .request_complete = false, .http10_sans_cl = true};
+    struct px_close_facts bad = {
+        .protocol_error = true, .after_response = true, .request_complete = true};
     struct px_close_facts idle = {.request_complete = true};
     struct px_close_facts fresh = {.request_complete = true, .never_requested = true};
 
@@ -177,7 +174,8 @@ static void test_request_head(void **state)
     struct evbuffer *b = evbuffer_new();
     px_msg_request_head(b, &m, true);
     char *s = drain_all(b);
-    assert_string_equal(s, "POST /up?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-A: b\r\n\r\n");
+    assert_string_equal(s,
+                        "POST /up?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-A: b\r\n\r\n");
     free(s);
     px_msg_request_head(b, &m, false);
     s = drain_all(b);
@@ -227,8 +225,8 @@ static void test_local_reply(void **state)
 {
     (void)state;
     struct evbuffer *b = evbuffer_new();
-    px_msg_local_reply(b, 1, 503,
-                       PX_503_PREFIX "reset reason: connection termination", false, false);
+    px_msg_local_reply(b, 1, 503, PX_503_PREFIX "reset reason: connection termination", false,
+                       false);
     char *s = drain_all(b);
     assert_string_equal(s, "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 95\r\n"
                            "content-type: text/plain\r\n\r\n"
