@@ -18,6 +18,7 @@ struct px_closing {
     struct event *tmr;
     struct evbuffer *out;
     bool shut;                /* LINGER: shutdown(SHUT_WR) done */
+    uint64_t deadline;        /* when the timer is due, monotonic µs */
     uint64_t linger_deadline; /* LINGER: lingering_time, monotonic µs */
     LIST_ENTRY(px_closing) link;
     struct px_deferred dfr;
@@ -64,6 +65,15 @@ static void closing_free(struct px_deferred *d)
 {
     struct px_closing *c = (struct px_closing *)((char *)d - offsetof(struct px_closing, dfr));
     free(c);
+}
+
+/* libevent's timers run on the coarse monotonic clock and the time cached at the start of the
+ * loop iteration, so they may fire up to a tick early; the deadline is kept here and checked on
+ * the precise clock, so a delayed close never ends before its timeout. */
+static void arm(struct px_closing *c, long ms)
+{
+    c->deadline = clk_mono_us() + (uint64_t)ms * 1000u;
+    px_arm_ms(c->tmr, ms);
 }
 
 static void finish(struct px_closing *c)
@@ -135,7 +145,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             return;
         }
         if (written > 0)
-            px_arm_ms(c->tmr, cfg->delayed_close_timeout_ms);
+            arm(c, cfg->delayed_close_timeout_ms);
         return;
     case PX_CLOSE_LINGER: {
         bool progress = false;
@@ -150,7 +160,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         if (progress || written > 0) {
             uint64_t now = clk_mono_us();
             long left = c->linger_deadline > now ? (long)((c->linger_deadline - now) / 1000) : 0;
-            px_arm_ms(c->tmr, left < cfg->lingering_timeout_ms ? left : cfg->lingering_timeout_ms);
+            arm(c, left < cfg->lingering_timeout_ms ? left : cfg->lingering_timeout_ms);
         }
         return;
     }
@@ -162,6 +172,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct px_closing *c = arg;
     (void)fd;
     (void)what;
+    uint64_t now = clk_mono_us();
+    if (now < c->deadline) {
+        struct timeval tv = {.tv_sec = 0, .tv_usec = (suseconds_t)(c->deadline - now)};
+        if (tv.tv_usec >= 1000000) {
+            tv.tv_sec = tv.tv_usec / 1000000;
+            tv.tv_usec %= 1000000;
+        }
+        event_add(c->tmr, &tv);
+        return;
+    }
     switch (c->kind) {
     case PX_CLOSE_DELAY:
         c->px->stats.delayed_close_timeouts++;
@@ -239,7 +259,7 @@ void px_close_start(struct px *px, int fd, struct evbuffer *out, enum px_close_k
         return;
     }
     if (timeout > 0)
-        px_arm_ms(c->tmr, timeout);
+        arm(c, timeout);
 }
 
 void px_close_all(struct px *px)

@@ -75,10 +75,6 @@ int main(int argc, char **argv)
     if (!ecfg)
         goto out;
     event_config_require_features(ecfg, EV_FEATURE_EARLY_CLOSE | EV_FEATURE_ET);
-    /* timers run from the moment they are armed (no time cached at the start of the loop
-     * iteration) on CLOCK_MONOTONIC, not the jiffy-grained CLOCK_MONOTONIC_COARSE libevent
-     * prefers: a delayed close never ends before its timeout (each read is a vDSO call) */
-    event_config_set_flag(ecfg, EVENT_BASE_FLAG_NO_CACHE_TIME | EVENT_BASE_FLAG_PRECISE_TIMER);
     px.base = event_base_new_with_config(ecfg);
     if (!px.base) {
         fprintf(stderr, "racelab-proxy: libevent has no backend with EV_CLOSED and EV_ET\n");
