@@ -16,7 +16,7 @@ struct tsup_proc {
     bool reaped;
 };
 
-/* A fresh temp folder for one test (removed by tsup_rmtree); returns a static-lifetime path. */
+/* A fresh temp folder for one test (remove it with tsup_rmtree); returns a malloc'd path. */
 char *tsup_tmpdir(const char *tag);
 void tsup_rmtree(const char *dir);
 
