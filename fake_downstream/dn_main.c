@@ -10,6 +10,7 @@
 
 #include "clk.h"
 #include "dn_cfg.h"
+#include "evl.h"
 #include "dn_run.h"
 
 static const char *signame;
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
     }
 
     uint64_t t0 = clk_mono_us();
-    base = event_base_new();
+    base = evl_new_precise();
     if (!base) {
         fprintf(stderr, "racelab-downstream: event_base_new failed\n");
         goto out;

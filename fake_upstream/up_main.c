@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "evl.h"
 #include "jl.h"
 #include "net.h"
 #include "up_cfg.h"
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
         }
     }
     m.srv.cfg = &cfg;
-    m.srv.base = event_base_new();
+    m.srv.base = evl_new_precise();
     if (!m.srv.base) {
         fprintf(stderr, "racelab-upstream: event_base_new failed\n");
         goto out;
