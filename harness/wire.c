@@ -208,7 +208,9 @@ static void ipt_plan(struct wire *w)
             ipt_add_unique(w, r->sport, r->dport, NULL);
             continue;
         }
-        if (r->what & WIRE_SYN)
+        /* nth counts within one connection: the SYN (or SYN-ACK) of the direction starts the
+         * count again, so a client port reused later in the cell is a new connection */
+        if ((r->what & WIRE_SYN) || r->nth > 0)
             ipt_add_unique(w, r->sport, r->dport, "SYN");
         if (r->what & WIRE_FIN)
             ipt_add_unique(w, r->sport, r->dport, "FIN");
@@ -278,9 +280,9 @@ static size_t occ_hash(const struct pkt *k, uint32_t rule)
 
 static int occ_grow(struct wire *w);
 
-/* Occurrences of rule in the packet's flow so far, this one included; 0 when out of memory
- * (the packet then matches no nth rule). Flows are 4-tuples: a port reused within one cell
- * would continue the count, which needs ~28000 connections in the ephemeral range. */
+/* Occurrences of rule in the packet's connection so far, this one included; 0 when out of
+ * memory (the packet then matches no nth rule). Counters are kept per 4-tuple and restarted by
+ * the connection's SYN (occ_restart), so a client port reused within a cell counts afresh. */
 static uint32_t occ_bump(struct wire *w, const struct pkt *k, uint32_t rule)
 {
     if ((w->nocc + 1) * 2 > w->capocc && occ_grow(w) < 0)
@@ -296,6 +298,24 @@ static uint32_t occ_bump(struct wire *w, const struct pkt *k, uint32_t rule)
         if (o->rule == rule && o->saddr == k->saddr && o->daddr == k->daddr &&
             o->sport == k->sport && o->dport == k->dport)
             return ++o->count;
+    }
+}
+
+/* A SYN opens a new connection on this 4-tuple: every rule counts from zero again. */
+static void occ_restart(struct wire *w, const struct pkt *k)
+{
+    if (w->capocc == 0)
+        return;
+    size_t mask = w->capocc - 1;
+    for (uint32_t rule = 1; rule <= w->nrules; rule++) {
+        for (size_t i = occ_hash(k, rule) & mask; w->occ[i].rule != 0; i = (i + 1) & mask) {
+            struct occ *o = &w->occ[i];
+            if (o->rule == rule && o->saddr == k->saddr && o->daddr == k->daddr &&
+                o->sport == k->sport && o->dport == k->dport) {
+                o->count = 0;
+                break;
+            }
+        }
     }
 }
 
@@ -364,6 +384,8 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_d
         verdict(w, id, NF_ACCEPT);
         return 0;
     }
+    if (k.flags & 0x02)
+        occ_restart(w, &k);
     /* Every rule whose selector matches counts the packet (so nth means the same whatever the
      * other rules are); the first rule whose nth also matches decides. */
     const struct wire_rule *decide = NULL;

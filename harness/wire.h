@@ -35,7 +35,8 @@ struct wire_rule {
     unsigned what;       /* bitmask of wire_what: a packet matches when it has any of them;
                             WIRE_ANY matches every packet */
     unsigned nth;        /* 0 = every matching packet; k = only the k-th matching packet of each
-                            flow (flows keyed by their 4-tuple, counted per rule) */
+                            connection (counted per rule and 4-tuple, restarted by the
+                            connection's SYN, so a reused client port counts afresh) */
     enum wire_action action;
     long hold_ms;        /* WIRE_HOLD */
 };

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -258,10 +260,11 @@ static void test_drop_first_fin(void **state)
     if (rc)
         fail_msg("%s", msg);
     assert_int_equal(o.ws.dropped, 1);
-    /* the FIN and its retransmission (and, when a loaded machine delays the verdict past the
-     * next RTO, one more): every one but the dropped one is on the wire */
-    assert_true(o.ws.seen >= 2);
-    assert_int_equal(o.s2c_fin, o.ws.seen - 1);
+    /* queued: the SYN-ACK (an nth rule restarts its count at each connection's SYN), the FIN
+     * and its retransmission (and, when a loaded machine delays the verdict past the next RTO,
+     * one more): every FIN but the dropped one is on the wire */
+    assert_true(o.ws.seen >= 3);
+    assert_int_equal(o.s2c_fin, o.ws.seen - 2);
 }
 
 /* ---- nth: only the 2nd data packet of each flow is held ---- */
@@ -312,6 +315,88 @@ static void test_nth_per_flow(void **state)
     assert_true(o.elapsed_us[0] >= 100000);
     assert_true(o.elapsed_us[1] >= 100000); /* counted per flow: the 2nd flow's 2nd too */
     assert_int_equal(o.ws.held, 2);         /* and nothing else */
+}
+
+/* ---- nth restarts with each connection, even on a reused client port ---- */
+
+/* Connects to port from the fixed local port lport (the server closed the previous connection
+ * of that port first, so its TIME_WAIT accepts the new SYN). The old socket leaves LAST_ACK
+ * only once the queue thread has passed its FIN, so a busy port is tried again for a while. */
+static int connect_from_once(uint16_t lport, uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    a.sin_port = htons(lport);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        goto fail;
+    a.sin_port = htons(port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        goto fail;
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+static int connect_from(uint16_t lport, uint16_t port)
+{
+    for (int i = 0; i < 200; i++) {
+        int fd = connect_from_once(lport, port);
+        if (fd >= 0 || (errno != EAGAIN && errno != EADDRNOTAVAIL && errno != EADDRINUSE))
+            return fd;
+        clk_sleep_us(5000);
+    }
+    return -1;
+}
+
+static int body_nth_reused_port(void *arg, void *outp, char *msg, size_t msglen)
+{
+    (void)arg;
+    struct nth_out *out = outp;
+    char err[512] = "";
+    int l = tinfra_listen(0);
+    TCHECK(l >= 0, "listen: %s", strerror(errno));
+    uint16_t port = tinfra_port(l), lport = 0;
+    struct wire_rule r = {
+        .dport = port, .what = WIRE_DATA, .nth = 2, .action = WIRE_HOLD, .hold_ms = 100};
+    struct wire *w = wire_start(&r, 1, 0, err, sizeof err);
+    TCHECK(w, "wire_start: %s", err);
+    for (int k = 0; k < 2; k++) {
+        int c = k == 0 ? tinfra_connect(port) : connect_from(lport, port);
+        int s = tinfra_accept(l);
+        TCHECK(c >= 0 && s >= 0, "connect/accept %d: %s", k, strerror(errno));
+        if (k == 0)
+            lport = tinfra_port(c);
+        else
+            TCHECK(tinfra_port(c) == lport, "the second connection did not reuse port %u", lport);
+        char buf[4];
+        TCHECK(send(c, "a", 1, 0) == 1 && tinfra_recv_n(s, buf, 1) == 1, "first packet");
+        uint64_t t0 = clk_mono_us();
+        TCHECK(send(c, "b", 1, 0) == 1 && tinfra_recv_n(s, buf, 1) == 1 && buf[0] == 'b',
+               "second packet");
+        out->elapsed_us[k] = clk_mono_us() - t0;
+        /* the server closes first, so the client's port is free again at once */
+        close(s);
+        TCHECK(recv(c, buf, sizeof buf, 0) == 0, "no EOF from the server");
+        close(c);
+    }
+    wire_stop(w, &out->ws);
+    return 0;
+}
+
+static void test_nth_restarts_on_reused_port(void **state)
+{
+    (void)state;
+    struct nth_out o;
+    char msg[1024];
+    if (tinfra_in_netns(body_nth_reused_port, NULL, &o, sizeof o, TIMEOUT_MS, msg, sizeof msg))
+        fail_msg("%s", msg);
+    assert_true(o.elapsed_us[0] >= 100000);
+    /* the same 4-tuple again: its SYN restarted the count, so its 2nd packet is held too */
+    assert_true(o.elapsed_us[1] >= 100000);
+    assert_int_equal(o.ws.held, 2);
 }
 
 /* ---- two namespaces, the same queue number, at once ---- */
@@ -507,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_rst_overtakes_held_fin),
         cmocka_unit_test(test_drop_first_fin),
         cmocka_unit_test(test_nth_per_flow),
+        cmocka_unit_test(test_nth_restarts_on_reused_port),
         cmocka_unit_test(test_two_namespaces_same_queue),
         cmocka_unit_test(test_same_queue_twice_in_one_namespace),
         cmocka_unit_test(test_bypass_when_owner_dies),
