@@ -545,21 +545,6 @@ static int write_outputs(struct session *ss)
     return rc;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Load, check, run, report: shared by run, compare and repro. */
 static int execute(struct session *ss, char **paths, size_t npaths, enum rep_table table,
                    bool print_table)
@@ -584,7 +569,7 @@ static int execute(struct session *ss, char **paths, size_t npaths, enum rep_tab
     ss->su.quiet = c->quiet;
     if (build_cells(ss) != 0 || preflight(&ss->su, ss->scns, ss->nscn) != 0)
         return EXIT_BAD;
-    if (mkdir_p(ss->out) != 0) {
+    if (suite_mkdirs(ss->out) != 0) {
         fprintf(stderr, "racelab: --out: cannot create %s: %s\n", ss->out, strerror(errno));
         return EXIT_BAD;
     }

@@ -1,6 +1,7 @@
 #include "suite.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +36,9 @@ long suite_default_jobs(void)
     return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
-static int mkdirs(const char *path)
+int suite_mkdirs(const char *path)
 {
-    char buf[1024];
+    char buf[4096];
     snprintf(buf, sizeof(buf), "%s", path);
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
@@ -95,10 +96,20 @@ static void cell_main(struct suite *su, struct suite_cell *sc, pid_t parent)
     _exit(0);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    return ftw->level == 0 ? 0 : remove(path);
+}
+
 static int launch(struct suite *su, struct suite_cell *sc)
 {
     char path[1100];
-    if (mkdirs(sc->dir) != 0) {
+    /* a cell folder reused by `--out` must not mix an earlier run's logs into this one's (the
+     * proxy appends to its access log, as proxies do) */
+    nftw(sc->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (suite_mkdirs(sc->dir) != 0) {
         sc->result = run_error_cell(&sc->cell, "cannot create the cell's folder");
         return -1;
     }

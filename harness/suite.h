@@ -55,4 +55,7 @@ bool suite_passed(const struct suite *su);
 /* Default --jobs: one cell per core (each cell is mostly waiting on timers and the wire). */
 long suite_default_jobs(void);
 
+/* mkdir -p; 0 or -1 with errno. */
+int suite_mkdirs(const char *path);
+
 #endif

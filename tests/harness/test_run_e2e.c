@@ -217,6 +217,13 @@ static void test_proxy_held_fin(void **state)
     json_t *res = results(out);
     check_held_fin(res, 20, true);
     json_decref(res);
+    /* the same --out again: the cell folders start empty, so the proxy's access log (which
+     * appends) does not carry the first run's requests into the second run's counts */
+    rc = racelab("held-again", "run", SCN "/proxy-held-fin.yaml", "--out", out, NULL);
+    expect_exit("held-again", rc, 0);
+    res = results(out);
+    assert_int_equal(num(cell(res, "proxy-held-fin", "none"), "proxy_flags", "UC"), 20);
+    json_decref(res);
     free(out);
 }
 
