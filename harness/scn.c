@@ -178,10 +178,10 @@ static int want_texts(struct ld *L, const struct yml_node *n, const char *key, c
 static int want_long(struct ld *L, const struct yml_node *n, const char *key, long min, long max,
                      long *out)
 {
-    const char *t;
+    const char *t = NULL;
     if (want_text(L, n, key, &t) != 0)
         return -1;
-    long v;
+    long v = 0;
     if (opt_parse_long(t, &v) != 0 || v < min || v > max)
         return bad(L, n, key, "expected a whole number in [%ld, %ld], got '%s'", min, max, t);
     *out = v;
@@ -191,10 +191,10 @@ static int want_long(struct ld *L, const struct yml_node *n, const char *key, lo
 static int want_ms(struct ld *L, const struct yml_node *n, const char *key, long min, long max,
                    long *out)
 {
-    const char *t;
+    const char *t = NULL;
     if (want_text(L, n, key, &t) != 0)
         return -1;
-    long v;
+    long v = 0;
     if (opt_parse_ms(t, &v) != 0 || v < min || v > max)
         return bad(L, n, key, "expected milliseconds in [%ld, %ld] (e.g. 100, 250ms, 2s), got '%s'",
                    min, max, t);
@@ -333,7 +333,7 @@ static int parse_wire(struct ld *L, const struct yml_node *n, const char *key,
             return bad(L, f, k, "missing key 'hop' (a hop direction such as upstream->proxy)");
         char kk[300];
         snprintf(kk, sizeof(kk), "%s.hop", k);
-        const char *h;
+        const char *h = NULL;
         if (want_text(L, hop, kk, &h) != 0)
             return -1;
         const char *arrow = strstr(h, "->");
@@ -361,7 +361,7 @@ static int parse_wire(struct ld *L, const struct yml_node *n, const char *key,
         w->what = WIRE_ANY;
         if (what) {
             snprintf(kk, sizeof(kk), "%s.what", k);
-            const char *t;
+            const char *t = NULL;
             if (want_text(L, what, kk, &t) != 0)
                 return -1;
             if (wire_parse_what(t, &w->what) != 0)
@@ -372,7 +372,7 @@ static int parse_wire(struct ld *L, const struct yml_node *n, const char *key,
         }
         const struct yml_node *nth = yml_get(f, "nth");
         if (nth) {
-            long v;
+            long v = 0;
             snprintf(kk, sizeof(kk), "%s.nth", k);
             if (want_long(L, nth, kk, 0, 1000000, &v) != 0)
                 return -1;
@@ -401,7 +401,7 @@ static int parse_wire(struct ld *L, const struct yml_node *n, const char *key,
 static int parse_bound(struct ld *L, const struct yml_node *n, const char *key, bool countable,
                        bool rate, struct scn_bound *b)
 {
-    const char *t;
+    const char *t = NULL;
     if (want_text(L, n, key, &t) != 0)
         return -1;
     char buf[64];
@@ -627,7 +627,7 @@ static int parse_top(struct ld *L, const struct yml_node *root)
     if ((n = yml_get(root, "seed")) && want_texts(L, n, "seed", &s->seed, &s->nseed) != 0)
         return -1;
 
-    const char *t;
+    const char *t = NULL;
     n = yml_get(root, "topology");
     if (want_text(L, n, "topology", &t) != 0)
         return -1;
@@ -670,7 +670,7 @@ static int parse_top(struct ld *L, const struct yml_node *root)
         return -1;
     s->sweep = -1;
     if ((n = yml_get(root, "sweep"))) {
-        bool b;
+        bool b = false;
         if (want_bool(L, n, "sweep", &b) != 0)
             return -1;
         s->sweep = b;

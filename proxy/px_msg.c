@@ -17,7 +17,8 @@ struct sb {
 static void sb_put(struct sb *s, const char *p, size_t n)
 {
     if (s->len + n > sizeof(s->buf)) {
-        evbuffer_add(s->out, s->buf, s->len);
+        if (s->len > 0)
+            evbuffer_add(s->out, s->buf, s->len);
         s->len = 0;
         if (n > sizeof(s->buf)) {
             evbuffer_add(s->out, p, n);
