@@ -116,6 +116,15 @@ static void conn_done(struct dn_conn *c)
     dn_run_conn_done(c->t);
 }
 
+/* Milliseconds as an integer when whole, else with the fraction (--gap 2.5). */
+static void put_ms(struct jl *j, const char *key, long us)
+{
+    if (us % 1000)
+        jl_double(j, key, (double)us / 1000.0);
+    else
+        jl_int(j, key, us / 1000);
+}
+
 static void write_record(struct dn_conn *c, const char *outcome, const char *phase, int err,
                          uint64_t end_us)
 {
@@ -128,10 +137,10 @@ static void write_record(struct dn_conn *c, const char *outcome, const char *pha
     jl_int(&j, "req", c->req);
     jl_int(&j, "lport", c->lport);
     jl_bool(&j, "reused", c->reused);
-    if (c->gap_us % 1000)
-        jl_double(&j, "gap_ms", (double)c->gap_us / 1000.0);
-    else
-        jl_int(&j, "gap_ms", c->gap_us / 1000);
+    put_ms(&j, "gap_ms", c->gap_us);
+    /* the trial's gap on every record, the first request's too: a trial whose first request
+     * fails has no record with the swept gap in gap_ms, and a sweep groups trials by this */
+    put_ms(&j, "trial_gap_ms", dn_cfg_gap_us(c->cfg, c->t->index));
     jl_uint(&j, "start_us", c->start_us);
     jl_uint(&j, "end_us", end_us);
     jl_str(&j, "outcome", outcome);

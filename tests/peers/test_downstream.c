@@ -159,6 +159,8 @@ static void test_gap(void **state)
     for (long q = 1; q < 3; q++) {
         json_t *prev = find_rec(r, 0, 0, q - 1), *cur = find_rec(r, 0, 0, q);
         assert_int_equal(rec_int(cur, "gap_ms"), 150);
+        assert_int_equal(rec_int(cur, "trial_gap_ms"), 150);
+        assert_int_equal(rec_int(find_rec(r, 0, 0, 0), "trial_gap_ms"), 150);
         assert_true(rec_int(cur, "start_us") - rec_int(prev, "end_us") >= 150000);
         assert_int_equal(rec_int(cur, "reused"), 1);
     }
@@ -182,6 +184,9 @@ static void test_gap_sweep(void **state)
         long long want = (t % 4) * 10;
         assert_int_equal(rec_int(a, "gap_ms"), 0);
         assert_int_equal(rec_int(b, "gap_ms"), want);
+        /* the trial's gap is on every record, the first request's too */
+        assert_int_equal(rec_int(a, "trial_gap_ms"), want);
+        assert_int_equal(rec_int(b, "trial_gap_ms"), want);
         assert_true(rec_int(b, "start_us") - rec_int(a, "end_us") >= want * 1000);
     }
     json_decref(r);
@@ -190,9 +195,42 @@ static void test_gap_sweep(void **state)
     for (long t = 0; t < 3; t++) {
         json_t *g = json_object_get(find_rec(r, t, 0, 1), "gap_ms");
         assert_true(json_number_value(g) == 0.5 * (double)(t + 1));
+        for (long q = 0; q < 2; q++) {
+            g = json_object_get(find_rec(r, t, 0, q), "trial_gap_ms");
+            assert_true(json_is_number(g) && json_number_value(g) == 0.5 * (double)(t + 1));
+        }
     }
     json_decref(r);
     up_free(&u);
+}
+
+/* A trial whose first request fails has no reused request, so no record with the swept gap in
+ * gap_ms; trial_gap_ms still says which gap the trial was given (a sweep groups it by that). */
+static void test_gap_sweep_first_request_fails(void **state)
+{
+    struct ctx *c = *state;
+    /* a port nobody listens on: every first request is refused */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    json_t *r = dn_run(c->dir, ntohs(a.sin_port), "--trials", "5", "--conns", "2", "--requests",
+                       "2", "--gap-sweep", "10:30:10", NULL);
+    close(fd);
+    assert_int_equal(json_array_size(r), 10);
+    size_t i;
+    json_t *o;
+    json_array_foreach(r, i, o)
+    {
+        long long t = rec_int(o, "trial");
+        assert_string_equal(rec_str(o, "outcome"), "connect-error");
+        assert_int_equal(rec_int(o, "req"), 0);
+        assert_int_equal(rec_int(o, "gap_ms"), 0);
+        assert_int_equal(rec_int(o, "trial_gap_ms"), 10 + (t % 3) * 10);
+    }
+    json_decref(r);
 }
 
 static void test_method_path_headers(void **state)
@@ -499,6 +537,7 @@ int main(void)
         T(test_trial_gap),
         T(test_gap),
         T(test_gap_sweep),
+        T(test_gap_sweep_first_request_fails),
         T(test_method_path_headers),
         T(test_connection_header_and_http10),
         T(test_body_uploads),
