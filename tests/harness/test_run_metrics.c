@@ -3,7 +3,8 @@
  * by port through the access logs (a pooled upstream connection shared by several trials gives
  * each RST to the request whose window contains it, else the last one before it), readiness
  * probes are left out, a chain follows proxy1's upstream ports into proxy2's log, and a gap
- * sweep reports the failure rate per gap. */
+ * sweep reports the failure rate per gap, grouping each trial by its trial_gap_ms (records
+ * without it: by the largest gap_ms of the trial). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,6 +330,54 @@ static void test_sweep(void **state)
     json_decref(records);
 }
 
+/* A trial whose first request fails has only that record (gap_ms 0): racelab-downstream's
+ * trial_gap_ms still names the trial's swept gap, so the trial is counted under its gap and the
+ * sweep has no "gap 0" row. */
+static void test_sweep_first_request_fails(void **state)
+{
+    (void)state;
+    struct scn s = {.name = "sw", .topo = SCN_DIRECT};
+    struct scn_cell c = {
+        .s = &s, .trials = 6, .success = ok200, .nsuccess = 1, .nprogs = 2, .sweep = true};
+    json_t *records = json_array();
+    double gaps[] = {10, 20, 30, 10, 20, 30};
+    for (long t = 0; t < 6; t++) {
+        int port = 40000 + (int)t;
+        long t0 = 1000 * t;
+        if (t == 1 || t == 2) { /* the first request fails: no second request */
+            json_t *r = req(t, 0, 0, port, t0, t0 + 10, "reset", 0);
+            json_object_set_new(r, "trial_gap_ms", json_real(gaps[t]));
+            json_array_append_new(records, r);
+            continue;
+        }
+        json_t *a = req(t, 0, 0, port, t0, t0 + 10, "200", 0);
+        json_t *b = req(t, 0, 1, port, t0 + 20, t0 + 30, t == 5 ? "reset" : "200", gaps[t]);
+        json_object_set_new(a, "trial_gap_ms", json_real(gaps[t]));
+        json_object_set_new(b, "trial_gap_ms", json_real(gaps[t]));
+        json_array_append_new(records, a);
+        json_array_append_new(records, b);
+    }
+    struct met_input in = {.cell = &c, .records = records};
+    char err[256];
+    json_t *m = met_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    json_t *sw = json_object_get(m, "sweep");
+    assert_int_equal(json_array_size(sw), 3);
+    for (size_t g = 0; g < 3; g++) {
+        json_t *row = json_array_get(sw, g);
+        assert_true(json_real_value(json_object_get(row, "gap_ms")) == 10.0 * (double)(g + 1));
+        assert_int_equal(geti(row, "trials", NULL), 2);
+    }
+    assert_int_equal(geti(json_array_get(sw, 0), "failures", NULL), 0);
+    assert_int_equal(geti(json_array_get(sw, 1), "failures", NULL), 1);
+    assert_int_equal(geti(json_array_get(sw, 2), "failures", NULL), 2);
+    assert_int_equal(geti(m, "sweep_stats", "gaps"), 3);
+    assert_int_equal(geti(m, "sweep_stats", "gaps_failing"), 2);
+    assert_int_equal(geti(m, "sweep_stats", "gaps_clean"), 1);
+    json_decref(m);
+    json_decref(records);
+}
+
 static void test_percentile(void **state)
 {
     (void)state;
@@ -350,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_chain_attribution),
         cmocka_unit_test(test_trial_outcome_first_failure),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_sweep_first_request_fails),
         cmocka_unit_test(test_percentile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
