@@ -26,53 +26,58 @@ struct family {
     enum src src;
     bool countable; /* a count (so N% = N% of the cell's trials) */
     bool rate;      /* a fraction in [0, 1] (so N% = N/100) */
+    bool bounded;   /* never above the trial count (or 1 for a rate): > 100% can never hold */
     const char *help;
 };
 
 static const struct family families[] = {
-    {"trials", SHAPE_EXACT, SRC_CLIENT, true, false, "trials run"},
-    {"failures", SHAPE_EXACT, SRC_CLIENT, true, false, "trials whose outcome is not success"},
-    {"failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, "failures / trials"},
-    {"outcomes", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, "trials per outcome (outcomes.503)"},
-    {"requests.total", SHAPE_EXACT, SRC_CLIENT, true, false, "requests recorded"},
-    {"requests.failures", SHAPE_EXACT, SRC_CLIENT, true, false, "requests not a success"},
-    {"requests.outcomes", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, "requests per outcome"},
-    {"latency_ms.p50", SHAPE_EXACT, SRC_CLIENT, false, false, "median request latency"},
-    {"latency_ms.p90", SHAPE_EXACT, SRC_CLIENT, false, false, "90th percentile latency"},
-    {"latency_ms.p99", SHAPE_EXACT, SRC_CLIENT, false, false, "99th percentile latency"},
-    {"latency_ms.mean", SHAPE_EXACT, SRC_CLIENT, false, false, "mean latency"},
-    {"latency_ms.max", SHAPE_EXACT, SRC_CLIENT, false, false, "slowest request"},
-    {"throughput_rps", SHAPE_EXACT, SRC_CLIENT, false, false, "requests per second"},
-    {"downstream_wall_s", SHAPE_EXACT, SRC_CLIENT, false, false, "first request to last"},
-    {"sweep_stats.gaps", SHAPE_EXACT, SRC_CLIENT, true, false, "distinct gaps swept"},
-    {"sweep_stats.gaps_failing", SHAPE_EXACT, SRC_CLIENT, true, false, "gaps with a failure"},
-    {"sweep_stats.gaps_clean", SHAPE_EXACT, SRC_CLIENT, true, false, "gaps without failures"},
-    {"sweep_stats.max_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, "worst gap's rate"},
-    {"sweep_stats.min_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, "best gap's rate"},
-    {"upstream", SHAPE_ANY_TAIL, SRC_CLIENT, true, false,
+    {"trials", SHAPE_EXACT, SRC_CLIENT, true, false, true, "trials run"},
+    {"failures", SHAPE_EXACT, SRC_CLIENT, true, false, true, "trials whose outcome is not success"},
+    {"failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true, "failures / trials"},
+    {"outcomes", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, true,
+     "trials per outcome (outcomes.503)"},
+    {"requests.total", SHAPE_EXACT, SRC_CLIENT, true, false, false, "requests recorded"},
+    {"requests.failures", SHAPE_EXACT, SRC_CLIENT, true, false, false, "requests not a success"},
+    {"requests.outcomes", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, false, "requests per outcome"},
+    {"latency_ms.p50", SHAPE_EXACT, SRC_CLIENT, false, false, false, "median request latency"},
+    {"latency_ms.p90", SHAPE_EXACT, SRC_CLIENT, false, false, false, "90th percentile latency"},
+    {"latency_ms.p99", SHAPE_EXACT, SRC_CLIENT, false, false, false, "99th percentile latency"},
+    {"latency_ms.mean", SHAPE_EXACT, SRC_CLIENT, false, false, false, "mean latency"},
+    {"latency_ms.max", SHAPE_EXACT, SRC_CLIENT, false, false, false, "slowest request"},
+    {"throughput_rps", SHAPE_EXACT, SRC_CLIENT, false, false, false, "requests per second"},
+    {"downstream_wall_s", SHAPE_EXACT, SRC_CLIENT, false, false, false, "first request to last"},
+    {"sweep_stats.gaps", SHAPE_EXACT, SRC_CLIENT, true, false, false, "distinct gaps swept"},
+    {"sweep_stats.gaps_failing", SHAPE_EXACT, SRC_CLIENT, true, false, false,
+     "gaps with a failure"},
+    {"sweep_stats.gaps_clean", SHAPE_EXACT, SRC_CLIENT, true, false, false,
+     "gaps without failures"},
+    {"sweep_stats.max_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true,
+     "worst gap's rate"},
+    {"sweep_stats.min_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true, "best gap's rate"},
+    {"upstream", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, false,
      "upstream events (upstream.close_how.rst, upstream.close_unread)"},
-    {"rst", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, "RST packets sent on a hop direction"},
-    {"fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, "FIN packets"},
-    {"syn", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, "SYN packets"},
-    {"data_packets", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, "packets with payload"},
-    {"data_after_fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false,
+    {"rst", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "RST packets sent on a hop direction"},
+    {"fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "FIN packets"},
+    {"syn", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "SYN packets"},
+    {"data_packets", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "packets with payload"},
+    {"data_after_fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
      "payload sent after the peer's FIN"},
-    {"rst_after_data", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false,
+    {"rst_after_data", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
      "RSTs answering data sent to a closed socket"},
-    {"rst_abort", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false,
+    {"rst_abort", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
      "RSTs of an abortive close (unread input, SO_LINGER 0)"},
-    {"failing_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false,
+    {"failing_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false, true,
      "failing trials with an RST on that direction"},
-    {"trials_with_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false,
+    {"trials_with_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false, true,
      "trials with an RST on that direction"},
-    {"unattributed_rst", SHAPE_EXACT, SRC_CAPTURE, true, false, "RSTs no trial could claim"},
-    {"proxy_flags", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false,
+    {"unattributed_rst", SHAPE_EXACT, SRC_CAPTURE, true, false, false, "RSTs no trial could claim"},
+    {"proxy_flags", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false,
      "front proxy's response flags (proxy_flags.UC)"},
-    {"stats", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, "front proxy's stats at exit"},
-    {"proxies", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false,
+    {"stats", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false, "front proxy's stats at exit"},
+    {"proxies", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false,
      "per proxy: proxies.proxy2.flags.X, .statuses.X, .stats.X, .requests"},
-    {"wire", SHAPE_ANY_TAIL, SRC_CAPTURE, true, false, "wire.seen, wire.held, wire.dropped"},
-    {NULL, SHAPE_EXACT, SRC_CLIENT, false, false, NULL},
+    {"wire", SHAPE_ANY_TAIL, SRC_CAPTURE, true, false, false, "wire.seen, wire.held, wire.dropped"},
+    {NULL, SHAPE_EXACT, SRC_CLIENT, false, false, false, NULL},
 };
 
 static const struct family *find_family(const char *metric, const char **tail)
@@ -91,6 +96,13 @@ static const struct family *find_family(const char *metric, const char **tail)
         }
     }
     return NULL;
+}
+
+bool exp_metric_bounded(const char *metric)
+{
+    const char *tail;
+    const struct family *f = find_family(metric, &tail);
+    return f && f->bounded;
 }
 
 static bool is_dir(enum scn_topo t, const char *dir)

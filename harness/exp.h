@@ -22,6 +22,12 @@
 int exp_metric_check(enum scn_topo t, const char *metric, bool *countable, bool *rate, char *why,
                      size_t whylen);
 
+/* Whether metric can never exceed the cell's trial count (trials, failures, outcomes.X,
+ * failing_rst.D, trials_with_rst.D) or 1 (the rates): a percentage above 100% of it can never
+ * hold. Per-request counts, packets and the proxies' counters can (two requests per trial
+ * make requests.total 200%). */
+bool exp_metric_bounded(const char *metric);
+
 /* A human-readable form of a check: "failures >= 99% of trials". */
 void exp_describe(const struct scn_check *c, char *buf, size_t len);
 

@@ -399,7 +399,7 @@ static int parse_wire(struct ld *L, const struct yml_node *n, const char *key,
 }
 
 static int parse_bound(struct ld *L, const struct yml_node *n, const char *key, bool countable,
-                       bool rate, struct scn_bound *b)
+                       bool rate, bool bounded, struct scn_bound *b)
 {
     const char *t = NULL;
     if (want_text(L, n, key, &t) != 0)
@@ -421,7 +421,8 @@ static int parse_bound(struct ld *L, const struct yml_node *n, const char *key, 
         return bad(L, n, key, "expected a number or a percentage (99%%), got '%s'", t);
     if (v < 0)
         return bad(L, n, key, "must not be negative, got '%s'", t);
-    if (b->pct && v > 100)
+    /* Only for metrics bounded by the trials: two requests per trial are 200% of them. */
+    if (b->pct && v > 100 && bounded)
         return bad(L, n, key, "a percentage above 100%% can never hold: '%s'", t);
     b->set = true;
     b->v = v;
@@ -477,12 +478,13 @@ static int parse_expect(struct ld *L, const struct yml_node *n, const char *key,
         char why[600];
         if (exp_metric_check(L->s->topo, k->str, &countable, &rate, why, sizeof(why)) != 0)
             return bad(L, k, kk, "%s", why);
+        bool bounded = exp_metric_bounded(k->str);
         struct scn_check *c = &(*out)[(*nout)++];
         c->kind = SCN_CHECK_CMP;
         c->metric = k->str;
         c->line = k->line;
         if (v->kind == YML_SCALAR) {
-            if (parse_bound(L, v, kk, countable, rate, &c->eq) != 0)
+            if (parse_bound(L, v, kk, countable, rate, bounded, &c->eq) != 0)
                 return -1;
             continue;
         }
@@ -501,7 +503,7 @@ static int parse_expect(struct ld *L, const struct yml_node *n, const char *key,
             const struct yml_node *bn = yml_get(v, bs[j].name);
             char bk[360];
             snprintf(bk, sizeof(bk), "%s.%s", kk, bs[j].name);
-            if (bn && parse_bound(L, bn, bk, countable, rate, bs[j].b) != 0)
+            if (bn && parse_bound(L, bn, bk, countable, rate, bounded, bs[j].b) != 0)
                 return -1;
         }
         if (c->eq.set && (c->min.set || c->max.set))

@@ -105,6 +105,33 @@ static void test_metric_names(void **state)
     assert_false(countable);
 }
 
+/* Which metrics can never exceed the trial count (a percentage above 100% is refused for
+ * them) and which can (per-request counts, the proxy's counters, packets). */
+static void test_bounded_by_trials(void **state)
+{
+    (void)state;
+    const char *bounded[] = {"trials",
+                             "failures",
+                             "failure_rate",
+                             "outcomes.503",
+                             "outcomes.missing",
+                             "failing_rst.upstream->proxy",
+                             "trials_with_rst.proxy->downstream",
+                             "sweep_stats.max_failure_rate",
+                             "sweep_stats.min_failure_rate"};
+    for (size_t i = 0; i < sizeof(bounded) / sizeof(bounded[0]); i++)
+        if (!exp_metric_bounded(bounded[i]))
+            fail_msg("%s should be bounded by the trials", bounded[i]);
+    const char *unbounded[] = {
+        "requests.total",          "requests.failures",      "requests.outcomes.200",
+        "stats.upstream_rq_retry", "proxies.proxy.requests", "proxy_flags.UC",
+        "upstream.request",        "rst.upstream->proxy",    "wire.held",
+        "latency_ms.p99"};
+    for (size_t i = 0; i < sizeof(unbounded) / sizeof(unbounded[0]); i++)
+        if (exp_metric_bounded(unbounded[i]))
+            fail_msg("%s can exceed the trial count", unbounded[i]);
+}
+
 static void test_conditions(void **state)
 {
     (void)state;
@@ -136,6 +163,18 @@ static void test_conditions(void **state)
     c = cmp("proxy_flags.URX");
     c.eq = bound(0, false);
     assert_true(eval1(&c, cell, &sk));
+    /* two requests per trial: a per-request count is 200% of the trials */
+    json_object_set_new(cell, "requests",
+                        json_pack("{s:i,s:{s:i}}", "total", 400, "outcomes", "200", 201));
+    c = cmp("requests.total");
+    c.eq = bound(200, true);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("requests.outcomes.200");
+    c.min = bound(100, true);
+    c.max = bound(101, true);
+    assert_true(eval1(&c, cell, &sk));
+    c.min = bound(101, true);
+    assert_false(eval1(&c, cell, &sk));
     json_decref(cell);
 }
 
@@ -230,9 +269,13 @@ static void test_describe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metric_names),     cmocka_unit_test(test_conditions),
-        cmocka_unit_test(test_rst_on_failing),   cmocka_unit_test(test_unobservable_is_skipped),
-        cmocka_unit_test(test_error_cell_fails), cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_metric_names),
+        cmocka_unit_test(test_bounded_by_trials),
+        cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_rst_on_failing),
+        cmocka_unit_test(test_unobservable_is_skipped),
+        cmocka_unit_test(test_error_cell_fails),
+        cmocka_unit_test(test_describe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

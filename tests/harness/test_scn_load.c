@@ -345,6 +345,64 @@ static void test_proxy_contradiction_in_second_mitigation(void **state)
     assert_non_null(strstr(err, "contradict"));
 }
 
+/* A percentage is of the cell's trials: above 100% is refused only for metrics that cannot
+ * exceed the trial count (trials, failures, outcomes.X, failing_rst.D, trials_with_rst.D,
+ * rates); per-request counts and the proxy's counters can (2 requests per trial = 200%). */
+static void test_percentages_above_100(void **state)
+{
+    (void)state;
+    static const char head[] = "name: pct\n"
+                               "intent: x\n"
+                               "topology: proxy\n"
+                               "mitigations:\n"
+                               "  none:\n"
+                               "    expect:\n";
+    const char *fine[] = {
+        "requests.total: 200%",
+        "requests.outcomes.200: {min: 150%, max: 200%}",
+        "requests.failures: {max: 120%}",
+        "stats.upstream_rq_retry: {min: 101%}",
+        "stats.downstream_rq_total: 200%",
+        "proxy_flags.UC: {max: 200%}",
+        "proxies.proxy.requests: 200%",
+        "proxies.proxy.statuses.200: {min: 190%}",
+        "upstream.request: {min: 200%}",
+        "rst.upstream->proxy: {min: 200%}",
+        "wire.held: {min: 200%}",
+    };
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        char *text = tsup_fmt("%s      %s\n", head, fine[i]);
+        char err[1024] = "";
+        struct scn *s = load_text(text, err, sizeof(err));
+        if (!s)
+            fail_msg("'%s' was refused: %s", fine[i], err);
+        scn_free(s);
+        free(text);
+    }
+    const char *never[] = {
+        "trials: 101%",
+        "failures: 101%",
+        "failures: {max: 150%}",
+        "outcomes.503: {min: 200%}",
+        "outcomes.200: {max: 100.5%}",
+        "failing_rst.upstream->proxy: 200%",
+        "trials_with_rst.upstream->proxy: {min: 101%}",
+        "failure_rate: 101%",
+        "sweep_stats.max_failure_rate: {max: 120%}",
+        "sweep_stats.min_failure_rate: 200%",
+    };
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+        char *text = tsup_fmt("%s      %s\n", head, never[i]);
+        char err[1024] = "";
+        struct scn *s = load_text(text, err, sizeof(err));
+        if (s || !strstr(err, ":7: mitigations.none.expect.") ||
+            !strstr(err, "above 100% can never hold"))
+            fail_msg("'%s': expected a refusal at line 7, got: %s", never[i], s ? "(loaded)" : err);
+        scn_free(s);
+        free(text);
+    }
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -378,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_good_files_round_trip),
         cmocka_unit_test(test_mitigation_overrides_merge),
         cmocka_unit_test(test_proxy_contradiction_in_second_mitigation),
+        cmocka_unit_test(test_percentages_above_100),
         cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
