@@ -333,39 +333,6 @@ static void begin_head(struct up_conn *c)
     begin_body(c);
 }
 
-static const char *reason(long status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 204:
-        return "No Content";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Payload Too Large";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    }
-    return "Status";
-}
-
 static void start_response(struct up_conn *c)
 {
     const struct up_cfg *cfg = c->srv->cfg;
@@ -395,7 +362,7 @@ static void start_response(struct up_conn *c)
 
     struct evbuffer *o = c->out;
     evbuffer_drain(o, evbuffer_get_length(o));
-    evbuffer_add_printf(o, "HTTP/1.%d %ld %s\r\n", cfg->http10 ? 0 : 1, st, reason(st));
+    evbuffer_add_printf(o, "HTTP/1.%d %ld %s\r\n", cfg->http10 ? 0 : 1, st, h1_reason((int)st));
     if (!bodyless) {
         switch ((enum up_framing)cfg->framing) {
         case UP_FRAMING_LENGTH:

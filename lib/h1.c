@@ -284,6 +284,41 @@ bool h1_method_is(const struct h1_msg *m, const char *method)
     return m->method_len == n && memcmp(m->method, method, n) == 0;
 }
 
+const char *h1_reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    }
+    return "Unknown";
+}
+
 void h1_body_init_request(struct h1_body *b, const struct h1_msg *req)
 {
     memset(b, 0, sizeof(*b));

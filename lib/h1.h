@@ -69,6 +69,9 @@ const struct h1_header *h1_find(const struct h1_msg *m, const char *name);
 
 bool h1_method_is(const struct h1_msg *m, const char *method);
 
+/* The reason phrase of a status code ("Payload Too Large"), or "Unknown". */
+const char *h1_reason(int status);
+
 enum h1_body_kind {
     H1_BODY_NONE,
     H1_BODY_LENGTH,

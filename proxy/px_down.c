@@ -188,7 +188,7 @@ static void protocol_error(struct px_dconn *dc, int status)
     dc->px->stats.downstream_cx_protocol_error++;
     dc->px->stats.downstream_rq_total++;
     dc->nreq++;
-    local_reply(dc, status, px_msg_reason(status));
+    local_reply(dc, status, h1_reason(status));
 }
 
 static void start_attempt(struct px_dconn *dc)

@@ -80,36 +80,6 @@ void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool ex
     sb_done(&s);
 }
 
-const char *px_msg_reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 413:
-        return "Payload Too Large";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Unknown";
-    }
-}
-
 static void status_line(struct sb *s, int minor, int status, const char *reason, size_t rlen)
 {
     char tmp[32];
@@ -128,8 +98,8 @@ void px_msg_response_head(struct evbuffer *out, const struct h1_msg *resp,
     if (resp->reason_len)
         status_line(&s, h->minor, resp->status, resp->reason, resp->reason_len);
     else
-        status_line(&s, h->minor, resp->status, px_msg_reason(resp->status),
-                    strlen(px_msg_reason(resp->status)));
+        status_line(&s, h->minor, resp->status, h1_reason(resp->status),
+                    strlen(h1_reason(resp->status)));
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct h1_header *hd = &resp->headers[i];
         if (hop_by_hop(hd))
@@ -156,7 +126,7 @@ void px_msg_local_reply(struct evbuffer *out, int minor, int status, const char 
     size_t blen = body ? strlen(body) : 0;
     s.out = out;
     s.len = 0;
-    status_line(&s, minor, status, px_msg_reason(status), strlen(px_msg_reason(status)));
+    status_line(&s, minor, status, h1_reason(status), strlen(h1_reason(status)));
     int n = snprintf(tmp, sizeof(tmp), "content-length: %zu\r\n", blen);
     sb_put(&s, tmp, (size_t)n);
     sb_str(&s, "content-type: text/plain\r\n");

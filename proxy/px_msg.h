@@ -40,8 +40,6 @@ void px_msg_response_head(struct evbuffer *out, const struct h1_msg *resp,
 void px_msg_local_reply(struct evbuffer *out, int minor, int status, const char *body, bool close,
                         bool head_only);
 
-const char *px_msg_reason(int status);
-
 /* PX_REFRAME_CHUNK: n bytes of in become one chunk of out (n > 0); the last chunk ends it. */
 void px_msg_chunk(struct evbuffer *out, struct evbuffer *in, size_t n);
 void px_msg_last_chunk(struct evbuffer *out);

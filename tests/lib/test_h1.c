@@ -377,6 +377,16 @@ static void test_too_many_headers(void **state)
     }
 }
 
+/* the reason phrases the proxy's local replies and the fake upstream send */
+static void test_reason_phrases(void **state)
+{
+    (void)state;
+    assert_string_equal(h1_reason(413), "Payload Too Large");
+    assert_string_equal(h1_reason(503), "Service Unavailable");
+    assert_string_equal(h1_reason(431), "Request Header Fields Too Large");
+    assert_string_equal(h1_reason(299), "Unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_malformed_rejected),
         cmocka_unit_test(test_bad_chunks),
         cmocka_unit_test(test_too_many_headers),
+        cmocka_unit_test(test_reason_phrases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

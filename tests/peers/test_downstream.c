@@ -17,27 +17,6 @@
 
 #include "peers.h"
 
-struct ctx {
-    char *dir;
-};
-
-static int setup(void **state)
-{
-    struct ctx *c = calloc(1, sizeof(*c));
-    c->dir = tsup_tmpdir("dn");
-    *state = c;
-    return c->dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *c = *state;
-    tsup_rmtree(c->dir);
-    free(c->dir);
-    free(c);
-    return 0;
-}
-
 static json_t *find_rec(json_t *r, long trial, long conn, long req)
 {
     size_t i;
@@ -72,7 +51,7 @@ static void trial_span(json_t *r, long trial, long long *start, long long *end)
 
 static void test_trials_conns_requests(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "tcr", NULL);
     json_t *r = dn_run(c->dir, u.port, "--trials", "5", "--conns", "3", "--requests", "2", NULL);
@@ -101,7 +80,7 @@ static void test_trials_conns_requests(void **state)
  * they all start before the first response can have come back. */
 static void test_conns_and_parallel(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "par", "--delay-response", "200", NULL);
     json_t *r = dn_run(c->dir, u.port, "--trials", "6", "--parallel", "3", "--conns", "2", NULL);
@@ -136,7 +115,7 @@ static void test_conns_and_parallel(void **state)
 
 static void test_trial_gap(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "tg", NULL);
     json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--trial-gap", "200", NULL);
@@ -152,7 +131,7 @@ static void test_trial_gap(void **state)
 
 static void test_gap(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "gap", NULL);
     json_t *r = dn_run(c->dir, u.port, "--requests", "3", "--gap", "150", NULL);
@@ -174,7 +153,7 @@ static void test_gap(void **state)
 
 static void test_gap_sweep(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "sweep", NULL);
     json_t *r =
@@ -208,7 +187,7 @@ static void test_gap_sweep(void **state)
  * gap_ms; trial_gap_ms still says which gap the trial was given (a sweep groups it by that). */
 static void test_gap_sweep_first_request_fails(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     /* a port nobody listens on: every first request is refused */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
@@ -235,7 +214,7 @@ static void test_gap_sweep_first_request_fails(void **state)
 
 static void test_method_path_headers(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     int port;
     int lfd = raw_listen(&port);
     struct dn d;
@@ -259,7 +238,7 @@ static void test_method_path_headers(void **state)
 
 static void test_connection_header_and_http10(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     int port;
     int lfd = raw_listen(&port);
@@ -300,7 +279,7 @@ static void test_connection_header_and_http10(void **state)
 
 static void test_body_uploads(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     int port;
     int lfd = raw_listen(&port);
@@ -333,7 +312,7 @@ static void test_body_uploads(void **state)
 
 static void test_upload_delay_and_pace(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "pace", NULL);
     json_t *r = dn_run(c->dir, u.port, "--method", "POST", "--body-size", "1000", "--upload-delay",
@@ -370,7 +349,7 @@ static void test_upload_delay_and_pace(void **state)
  * window until the close's RST. */
 static void test_read_while_uploading(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "rwu", "--answer-early", "--status", "413", "--delay-close", "300", NULL);
     json_t *r =
@@ -398,7 +377,7 @@ static void test_read_while_uploading(void **state)
  * goes on a new connection. */
 static void test_client_idle_timeout(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "cidle", NULL);
     json_t *r =
@@ -421,7 +400,7 @@ static void test_client_idle_timeout(void **state)
 
 static void test_check_before_reuse_keeps_live_connections(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "live", NULL);
     json_t *r = dn_run(c->dir, u.port, "--requests", "3", "--check-before-reuse", NULL);
@@ -433,7 +412,7 @@ static void test_check_before_reuse_keeps_live_connections(void **state)
 
 static void test_timeouts(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "slow", "--delay-response", "3000", NULL);
     json_t *r = dn_run(c->dir, u.port, "--timeout", "300", NULL);
@@ -456,7 +435,7 @@ static void test_timeouts(void **state)
 
 static void test_connect_errors(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     /* a port nobody listens on */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
@@ -497,7 +476,7 @@ static void test_connect_errors(void **state)
 /* The outcome classification against servers that misbehave on purpose. */
 static void test_outcome_classes(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct {
         const char *resp;
         const char *outcome;
@@ -530,7 +509,7 @@ static void test_outcome_classes(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tsup_ctx_setup, tsup_ctx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_trials_conns_requests),
         T(test_conns_and_parallel),

@@ -21,27 +21,6 @@
 #define TRIALS  "20"
 #define NTRIALS 20
 
-struct ctx {
-    char *dir;
-};
-
-static int setup(void **state)
-{
-    struct ctx *c = calloc(1, sizeof(*c));
-    c->dir = tsup_tmpdir("races");
-    *state = c;
-    return c->dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *c = *state;
-    tsup_rmtree(c->dir);
-    free(c->dir);
-    free(c);
-    return 0;
-}
-
 /* Every first request succeeds; returns how many reuse requests failed with reset or empty. */
 static size_t reuse_failures(json_t *recs, size_t *ok_reused)
 {
@@ -110,20 +89,20 @@ static void reuse_case(const char *dir, const char *how, const char *gap)
 /* The FIN leaves with the response's last bytes: no timing involved at all, even a gap of 0. */
 static void test_reuse_after_unannounced_close_fin_with_data(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     reuse_case(c->dir, "fin-with-data", "0");
 }
 
 /* A plain close, and a gap far longer than the FIN needs to arrive. */
 static void test_reuse_after_unannounced_close_fin(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     reuse_case(c->dir, "fin", "150");
 }
 
 static void test_keep_alive_server_never_fails(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     size_t ok_reused;
     up_start(&u, c->dir, "ka", NULL);
@@ -142,7 +121,7 @@ static void test_keep_alive_server_never_fails(void **state)
 
 static void test_early_413_give_up_client_never_sees_it(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "early", "--answer-early", "--status", "413", NULL);
 
@@ -181,7 +160,7 @@ static void test_early_413_give_up_client_never_sees_it(void **state)
 
 static void test_early_413_drained_always_seen(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "drain", "--answer-early", "--drain-body", "--status", "413", NULL);
     json_t *r =
@@ -203,13 +182,11 @@ static void test_early_413_drained_always_seen(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin_with_data, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keep_alive_server_never_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_early_413_give_up_client_never_sees_it, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_early_413_drained_always_seen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin_with_data, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_server_never_fails, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_early_413_give_up_client_never_sees_it, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_early_413_drained_always_seen, tsup_ctx_setup, tsup_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,27 +20,6 @@
 #include "clk.h"
 #include "pxt.h"
 
-struct ctx {
-    char *dir;
-};
-
-static int setup(void **state)
-{
-    struct ctx *c = calloc(1, sizeof(*c));
-    c->dir = tsup_tmpdir("pxcli");
-    *state = c;
-    return c->dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *c = *state;
-    tsup_rmtree(c->dir);
-    free(c->dir);
-    free(c);
-    return 0;
-}
-
 struct bad {
     const char *args[8];
     const char *want[2];
@@ -64,7 +43,7 @@ static const struct bad bad[] = {
 
 static void test_bad_flags_exit_2(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *argv[12];
         int n = 0;
@@ -93,7 +72,7 @@ static void test_bad_flags_exit_2(void **state)
 
 static void test_help_lists_every_flag(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     char *out = tsup_fmt("%s/help.out", c->dir);
     char *argv[] = {tsup_bin("racelab-proxy"), "--help", NULL};
     assert_int_equal(tsup_run(argv, out, NULL, 10000), 0);
@@ -168,7 +147,7 @@ static int exchange(int port, const char *req, size_t len, char *buf, size_t cap
 
 static void test_malformed_and_oversized(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     struct pxp p;
     char buf[8192];
@@ -250,7 +229,7 @@ static pid_t bad_upstream(int lfd, const char *const *replies, size_t n)
 
 static void test_garbage_never_crashes(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     static const char *const replies[] = {
         "garbage\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
@@ -316,7 +295,7 @@ static void test_garbage_never_crashes(void **state)
 
 static void test_signals(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     struct pxp p;
     char buf[4096];
@@ -361,7 +340,7 @@ static void test_signals(void **state)
  * leaves before its response (DC). */
 static void test_local_replies(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     char buf[8192];
     int err;
     const char *req = "GET /r HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
@@ -449,5 +428,5 @@ int main(void)
         cmocka_unit_test(test_signals),
         cmocka_unit_test(test_local_replies),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tsup_ctx_setup, tsup_ctx_teardown);
 }

@@ -27,27 +27,6 @@
 
 #define NTRIALS 6
 
-struct ctx {
-    char *dir;
-};
-
-static int setup(void **state)
-{
-    struct ctx *c = calloc(1, sizeof(*c));
-    c->dir = tsup_tmpdir("pxclose");
-    *state = c;
-    return c->dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *c = *state;
-    tsup_rmtree(c->dir);
-    free(c->dir);
-    free(c);
-    return 0;
-}
-
 struct run {
     json_t *recs, *acc, *stats;
 };
@@ -72,7 +51,7 @@ static void collect(const char **out, va_list ap)
 }
 
 /* The client's flags (NULL-terminated), then the proxy's (NULL-terminated). */
-static void early_413(struct ctx *c, const char *tag, struct run *r, ...)
+static void early_413(struct tsup_ctx *c, const char *tag, struct run *r, ...)
 {
     const char *dn[MAXA], *px[MAXA];
     va_list ap;
@@ -164,7 +143,7 @@ static void test_early_413_lingering_close(void **state)
 }
 
 /* HTTP/1.0 client, HTTP/1.0 upstream framing its body by the close. */
-static void http10(struct ctx *c, const char *tag, struct run *r, const char *flag)
+static void http10(struct tsup_ctx *c, const char *tag, struct run *r, const char *flag)
 {
     struct up u;
     struct pxp p;
@@ -215,7 +194,7 @@ static void test_http10_delay_close_cost(void **state)
 /* envoy#13388: the proxy's idle close races the client's reuse. */
 static void test_downstream_reuse_closing(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     up_start(&u, c->dir, "ds-up", NULL);
     for (int careful = 0; careful < 2; careful++) {
@@ -258,7 +237,7 @@ static void test_downstream_reuse_closing(void **state)
  * opens a new connection for the next request, without a failure. */
 static void test_max_requests_per_connection(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     struct up u;
     struct pxp p;
     up_start(&u, c->dir, "mr-up", NULL);
@@ -290,5 +269,5 @@ int main(void)
         cmocka_unit_test(test_downstream_reuse_closing),
         cmocka_unit_test(test_max_requests_per_connection),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tsup_ctx_setup, tsup_ctx_teardown);
 }

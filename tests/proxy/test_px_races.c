@@ -27,27 +27,6 @@
 #define TRIALS  "8"
 #define NTRIALS 8
 
-struct ctx {
-    char *dir;
-};
-
-static int setup(void **state)
-{
-    struct ctx *c = calloc(1, sizeof(*c));
-    c->dir = tsup_tmpdir("pxraces");
-    *state = c;
-    return c->dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *c = *state;
-    tsup_rmtree(c->dir);
-    free(c->dir);
-    free(c);
-    return 0;
-}
-
 struct outcome {
     json_t *recs;  /* downstream records */
     json_t *acc;   /* proxy access log */
@@ -64,7 +43,7 @@ static void outcome_free(struct outcome *o)
 /* pending-attach: two clients at once, one upstream connection, the upstream answering after
  * 100 ms (so the second request is queued before the first response) and closing with the FIN
  * in the response's segment. */
-static void pending_attach(struct ctx *c, const char *tag, struct outcome *o, ...)
+static void pending_attach(struct tsup_ctx *c, const char *tag, struct outcome *o, ...)
 {
     struct up u;
     struct pxp p;
@@ -225,7 +204,7 @@ static void test_pending_attach_retry_on_reset(void **state)
 
 /* idle-timeout-mismatch: server keep-alive 1 s, unread from 100 ms; the client's second request
  * comes 500 ms after the first response. */
-static void idle_mismatch(struct ctx *c, const char *tag, struct outcome *o, const char *flag,
+static void idle_mismatch(struct tsup_ctx *c, const char *tag, struct outcome *o, const char *flag,
                           const char *val)
 {
     struct up u;
@@ -267,7 +246,7 @@ static void test_idle_timeout_mismatch(void **state)
  * client's next request, even at gap 0). */
 static void test_noticed_close_is_honoured(void **state)
 {
-    struct ctx *c = *state;
+    struct tsup_ctx *c = *state;
     static const char *const how[2][4] = {
         {"--close-after", "1", "--announce-close", NULL},
         {"--close-after", "1", "--close-how", "fin-with-data"},
@@ -304,5 +283,5 @@ int main(void)
         cmocka_unit_test(test_idle_timeout_mismatch),
         cmocka_unit_test(test_noticed_close_is_honoured),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tsup_ctx_setup, tsup_ctx_teardown);
 }

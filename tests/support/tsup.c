@@ -50,6 +50,25 @@ void tsup_rmtree(const char *dir)
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int tsup_ctx_setup(void **state)
+{
+    struct tsup_ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
+    c->dir = tsup_tmpdir(program_invocation_short_name);
+    *state = c;
+    return c->dir ? 0 : -1;
+}
+
+int tsup_ctx_teardown(void **state)
+{
+    struct tsup_ctx *c = *state;
+    tsup_rmtree(c->dir);
+    free(c->dir);
+    free(c);
+    return 0;
+}
+
 char *tsup_bin(const char *name)
 {
     return tsup_fmt("%s/%s", RACELAB_BIN_DIR, name);

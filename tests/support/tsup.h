@@ -20,6 +20,14 @@ struct tsup_proc {
 char *tsup_tmpdir(const char *tag);
 void tsup_rmtree(const char *dir);
 
+/* cmocka fixtures: *state becomes a struct tsup_ctx holding a fresh temp folder (named after
+ * the test program), removed again by the teardown. */
+struct tsup_ctx {
+    char *dir;
+};
+int tsup_ctx_setup(void **state);
+int tsup_ctx_teardown(void **state);
+
 /* Path of a built program, e.g. tsup_bin("racelab-upstream"). Returns a malloc'd string. */
 char *tsup_bin(const char *name);
 
