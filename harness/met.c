@@ -560,3 +560,45 @@ oom:
     snprintf(err, errlen, "out of memory while computing metrics");
     return NULL;
 }
+
+long met_slowest_trial(const json_t *records, double *ms)
+{
+    size_t i;
+    const json_t *r;
+    long maxt = -1, best = -1;
+    *ms = 0;
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        if (json_is_integer(tj) && json_integer_value(tj) > maxt)
+            maxt = (long)json_integer_value(tj);
+    }
+    if (maxt < 0)
+        return -1;
+    uint64_t(*span)[2] = calloc((size_t)maxt + 1, sizeof(*span)); /* first start, last end */
+    if (!span)
+        return -1;
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        const char *type = jstr(r, "type");
+        uint64_t s = jint(r, "start_us"), e = jint(r, "end_us");
+        if (!json_is_integer(tj) || json_integer_value(tj) < 0 ||
+            (type && strcmp(type, "request") != 0) || !s || e < s)
+            continue;
+        uint64_t *sp = span[json_integer_value(tj)];
+        if (!sp[0] || s < sp[0])
+            sp[0] = s;
+        if (e > sp[1])
+            sp[1] = e;
+    }
+    for (long t = 0; t <= maxt; t++) {
+        double d = (double)(span[t][1] - span[t][0]) / 1000.0;
+        if (span[t][0] && (best < 0 || d > *ms)) {
+            best = t;
+            *ms = d;
+        }
+    }
+    free(span);
+    return best;
+}

@@ -51,6 +51,11 @@ struct met_input {
  * downstream_wall_s, sweep, sweep_stats, failing_trials). NULL with err on out of memory. */
 json_t *met_build(const struct met_input *in, char *err, size_t errlen);
 
+/* The trial whose requests took longest, from its first request's start to its last
+ * outcome (racelab repro draws it when no trial failed: a case whose race is a cost). Returns
+ * its index and *ms its span, or -1 when there is no record. */
+long met_slowest_trial(const json_t *records, double *ms);
+
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */
 double met_percentile(const double *sorted, size_t n, double p);
 

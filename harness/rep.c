@@ -520,3 +520,50 @@ void rep_words(FILE *out, const struct scn *s, const json_t *cell)
     if (json_is_string(err))
         fprintf(out, "  The cell did not complete: %s\n", json_string_value(err));
 }
+
+void rep_verdict(FILE *out, const struct scn *s, const json_t *cell)
+{
+    const char *mit = json_string_value(json_object_get(cell, "mitigation"));
+    const json_t *checks = json_object_get(json_object_get(cell, "expect"), "checks");
+    size_t n = json_array_size(checks), failed = 0, skipped = 0;
+    size_t i;
+    const json_t *ck;
+    json_array_foreach(checks, i, ck)
+    {
+        if (json_is_true(json_object_get(ck, "skipped")))
+            skipped++;
+        else if (!json_is_true(json_object_get(ck, "passed")))
+            failed++;
+    }
+    if (n == skipped) {
+        fprintf(out, "\nMitigation %s has no expectation this run could check.\n", mit);
+        return;
+    }
+    if (failed == 0) {
+        fprintf(out, "\nThe %zu expectation%s of mitigation %s hold%s", n - skipped,
+                n - skipped == 1 ? "" : "s", mit, n - skipped == 1 ? "s" : "");
+        if (skipped)
+            fprintf(out, " (%zu skipped: not observable in this run)", skipped);
+        fprintf(out, ": the case reproduced as the scenario says.\n");
+        return;
+    }
+    fprintf(out,
+            "\n%zu of the %zu expectations of mitigation %s failed: the case did not reproduce "
+            "as the scenario says.\n",
+            failed, n - skipped, mit);
+    json_array_foreach(checks, i, ck)
+    {
+        if (json_is_true(json_object_get(ck, "passed")))
+            continue;
+        const json_t *v = json_object_get(ck, "value");
+        const json_t *why = json_object_get(ck, "why");
+        fprintf(out, "  %s:%lld: %s", s->path,
+                (long long)json_integer_value(json_object_get(ck, "line")),
+                json_string_value(json_object_get(ck, "check")));
+        if (json_is_number(v))
+            fprintf(out, " (got %g)", json_number_value(v));
+        if (json_is_string(why))
+            fprintf(out, " - %s", json_string_value(why));
+        fputc('\n', out);
+    }
+}

@@ -31,6 +31,10 @@ int rep_junit(const struct suite *su, const char *path);
 /* `racelab repro`: what happened in the cell, in words. */
 void rep_words(FILE *out, const struct scn *s, const json_t *cell);
 
+/* `racelab repro`: whether the cell's expectations held (the verdict of repro), and each
+ * failed check with its file:line. */
+void rep_verdict(FILE *out, const struct scn *s, const json_t *cell);
+
 /* "200=98 503=2" from an object of counts, zero counts left out ("-" when all are zero). */
 void rep_counts(char *buf, size_t len, const json_t *obj, bool short_hops);
 

@@ -224,9 +224,7 @@ json_t *run_error_cell(const struct scn_cell *c, const char *error)
     return o;
 }
 
-/* Reads a JSON-lines file: NULL when it does not exist; an array (possibly empty) otherwise.
- * A line that does not parse is a broken contract between programs: it is reported. */
-static json_t *read_jsonl(const char *path, char *err, size_t errlen)
+json_t *run_read_jsonl(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -557,13 +555,13 @@ static json_t *analyse(struct cell_run *r)
 
     memset(&ana, 0, sizeof(ana));
     path_of(p, sizeof(p), r->dir, "downstream", ".jsonl");
-    records = read_jsonl(p, err, sizeof(err));
+    records = run_read_jsonl(p, err, sizeof(err));
     path_of(p, sizeof(p), r->dir, "upstream", ".log");
-    up = read_jsonl(p, err, sizeof(err));
+    up = run_read_jsonl(p, err, sizeof(err));
     size_t np = r->nnodes - 2;
     for (size_t i = 0; i < np && i < 2; i++) {
         path_of(p, sizeof(p), r->dir, r->names[i + 1], ".access.jsonl");
-        access[i] = read_jsonl(p, err, sizeof(err));
+        access[i] = run_read_jsonl(p, err, sizeof(err));
         path_of(p, sizeof(p), r->dir, r->names[i + 1], ".stats.json");
         json_error_t je;
         stats[i] = json_load_file(p, 0, &je);

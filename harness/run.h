@@ -54,6 +54,11 @@ char **run_expand_cmd(const char *tmpl, const struct run_vars *v, const char *co
                       size_t nextra, char *err, size_t errlen);
 void run_argv_free(char **argv);
 
+/* Reads a JSON-lines file of a cell (records, access logs, the upstream's log): NULL when it
+ * does not exist; an array (possibly empty) otherwise. A line that does not parse is a broken
+ * contract between programs: the first one is reported in err (when err is still empty). */
+json_t *run_read_jsonl(const char *path, char *err, size_t errlen);
+
 /* A cell object with only its identity and an error (for cells that never ran). */
 json_t *run_error_cell(const struct scn_cell *c, const char *error);
 

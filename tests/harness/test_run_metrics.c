@@ -378,6 +378,26 @@ static void test_sweep_first_request_fails(void **state)
     json_decref(records);
 }
 
+/* racelab repro draws the slowest trial when none failed: first start to last outcome, the
+ * trials of a parallel run interleaved in the records. */
+static void test_slowest_trial(void **state)
+{
+    (void)state;
+    json_t *records = json_array();
+    json_array_append_new(records, req(1, 0, 0, 40001, 1000, 1500, "200", 0));
+    json_array_append_new(records, req(0, 0, 0, 40000, 900, 1200, "200", 0));
+    json_array_append_new(records, req(2, 0, 0, 40002, 1100, 1900, "200", 0));
+    json_array_append_new(records, req(1, 0, 1, 40001, 1600, 2100, "200", 5)); /* 1.1 ms */
+    json_array_append_new(records, jl("{\"type\":\"summary\",\"trial\":7}"));
+    double ms = 0;
+    assert_int_equal(met_slowest_trial(records, &ms), 1);
+    assert_true(ms > 1.099 && ms < 1.101);
+    json_t *none = json_array();
+    assert_int_equal(met_slowest_trial(none, &ms), -1);
+    json_decref(none);
+    json_decref(records);
+}
+
 static void test_percentile(void **state)
 {
     (void)state;
@@ -400,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_trial_outcome_first_failure),
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_sweep_first_request_fails),
+        cmocka_unit_test(test_slowest_trial),
         cmocka_unit_test(test_percentile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
