@@ -283,31 +283,181 @@ static bool active_within(const struct ana_flow *g, uint64_t from, uint64_t to)
     return false;
 }
 
-/* Flows to show: those carrying port; for the outermost client's port also the flows of the
- * other hops that carry packets while it lives (the same trial one hop further). */
-static void select_flows(const struct ana_result *r, uint16_t port, bool *sel)
+/* A part of a flow to draw: its packets between from and to (0 .. UINT64_MAX: all of them). */
+struct fwin {
+    size_t flow;
+    uint64_t from, to;
+};
+
+struct wins {
+    struct fwin *v;
+    size_t n, cap;
+};
+
+static int wins_add(struct wins *w, size_t flow, uint64_t from, uint64_t to)
 {
-    for (size_t i = 0; i < r->nflows; i++)
-        sel[i] =
-            port == 0 || r->flows[i].client_port == port || r->flows[i].hop->server_port == port;
-    if (port == 0)
-        return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 32;
+        struct fwin *v = realloc(w->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        w->v = v;
+        w->cap = cap;
+    }
+    w->v[w->n++] = (struct fwin){flow, from, to};
+    return 0;
+}
+
+static int fwin_cmp(const void *pa, const void *pb)
+{
+    const struct fwin *a = pa, *b = pb;
+    if (a->flow != b->flow)
+        return a->flow < b->flow ? -1 : 1;
+    return a->from < b->from ? -1 : a->from > b->from;
+}
+
+/* --flow PORT: the flows that carry port, whole; for the outermost client's port also the
+ * flows of the other hops that carry packets while it lives (the same trial one hop further),
+ * within that time (a pooled one is clipped to it). */
+static int select_port(const struct ana_result *r, uint16_t port, struct wins *w)
+{
+    bool *whole = calloc(r->nflows ? r->nflows : 1, sizeof *whole);
+    if (!whole)
+        return -1;
     for (size_t i = 0; i < r->nflows; i++) {
+        whole[i] =
+            port == 0 || r->flows[i].client_port == port || r->flows[i].hop->server_port == port;
+        if (whole[i] && wins_add(w, i, 0, UINT64_MAX) != 0)
+            goto oom;
+    }
+    for (size_t i = 0; port != 0 && i < r->nflows; i++) {
         const struct ana_flow *f = &r->flows[i];
         if (f->client_port != port || is_server_side(r, f->hop->client))
             continue;
         for (size_t j = 0; j < r->nflows; j++) {
             const struct ana_flow *g = &r->flows[j];
-            if (g->hop != f->hop && active_within(g, f->first_us, f->last_us))
-                sel[j] = true;
+            if (!whole[j] && g->hop != f->hop && active_within(g, f->first_us, f->last_us) &&
+                wins_add(w, j, f->first_us, f->last_us) != 0)
+                goto oom;
         }
     }
+    free(whole);
+    return 0;
+oom:
+    free(whole);
+    return -1;
+}
+
+/* The selection of expl_print_flows as windows of flows. */
+static int select_sel(const struct ana_result *r, const struct ana_hop *hops, size_t nhops,
+                      const struct expl_flow_sel *sel, size_t nsel, uint64_t from_us,
+                      uint64_t to_us, struct wins *w)
+{
+    for (size_t k = 0; k < nsel; k++) {
+        const struct expl_flow_sel *x = &sel[k];
+        const struct ana_hop *hop = hops ? (x->hop < nhops ? &hops[x->hop] : NULL)
+                                         : (x->hop < r->nhops ? &r->hops[x->hop] : NULL);
+        if (!hop)
+            continue;
+        uint64_t from = x->from_us || x->to_us ? x->from_us : from_us;
+        uint64_t to = x->from_us || x->to_us ? x->to_us : to_us;
+        for (size_t i = 0; i < r->nflows; i++) {
+            const struct ana_flow *f = &r->flows[i];
+            if (f->hop->server_port != hop->server_port)
+                continue;
+            bool hit = x->client_port
+                           ? f->client_port == x->client_port && f->first_us <= to &&
+                                 f->last_us >= from /* the port's connection of that time */
+                           : active_within(f, from, to);
+            if (hit && wins_add(w, i, x->whole ? 0 : from, x->whole ? UINT64_MAX : to) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static bool within(uint64_t t, const struct fwin *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t >= w[i].from && t <= w[i].to)
+            return true;
+    return false;
+}
+
+/* A FIN or RST of a pooled flow after one of its windows and before the flow's next payload:
+ * the late close of the selection's connection (up to EXPL_LATE_MS later), or what the
+ * connection went through before the selection used it again (the upstream's idle close
+ * before the reuse), not another request's packet. */
+static bool late_close(const struct ana_flow *f, size_t ev, const struct fwin *w, size_t n)
+{
+    const struct ana_event *e = &f->events[ev];
+    if (e->len > 0 || !(e->flags & 0x05)) /* FIN 0x01, RST 0x04 */
+        return false;
+    bool used_later = false;
+    for (size_t i = 0; i < n; i++)
+        used_later = used_later || w[i].from > e->ts_us;
+    for (size_t i = 0; i < n; i++) {
+        if (e->ts_us <= w[i].to ||
+            (e->ts_us > w[i].to + (uint64_t)EXPL_LATE_MS * 1000u && !used_later))
+            continue;
+        bool data_between = false;
+        for (size_t j = 0; j < ev && !data_between; j++)
+            data_between = f->events[j].len > 0 && f->events[j].ts_us > w[i].to;
+        if (!data_between)
+            return true;
+    }
+    return false;
+}
+
+/* What is drawn: the events of each flow's windows (sorted by flow). A flow whose payload all
+ * lies within its windows carried only the selection's requests and is drawn whole; else it
+ * is pooled and clipped (clipped[i]). Returns the number of items, or -1 out of memory. */
+static long pick_events(const struct ana_result *r, struct wins *w, bool *on, bool *clipped,
+                        struct item **out)
+{
+    qsort(w->v, w->n, sizeof *w->v, fwin_cmp);
+    size_t cap = 0, n = 0;
+    struct item *items = NULL;
+    for (size_t a = 0; a < w->n;) {
+        size_t b = a;
+        while (b < w->n && w->v[b].flow == w->v[a].flow)
+            b++;
+        size_t fi = w->v[a].flow;
+        const struct ana_flow *f = &r->flows[fi];
+        const struct fwin *fw = &w->v[a];
+        size_t nw = b - a;
+        bool pooled = false;
+        for (size_t e = 0; e < f->nevents && !pooled; e++)
+            pooled = f->events[e].len > 0 && !within(f->events[e].ts_us, fw, nw);
+        for (size_t e = 0; e < f->nevents; e++) {
+            uint64_t ts = f->events[e].ts_us;
+            if (pooled && !within(ts, fw, nw) && !late_close(f, e, fw, nw))
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                struct item *v = realloc(items, nc * sizeof *v);
+                if (!v) {
+                    free(items);
+                    return -1;
+                }
+                items = v;
+                cap = nc;
+            }
+            items[n++] = (struct item){fi, e, ts};
+            on[fi] = true;
+        }
+        clipped[fi] = pooled && on[fi];
+        a = b;
+    }
+    qsort(items, n, sizeof *items, item_cmp);
+    *out = items;
+    return (long)n;
 }
 
 /* ---------------------------------------------------------------- printing */
 
 static void print_header(FILE *out, const char *path, const struct ana_result *r,
-                         const struct layout *l, size_t nflows, size_t nev)
+                         const struct layout *l, size_t nflows, size_t nev, const bool *clipped)
 {
     fprintf(out, "racelab explain: %s\n", path);
     for (size_t i = 0; i < r->nhops; i++)
@@ -315,8 +465,29 @@ static void print_header(FILE *out, const char *path, const struct ana_result *r
                 r->hops[i].server);
     fprintf(out,
             "%zu flow%s, %zu packets shown (pure ACKs hidden); time: ms since the first "
-            "one\n\n",
+            "one\n",
             nflows, nflows == 1 ? "" : "s", nev);
+    /* pooled connections also carried other requests: say that only a part is drawn */
+    size_t npooled = 0;
+    for (size_t i = 0; i < r->nflows; i++)
+        npooled += clipped[i];
+    if (npooled) {
+        char line[WIDTH + 1];
+        int o = snprintf(line, sizeof line,
+                         "pooled (other requests used %s too), drawn only in the selected time:",
+                         npooled == 1 ? "it" : "them");
+        for (size_t i = 0; i < r->nflows; i++) {
+            if (!clipped[i])
+                continue;
+            if (o + 7 + 4 > WIDTH) { /* " :65535", and room for " ..." */
+                o += snprintf(line + o, sizeof line - (size_t)o, " ...");
+                break;
+            }
+            o += snprintf(line + o, sizeof line - (size_t)o, " :%u", r->flows[i].client_port);
+        }
+        fprintf(out, "%s\n", line);
+    }
+    fputc('\n', out);
     char line[WIDTH + 1];
     memset(line, ' ', WIDTH);
     line[WIDTH] = '\0';
@@ -351,15 +522,52 @@ static void print_note(FILE *out, const struct layout *l, int at, const char *te
     fprintf(out, "%s^ %s\n", line, text);
 }
 
+/* Consecutive payload of one direction, told the same way (PSH aside: a 64 KiB write is a full
+ * segment and a pushed tail), is one line: an upload that goes on after the peer's FIN is one
+ * line with its note, not one per segment. */
 static bool groupable(const struct ana_event *a, const struct ana_event *b)
 {
-    return a->kind == ANA_EV_DATA && b->kind == ANA_EV_DATA && a->notes == 0 && b->notes == 0 &&
-           a->from_client == b->from_client && a->flags == b->flags && b->seq == a->seq + a->len;
+    return a->kind == ANA_EV_DATA && b->kind == ANA_EV_DATA && a->notes == b->notes &&
+           a->from_client == b->from_client && (a->flags | 0x08) == (b->flags | 0x08) &&
+           b->seq == a->seq + a->len;
 }
 
-static void print_summary(FILE *out, const struct ana_result *r, const bool *sel)
+/* What the drawn packets of a clipped flow sent (the analyser's counts cover the whole flow). */
+static void count_drawn(struct ana_dir *d, const struct ana_event *e)
 {
-    fprintf(out, "\nsent per direction (A->B: packets sent by A):\n");
+    d->packets++;
+    d->syn += (e->flags & 0x02) != 0;
+    d->fin += (e->flags & 0x01) != 0;
+    d->rst += (e->flags & 0x04) != 0;
+    if (e->len > 0) {
+        d->data_packets++;
+        d->data_bytes += e->len;
+    }
+    d->data_after_fin += (e->notes & ANA_NOTE_DATA_AFTER_FIN) != 0;
+    d->rst_after_data += (e->notes & ANA_NOTE_RST_AFTER_DATA) != 0;
+    d->rst_abort += (e->notes & ANA_NOTE_RST_ABORT) != 0;
+}
+
+static void add_dir(struct ana_dir *t, const struct ana_dir *d)
+{
+    t->syn += d->syn;
+    t->fin += d->fin;
+    t->rst += d->rst;
+    t->data_packets += d->data_packets;
+    t->data_bytes += d->data_bytes;
+    t->data_after_fin += d->data_after_fin;
+    t->rst_after_data += d->rst_after_data;
+    t->rst_abort += d->rst_abort;
+}
+
+static void print_summary(FILE *out, const struct ana_result *r, const bool *on,
+                          const bool *clipped, const struct item *items, size_t nitems)
+{
+    bool any_clipped = false;
+    for (size_t i = 0; i < r->nflows; i++)
+        any_clipped = any_clipped || clipped[i];
+    fprintf(out, "\nsent per direction (A->B: packets sent by A%s):\n",
+            any_clipped ? ", as drawn" : "");
     for (size_t h = 0; h < r->nhops; h++) {
         for (int dir = 0; dir < 2; dir++) {
             struct ana_dir t;
@@ -367,18 +575,18 @@ static void print_summary(FILE *out, const struct ana_result *r, const bool *sel
             size_t n = 0;
             for (size_t i = 0; i < r->nflows; i++) {
                 const struct ana_flow *f = &r->flows[i];
-                if (!sel[i] || f->hop != &r->hops[h])
+                if (!on[i] || f->hop != &r->hops[h])
                     continue;
-                const struct ana_dir *d = dir == 0 ? &f->c2s : &f->s2c;
-                t.syn += d->syn;
-                t.fin += d->fin;
-                t.rst += d->rst;
-                t.data_packets += d->data_packets;
-                t.data_bytes += d->data_bytes;
-                t.data_after_fin += d->data_after_fin;
-                t.rst_after_data += d->rst_after_data;
-                t.rst_abort += d->rst_abort;
                 n++;
+                if (!clipped[i]) {
+                    add_dir(&t, dir == 0 ? &f->c2s : &f->s2c);
+                    continue;
+                }
+                for (size_t k = 0; k < nitems; k++) {
+                    const struct ana_event *e = &f->events[items[k].ev];
+                    if (items[k].flow == i && e->from_client == (dir == 0))
+                        count_drawn(&t, e);
+                }
             }
             if (n == 0)
                 continue;
@@ -396,68 +604,56 @@ static void print_summary(FILE *out, const struct ana_result *r, const bool *sel
     }
 }
 
-int expl_print(FILE *out, const char *pcap_path, const struct ana_hop *hops, size_t nhops,
-               uint16_t flow_port, char *err, size_t errlen)
+/* Draws the selected windows of r (freed by the caller). */
+static int draw(FILE *out, const char *pcap_path, const struct ana_result *r, struct wins *w,
+                const char *nothing, char *err, size_t errlen)
 {
-    struct ana_result r;
-    if (ana_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)
-        return -1;
     int rc = -1;
-    bool *sel = calloc(r.nflows ? r.nflows : 1, sizeof *sel);
+    size_t nf = r->nflows ? r->nflows : 1;
+    bool *on = calloc(nf, sizeof *on), *clipped = calloc(nf, sizeof *clipped);
     struct item *items = NULL;
     struct layout l;
     memset(&l, 0, sizeof l);
-    if (!sel) {
+    if (!on || !clipped) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (r.nflows == 0) {
-        snprintf(err, errlen, "%s: no TCP connection of a known hop in the capture", pcap_path);
+    long ni = pick_events(r, w, on, clipped, &items);
+    if (ni < 0) {
+        snprintf(err, errlen, "out of memory");
         goto out;
     }
-    select_flows(&r, flow_port, sel);
-    size_t nitems = 0, nflows = 0;
-    for (size_t i = 0; i < r.nflows; i++)
-        if (sel[i]) {
-            nitems += r.flows[i].nevents;
-            nflows++;
-        }
+    size_t nitems = (size_t)ni, nflows = 0;
+    for (size_t i = 0; i < r->nflows; i++)
+        nflows += on[i];
     if (nflows == 0) {
-        snprintf(err, errlen, "%s: no flow carries port %u", pcap_path, flow_port);
+        snprintf(err, errlen, "%s: %s", pcap_path, nothing);
         goto out;
     }
-    items = calloc(nitems ? nitems : 1, sizeof *items);
-    if (!items) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < r.nflows; i++)
-        for (size_t e = 0; sel[i] && e < r.flows[i].nevents; e++)
-            items[k++] = (struct item){i, e, r.flows[i].events[e].ts_us};
-    qsort(items, nitems, sizeof *items, item_cmp);
-    if (plan(&l, &r, err, errlen) < 0)
+    if (plan(&l, r, err, errlen) < 0)
         goto out;
 
-    print_header(out, pcap_path, &r, &l, nflows, nitems);
+    print_header(out, pcap_path, r, &l, nflows, nitems, clipped);
     uint64_t t0 = nitems ? items[0].ts : 0;
     char line[WIDTH + 1];
     for (size_t i = 0; i < nitems;) {
-        const struct ana_flow *f = &r.flows[items[i].flow];
+        const struct ana_flow *f = &r->flows[items[i].flow];
         const struct ana_event *e = &f->events[items[i].ev];
         /* a run of plain data in one direction of one flow is one line */
         size_t run = 1;
         uint64_t bytes = e->len;
+        uint8_t flags = e->flags;
         while (i + run < nitems && items[i + run].flow == items[i].flow &&
                groupable(&f->events[items[i + run - 1].ev], &f->events[items[i + run].ev])) {
             bytes += f->events[items[i + run].ev].len;
+            flags |= f->events[items[i + run].ev].flags;
             run++;
         }
         int ci = side_index(&l, f->hop->client), si = side_index(&l, f->hop->server);
         int from = e->from_client ? l.col[ci] : l.col[si];
         int to = e->from_client ? l.col[si] : l.col[ci];
         char label[48], fl[12];
-        flags_str(fl, sizeof fl, e->flags);
+        flags_str(fl, sizeof fl, flags);
         if (run > 1)
             snprintf(label, sizeof label, "%s %llu x%zu", fl, (unsigned long long)bytes, run);
         else if (e->len > 0)
@@ -481,11 +677,57 @@ int expl_print(FILE *out, const char *pcap_path, const struct ana_hop *hops, siz
             print_note(out, &l, (from < to ? from : to) + 3, notes[j]);
         i += run;
     }
-    print_summary(out, &r, sel);
+    print_summary(out, r, on, clipped, items, nitems);
     rc = 0;
 out:
     free(items);
-    free(sel);
+    free(on);
+    free(clipped);
+    return rc;
+}
+
+int expl_print(FILE *out, const char *pcap_path, const struct ana_hop *hops, size_t nhops,
+               uint16_t flow_port, char *err, size_t errlen)
+{
+    struct ana_result r;
+    if (ana_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    struct wins w = {0};
+    char nothing[64];
+    if (r.nflows == 0) {
+        snprintf(err, errlen, "%s: no TCP connection of a known hop in the capture", pcap_path);
+        goto out;
+    }
+    if (select_port(&r, flow_port, &w) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    snprintf(nothing, sizeof nothing, "no flow carries port %u", flow_port);
+    rc = draw(out, pcap_path, &r, &w, nothing, err, errlen);
+out:
+    free(w.v);
+    ana_free(&r);
+    return rc;
+}
+
+int expl_print_flows(FILE *out, const char *pcap_path, const struct ana_hop *hops, size_t nhops,
+                     const struct expl_flow_sel *sel, size_t nsel, uint64_t from_us, uint64_t to_us,
+                     char *err, size_t errlen)
+{
+    struct ana_result r;
+    if (ana_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    struct wins w = {0};
+    if (select_sel(&r, hops, hops ? nhops : 0, sel, nsel, from_us, to_us, &w) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    rc = draw(out, pcap_path, &r, &w, "no selected flow has a packet in its time window", err,
+              errlen);
+out:
+    free(w.v);
     ana_free(&r);
     return rc;
 }

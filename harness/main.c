@@ -168,7 +168,8 @@ static const struct opt_spec explain_opts[] = {
      .off = F(flow),
      .metavar = "PORT",
      .help = "only the flows of this port (a downstream port also shows the upstream flows "
-             "that overlap it in time)",
+             "that overlap it in time; a pooled one, which carried other requests too, only "
+             "within that time)",
      .min = 1,
      .max = 65535},
     OPT_END,
@@ -771,7 +772,7 @@ static void print_overrides(FILE *out, const struct scn_mit *m)
 
 /* The trial repro draws: a failing one (one with an RST, when some have one), else the
  * slowest; told in words before its diagram. */
-static void draw_trial(const json_t *cell, const char *pcap)
+static void draw_trial(const struct scn *s, const json_t *cell, const char *pcap)
 {
     const json_t *ft = json_object_get(cell, "failing_trials");
     const json_t *pick = NULL;
@@ -817,13 +818,41 @@ static void draw_trial(const json_t *cell, const char *pcap)
         json_decref(records);
         return;
     }
+    /* Exactly the trial's connections: its downstream ports from the records and, through the
+     * proxies' access logs, the upstream connections its requests used. */
+    json_t *access[2] = {NULL, NULL};
+    const char *names[4];
+    size_t nnodes = scn_topo_nodes(s->topo, names), np = 0;
+    bool logs = json_is_true(json_object_get(cell, "access_log"));
+    for (size_t p = 0; logs && p + 2 < nnodes && p < 2; p++, np++) {
+        snprintf(path, sizeof(path), "%s/%s.access.jsonl", dir, names[p + 1]);
+        access[p] = run_read_jsonl(path, err, sizeof(err));
+    }
+    size_t nsel = 0;
+    uint64_t from = 0, to = 0;
+    struct expl_flow_sel *sel =
+        met_trial_flows(records, (const json_t *const *)access, np, trial, &nsel, &from, &to);
+    /* Without an access log (--proxy-cmd) the hops behind the proxy cannot be told apart by
+     * trial: every flow of theirs during the trial is drawn, pooled ones clipped to it. */
+    for (size_t h = np + 1; sel && h + 1 < nnodes; h++) {
+        struct expl_flow_sel *v = realloc(sel, (nsel + 1) * sizeof(*v));
+        if (!v)
+            break;
+        sel = v;
+        sel[nsel++] = (struct expl_flow_sel){h, 0, 0, 0, false};
+    }
     struct ana_hop hops[8];
     int nh = expl_read_hops(pcap, hops, 8, err, sizeof(err));
-    if (nh < 0 || expl_print(stdout, pcap, nh > 0 ? hops : NULL, nh > 0 ? (size_t)nh : 0,
-                             (uint16_t)port, err, sizeof(err)) != 0)
+    if (!sel)
+        printf("  (cannot draw it: the client recorded no connection for trial %ld)\n", trial);
+    else if (nh < 0 || expl_print_flows(stdout, pcap, nh > 0 ? hops : NULL, nh > 0 ? (size_t)nh : 0,
+                                        sel, nsel, from, to, err, sizeof(err)) != 0)
         printf("  (cannot draw it: %s)\n", err);
     if (nh > 0)
         expl_hops_free(hops, (size_t)nh);
+    free(sel);
+    json_decref(access[0]);
+    json_decref(access[1]);
     json_decref(records);
 }
 
@@ -844,7 +873,7 @@ static int repro(struct session *ss, const char *name)
     rep_words(stdout, s, cell);
     rep_verdict(stdout, s, cell);
     const char *pcap = json_string_value(json_object_get(cell, "capture"));
-    draw_trial(cell, pcap);
+    draw_trial(s, cell, pcap);
     if (pcap)
         printf("\nCapture: %s\n  (racelab explain %s --flow PORT; or tshark -r %s)\n", pcap, pcap,
                pcap);

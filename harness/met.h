@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "ana.h"
+#include "expl.h"
 #include "scn.h"
 
 /* A readiness probe's connection, left out of every count. */
@@ -55,6 +56,17 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen);
  * outcome (racelab repro draws it when no trial failed: a case whose race is a cost). Returns
  * its index and *ms its span, or -1 when there is no record. */
 long met_slowest_trial(const json_t *records, double *ms);
+
+/* One trial's connections on every hop, to draw it alone (racelab repro): its downstream
+ * connections from the records (hop 0, drawn whole: a client's connection is its trial's
+ * alone), and through each proxy's access log (front first) the next hop's connections its
+ * requests used (hop p + 1, within each request's time at that proxy; in a chain proxy1's
+ * upstream ports are proxy2's dports). *first_us, *last_us: the trial's first request start
+ * and last outcome. Returns a malloc'd array of *n selections; NULL with *n = 0 when the trial
+ * has no record (or out of memory). */
+struct expl_flow_sel *met_trial_flows(const json_t *records, const json_t *const *access,
+                                      size_t nproxies, long trial, size_t *n, uint64_t *first_us,
+                                      uint64_t *last_us);
 
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */
 double met_percentile(const double *sorted, size_t n, double p);

@@ -1,6 +1,7 @@
 /* expl: on a real capture of the races, the diagram names them where they happen, stays
- * within 100 columns, and --flow picks a trial's flows on both hops; the hop sidecar reads
- * back what was written and rejects what is malformed with file:line. */
+ * within 100 columns, and --flow picks a trial's flows on both hops; expl_print_flows draws
+ * exactly the flows selected, a pooled one clipped to its window; the hop sidecar reads back
+ * what was written and rejects what is malformed with file:line. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,6 +154,114 @@ static void test_races_annotated(void **state)
     free(pcap);
 }
 
+/* expl_print_flows into a string */
+static char *explain_flows(const char *pcap, const struct ana_hop *hops,
+                           const struct expl_flow_sel *sel, size_t nsel, uint64_t from, uint64_t to,
+                           int *rc, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    *rc = expl_print_flows(f, pcap, hops, 2, sel, nsel, from, to, err, errlen);
+    fclose(f);
+    return text;
+}
+
+static bool shows_port(const char *text, uint16_t port)
+{
+    char tag[16];
+    snprintf(tag, sizeof tag, ":%u\n", port);
+    return strstr(text, tag) != NULL;
+}
+
+/* Exactly the selected flows: a downstream connection and the upstream connection its
+ * requests used are drawn, the other downstream connection is not; an upstream connection
+ * whose payload all lies in its window is drawn whole (the held FIN released long after and
+ * the RST stay); one with payload outside its window is pooled: clipped to it, with a FIN/RST
+ * right after the window still drawn. */
+static void test_print_flows(void **state)
+{
+    (void)state;
+    char *pcap = tsup_fmt("%s/flows.pcap", dir);
+    struct race_out o;
+    char msg[1024];
+    if (tinfra_in_netns(body_race, pcap, &o, sizeof o, TIMEOUT_MS, msg, sizeof msg))
+        fail_msg("%s", msg);
+    char err[512] = "";
+    struct ana_result r;
+    assert_int_equal(ana_read(pcap, o.hops, 2, &r, err, sizeof err), 0);
+    assert_int_equal(r.nflows, 3);
+    const struct ana_flow *a = &r.flows[0], *up = &r.flows[1], *b = &r.flows[2];
+    assert_ptr_equal(up->hop, &r.hops[1]);
+    uint16_t pa = a->client_port, pu = up->client_port, pb = b->client_port;
+    /* the upstream flow's payloads: request 1, the 200, request 2 */
+    uint64_t pay[3] = {0, 0, 0};
+    size_t np = 0;
+    for (size_t i = 0; i < up->nevents && np < 3; i++)
+        if (up->events[i].len > 0)
+            pay[np++] = up->events[i].ts_us;
+    assert_int_equal(np, 3);
+
+    int rc;
+    struct expl_flow_sel sel[2] = {{0, pa, a->first_us, a->last_us, true},
+                                   {1, pu, a->first_us, a->last_us, false}};
+    char *text = explain_flows(pcap, o.hops, sel, 2, 0, 0, &rc, err, sizeof err);
+    if (rc != 0)
+        fail_msg("expl_print_flows: %s", err);
+    check_width(text);
+    assert_non_null(strstr(text, "2 flows"));
+    assert_true(shows_port(text, pa) && shows_port(text, pu));
+    assert_false(shows_port(text, pb));
+    assert_null(strstr(text, "pooled"));
+    assert_non_null(strstr(text, "RST overtook held FIN")); /* drawn whole */
+    free(text);
+
+    /* the other downstream connection alone, by the window given to the call */
+    struct expl_flow_sel only_b = {0, pb, 0, 0, true};
+    text = explain_flows(pcap, o.hops, &only_b, 1, b->first_us, b->last_us, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "1 flow,"));
+    assert_non_null(strstr(text, "close() with unread data"));
+    assert_false(shows_port(text, pa) || shows_port(text, pu));
+    free(text);
+
+    /* the upstream connection from the 200 to request 2: request 1 is outside, so it is
+     * pooled and clipped - no SYN, and the RST right after request 2 is still drawn */
+    struct expl_flow_sel clip = {1, pu, pay[1], pay[2], false};
+    text = explain_flows(pcap, o.hops, &clip, 1, 0, 0, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "pooled (other requests used it too)"));
+    assert_null(strstr(text, "[S]"));
+    assert_non_null(strstr(text, "[R]"));
+    assert_non_null(strstr(text, "data sent after close() → RST"));
+    free(text);
+
+    /* every flow of the upstream hop in a window (no access log): the one there */
+    struct expl_flow_sel any = {1, 0, 0, 0, false};
+    text = explain_flows(pcap, o.hops, &any, 1, a->first_us, a->last_us, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_true(shows_port(text, pu));
+    assert_false(shows_port(text, pa));
+    free(text);
+
+    /* nothing selected in its window */
+    struct expl_flow_sel none = {0, pa, 1, 2, true};
+    text = explain_flows(pcap, o.hops, &none, 1, 0, 0, &rc, err, sizeof err);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "no selected flow"));
+    free(text);
+
+    /* --flow of a downstream port: the upstream flow it overlaps, clipped to the port's life
+     * when it carried payload outside it */
+    text = explain(pcap, o.hops, 2, pa, &rc, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_null(strstr(text, "pooled"));
+    assert_true(shows_port(text, pu));
+    free(text);
+    ana_free(&r);
+    free(pcap);
+}
+
 static void test_not_a_capture(void **state)
 {
     (void)state;
@@ -256,6 +365,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_races_annotated),
+        cmocka_unit_test(test_print_flows),
         cmocka_unit_test(test_not_a_capture),
         cmocka_unit_test(test_sidecar_roundtrip),
         cmocka_unit_test(test_sidecar_missing_and_malformed),

@@ -495,6 +495,178 @@ static void test_repro_compare_list_explain(void **state)
     free(out2);
 }
 
+/* A JSON-lines file of a cell's folder. */
+static json_t *jsonl(const char *path)
+{
+    json_t *arr = json_array();
+    char *text = tsup_slurp(path);
+    if (!text)
+        fail_msg("cannot read %s", path);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t e;
+        json_t *o = json_loads(line, 0, &e);
+        if (!o)
+            fail_msg("%s: %s", path, e.text);
+        json_array_append_new(arr, o);
+    }
+    free(text);
+    return arr;
+}
+
+static bool has_port(const long *v, size_t n, long port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == port)
+            return true;
+    return false;
+}
+
+/* A case whose cost is latency, not failures, run four trials at a time: repro calls it
+ * reproduced (exit 0: the none cell's expectations hold) although no trial failed, says so,
+ * and draws the slowest trial - only that trial's connections (its downstream port and the
+ * upstream connections its requests used, from the access log), in a short diagram, although
+ * three other trials ran alongside on the same hops. */
+static void test_repro_no_failure_draws_slowest_trial_alone(void **state)
+{
+    (void)state;
+    char *out = tsup_fmt("%s/slowest", tmp);
+    int rc = racelab("slowest", "repro", SCN "/repro/slow-parallel.yaml", "--out", out, NULL);
+    expect_exit("slowest", rc, 0);
+    char *t = text_of("slowest", "out");
+    const char *said = strstr(t, "No trial failed; the slowest trial took ");
+    if (!said)
+        fail_msg("racelab repro does not name the slowest trial:\n%s", t);
+    long trial = -1;
+    const char *tp = strstr(said, "(trial ");
+    assert_non_null(tp);
+    assert_int_equal(sscanf(tp, "(trial %ld", &trial), 1);
+    assert_null(strstr(t, "did not reproduce"));
+
+    /* the trial's own ports, and every other trial's */
+    char *recp = tsup_fmt("%s/slow-parallel/none/downstream.jsonl", out);
+    char *accp = tsup_fmt("%s/slow-parallel/none/proxy.access.jsonl", out);
+    json_t *recs = jsonl(recp), *acc = jsonl(accp);
+    long mine[64], others[64], up_mine[64], up_others[64];
+    size_t nm = 0, no = 0, num = 0, nuo = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(recs, i, o)
+    {
+        long port = (long)json_integer_value(json_object_get(o, "lport"));
+        bool is_mine = json_integer_value(json_object_get(o, "trial")) == trial;
+        if (is_mine && nm < 64)
+            mine[nm++] = port;
+        else if (!is_mine && no < 64)
+            others[no++] = port;
+    }
+    assert_true(nm >= 1 && no >= 3);
+    json_array_foreach(acc, i, o)
+    {
+        bool is_mine = has_port(mine, nm, (long)json_integer_value(json_object_get(o, "dport")));
+        size_t k;
+        json_t *u;
+        json_array_foreach(json_object_get(o, "upstream_ports"), k, u)
+        {
+            long port = (long)json_integer_value(u);
+            if (is_mine && num < 64)
+                up_mine[num++] = port;
+            else if (!is_mine && nuo < 64)
+                up_others[nuo++] = port;
+        }
+    }
+    assert_true(num >= 1);
+
+    /* the diagram: from "racelab explain:" to the per-direction summary */
+    const char *d = strstr(t, "racelab explain: ");
+    assert_non_null(d);
+    const char *end = strstr(d, "\nsent per direction");
+    assert_non_null(end);
+    size_t lines = 0;
+    bool drew_up = false;
+    for (const char *p = d; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lines++;
+        /* a packet line ends with the flow's client port ":PORT" */
+        const char *colon = n ? memrchr(p, ':', n) : NULL;
+        long port = -1;
+        if (colon && colon > p && colon[-1] == ' ' && sscanf(colon, ":%ld", &port) == 1 &&
+            strspn(colon + 1, "0123456789") == (size_t)(p + n - colon - 1)) {
+            if (has_port(others, no, port) && !has_port(mine, nm, port))
+                fail_msg("the diagram of trial %ld shows another trial's downstream port %ld:\n%s",
+                         trial, port, t);
+            if (has_port(up_others, nuo, port) && !has_port(up_mine, num, port))
+                fail_msg("the diagram of trial %ld shows upstream port %ld, which only other "
+                         "trials used:\n%s",
+                         trial, port, t);
+            if (!has_port(mine, nm, port) && !has_port(up_mine, num, port))
+                fail_msg("the diagram of trial %ld shows port %ld, not one of the trial's:\n%s",
+                         trial, port, t);
+            drew_up = drew_up || has_port(up_mine, num, port);
+        }
+        p += n + 1;
+    }
+    assert_true(drew_up);
+    if (lines >= 60)
+        fail_msg("the diagram of one trial is %zu lines long:\n%s", lines, t);
+
+    /* explain --flow of the first trial's port: the upstream connections alive meanwhile that
+     * later trials reused are pooled, so they are clipped to that connection's life: their
+     * FINs, after the later trials' requests, are not drawn */
+    long first_port = -1;
+    json_array_foreach(recs, i, o)
+    {
+        if (json_integer_value(json_object_get(o, "trial")) == 0)
+            first_port = (long)json_integer_value(json_object_get(o, "lport"));
+    }
+    assert_true(first_port > 0);
+    char *pcap = tsup_fmt("%s/slow-parallel/none/capture.pcap", out);
+    char *port = tsup_fmt("%ld", first_port);
+    rc = racelab("flow", "explain", pcap, "--flow", port, NULL);
+    expect_exit("flow", rc, 0);
+    char *x = text_of("flow", "out");
+    const char *pooled = strstr(x, "pooled (other requests used ");
+    if (!pooled)
+        fail_msg("explain --flow %ld clips no pooled upstream connection:\n%s", first_port, x);
+    long pp[16];
+    size_t npp = 0;
+    const char *lend = pooled + strcspn(pooled, "\n");
+    for (const char *q = strchr(strstr(pooled, "time:") + 5, ':'); q && q < lend && npp < 16;
+         q = strchr(q + 1, ':'))
+        if (sscanf(q, ":%ld", &pp[npp]) == 1)
+            npp++;
+    assert_true(npp >= 1);
+    for (const char *p = x; *p;) {
+        size_t n = strcspn(p, "\n");
+        const char *colon = n ? memrchr(p, ':', n) : NULL;
+        long tagp = -1;
+        if (memmem(p, n, "[F.]", 4) && colon && sscanf(colon, ":%ld", &tagp) == 1 &&
+            has_port(pp, npp, tagp))
+            fail_msg("explain --flow %ld draws pooled connection %ld's FIN:\n%s", first_port, tagp,
+                     x);
+        p += n + (p[n] ? 1 : 0);
+    }
+    free(x);
+    free(port);
+    free(pcap);
+    json_decref(recs);
+    json_decref(acc);
+    free(recp);
+    free(accp);
+    free(t);
+
+    /* a case that does not reproduce as its scenario says: exit 1 */
+    char *out2 = tsup_fmt("%s/repro-wrong", tmp);
+    rc =
+        racelab("repro-wrong", "repro", SCN "/failing/wrong-expectation.yaml", "--out", out2, NULL);
+    expect_exit("repro-wrong", rc, 1);
+    t = text_of("repro-wrong", "out");
+    assert_non_null(strstr(t, "One failing trial"));
+    free(t);
+    free(out2);
+    free(out);
+}
+
 /* `racelab 503-uc` is `racelab repro upstream-reuse-after-fin`, found in scenarios/ of the
  * current folder first. */
 static void test_503_uc_alias(void **state)
@@ -543,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_two_runs_at_once),
         cmocka_unit_test(test_sigint_cleans_up),
         cmocka_unit_test(test_repro_compare_list_explain),
+        cmocka_unit_test(test_repro_no_failure_draws_slowest_trial_alone),
         cmocka_unit_test(test_503_uc_alias),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

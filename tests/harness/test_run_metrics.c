@@ -398,6 +398,98 @@ static void test_slowest_trial(void **state)
     json_decref(records);
 }
 
+static const struct expl_flow_sel *find_sel(const struct expl_flow_sel *v, size_t n, size_t hop,
+                                            uint16_t port, uint64_t from)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].hop == hop && v[i].client_port == port && v[i].from_us == from)
+            return &v[i];
+    fail_msg("no selection of hop %zu port %u from %llu", hop, port, (unsigned long long)from);
+    return NULL;
+}
+
+/* racelab repro draws one trial's connections: its client connections (whole), and through
+ * the access log the upstream connections its requests used, each within the request's time
+ * at the proxy; a pooled connection another trial also used is clipped, one only this trial
+ * used is whole; a later connection that reused a port of the trial is not the trial's. */
+static void test_trial_flows(void **state)
+{
+    (void)state;
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "200", 0));
+    json_array_append_new(records, req(1, 0, 0, 40001, 1050, 1150, "200", 0));
+    json_array_append_new(records, req(0, 0, 1, 40000, 1200, 1300, "503", 5));
+    json_array_append_new(records, req(1, 0, 1, 40001, 1300, 1350, "200", 5));
+    json_array_append_new(records, req(2, 0, 0, 40002, 2000, 2100, "200", 0));
+    json_array_append_new(records, req(3, 0, 0, 40000, 5000, 5100, "200", 0)); /* port reused */
+    json_t *access = json_array();
+    json_array_append_new(access, acc(40000, 1010, 1090, 200, "-", 50000, 0));
+    json_array_append_new(access, acc(40001, 1060, 1140, 200, "-", 50001, 0));
+    json_array_append_new(access, acc(40000, 1210, 1290, 503, "UC", 50000, 0));
+    json_array_append_new(access, acc(40001, 1310, 1340, 200, "-", 50000, 0)); /* pooled */
+    json_array_append_new(access, acc(40002, 2010, 2090, 200, "-", 50002, 0));
+    json_array_append_new(access, acc(40000, 5010, 5090, 200, "-", 50003, 0));
+    const json_t *acc1[1] = {access};
+
+    size_t n = 0;
+    uint64_t first = 0, last = 0;
+    struct expl_flow_sel *v = met_trial_flows(records, acc1, 1, 0, &n, &first, &last);
+    assert_non_null(v);
+    assert_int_equal(n, 3);
+    assert_int_equal(first, 1000);
+    assert_int_equal(last, 1300);
+    const struct expl_flow_sel *d = find_sel(v, n, 0, 40000, 1000);
+    assert_int_equal(d->to_us, 1300);
+    assert_true(d->whole);
+    const struct expl_flow_sel *u1 = find_sel(v, n, 1, 50000, 1010);
+    assert_int_equal(u1->to_us, 1090);
+    assert_false(u1->whole); /* trial 1 used it too */
+    assert_false(find_sel(v, n, 1, 50000, 1210)->whole);
+    free(v);
+
+    v = met_trial_flows(records, acc1, 1, 1, &n, &first, &last);
+    assert_int_equal(n, 3);
+    assert_true(find_sel(v, n, 0, 40001, 1050)->whole);
+    assert_true(find_sel(v, n, 1, 50001, 1060)->whole); /* only trial 1's */
+    assert_false(find_sel(v, n, 1, 50000, 1310)->whole);
+    free(v);
+
+    v = met_trial_flows(records, acc1, 1, 2, &n, &first, &last);
+    assert_int_equal(n, 2);
+    assert_true(find_sel(v, n, 1, 50002, 2010)->whole);
+    free(v);
+
+    /* without access logs: the client connections only */
+    v = met_trial_flows(records, NULL, 0, 3, &n, &first, &last);
+    assert_int_equal(n, 1);
+    assert_int_equal(find_sel(v, n, 0, 40000, 5000)->to_us, 5100);
+    free(v);
+    assert_null(met_trial_flows(records, acc1, 1, 9, &n, &first, &last));
+    assert_int_equal(n, 0);
+    json_decref(records);
+    json_decref(access);
+
+    /* a chain: proxy1's upstream port is proxy2's dport; the proxy1->proxy2 connection is
+     * pooled (trial 1's request used it later), proxy2's upstream connection is trial 0's */
+    records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1900, "503", 0));
+    json_array_append_new(records, req(1, 0, 0, 40001, 3000, 3900, "200", 0));
+    json_t *a1 = json_array(), *a2 = json_array();
+    json_array_append_new(a1, acc(40000, 1010, 1890, 503, "UC", 50000, 0));
+    json_array_append_new(a1, acc(40001, 3010, 3890, 200, "-", 50000, 0));
+    json_array_append_new(a2, acc(50000, 1020, 1880, 413, "-", 60000, 0));
+    json_array_append_new(a2, acc(50000, 3020, 3880, 200, "-", 60001, 0));
+    const json_t *acc2[2] = {a1, a2};
+    v = met_trial_flows(records, acc2, 2, 0, &n, &first, &last);
+    assert_int_equal(n, 3);
+    assert_false(find_sel(v, n, 1, 50000, 1010)->whole);
+    assert_true(find_sel(v, n, 2, 60000, 1020)->whole);
+    free(v);
+    json_decref(records);
+    json_decref(a1);
+    json_decref(a2);
+}
+
 static void test_percentile(void **state)
 {
     (void)state;
@@ -421,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_sweep_first_request_fails),
         cmocka_unit_test(test_slowest_trial),
+        cmocka_unit_test(test_trial_flows),
         cmocka_unit_test(test_percentile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
