@@ -157,7 +157,7 @@ const struct opt_spec dn_opts[] = {
      .type = OPT_CUSTOM,
      .metavar = "FROM:TO:STEP",
      .help = "trial i uses the (i mod K)-th gap of FROM, FROM+STEP, ... TO (ms, fractions "
-             "allowed); records carry gap_ms and, on every record of the trial, trial_gap_ms, so "
+             "allowed); records carry gap_ms and, on every record of the trial, reuse_gap_ms, so "
              "failure probability per gap is the race window as data",
      .parse = parse_sweep},
     {.name = "method",

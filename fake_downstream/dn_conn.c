@@ -140,7 +140,7 @@ static void write_record(struct dn_conn *c, const char *outcome, const char *pha
     put_ms(&j, "gap_ms", c->gap_us);
     /* the trial's gap on every record, the first request's too: a trial whose first request
      * fails has no record with the swept gap in gap_ms, and a sweep groups trials by this */
-    put_ms(&j, "trial_gap_ms", dn_cfg_gap_us(c->cfg, c->t->index));
+    put_ms(&j, "reuse_gap_ms", dn_cfg_gap_us(c->cfg, c->t->index));
     jl_uint(&j, "start_us", c->start_us);
     jl_uint(&j, "end_us", end_us);
     jl_str(&j, "outcome", outcome);

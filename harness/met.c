@@ -17,7 +17,7 @@ struct req {
     uint64_t start, end;
     const char *outcome;
     double gap_ms;
-    double trial_gap_ms; /* racelab-downstream's trial_gap_ms, when the record has it */
+    double reuse_gap_ms; /* racelab-downstream's reuse_gap_ms, when the record has it */
     bool has_trial_gap;
 };
 
@@ -38,7 +38,7 @@ struct trial {
     uint64_t first_start;
     bool failed;
     bool seen;
-    double gap_ms; /* the trial's gap: trial_gap_ms, else the largest gap_ms */
+    double gap_ms; /* the trial's gap: reuse_gap_ms, else the largest gap_ms */
     bool has_trial_gap;
     int lport;
     bool rst[MAX_DIRS];
@@ -247,9 +247,9 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
         q->end = jint(r, "end_us");
         q->outcome = oc;
         q->gap_ms = json_number_value(json_object_get(r, "gap_ms"));
-        const json_t *tg = json_object_get(r, "trial_gap_ms");
+        const json_t *tg = json_object_get(r, "reuse_gap_ms");
         q->has_trial_gap = json_is_number(tg);
-        q->trial_gap_ms = json_number_value(tg);
+        q->reuse_gap_ms = json_number_value(tg);
         bump(req_counts, oc, 1);
         if (!scn_cell_success(c, oc))
             req_failures++;
@@ -271,9 +271,9 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
         struct trial *t = &tr[q->trial];
         bool ok = scn_cell_success(c, q->outcome);
         /* A trial whose first request fails has no record with its gap in gap_ms; the
-         * downstream's trial_gap_ms names it on every record. Older records: the largest. */
+         * downstream's reuse_gap_ms names it on every record. Older records: the largest. */
         if (q->has_trial_gap) {
-            t->gap_ms = q->trial_gap_ms;
+            t->gap_ms = q->reuse_gap_ms;
             t->has_trial_gap = true;
         } else if (!t->has_trial_gap && q->gap_ms > t->gap_ms) {
             t->gap_ms = q->gap_ms;

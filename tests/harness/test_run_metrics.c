@@ -3,7 +3,7 @@
  * by port through the access logs (a pooled upstream connection shared by several trials gives
  * each RST to the request whose window contains it, else the last one before it), readiness
  * probes are left out, a chain follows proxy1's upstream ports into proxy2's log, and a gap
- * sweep reports the failure rate per gap, grouping each trial by its trial_gap_ms (records
+ * sweep reports the failure rate per gap, grouping each trial by its reuse_gap_ms (records
  * without it: by the largest gap_ms of the trial). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -331,7 +331,7 @@ static void test_sweep(void **state)
 }
 
 /* A trial whose first request fails has only that record (gap_ms 0): racelab-downstream's
- * trial_gap_ms still names the trial's swept gap, so the trial is counted under its gap and the
+ * reuse_gap_ms still names the trial's swept gap, so the trial is counted under its gap and the
  * sweep has no "gap 0" row. */
 static void test_sweep_first_request_fails(void **state)
 {
@@ -346,14 +346,14 @@ static void test_sweep_first_request_fails(void **state)
         long t0 = 1000 * t;
         if (t == 1 || t == 2) { /* the first request fails: no second request */
             json_t *r = req(t, 0, 0, port, t0, t0 + 10, "reset", 0);
-            json_object_set_new(r, "trial_gap_ms", json_real(gaps[t]));
+            json_object_set_new(r, "reuse_gap_ms", json_real(gaps[t]));
             json_array_append_new(records, r);
             continue;
         }
         json_t *a = req(t, 0, 0, port, t0, t0 + 10, "200", 0);
         json_t *b = req(t, 0, 1, port, t0 + 20, t0 + 30, t == 5 ? "reset" : "200", gaps[t]);
-        json_object_set_new(a, "trial_gap_ms", json_real(gaps[t]));
-        json_object_set_new(b, "trial_gap_ms", json_real(gaps[t]));
+        json_object_set_new(a, "reuse_gap_ms", json_real(gaps[t]));
+        json_object_set_new(b, "reuse_gap_ms", json_real(gaps[t]));
         json_array_append_new(records, a);
         json_array_append_new(records, b);
     }

@@ -138,8 +138,8 @@ static void test_gap(void **state)
     for (long q = 1; q < 3; q++) {
         json_t *prev = find_rec(r, 0, 0, q - 1), *cur = find_rec(r, 0, 0, q);
         assert_int_equal(rec_int(cur, "gap_ms"), 150);
-        assert_int_equal(rec_int(cur, "trial_gap_ms"), 150);
-        assert_int_equal(rec_int(find_rec(r, 0, 0, 0), "trial_gap_ms"), 150);
+        assert_int_equal(rec_int(cur, "reuse_gap_ms"), 150);
+        assert_int_equal(rec_int(find_rec(r, 0, 0, 0), "reuse_gap_ms"), 150);
         assert_true(rec_int(cur, "start_us") - rec_int(prev, "end_us") >= 150000);
         assert_int_equal(rec_int(cur, "reused"), 1);
     }
@@ -164,8 +164,8 @@ static void test_gap_sweep(void **state)
         assert_int_equal(rec_int(a, "gap_ms"), 0);
         assert_int_equal(rec_int(b, "gap_ms"), want);
         /* the trial's gap is on every record, the first request's too */
-        assert_int_equal(rec_int(a, "trial_gap_ms"), want);
-        assert_int_equal(rec_int(b, "trial_gap_ms"), want);
+        assert_int_equal(rec_int(a, "reuse_gap_ms"), want);
+        assert_int_equal(rec_int(b, "reuse_gap_ms"), want);
         assert_true(rec_int(b, "start_us") - rec_int(a, "end_us") >= want * 1000);
     }
     json_decref(r);
@@ -175,7 +175,7 @@ static void test_gap_sweep(void **state)
         json_t *g = json_object_get(find_rec(r, t, 0, 1), "gap_ms");
         assert_true(json_number_value(g) == 0.5 * (double)(t + 1));
         for (long q = 0; q < 2; q++) {
-            g = json_object_get(find_rec(r, t, 0, q), "trial_gap_ms");
+            g = json_object_get(find_rec(r, t, 0, q), "reuse_gap_ms");
             assert_true(json_is_number(g) && json_number_value(g) == 0.5 * (double)(t + 1));
         }
     }
@@ -184,7 +184,7 @@ static void test_gap_sweep(void **state)
 }
 
 /* A trial whose first request fails has no reused request, so no record with the swept gap in
- * gap_ms; trial_gap_ms still says which gap the trial was given (a sweep groups it by that). */
+ * gap_ms; reuse_gap_ms still says which gap the trial was given (a sweep groups it by that). */
 static void test_gap_sweep_first_request_fails(void **state)
 {
     struct tsup_ctx *c = *state;
@@ -207,7 +207,7 @@ static void test_gap_sweep_first_request_fails(void **state)
         assert_string_equal(rec_str(o, "outcome"), "connect-error");
         assert_int_equal(rec_int(o, "req"), 0);
         assert_int_equal(rec_int(o, "gap_ms"), 0);
-        assert_int_equal(rec_int(o, "trial_gap_ms"), 10 + (t % 3) * 10);
+        assert_int_equal(rec_int(o, "reuse_gap_ms"), 10 + (t % 3) * 10);
     }
     json_decref(r);
 }
