@@ -28,7 +28,10 @@ char *tsup_fmt(const char *fmt, ...)
 
 char *tsup_tmpdir(const char *tag)
 {
-    char *t = tsup_fmt("/tmp/racelab-test-%s-XXXXXX", tag);
+    /* mkdtemp's template: six 'X' at the end */
+    char *t = tsup_fmt("/tmp/racelab-test-%s-%6s", tag, "");
+    if (t)
+        memset(t + strlen(t) - 6, 'X', 6);
     if (!t || !mkdtemp(t)) {
         free(t);
         return NULL;
