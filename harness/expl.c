@@ -415,7 +415,8 @@ static bool late_close(const struct ana_flow *f, size_t ev, const struct fwin *w
 static long pick_events(const struct ana_result *r, struct wins *w, bool *on, bool *clipped,
                         struct item **out)
 {
-    qsort(w->v, w->n, sizeof *w->v, fwin_cmp);
+    if (w->n > 1)
+        qsort(w->v, w->n, sizeof *w->v, fwin_cmp);
     size_t cap = 0, n = 0;
     struct item *items = NULL;
     for (size_t a = 0; a < w->n;) {
@@ -449,7 +450,8 @@ static long pick_events(const struct ana_result *r, struct wins *w, bool *on, bo
         clipped[fi] = pooled && on[fi];
         a = b;
     }
-    qsort(items, n, sizeof *items, item_cmp);
+    if (n > 1)
+        qsort(items, n, sizeof *items, item_cmp);
     *out = items;
     return (long)n;
 }

@@ -322,7 +322,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
         if (reqs[i].trial >= 0 && reqs[i].trial < ntrials && reqs[i].lport &&
             uses_add(&uses[0], reqs[i].lport, reqs[i].start, reqs[i].end, reqs[i].trial) != 0)
             goto oom;
-    qsort(uses[0].v, uses[0].n, sizeof(*uses[0].v), use_cmp);
+    if (uses[0].n > 1)
+        qsort(uses[0].v, uses[0].n, sizeof(*uses[0].v), use_cmp);
     nattributed_hops = in->nhops ? 1 : 0;
     if (in->access_log) {
         for (size_t p = 0; p < in->nproxies && p + 1 < in->nhops && p < 2; p++) {
@@ -343,7 +344,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
                         goto oom;
                 }
             }
-            qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), use_cmp);
+            if (uses[p + 1].n > 1)
+                qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), use_cmp);
             nattributed_hops = p + 2;
         }
     }
@@ -475,7 +477,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
                         in->upstream_log ? upstream_summary(in->upstream_log) : json_object());
 
     /* Latency and throughput (the delay-close-cost numbers). */
-    qsort(lat, nlat, sizeof(*lat), dbl_cmp);
+    if (nlat > 1)
+        qsort(lat, nlat, sizeof(*lat), dbl_cmp);
     json_t *lo = json_object();
     double sum = 0;
     for (size_t i = 0; i < nlat; i++)
@@ -508,7 +511,8 @@ json_t *met_build(const struct met_input *in, char *err, size_t errlen)
             if (!dup)
                 gaps[ng++] = tr[t].gap_ms;
         }
-        qsort(gaps, ng, sizeof(*gaps), dbl_cmp);
+        if (ng > 1)
+            qsort(gaps, ng, sizeof(*gaps), dbl_cmp);
         json_t *sw = json_array();
         long failing = 0;
         double maxr = 0, minr = ng ? 1 : 0;
