@@ -451,30 +451,41 @@ static void req_finish(struct px_dconn *dc)
         dc_watch(dc);
 }
 
+/* The retry policy's verdict on this failure of req's current attempt; an exhausted policy
+ * marks the request URX. */
+static bool retry_wanted(struct px_req *req, enum px_fail fail)
+{
+    struct px *px = req->dc->px;
+    struct px_retry_facts f = {
+        .fail = fail,
+        .request_sent = req->sent,
+        .idempotent = req->idempotent,
+        .replayable = req->replay != NULL,
+        .response_started = req->resp_started,
+        .retries_done = req->attempts - 1,
+    };
+    switch (px_retry_decide(px->cfg, &f)) {
+    case PX_RETRY_YES:
+        return true;
+    case PX_RETRY_EXHAUSTED:
+        req->flags |= PX_F_URX;
+        px->stats.upstream_rq_retry_limit_exceeded++;
+        return false;
+    case PX_RETRY_NO:
+        return false;
+    }
+    return false;
+}
+
 void px_down_upstream_head(struct px_req *req, const struct h1_msg *resp, const struct h1_body *rb)
 {
     struct px_dconn *dc = req->dc;
     struct px *px = dc->px;
     if (resp->status >= 500 && (px->cfg->retry_on & PX_RETRY_5XX)) {
-        struct px_retry_facts f = {
-            .fail = PX_FAIL_5XX,
-            .request_sent = req->sent,
-            .idempotent = req->idempotent,
-            .replayable = req->replay != NULL,
-            .response_started = req->resp_started,
-            .retries_done = req->attempts - 1,
-        };
-        switch (px_retry_decide(px->cfg, &f)) {
-        case PX_RETRY_YES:
+        if (retry_wanted(req, PX_FAIL_5XX)) {
             px_pool_detach(req);
             schedule_retry(dc);
             return;
-        case PX_RETRY_EXHAUSTED:
-            req->flags |= PX_F_URX;
-            px->stats.upstream_rq_retry_limit_exceeded++;
-            break;
-        case PX_RETRY_NO:
-            break;
         }
     }
     req->status = resp->status;
@@ -573,24 +584,9 @@ void px_down_upstream_reset(struct px_req *req, enum px_reason reason)
         dc_abort(dc, flag);
         return;
     }
-    struct px_retry_facts f = {
-        .fail = fail,
-        .request_sent = req->sent,
-        .idempotent = req->idempotent,
-        .replayable = req->replay != NULL,
-        .response_started = false,
-        .retries_done = req->attempts - 1,
-    };
-    switch (px_retry_decide(px->cfg, &f)) {
-    case PX_RETRY_YES:
+    if (retry_wanted(req, fail)) {
         schedule_retry(dc);
         return;
-    case PX_RETRY_EXHAUSTED:
-        req->flags |= PX_F_URX;
-        px->stats.upstream_rq_retry_limit_exceeded++;
-        break;
-    case PX_RETRY_NO:
-        break;
     }
     req->flags |= flag;
     char body[160];
