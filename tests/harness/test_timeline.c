@@ -14,14 +14,14 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "ana.h"
-#include "test_infra_util.h"
+#include "analysis.h"
+#include "test_netlab_util.h"
 #include "tsup.h"
 
 #define TIMEOUT_MS 30000
 
 static char *dir, *pcap;
-static struct ana_hop hops[2];
+static struct analysis_hop hops[2];
 
 static int body_race(void *arg, void *outp, char *msg, size_t msglen)
 {
@@ -51,12 +51,12 @@ static char *timeline(const char *const *extra, int *rc)
     return text;
 }
 
-static void compare(const struct ana_hop *h, size_t nh, const char *const *extra)
+static void compare(const struct analysis_hop *h, size_t nh, const char *const *extra)
 {
-    struct ana_result r;
+    struct analysis_result r;
     char err[512] = "";
-    if (ana_read(pcap, h, nh, &r, err, sizeof err) != 0)
-        fail_msg("ana_read: %s", err);
+    if (analysis_read(pcap, h, nh, &r, err, sizeof err) != 0)
+        fail_msg("analysis_read: %s", err);
     int rc;
     char *text = timeline(extra, &rc);
     assert_int_equal(rc, 0);
@@ -69,7 +69,7 @@ static void compare(const struct ana_hop *h, size_t nh, const char *const *extra
     assert_int_equal(json_object_size(dirs), r.ndirs);
     assert_int_equal(json_integer_value(json_object_get(j, "flows")), r.nflows);
     for (size_t i = 0; i < r.ndirs; i++) {
-        const struct ana_dir_total *d = &r.dirs[i];
+        const struct analysis_dir_total *d = &r.dirs[i];
         json_t *o = json_object_get(dirs, d->name);
         if (!o)
             fail_msg("timeline has no direction %s", d->name);
@@ -90,10 +90,10 @@ static void compare(const struct ana_hop *h, size_t nh, const char *const *extra
     }
     json_decref(j);
     free(text);
-    ana_free(&r);
+    analysis_free(&r);
 }
 
-static const struct ana_dir_total *dir_named(const struct ana_result *r, const char *name)
+static const struct analysis_dir_total *dir_named(const struct analysis_result *r, const char *name)
 {
     for (size_t i = 0; i < r->ndirs; i++)
         if (strcmp(r->dirs[i].name, name) == 0)
@@ -102,14 +102,14 @@ static const struct ana_dir_total *dir_named(const struct ana_result *r, const c
     return NULL;
 }
 
-/* The counts are the ones the capture was built to have (test_infra_util.h). */
+/* The counts are the ones the capture was built to have (test_netlab_util.h). */
 static void test_expected_counts(void **state)
 {
     (void)state;
-    struct ana_result r;
+    struct analysis_result r;
     char err[512] = "";
-    assert_int_equal(ana_read(pcap, hops, 2, &r, err, sizeof err), 0);
-    const struct ana_dir_total *dp = dir_named(&r, "downstream->proxy"),
+    assert_int_equal(analysis_read(pcap, hops, 2, &r, err, sizeof err), 0);
+    const struct analysis_dir_total *dp = dir_named(&r, "downstream->proxy"),
                                *pd = dir_named(&r, "proxy->downstream"),
                                *pu = dir_named(&r, "proxy->upstream"),
                                *up = dir_named(&r, "upstream->proxy");
@@ -127,7 +127,7 @@ static void test_expected_counts(void **state)
     assert_int_equal(up->fin, 1);
     assert_int_equal(up->rst, 1);
     assert_int_equal(up->rst_after_data, 1);
-    ana_free(&r);
+    analysis_free(&r);
 }
 
 static void test_agree_with_sidecar_hops(void **state)

@@ -1,0 +1,64 @@
+/* explain — `racelab explain`: an ASCII sequence diagram of flows in a capture, one column per
+ * hop side (downstream | proxy | upstream), one line per packet with the time since the first
+ * packet shown, an arrow, flags and payload length — annotated where the race happens:
+ *   "data sent after close() → RST", "request on a half-closed connection (peer FIN seen)",
+ *   "RST overtook held FIN", "FIN with the response's last bytes".
+ *
+ * With flow_port != 0 only the flows that carry that port (on any hop) are shown, plus, for a
+ * downstream port, the flows of the other hops that carry packets while it lives (the trial's
+ * other hop) — a pooled one (with payload outside that time, i.e. other requests') clipped to
+ * it as explain_print_flows clips; with 0, every flow. */
+#ifndef RACELAB_EXPLAIN_H
+#define RACELAB_EXPLAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "analysis.h"
+
+int explain_print(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
+               uint16_t flow_port, char *err, size_t errlen);
+
+/* How long after its window a clipped flow's FIN or RST is still drawn (the late close of the
+ * selection's connections), never past the flow's next payload. */
+#define EXPLAIN_LATE_MS 50
+
+/* One flow to draw: the connection of hop `hop` (an index into the hops given, or into the hops
+ * inferred from the capture) whose client side has port client_port, between from_us and to_us
+ * (both 0: the window given to explain_print_flows). client_port 0 selects every flow of the hop
+ * with packets in the window (what is left when no access log names the connections). A flow
+ * may be selected several times (a pooled connection a trial used twice): the union of its
+ * windows is drawn. whole: the connection is the selection's alone (a client's connection
+ * belongs to one trial): the window only tells which connection of that port it is, and the
+ * flow is drawn whole. */
+struct explain_flow_sel {
+    size_t hop;
+    uint16_t client_port;
+    uint64_t from_us, to_us;
+    bool whole;
+};
+
+/* Draws exactly the selected flows (racelab repro: one trial's connections on every hop) with
+ * times relative to the first packet drawn. A flow whose every payload lies within its windows
+ * carried nothing but the selection's requests: it is drawn whole, so a FIN held on the wire
+ * and released after the window, and the RST answering it, stay in the picture. A flow with
+ * payload outside them is pooled (it also carried other requests): only its packets within its
+ * windows are drawn, plus its FINs and RSTs after a window and before its next payload, when
+ * they come at most EXPLAIN_LATE_MS later or before a later window of the flow (what the
+ * connection went through before its reuse); the header names these clipped flows. Returns 0, or -1
+ * with err (unreadable capture, no selected flow with a packet in its window). */
+int explain_print_flows(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
+                     const struct explain_flow_sel *sel, size_t nsel, uint64_t from_us, uint64_t to_us,
+                     char *err, size_t errlen);
+
+/* The hop map racelab writes next to each capture ("<pcap>.hops", lines "PORT CLIENT SERVER"),
+ * so that `racelab explain PCAP` names the sides. Returns the number of hops read into hops
+ * (names are malloc'd; free with explain_hops_free), 0 when there is no such file, -1 on a
+ * malformed file (message in err). */
+int explain_read_hops(const char *pcap_path, struct analysis_hop *hops, size_t cap, char *err,
+                   size_t errlen);
+int explain_write_hops(const char *pcap_path, const struct analysis_hop *hops, size_t nhops);
+void explain_hops_free(struct analysis_hop *hops, size_t n);
+
+#endif

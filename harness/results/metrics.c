@@ -1,0 +1,723 @@
+#include "metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DIRS           6 /* three hops at most (chain), two directions each */
+#define MAX_FAILING_LISTED 1000
+#define NFAM                                                                                       \
+    7 /* per-direction packet counts: rst fin syn data_after_fin rst_after_data                    \
+         data_packets rst_abort */
+
+struct req {
+    long trial;
+    int lport;
+    uint64_t start, end;
+    const char *outcome;
+    double gap_ms;
+    double reuse_gap_ms; /* racelab-downstream's reuse_gap_ms, when the record has it */
+    bool has_trial_gap;
+};
+
+/* One use of a connection by a trial: the connection is (hop, client port). */
+struct use {
+    int port;
+    uint64_t start, end;
+    long trial;
+};
+
+struct uses {
+    struct use *v;
+    size_t n, cap;
+};
+
+struct trial {
+    const char *label; /* outcome that decides the trial */
+    uint64_t first_start;
+    bool failed;
+    bool seen;
+    double gap_ms; /* the trial's gap: reuse_gap_ms, else the largest gap_ms */
+    bool has_trial_gap;
+    int lport;
+    bool rst[MAX_DIRS];
+};
+
+static int uses_add(struct uses *u, int port, uint64_t start, uint64_t end, long trial)
+{
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 64;
+        struct use *v = realloc(u->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        u->v = v;
+        u->cap = cap;
+    }
+    u->v[u->n++] = (struct use){port, start, end, trial};
+    return 0;
+}
+
+static int use_cmp(const void *a, const void *b)
+{
+    const struct use *x = a, *y = b;
+    if (x->port != y->port)
+        return x->port < y->port ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return 0;
+}
+
+/* The use of port whose window contains t or, failing that, the last that started before t;
+ * uses outside [lo, hi] (another connection that happened to get the same port) are ignored.
+ * When none started before t, the earliest use in range. */
+static const struct use *uses_find(const struct uses *u, int port, uint64_t t, uint64_t lo,
+                                   uint64_t hi)
+{
+    const struct use *best = NULL, *first = NULL;
+    /* Sorted by (port, start): find the port's first use, then walk its uses only. */
+    size_t lo_i = 0, hi_i = u->n;
+    while (lo_i < hi_i) {
+        size_t mid = lo_i + (hi_i - lo_i) / 2;
+        if (u->v[mid].port < port)
+            lo_i = mid + 1;
+        else
+            hi_i = mid;
+    }
+    for (size_t i = lo_i; i < u->n && u->v[i].port == port; i++) {
+        const struct use *x = &u->v[i];
+        if (x->start > hi || (x->end && x->end < lo))
+            continue;
+        if (!first)
+            first = x;
+        if (x->start <= t)
+            best = x;
+    }
+    return best ? best : first;
+}
+
+static uint64_t jint(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    if (json_is_integer(v))
+        return (uint64_t)json_integer_value(v);
+    if (json_is_real(v))
+        return (uint64_t)json_real_value(v);
+    return 0;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void bump(json_t *obj, const char *key, long by)
+{
+    json_t *v = json_object_get(obj, key);
+    json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + by));
+}
+
+double metrics_percentile(const double *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    double r = ceil(p / 100.0 * (double)n);
+    size_t idx = r < 1 ? 0 : (size_t)r - 1;
+    if (idx >= n)
+        idx = n - 1;
+    return sorted[idx];
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double round3(double v)
+{
+    return round(v * 1000.0) / 1000.0;
+}
+
+static bool is_probe(const struct metrics_input *in, size_t hop, const struct analysis_flow *f)
+{
+    for (size_t i = 0; i < in->nprobes; i++)
+        if (in->probes[i].hop == hop && in->probes[i].port == f->client_port &&
+            f->first_us <= in->probes[i].until_us)
+            return true;
+    return false;
+}
+
+static long hop_index(const struct metrics_input *in, const struct analysis_flow *f)
+{
+    for (size_t h = 0; h < in->nhops; h++)
+        if (f->hop == &in->hops[h] || (f->hop && f->hop->server_port == in->hops[h].server_port))
+            return (long)h;
+    return -1;
+}
+
+/* Access-log flags "UC,URX" (or "-") counted one by one. */
+static void count_flags(json_t *flags, const char *s)
+{
+    if (!s || !*s || strcmp(s, "-") == 0)
+        return;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        bump(flags, t, 1);
+}
+
+static json_t *upstream_summary(const json_t *log)
+{
+    json_t *o = json_object(), *how = json_object(), *why = json_object();
+    long unread = 0;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(log, i, e)
+    {
+        const char *ev = jstr(e, "event");
+        if (!ev)
+            continue;
+        bump(o, ev, 1);
+        if (strcmp(ev, "close") == 0) {
+            const char *h = jstr(e, "how"), *w = jstr(e, "why");
+            if (h)
+                bump(how, h, 1);
+            if (w)
+                bump(why, w, 1);
+            if (jint(e, "unread") > 0)
+                unread++;
+        }
+    }
+    json_object_set_new(o, "close_how", how);
+    json_object_set_new(o, "close_why", why);
+    json_object_set_new(o, "close_unread", json_integer(unread));
+    return o;
+}
+
+json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
+{
+    const struct scenario_cell *c = in->cell;
+    long ntrials = c->trials;
+    json_t *out = json_object();
+    struct req *reqs = NULL;
+    size_t nreqs = 0;
+    struct trial *tr = calloc((size_t)ntrials, sizeof(*tr));
+    struct uses uses[3] = {{0}};
+    double *lat = NULL;
+    char dirs[MAX_DIRS][80];
+    size_t ndirs = 0;
+    size_t nattributed_hops = 0;
+
+    if (!out || !tr)
+        goto oom;
+
+    for (size_t h = 0; h < in->nhops && h < 3; h++) {
+        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].client, in->hops[h].server);
+        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].server, in->hops[h].client);
+    }
+
+    /* Requests, in the order the client wrote them. */
+    size_t nrec = in->records ? json_array_size(in->records) : 0;
+    reqs = calloc(nrec ? nrec : 1, sizeof(*reqs));
+    lat = calloc(nrec ? nrec : 1, sizeof(*lat));
+    if (!reqs || !lat)
+        goto oom;
+    json_t *req_out = json_object(), *req_counts = json_object();
+    json_object_set_new(out, "requests", req_out);
+    json_object_set_new(req_out, "outcomes", req_counts);
+    long req_failures = 0;
+    uint64_t first_us = 0, last_us = 0;
+    size_t nlat = 0;
+    for (size_t i = 0; i < nrec; i++) {
+        const json_t *r = json_array_get(in->records, i);
+        const char *type = jstr(r, "type");
+        if (type && strcmp(type, "request") != 0)
+            continue;
+        const char *oc = jstr(r, "outcome");
+        const json_t *tj = json_object_get(r, "trial");
+        if (!oc || !json_is_integer(tj))
+            continue;
+        struct req *q = &reqs[nreqs++];
+        q->trial = (long)json_integer_value(tj);
+        q->lport = (int)jint(r, "lport");
+        q->start = jint(r, "start_us");
+        q->end = jint(r, "end_us");
+        q->outcome = oc;
+        q->gap_ms = json_number_value(json_object_get(r, "gap_ms"));
+        const json_t *tg = json_object_get(r, "reuse_gap_ms");
+        q->has_trial_gap = json_is_number(tg);
+        q->reuse_gap_ms = json_number_value(tg);
+        bump(req_counts, oc, 1);
+        if (!scenario_cell_success(c, oc))
+            req_failures++;
+        if (q->end >= q->start && q->start)
+            lat[nlat++] = (double)(q->end - q->start) / 1000.0;
+        if (q->start && (!first_us || q->start < first_us))
+            first_us = q->start;
+        if (q->end > last_us)
+            last_us = q->end;
+    }
+    json_object_set_new(req_out, "total", json_integer((json_int_t)nreqs));
+    json_object_set_new(req_out, "failures", json_integer(req_failures));
+
+    /* Trial outcome: the first request (by start) that is not a success decides. */
+    for (size_t i = 0; i < nreqs; i++) {
+        struct req *q = &reqs[i];
+        if (q->trial < 0 || q->trial >= ntrials)
+            continue;
+        struct trial *t = &tr[q->trial];
+        bool ok = scenario_cell_success(c, q->outcome);
+        /* A trial whose first request fails has no record with its gap in gap_ms; the
+         * downstream's reuse_gap_ms names it on every record. Older records: the largest. */
+        if (q->has_trial_gap) {
+            t->gap_ms = q->reuse_gap_ms;
+            t->has_trial_gap = true;
+        } else if (!t->has_trial_gap && q->gap_ms > t->gap_ms) {
+            t->gap_ms = q->gap_ms;
+        }
+        if (!t->seen) {
+            t->seen = true;
+            t->label = q->outcome;
+            t->failed = !ok;
+            t->first_start = q->start;
+            t->lport = q->lport;
+            continue;
+        }
+        if (!ok && (!t->failed || q->start < t->first_start)) {
+            t->label = q->outcome;
+            t->failed = true;
+            t->first_start = q->start;
+            t->lport = q->lport;
+        }
+    }
+    json_t *outcomes = json_object();
+    json_object_set_new(out, "outcomes", outcomes);
+    for (size_t i = 0; i < c->nsuccess; i++)
+        json_object_set_new(outcomes, c->success[i], json_integer(0));
+    if (c->nprogs > 2)
+        json_object_set_new(outcomes, "503", json_integer(0));
+    json_object_set_new(outcomes, "reset", json_integer(0));
+    json_object_set_new(outcomes, "empty", json_integer(0));
+    json_object_set_new(outcomes, "timeout", json_integer(0));
+    long failures = 0;
+    for (long t = 0; t < ntrials; t++) {
+        if (!tr[t].seen) {
+            tr[t].label = "missing";
+            tr[t].failed = true;
+        }
+        bump(outcomes, tr[t].label, 1);
+        if (tr[t].failed)
+            failures++;
+    }
+    json_object_set_new(out, "trials", json_integer(ntrials));
+    json_object_set_new(out, "failures", json_integer(failures));
+    json_object_set_new(out, "failure_rate",
+                        json_real(ntrials ? round3((double)failures / (double)ntrials) : 0));
+
+    /* Uses of each hop's connections. Hop 0: the downstream's own records. */
+    for (size_t i = 0; i < nreqs; i++)
+        if (reqs[i].trial >= 0 && reqs[i].trial < ntrials && reqs[i].lport &&
+            uses_add(&uses[0], reqs[i].lport, reqs[i].start, reqs[i].end, reqs[i].trial) != 0)
+            goto oom;
+    if (uses[0].n > 1)
+        qsort(uses[0].v, uses[0].n, sizeof(*uses[0].v), use_cmp);
+    nattributed_hops = in->nhops ? 1 : 0;
+    if (in->access_log) {
+        for (size_t p = 0; p < in->nproxies && p + 1 < in->nhops && p < 2; p++) {
+            size_t na = in->access[p] ? json_array_size(in->access[p]) : 0;
+            for (size_t i = 0; i < na; i++) {
+                const json_t *a = json_array_get(in->access[p], i);
+                uint64_t s = jint(a, "start_us"), e = jint(a, "end_us");
+                const struct use *u = uses_find(&uses[p], (int)jint(a, "dport"), s, s, e ? e : s);
+                if (!u)
+                    continue;
+                const json_t *ups = json_object_get(a, "upstream_ports");
+                size_t k;
+                const json_t *pj;
+                json_array_foreach(ups, k, pj)
+                {
+                    if (json_is_integer(pj) &&
+                        uses_add(&uses[p + 1], (int)json_integer_value(pj), s, e, u->trial) != 0)
+                        goto oom;
+                }
+            }
+            if (uses[p + 1].n > 1)
+                qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), use_cmp);
+            nattributed_hops = p + 2;
+        }
+    }
+
+    /* Capture: per-direction counts, and each RST given to a trial. */
+    json_t *rst = json_object(), *fin = json_object(), *syn = json_object(), *daf = json_object(),
+           *rad = json_object(), *data = json_object(), *abrt = json_object(),
+           *frst = json_object(), *trst = json_object(), *att = json_array();
+    long counts[NFAM][MAX_DIRS] = {{0}};
+    long unattributed = 0;
+    if (in->ana) {
+        for (size_t i = 0; i < in->ana->nflows; i++) {
+            const struct analysis_flow *f = &in->ana->flows[i];
+            long h = hop_index(in, f);
+            if (h < 0 || h >= 3 || is_probe(in, (size_t)h, f))
+                continue;
+            const struct analysis_dir *d2[2] = {&f->c2s, &f->s2c};
+            for (int k = 0; k < 2; k++) {
+                size_t d = (size_t)h * 2 + (size_t)k;
+                counts[0][d] += d2[k]->rst;
+                counts[1][d] += d2[k]->fin;
+                counts[2][d] += d2[k]->syn;
+                counts[3][d] += d2[k]->data_after_fin;
+                counts[4][d] += d2[k]->rst_after_data;
+                counts[5][d] += d2[k]->data_packets;
+                counts[6][d] += d2[k]->rst_abort;
+            }
+            if ((size_t)h >= nattributed_hops)
+                continue;
+            for (size_t e = 0; e < f->nevents; e++) {
+                const struct analysis_event *ev = &f->events[e];
+                if (ev->kind != ANALYSIS_EV_RST)
+                    continue;
+                const struct use *u =
+                    uses_find(&uses[h], f->client_port, ev->ts_us, f->first_us, f->last_us);
+                if (!u) {
+                    unattributed++;
+                    continue;
+                }
+                tr[u->trial].rst[(size_t)h * 2 + (ev->from_client ? 0 : 1)] = true;
+            }
+        }
+    }
+    json_t *fams[NFAM] = {rst, fin, syn, daf, rad, data, abrt};
+    const char *famnames[NFAM] = {
+        "rst", "fin", "syn", "data_after_fin", "rst_after_data", "data_packets", "rst_abort"};
+    for (size_t d = 0; d < ndirs; d++) {
+        for (int k = 0; k < NFAM; k++)
+            json_object_set_new(fams[k], dirs[d],
+                                in->ana ? json_integer(counts[k][d]) : json_null());
+        if (d / 2 < nattributed_hops) {
+            long fr = 0, wr = 0;
+            for (long t = 0; t < ntrials; t++) {
+                fr += tr[t].failed && tr[t].rst[d];
+                wr += tr[t].rst[d];
+            }
+            json_object_set_new(frst, dirs[d], in->ana ? json_integer(fr) : json_null());
+            json_object_set_new(trst, dirs[d], in->ana ? json_integer(wr) : json_null());
+            json_array_append_new(att, json_string(dirs[d]));
+        }
+    }
+    for (int k = 0; k < NFAM; k++)
+        json_object_set_new(out, famnames[k], fams[k]);
+    json_object_set_new(out, "failing_rst", frst);
+    json_object_set_new(out, "trials_with_rst", trst);
+    json_object_set_new(out, "attributed", att);
+    json_object_set_new(out, "unattributed_rst",
+                        in->ana ? json_integer(unattributed) : json_null());
+
+    /* Failing trials, with the port that identifies them in the capture. */
+    json_t *ft = json_array();
+    size_t listed = 0;
+    for (long t = 0; t < ntrials && listed < MAX_FAILING_LISTED; t++) {
+        if (!tr[t].failed)
+            continue;
+        json_t *o = json_object(), *r = json_array();
+        json_object_set_new(o, "trial", json_integer(t));
+        json_object_set_new(o, "outcome", json_string(tr[t].label));
+        json_object_set_new(o, "lport", json_integer(tr[t].lport));
+        for (size_t d = 0; d < ndirs; d++)
+            if (tr[t].rst[d])
+                json_array_append_new(r, json_string(dirs[d]));
+        json_object_set_new(o, "rst", r);
+        json_array_append_new(ft, o);
+        listed++;
+    }
+    json_object_set_new(out, "failing_trials", ft);
+
+    /* Proxies: flags, statuses and stats of each, the front one also at the top level. */
+    json_object_set_new(out, "access_log", json_boolean(in->access_log && in->nproxies > 0));
+    json_t *proxies = json_object();
+    for (size_t p = 0; p < in->nproxies && p < 2; p++) {
+        json_t *po = json_object(), *flags = json_object(), *st = json_object();
+        long retried = 0, n = 0;
+        size_t i;
+        const json_t *a;
+        json_array_foreach(in->access[p], i, a)
+        {
+            n++;
+            count_flags(flags, jstr(a, "flags"));
+            char code[16];
+            snprintf(code, sizeof(code), "%lld",
+                     (long long)json_integer_value(json_object_get(a, "status")));
+            bump(st, code, 1);
+            if (jint(a, "attempts") > 1)
+                retried++;
+        }
+        json_object_set_new(po, "requests", json_integer(n));
+        json_object_set_new(po, "retried", json_integer(retried));
+        json_object_set_new(po, "flags", flags);
+        json_object_set_new(po, "statuses", st);
+        json_object_set_new(po, "stats",
+                            in->stats[p] ? json_deep_copy(in->stats[p]) : json_object());
+        if (p == 0) {
+            json_object_set_new(out, "proxy_flags", json_deep_copy(flags));
+            json_object_set_new(out, "stats",
+                                in->stats[p] ? json_deep_copy(in->stats[p]) : json_object());
+        }
+        const char *names[4];
+        scenario_topo_nodes(c->s->topo, names);
+        json_object_set_new(proxies, names[p + 1], po);
+    }
+    if (in->nproxies == 0) {
+        json_object_set_new(out, "proxy_flags", json_object());
+        json_object_set_new(out, "stats", json_object());
+    }
+    json_object_set_new(out, "proxies", proxies);
+    json_object_set_new(out, "upstream",
+                        in->upstream_log ? upstream_summary(in->upstream_log) : json_object());
+
+    /* Latency and throughput (the delay-close-cost numbers). */
+    if (nlat > 1)
+        qsort(lat, nlat, sizeof(*lat), dbl_cmp);
+    json_t *lo = json_object();
+    double sum = 0;
+    for (size_t i = 0; i < nlat; i++)
+        sum += lat[i];
+    json_object_set_new(lo, "p50", json_real(round3(metrics_percentile(lat, nlat, 50))));
+    json_object_set_new(lo, "p90", json_real(round3(metrics_percentile(lat, nlat, 90))));
+    json_object_set_new(lo, "p99", json_real(round3(metrics_percentile(lat, nlat, 99))));
+    json_object_set_new(lo, "mean", json_real(round3(nlat ? sum / (double)nlat : 0)));
+    json_object_set_new(lo, "max", json_real(round3(nlat ? lat[nlat - 1] : 0)));
+    json_object_set_new(out, "latency_ms", lo);
+    double wall = last_us > first_us ? (double)(last_us - first_us) / 1e6 : 0;
+    json_object_set_new(out, "downstream_wall_s", json_real(round3(wall)));
+    json_object_set_new(out, "throughput_rps",
+                        wall > 0 ? json_real(round(((double)nreqs / wall) * 10) / 10)
+                                 : json_null());
+
+    /* Sweep: failure probability per gap (the race window as data). */
+    if (c->sweep) {
+        double *gaps = calloc((size_t)ntrials + 1, sizeof(*gaps));
+        size_t ng = 0;
+        if (!gaps)
+            goto oom;
+        for (long t = 0; t < ntrials; t++) {
+            if (!tr[t].seen)
+                continue;
+            bool dup = false;
+            for (size_t g = 0; g < ng; g++)
+                if (gaps[g] == tr[t].gap_ms)
+                    dup = true;
+            if (!dup)
+                gaps[ng++] = tr[t].gap_ms;
+        }
+        if (ng > 1)
+            qsort(gaps, ng, sizeof(*gaps), dbl_cmp);
+        json_t *sw = json_array();
+        long failing = 0;
+        double maxr = 0, minr = ng ? 1 : 0;
+        for (size_t g = 0; g < ng; g++) {
+            long n = 0, f = 0;
+            for (long t = 0; t < ntrials; t++) {
+                if (tr[t].seen && tr[t].gap_ms == gaps[g]) {
+                    n++;
+                    f += tr[t].failed;
+                }
+            }
+            double rate = n ? (double)f / (double)n : 0;
+            json_t *o = json_object();
+            json_object_set_new(o, "gap_ms", json_real(gaps[g]));
+            json_object_set_new(o, "trials", json_integer(n));
+            json_object_set_new(o, "failures", json_integer(f));
+            json_object_set_new(o, "failure_rate", json_real(round3(rate)));
+            json_array_append_new(sw, o);
+            failing += f > 0;
+            if (rate > maxr)
+                maxr = rate;
+            if (rate < minr)
+                minr = rate;
+        }
+        free(gaps);
+        json_t *ss = json_object();
+        json_object_set_new(ss, "gaps", json_integer((json_int_t)ng));
+        json_object_set_new(ss, "gaps_failing", json_integer(failing));
+        json_object_set_new(ss, "gaps_clean", json_integer((json_int_t)ng - failing));
+        json_object_set_new(ss, "max_failure_rate", json_real(round3(maxr)));
+        json_object_set_new(ss, "min_failure_rate", json_real(round3(minr)));
+        json_object_set_new(out, "sweep", sw);
+        json_object_set_new(out, "sweep_stats", ss);
+    }
+
+    for (int h = 0; h < 3; h++)
+        free(uses[h].v);
+    free(reqs);
+    free(lat);
+    free(tr);
+    return out;
+oom:
+    for (int h = 0; h < 3; h++)
+        free(uses[h].v);
+    free(reqs);
+    free(lat);
+    free(tr);
+    json_decref(out);
+    snprintf(err, errlen, "out of memory while computing metrics");
+    return NULL;
+}
+
+long metrics_slowest_trial(const json_t *records, double *ms)
+{
+    size_t i;
+    const json_t *r;
+    long maxt = -1, best = -1;
+    *ms = 0;
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        if (json_is_integer(tj) && json_integer_value(tj) > maxt)
+            maxt = (long)json_integer_value(tj);
+    }
+    if (maxt < 0)
+        return -1;
+    uint64_t(*span)[2] = calloc((size_t)maxt + 1, sizeof(*span)); /* first start, last end */
+    if (!span)
+        return -1;
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        const char *type = jstr(r, "type");
+        uint64_t s = jint(r, "start_us"), e = jint(r, "end_us");
+        if (!json_is_integer(tj) || json_integer_value(tj) < 0 ||
+            (type && strcmp(type, "request") != 0) || !s || e < s)
+            continue;
+        uint64_t *sp = span[json_integer_value(tj)];
+        if (!sp[0] || s < sp[0])
+            sp[0] = s;
+        if (e > sp[1])
+            sp[1] = e;
+    }
+    for (long t = 0; t <= maxt; t++) {
+        double d = (double)(span[t][1] - span[t][0]) / 1000.0;
+        if (span[t][0] && (best < 0 || d > *ms)) {
+            best = t;
+            *ms = d;
+        }
+    }
+    free(span);
+    return best;
+}
+
+struct sels {
+    struct explain_flow_sel *v;
+    size_t n, cap;
+};
+
+static int sels_add(struct sels *s, struct explain_flow_sel x)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct explain_flow_sel *v = realloc(s->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = x;
+    return 0;
+}
+
+struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
+                                      size_t nproxies, long trial, size_t *n, uint64_t *first_us,
+                                      uint64_t *last_us)
+{
+    struct sels s = {0};
+    size_t i;
+    const json_t *r;
+    *n = 0;
+    *first_us = *last_us = 0;
+    /* Hop 0: one selection per client connection, over the requests it carried. */
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        const char *type = jstr(r, "type");
+        uint16_t port = (uint16_t)jint(r, "lport");
+        uint64_t b = jint(r, "start_us"), e = jint(r, "end_us");
+        if (!json_is_integer(tj) || json_integer_value(tj) != trial ||
+            (type && strcmp(type, "request") != 0) || !b)
+            continue;
+        if (e < b)
+            e = b;
+        if (!*first_us || b < *first_us)
+            *first_us = b;
+        if (e > *last_us)
+            *last_us = e;
+        if (!port) /* the connect failed before a port was bound */
+            continue;
+        size_t k = 0;
+        while (k < s.n && s.v[k].client_port != port)
+            k++;
+        if (k < s.n) {
+            if (b < s.v[k].from_us)
+                s.v[k].from_us = b;
+            if (e > s.v[k].to_us)
+                s.v[k].to_us = e;
+        } else if (sels_add(&s, (struct explain_flow_sel){0, port, b, e, true}) != 0) {
+            goto oom;
+        }
+    }
+    /* Hop p + 1: the upstream attempts of the trial's requests at proxy p, each within the time
+     * that proxy served the request. A connection that no other trial's request used is the
+     * trial's alone and drawn whole; a pooled one that others used too is clipped. */
+    for (size_t p = 0; p < nproxies && p < 2; p++) {
+        size_t upto = s.n;
+        json_array_foreach(access[p], i, r)
+        {
+            uint16_t dport = (uint16_t)jint(r, "dport");
+            uint64_t b = jint(r, "start_us"), e = jint(r, "end_us");
+            bool mine = false;
+            for (size_t k = 0; k < upto && !mine; k++)
+                mine = s.v[k].hop == p && s.v[k].client_port == dport &&
+                       (!b || (b >= s.v[k].from_us && b <= s.v[k].to_us));
+            if (!mine)
+                continue;
+            if (e < b)
+                e = b;
+            size_t k;
+            const json_t *u;
+            json_array_foreach(json_object_get(r, "upstream_ports"), k, u)
+            {
+                if (json_is_integer(u) &&
+                    sels_add(&s, (struct explain_flow_sel){p + 1, (uint16_t)json_integer_value(u), b,
+                                                        e, true}) != 0)
+                    goto oom;
+            }
+        }
+        json_array_foreach(access[p], i, r)
+        {
+            uint16_t dport = (uint16_t)jint(r, "dport");
+            uint64_t b = jint(r, "start_us");
+            bool mine = false;
+            for (size_t k = 0; k < upto && !mine; k++)
+                mine = s.v[k].hop == p && s.v[k].client_port == dport &&
+                       (!b || (b >= s.v[k].from_us && b <= s.v[k].to_us));
+            size_t k;
+            const json_t *u;
+            json_array_foreach(json_object_get(r, "upstream_ports"), k, u)
+            {
+                for (size_t q = upto; !mine && q < s.n; q++)
+                    if (s.v[q].client_port == (uint16_t)json_integer_value(u))
+                        s.v[q].whole = false;
+            }
+        }
+    }
+    if (!s.n) {
+        free(s.v);
+        return NULL;
+    }
+    *n = s.n;
+    return s.v;
+oom:
+    free(s.v);
+    *n = 0;
+    return NULL;
+}

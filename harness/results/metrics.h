@@ -1,0 +1,74 @@
+/* metrics — a cell's metrics: the downstream's records, the proxies' access logs and stats, the
+ * upstream's events and the capture's flows joined into the cell object of results.json.
+ *
+ * Trials: a trial is one downstream trial (C connections × R requests); its outcome is the
+ * first request outcome (by start time) that is not a success, else the first request's
+ * (successful) outcome. `outcomes` and `failures` count trials; `requests` keeps the per-request
+ * counts. A trial without any record (the client was stopped) counts as `missing`.
+ *
+ * Attribution by port: each downstream record names its connection (lport) on the first hop;
+ * each access-log record of a proxy names the downstream port it served (dport) and the local
+ * port of every upstream attempt, i.e. the connections of the next hop (in a chain, proxy1's
+ * upstream ports are proxy2's dports). A flow is used by the requests that name it; a packet on
+ * a flow used by several trials belongs to the use whose time window contains it, or else the
+ * last one that started before it. Without access logs (--proxy-cmd) only the first hop is
+ * attributed. */
+#ifndef RACELAB_METRICS_H
+#define RACELAB_METRICS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis.h"
+#include "explain.h"
+#include "scenario.h"
+
+/* A readiness probe's connection, left out of every count. */
+struct metrics_probe {
+    size_t hop;        /* index into hops */
+    uint16_t port;     /* the probe's local port */
+    uint64_t until_us; /* flows with that port that started before this belong to the probe */
+};
+
+struct metrics_input {
+    const struct scenario_cell *cell;
+    const json_t *records;   /* downstream request records (array), NULL when none */
+    const json_t *access[2]; /* access log of each proxy, front first (arrays) */
+    const json_t *stats[2];  /* stats object of each proxy */
+    size_t nproxies;
+    bool access_log;              /* the proxies wrote access logs (not with --proxy-cmd) */
+    const json_t *upstream_log;   /* upstream events (array), NULL when none */
+    const struct analysis_result *ana; /* NULL when nothing was captured */
+    const struct analysis_hop *hops;   /* hop i joins program i and i+1 of the topology */
+    size_t nhops;
+    const struct metrics_probe *probes;
+    size_t nprobes;
+};
+
+/* Builds the metrics part of the cell object (trials, failures, outcomes, requests, rst, fin,
+ * syn, data_after_fin, rst_after_data, data_packets, failing_rst, trials_with_rst, attributed,
+ * unattributed_rst, proxy_flags, stats, proxies, upstream, latency_ms, throughput_rps,
+ * downstream_wall_s, sweep, sweep_stats, failing_trials). NULL with err on out of memory. */
+json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen);
+
+/* The trial whose requests took longest, from its first request's start to its last
+ * outcome (racelab repro draws it when no trial failed: a case whose race is a cost). Returns
+ * its index and *ms its span, or -1 when there is no record. */
+long metrics_slowest_trial(const json_t *records, double *ms);
+
+/* One trial's connections on every hop, to draw it alone (racelab repro): its downstream
+ * connections from the records (hop 0, drawn whole: a client's connection is its trial's
+ * alone), and through each proxy's access log (front first) the next hop's connections its
+ * requests used (hop p + 1, within each request's time at that proxy; in a chain proxy1's
+ * upstream ports are proxy2's dports). *first_us, *last_us: the trial's first request start
+ * and last outcome. Returns a malloc'd array of *n selections; NULL with *n = 0 when the trial
+ * has no record (or out of memory). */
+struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
+                                      size_t nproxies, long trial, size_t *n, uint64_t *first_us,
+                                      uint64_t *last_us);
+
+/* Percentile (nearest rank) of n sorted values; 0 when n == 0. */
+double metrics_percentile(const double *sorted, size_t n, double p);
+
+#endif

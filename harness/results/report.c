@@ -1,0 +1,569 @@
+#include "report.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expect.h"
+
+static const char *short_name(const char *n)
+{
+    if (strcmp(n, "downstream") == 0)
+        return "d";
+    if (strcmp(n, "upstream") == 0)
+        return "u";
+    if (strcmp(n, "proxy") == 0)
+        return "p";
+    if (strcmp(n, "proxy1") == 0)
+        return "p1";
+    if (strcmp(n, "proxy2") == 0)
+        return "p2";
+    return n;
+}
+
+/* "upstream->proxy" → "u->p" */
+static void short_dir(char *buf, size_t len, const char *dir)
+{
+    const char *arrow = strstr(dir, "->");
+    if (!arrow) {
+        snprintf(buf, len, "%s", dir);
+        return;
+    }
+    char from[32];
+    size_t n = (size_t)(arrow - dir) < sizeof(from) - 1 ? (size_t)(arrow - dir) : sizeof(from) - 1;
+    memcpy(from, dir, n);
+    from[n] = '\0';
+    snprintf(buf, len, "%s->%s", short_name(from), short_name(arrow + 2));
+}
+
+void report_counts(char *buf, size_t len, const json_t *obj, bool short_hops)
+{
+    size_t o = 0;
+    const char *k;
+    const json_t *v;
+    buf[0] = '\0';
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (!json_is_number(v) || json_number_value(v) == 0)
+            continue;
+        char name[64];
+        if (short_hops)
+            short_dir(name, sizeof(name), k);
+        else
+            snprintf(name, sizeof(name), "%s", k);
+        int w = snprintf(buf + o, len - o, "%s%s=%g", o ? " " : "", name, json_number_value(v));
+        if (w < 0 || (size_t)w >= len - o)
+            break;
+        o += (size_t)w;
+    }
+    if (!buf[0])
+        snprintf(buf, len, "-");
+}
+
+static const char *verdict(const struct suite_cell *sc)
+{
+    if (sc->skipped)
+        return "SKIP";
+    if (json_object_get(sc->result, "error"))
+        return "ERROR";
+    return sc->passed ? "PASS" : "FAIL";
+}
+
+void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
+                  double elapsed_s)
+{
+    const json_t *r = sc->result;
+    char oc[256];
+    report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
+    fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
+            sc->cell.s->name, sc->cell.m->name,
+            (long long)json_integer_value(json_object_get(r, "failures")),
+            (long long)json_integer_value(json_object_get(r, "trials")), oc, verdict(sc),
+            elapsed_s);
+    const json_t *err = json_object_get(r, "error");
+    if (json_is_string(err))
+        fprintf(out, "        %s\n", json_string_value(err));
+    fflush(out);
+}
+
+/* A small text table: rows of strings, columns padded to their widest cell. */
+#define TCOLS 12
+struct table {
+    char *cell[256][TCOLS];
+    size_t rows, cols;
+    bool right[TCOLS];
+};
+
+static void tadd(struct table *t, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tadd(struct table *t, size_t col, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (t->rows < 256 && col < TCOLS)
+        t->cell[t->rows][col] = strdup(buf);
+}
+
+static void tprint(FILE *out, struct table *t)
+{
+    size_t w[TCOLS] = {0};
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < t->cols; c++)
+            if (t->cell[r][c] && strlen(t->cell[r][c]) > w[c])
+                w[c] = strlen(t->cell[r][c]);
+    for (size_t r = 0; r < t->rows; r++) {
+        char line[4096];
+        size_t o = 0;
+        for (size_t c = 0; c < t->cols; c++) {
+            const char *s = t->cell[r][c] ? t->cell[r][c] : "";
+            bool last = c + 1 == t->cols;
+            int n;
+            if (t->right[c])
+                n = snprintf(line + o, sizeof(line) - o, "%*s", (int)w[c], s);
+            else
+                n = snprintf(line + o, sizeof(line) - o, "%-*s", last ? 0 : (int)w[c], s);
+            if (n > 0)
+                o = o + (size_t)n < sizeof(line) ? o + (size_t)n : sizeof(line) - 1;
+            if (!last && o + 2 < sizeof(line)) {
+                memcpy(line + o, "  ", 3);
+                o += 2;
+            }
+            free(t->cell[r][c]);
+            t->cell[r][c] = NULL;
+        }
+        while (o > 0 && line[o - 1] == ' ')
+            o--;
+        line[o] = '\0';
+        fprintf(out, "%s\n", line);
+    }
+    t->rows = 0;
+}
+
+static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
+{
+    if (json_is_number(v))
+        snprintf(buf, len, fmt, json_number_value(v));
+    else
+        snprintf(buf, len, "-");
+}
+
+void report_table(FILE *out, const struct suite *su, enum report_table kind)
+{
+    struct table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return;
+    size_t c = 0;
+    bool cmp = kind == REPORT_TABLE_COMPARE;
+    if (!cmp)
+        tadd(t, c++, "scenario");
+    tadd(t, c++, "mitigation");
+    tadd(t, c, "trials"), t->right[c++] = true;
+    tadd(t, c, "fail"), t->right[c++] = true;
+    if (cmp)
+        tadd(t, c, "rate"), t->right[c++] = true;
+    tadd(t, c++, "outcomes");
+    tadd(t, c++, "RST per hop");
+    tadd(t, c++, "proxy flags");
+    tadd(t, c, "p50 ms"), t->right[c++] = true;
+    tadd(t, c, "p99 ms"), t->right[c++] = true;
+    if (cmp)
+        tadd(t, c, "req/s"), t->right[c++] = true;
+    tadd(t, c++, "result");
+    t->cols = c;
+    t->rows = 1;
+    for (size_t i = 0; i < su->n && t->rows < 255; i++) {
+        const struct suite_cell *sc = &su->cells[i];
+        const json_t *r = sc->result;
+        char buf[512];
+        c = 0;
+        if (!cmp)
+            tadd(t, c++, "%s", sc->cell.s->name);
+        tadd(t, c++, "%s", sc->cell.m->name);
+        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
+        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
+        if (cmp) {
+            fmt_num(buf, sizeof(buf), json_object_get(r, "failure_rate"), "%.0f");
+            const json_t *fr = json_object_get(r, "failure_rate");
+            if (json_is_number(fr))
+                snprintf(buf, sizeof(buf), "%.1f%%", json_number_value(fr) * 100);
+            tadd(t, c++, "%s", buf);
+        }
+        report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
+        tadd(t, c++, "%s", buf);
+        const json_t *rst = json_object_get(r, "rst");
+        if (json_is_string(json_object_get(r, "capture")))
+            report_counts(buf, sizeof(buf), rst, true);
+        else
+            snprintf(buf, sizeof(buf), sc->skipped ? "-" : "(no capture)");
+        tadd(t, c++, "%s", buf);
+        if (json_is_true(json_object_get(r, "access_log")))
+            report_counts(buf, sizeof(buf), json_object_get(r, "proxy_flags"), false);
+        else
+            snprintf(buf, sizeof(buf), "-");
+        tadd(t, c++, "%s", buf);
+        const json_t *lat = json_object_get(r, "latency_ms");
+        fmt_num(buf, sizeof(buf), json_object_get(lat, "p50"), "%.2f");
+        tadd(t, c++, "%s", buf);
+        fmt_num(buf, sizeof(buf), json_object_get(lat, "p99"), "%.2f");
+        tadd(t, c++, "%s", buf);
+        if (cmp) {
+            fmt_num(buf, sizeof(buf), json_object_get(r, "throughput_rps"), "%.0f");
+            tadd(t, c++, "%s", buf);
+        }
+        tadd(t, c++, "%s", verdict(sc));
+        t->rows++;
+    }
+    tprint(out, t);
+
+    /* What failed, and the race window of every sweep. */
+    for (size_t i = 0; i < su->n; i++) {
+        const struct suite_cell *sc = &su->cells[i];
+        const json_t *r = sc->result;
+        const json_t *err = json_object_get(r, "error");
+        const json_t *skip = json_object_get(r, "skipped");
+        if (json_is_string(err) || json_is_string(skip)) {
+            fprintf(out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
+                    json_string_value(json_is_string(err) ? err : skip));
+        } else if (!sc->passed) {
+            fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
+            size_t k;
+            const json_t *ck;
+            json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
+            {
+                if (json_is_true(json_object_get(ck, "passed")))
+                    continue;
+                const json_t *v = json_object_get(ck, "value");
+                const json_t *why = json_object_get(ck, "why");
+                fprintf(out, "  %s:%lld: %s", sc->cell.s->path,
+                        (long long)json_integer_value(json_object_get(ck, "line")),
+                        json_string_value(json_object_get(ck, "check")));
+                if (json_is_number(v))
+                    fprintf(out, " (got %g)", json_number_value(v));
+                if (json_is_string(why))
+                    fprintf(out, " — %s", json_string_value(why));
+                fputc('\n', out);
+            }
+        }
+        const json_t *sw = json_object_get(r, "sweep");
+        if (json_array_size(sw) == 0)
+            continue;
+        fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name);
+        c = 0;
+        tadd(t, c, "gap ms"), t->right[c++] = true;
+        tadd(t, c, "trials"), t->right[c++] = true;
+        tadd(t, c, "failures"), t->right[c++] = true;
+        tadd(t, c, "rate"), t->right[c++] = true;
+        tadd(t, c++, "%s", "");
+        t->cols = c;
+        t->right[4] = false;
+        t->rows = 1;
+        size_t k;
+        const json_t *g;
+        json_array_foreach(sw, k, g)
+        {
+            if (t->rows >= 255)
+                break;
+            double rate = json_number_value(json_object_get(g, "failure_rate"));
+            char bar[41];
+            int nb = (int)lround(rate * 40);
+            memset(bar, '#', (size_t)nb);
+            bar[nb] = '\0';
+            c = 0;
+            tadd(t, c++, "%g", json_number_value(json_object_get(g, "gap_ms")));
+            tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "trials")));
+            tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "failures")));
+            tadd(t, c++, "%.0f%%", rate * 100);
+            tadd(t, c++, "%s", bar);
+            t->rows++;
+        }
+        tprint(out, t);
+    }
+    free(t);
+}
+
+json_t *report_ordered(const json_t *cell)
+{
+    static const char *const first[] = {
+        "scenario",       "mitigation", "trials", "failures",    "failure_rate", "outcomes",
+        "requests",       "rst",        "fin",    "failing_rst", "proxy_flags",  "latency_ms",
+        "throughput_rps", "sweep",      "expect", "capture",     "error",        NULL,
+    };
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (size_t i = 0; first[i]; i++) {
+        json_t *v = json_object_get(cell, first[i]);
+        if (v)
+            json_object_set(o, first[i], v);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cell, k, v)
+    {
+        if (!json_object_get(o, k))
+            json_object_set(o, k, v);
+    }
+    return o;
+}
+
+json_t *report_results(const struct suite *su, const char *run_id)
+{
+    json_t *o = json_object(), *cells = json_array();
+    size_t passed = 0;
+    json_object_set_new(o, "run_id", json_string(run_id));
+    json_object_set_new(o, "wall_s", json_real(round(su->wall_s * 1000) / 1000));
+    for (size_t i = 0; i < su->n; i++) {
+        json_array_append(cells, su->cells[i].result);
+        passed += su->cells[i].passed;
+    }
+    json_object_set_new(o, "passed", json_boolean(passed == su->n));
+    json_object_set_new(o, "interrupted", json_boolean(su->interrupted));
+    json_object_set_new(o, "netns", json_boolean(su->env.netns));
+    if (su->env.proxy_cmd)
+        json_object_set_new(o, "proxy_cmd", json_string(su->env.proxy_cmd));
+    json_object_set_new(o, "cells", cells);
+    return o;
+}
+
+static void xml_escape(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+                fputc('?', f);
+            else
+                fputc(*s, f);
+        }
+    }
+}
+
+int report_junit(const struct suite *su, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    size_t fails = 0, errors = 0, skips = 0;
+    for (size_t i = 0; i < su->n; i++) {
+        const struct suite_cell *sc = &su->cells[i];
+        if (sc->skipped)
+            skips++;
+        else if (json_object_get(sc->result, "error"))
+            errors++;
+        else if (!sc->passed)
+            fails++;
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f,
+            "<testsuites name=\"racelab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "skipped=\"%zu\" time=\"%.3f\">\n",
+            su->n, fails, errors, skips, su->wall_s);
+    for (size_t i = 0; i < su->n; i++) {
+        const struct suite_cell *sc = &su->cells[i];
+        if (i > 0 && su->cells[i - 1].cell.s == sc->cell.s)
+            continue;
+        size_t n = 0, sf = 0, se = 0, ss = 0;
+        double time = 0;
+        for (size_t j = i; j < su->n && su->cells[j].cell.s == sc->cell.s; j++) {
+            const struct suite_cell *x = &su->cells[j];
+            n++;
+            time += json_number_value(json_object_get(x->result, "wall_s"));
+            if (x->skipped)
+                ss++;
+            else if (json_object_get(x->result, "error"))
+                se++;
+            else if (!x->passed)
+                sf++;
+        }
+        fprintf(f, "  <testsuite name=\"");
+        xml_escape(f, sc->cell.s->name);
+        fprintf(f,
+                "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+                "time=\"%.3f\">\n",
+                n, sf, se, ss, time);
+        for (size_t j = i; j < su->n && su->cells[j].cell.s == sc->cell.s; j++) {
+            const struct suite_cell *x = &su->cells[j];
+            const json_t *r = x->result;
+            fprintf(f, "    <testcase classname=\"racelab.");
+            xml_escape(f, x->cell.s->name);
+            fprintf(f, "\" name=\"");
+            xml_escape(f, x->cell.m->name);
+            fprintf(f, "\" time=\"%.3f\">\n", json_number_value(json_object_get(r, "wall_s")));
+            const json_t *err = json_object_get(r, "error");
+            if (x->skipped) {
+                fprintf(f, "      <skipped message=\"");
+                xml_escape(f, json_string_value(json_object_get(r, "skipped")));
+                fprintf(f, "\"/>\n");
+            } else if (json_is_string(err)) {
+                fprintf(f, "      <error message=\"");
+                xml_escape(f, json_string_value(err));
+                fprintf(f, "\">");
+                xml_escape(f, json_string_value(err));
+                fprintf(f, "</error>\n");
+            } else if (!x->passed) {
+                fprintf(f, "      <failure message=\"expectations failed\">");
+                size_t k;
+                const json_t *ck;
+                json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
+                {
+                    if (json_is_true(json_object_get(ck, "passed")))
+                        continue;
+                    char line[512];
+                    const json_t *v = json_object_get(ck, "value");
+                    const json_t *why = json_object_get(ck, "why");
+                    snprintf(line, sizeof(line), "%s:%lld: %s", x->cell.s->path,
+                             (long long)json_integer_value(json_object_get(ck, "line")),
+                             json_string_value(json_object_get(ck, "check")));
+                    xml_escape(f, line);
+                    if (json_is_number(v))
+                        fprintf(f, " (got %g)", json_number_value(v));
+                    if (json_is_string(why)) {
+                        fputs(" - ", f);
+                        xml_escape(f, json_string_value(why));
+                    }
+                    fputc('\n', f);
+                }
+                fprintf(f, "</failure>\n");
+            }
+            fprintf(f, "      <system-out>");
+            char oc[256], rs[256];
+            report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
+            report_counts(rs, sizeof(rs), json_object_get(r, "rst"), false);
+            fprintf(f, "outcomes: ");
+            xml_escape(f, oc);
+            fprintf(f, "\nrst: ");
+            xml_escape(f, rs);
+            fprintf(f, "\ncapture: ");
+            xml_escape(f, json_string_value(json_object_get(r, "capture")));
+            fprintf(f, "\nlogs: ");
+            xml_escape(f, json_string_value(json_object_get(r, "dir")));
+            fprintf(f, "</system-out>\n    </testcase>\n");
+        }
+        fprintf(f, "  </testsuite>\n");
+    }
+    fprintf(f, "</testsuites>\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+void report_words(FILE *out, const struct scn *s, const json_t *cell)
+{
+    long long trials = json_integer_value(json_object_get(cell, "trials"));
+    long long failures = json_integer_value(json_object_get(cell, "failures"));
+    char buf[512];
+
+    fprintf(out, "%s — %s\n\n", s->name, s->intent);
+    if (s->nseed) {
+        fprintf(out, "Seen in:");
+        for (size_t i = 0; i < s->nseed; i++)
+            fprintf(out, "%s %s", i ? "," : "", s->seed[i]);
+        fprintf(out, "\n\n");
+    }
+    fprintf(out, "What happened (mitigation %s, %lld trials):\n",
+            json_string_value(json_object_get(cell, "mitigation")), trials);
+    fprintf(out, "  %lld of %lld trials failed", failures, trials);
+    report_counts(buf, sizeof(buf), json_object_get(cell, "outcomes"), false);
+    fprintf(out, "; the client saw %s (success is", buf);
+    for (size_t i = 0; i < s->nsuccess; i++)
+        fprintf(out, " %s", s->success[i]);
+    fprintf(out, ").\n");
+    if (json_is_true(json_object_get(cell, "access_log"))) {
+        const json_t *proxies = json_object_get(cell, "proxies");
+        const char *name;
+        const json_t *p;
+        json_object_foreach((json_t *)proxies, name, p)
+        {
+            report_counts(buf, sizeof(buf), json_object_get(p, "statuses"), false);
+            fprintf(out, "  %s answered %s", name, buf);
+            report_counts(buf, sizeof(buf), json_object_get(p, "flags"), false);
+            if (strcmp(buf, "-") != 0)
+                fprintf(out, " with response flags %s", buf);
+            long long retried = json_integer_value(json_object_get(p, "retried"));
+            if (retried)
+                fprintf(out, " (%lld requests retried)", retried);
+            fprintf(out, ".\n");
+        }
+    }
+    if (json_is_string(json_object_get(cell, "capture"))) {
+        report_counts(buf, sizeof(buf), json_object_get(cell, "rst"), false);
+        fprintf(out, "  The capture shows RSTs: %s.\n", buf);
+        const json_t *fr = json_object_get(cell, "failing_rst");
+        const char *dir;
+        const json_t *v;
+        json_object_foreach((json_t *)fr, dir, v)
+        {
+            long long n = json_integer_value(v);
+            if (n > 0)
+                fprintf(out, "  %lld of the %lld failing trials show an RST %s.\n", n, failures,
+                        dir);
+        }
+        report_counts(buf, sizeof(buf), json_object_get(cell, "data_after_fin"), false);
+        if (strcmp(buf, "-") != 0)
+            fprintf(out, "  Data sent after the peer's FIN: %s.\n", buf);
+    }
+    const json_t *err = json_object_get(cell, "error");
+    if (json_is_string(err))
+        fprintf(out, "  The cell did not complete: %s\n", json_string_value(err));
+}
+
+void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
+{
+    const char *mit = json_string_value(json_object_get(cell, "mitigation"));
+    const json_t *checks = json_object_get(json_object_get(cell, "expect"), "checks");
+    size_t n = json_array_size(checks), failed = 0, skipped = 0;
+    size_t i;
+    const json_t *ck;
+    json_array_foreach(checks, i, ck)
+    {
+        if (json_is_true(json_object_get(ck, "skipped")))
+            skipped++;
+        else if (!json_is_true(json_object_get(ck, "passed")))
+            failed++;
+    }
+    if (n == skipped) {
+        fprintf(out, "\nMitigation %s has no expectation this run could check.\n", mit);
+        return;
+    }
+    if (failed == 0) {
+        fprintf(out, "\nThe %zu expectation%s of mitigation %s hold%s", n - skipped,
+                n - skipped == 1 ? "" : "s", mit, n - skipped == 1 ? "s" : "");
+        if (skipped)
+            fprintf(out, " (%zu skipped: not observable in this run)", skipped);
+        fprintf(out, ": the case reproduced as the scenario says.\n");
+        return;
+    }
+    fprintf(out,
+            "\n%zu of the %zu expectations of mitigation %s failed: the case did not reproduce "
+            "as the scenario says.\n",
+            failed, n - skipped, mit);
+    json_array_foreach(checks, i, ck)
+    {
+        if (json_is_true(json_object_get(ck, "passed")))
+            continue;
+        const json_t *v = json_object_get(ck, "value");
+        const json_t *why = json_object_get(ck, "why");
+        fprintf(out, "  %s:%lld: %s", s->path,
+                (long long)json_integer_value(json_object_get(ck, "line")),
+                json_string_value(json_object_get(ck, "check")));
+        if (json_is_number(v))
+            fprintf(out, " (got %g)", json_number_value(v));
+        if (json_is_string(why))
+            fprintf(out, " - %s", json_string_value(why));
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,41 @@
+/* report — what a run reports: one progress line per finished cell (stderr), the table (stdout),
+ * results.json (the DESIGN.md contract), junit.xml (one testcase per cell), and the words of
+ * `racelab repro`. */
+#ifndef RACELAB_REPORT_H
+#define RACELAB_REPORT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "suite.h"
+
+void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
+                  double elapsed_s);
+
+enum report_table {
+    REPORT_TABLE_RUN,     /* scenario, mitigation, trials, failures, outcomes, RSTs, flags, p50/p99 */
+    REPORT_TABLE_COMPARE, /* one case: failure rate, outcomes, RSTs, flags, p50/p99, throughput */
+};
+
+void report_table(FILE *out, const struct suite *su, enum report_table kind);
+
+/* The cell object with the DESIGN.md fields first (scenario, mitigation, trials, failures,
+ * outcomes, rst, proxy_flags, latency_ms, expect, capture), then the rest. */
+json_t *report_ordered(const json_t *cell);
+
+/* {"run_id", "wall_s", "cells": [...]} */
+json_t *report_results(const struct suite *su, const char *run_id);
+
+int report_junit(const struct suite *su, const char *path);
+
+/* `racelab repro`: what happened in the cell, in words. */
+void report_words(FILE *out, const struct scn *s, const json_t *cell);
+
+/* `racelab repro`: whether the cell's expectations held (the verdict of repro), and each
+ * failed check with its file:line. */
+void report_verdict(FILE *out, const struct scn *s, const json_t *cell);
+
+/* "200=98 503=2" from an object of counts, zero counts left out ("-" when all are zero). */
+void report_counts(char *buf, size_t len, const json_t *obj, bool short_hops);
+
+#endif

@@ -1,0 +1,740 @@
+#include "cell.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "analysis.h"
+#include "capture.h"
+#include "child.h"
+#include "clk.h"
+#include "explain.h"
+#include "metrics.h"
+#include "netns.h"
+#include "wire.h"
+
+#define READY_TIMEOUT_MS 10000
+#define STOP_GRACE_MS    5000
+
+/* A growing argv. */
+struct sv {
+    char **v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void sv_add(struct sv *s, const char *str)
+{
+    if (s->oom)
+        return;
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **v = realloc(s->v, cap * sizeof(*v));
+        if (!v) {
+            s->oom = true;
+            return;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    char *d = strdup(str);
+    if (!d) {
+        s->oom = true;
+        return;
+    }
+    s->v[s->n++] = d;
+    s->v[s->n] = NULL;
+}
+
+static void sv_addf(struct sv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sv_addf(struct sv *s, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    sv_add(s, buf);
+}
+
+void run_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **p = argv; *p; p++)
+        free(*p);
+    free(argv);
+}
+
+static void sv_settings(struct sv *s, const struct scenario_prog *p)
+{
+    for (size_t i = 0; i < p->nset; i++) {
+        const struct scenario_setting *st = p->set[i];
+        if (!st->vals) {
+            sv_addf(s, "--%s", st->name);
+            continue;
+        }
+        for (size_t j = 0; j < st->nvals; j++) {
+            sv_addf(s, "--%s", st->name);
+            sv_add(s, st->vals[j]);
+        }
+    }
+}
+
+static void subst(char *out, size_t cap, const char *word, const struct run_vars *v)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = word; *p && o + 1 < cap;) {
+        char rep[256] = "";
+        size_t skip = 0;
+        if (strncmp(p, "{listen_port}", 13) == 0) {
+            snprintf(rep, sizeof(rep), "%u", v->listen_port);
+            skip = 13;
+        } else if (strncmp(p, "{upstream_port}", 15) == 0) {
+            snprintf(rep, sizeof(rep), "%u", v->upstream_port);
+            skip = 15;
+        } else if (strncmp(p, "{listen}", 8) == 0) {
+            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->listen_port);
+            skip = 8;
+        } else if (strncmp(p, "{upstream}", 10) == 0) {
+            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->upstream_port);
+            skip = 10;
+        } else if (strncmp(p, "{name}", 6) == 0) {
+            snprintf(rep, sizeof(rep), "%s", v->name ? v->name : "proxy");
+            skip = 6;
+        } else if (strncmp(p, "{dir}", 5) == 0) {
+            snprintf(rep, sizeof(rep), "%s", v->dir ? v->dir : ".");
+            skip = 5;
+        }
+        if (skip) {
+            size_t l = strlen(rep);
+            if (o + l >= cap)
+                l = cap - o - 1;
+            memcpy(out + o, rep, l);
+            o += l;
+            p += skip;
+        } else {
+            out[o++] = *p++;
+        }
+        out[o] = '\0';
+    }
+}
+
+char **run_expand_cmd(const char *tmpl, const struct run_vars *v, const char *const *extra,
+                      size_t nextra, char *err, size_t errlen)
+{
+    struct sv s = {0};
+    char word[1024], full[2048];
+    const char *p = tmpl;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        size_t w = 0;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
+            if (*p == '\'' || *p == '"') {
+                char q = *p++;
+                while (*p && *p != q) {
+                    if (w + 1 < sizeof(word))
+                        word[w++] = *p;
+                    p++;
+                }
+                if (!*p) {
+                    snprintf(err, errlen, "--proxy-cmd: unterminated %c quote", q);
+                    run_argv_free(s.v);
+                    return NULL;
+                }
+                p++;
+                continue;
+            }
+            if (w + 1 < sizeof(word))
+                word[w++] = *p;
+            p++;
+        }
+        word[w] = '\0';
+        subst(full, sizeof(full), word, v);
+        sv_add(&s, full);
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        subst(full, sizeof(full), extra[i], v);
+        sv_add(&s, full);
+    }
+    if (s.oom || s.n == 0) {
+        snprintf(err, errlen, s.oom ? "out of memory" : "--proxy-cmd: empty command");
+        run_argv_free(s.v);
+        return NULL;
+    }
+    return s.v;
+}
+
+static int free_port(char *err, size_t errlen)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        snprintf(err, errlen, "no free port on 127.0.0.1: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+int run_ports(enum scenario_topo t, bool netns, uint16_t ports[4], char *err, size_t errlen)
+{
+    const char *names[4];
+    size_t n = scenario_topo_nodes(t, names);
+    memset(ports, 0, 4 * sizeof(*ports));
+    for (size_t i = 1; i < n; i++) {
+        if (netns) {
+            ports[i] = i == n - 1 ? RUN_UPSTREAM_PORT : (uint16_t)(RUN_PROXY_PORT + i - 1);
+            continue;
+        }
+        int p = free_port(err, errlen);
+        if (p < 0)
+            return -1;
+        ports[i] = (uint16_t)p;
+    }
+    return 0;
+}
+
+json_t *run_error_cell(const struct scenario_cell *c, const char *error)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "scenario", json_string(c->s->name));
+    json_object_set_new(o, "mitigation", json_string(c->m->name));
+    json_object_set_new(o, "trials", json_integer(c->trials));
+    json_object_set_new(o, "failures", json_integer(c->trials));
+    json_object_set_new(o, "error", json_string(error));
+    json_object_set_new(o, "capture", json_null());
+    return o;
+}
+
+json_t *run_read_jsonl(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    json_t *arr = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    while (arr && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        if (!o) {
+            if (!err[0])
+                snprintf(err, errlen, "%s:%ld: not a JSON record (%s)", path, lineno, je.text);
+            continue;
+        }
+        json_array_append_new(arr, o);
+    }
+    free(line);
+    fclose(f);
+    return arr;
+}
+
+struct cell_run {
+    const struct scenario_cell *c;
+    const struct run_env *env;
+    const char *dir;
+    volatile sig_atomic_t *stop;
+    const char *names[4];
+    size_t nnodes;
+    uint16_t ports[4];
+    struct analysis_hop hops[3];
+    size_t nhops;
+    struct child procs[4]; /* by topology index; [0] is the downstream */
+    struct metrics_probe *probes;
+    size_t nprobes, probes_cap;
+    struct cap *cap;
+    struct wire *wire;
+    struct capture_stats cstats;
+    struct wire_stats wstats;
+    char pcap[1024];
+    char error[1024];
+    bool interrupted;
+};
+
+static void path_of(char *buf, size_t len, const char *dir, const char *name, const char *ext)
+{
+    snprintf(buf, len, "%s/%s%s", dir, name, ext);
+}
+
+static void set_error(struct cell_run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_error(struct cell_run *r, const char *fmt, ...)
+{
+    if (r->error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error, sizeof(r->error), fmt, ap);
+    va_end(ap);
+}
+
+static int add_probe(struct cell_run *r, size_t hop, uint16_t port)
+{
+    if (r->nprobes == r->probes_cap) {
+        size_t cap = r->probes_cap ? r->probes_cap * 2 : 16;
+        struct metrics_probe *p = realloc(r->probes, cap * sizeof(*p));
+        if (!p) {
+            set_error(r, "out of memory");
+            return -1;
+        }
+        r->probes = p;
+        r->probes_cap = cap;
+    }
+    /* Sent before now: a later connection that reuses the port is not the probe's. */
+    r->probes[r->nprobes++] = (struct metrics_probe){hop, port, clk_real_us()};
+    return 0;
+}
+
+/* Readiness: the port file (when the program writes one), then a connect that succeeds. The
+ * probe connection is kept out of every count (metrics_probe). */
+static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
+{
+    struct child *ch = &r->procs[idx];
+    uint64_t deadline = clk_mono_us() + (uint64_t)READY_TIMEOUT_MS * 1000u;
+    if (port_file) {
+        for (;;) {
+            FILE *f = fopen(port_file, "r");
+            int port = 0;
+            if (f) {
+                if (fscanf(f, "%d", &port) != 1)
+                    port = 0;
+                fclose(f);
+            }
+            if (port > 0)
+                break;
+            if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
+                goto not_ready;
+            clk_sleep_us(2000);
+        }
+    }
+    for (;;) {
+        /* Bound first, so that even a refused attempt (a SYN answered by RST) is known and
+         * left out of the counts. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in l = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t ll = sizeof(l);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&l, sizeof(l)) != 0 ||
+            getsockname(fd, (struct sockaddr *)&l, &ll) != 0) {
+            set_error(r, "readiness probe: %s", strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons(r->ports[idx]),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+        close(fd);
+        if (add_probe(r, idx - 1, ntohs(l.sin_port)) != 0)
+            return -1;
+        if (rc == 0)
+            return 0;
+        if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
+            goto not_ready;
+        clk_sleep_us(2000);
+    }
+not_ready:
+    if (*r->stop) {
+        r->interrupted = true;
+        set_error(r, "interrupted");
+    } else if (!child_alive(ch)) {
+        char how[64];
+        child_describe(ch, how, sizeof(how));
+        set_error(r, "%s exited before listening on port %u (%s; see %s/%s.err)", r->names[idx],
+                  r->ports[idx], how, r->dir, r->names[idx]);
+    } else {
+        set_error(r, "%s did not accept connections on port %u within %d ms (see %s/%s.err)",
+                  r->names[idx], r->ports[idx], READY_TIMEOUT_MS, r->dir, r->names[idx]);
+    }
+    return -1;
+}
+
+static int start_prog(struct cell_run *r, size_t idx, struct sv *argv, const char *port_file)
+{
+    char out[1100], errp[1100], msg[512];
+    path_of(out, sizeof(out), r->dir, r->names[idx], ".out");
+    path_of(errp, sizeof(errp), r->dir, r->names[idx], ".err");
+    if (argv->oom) {
+        set_error(r, "out of memory");
+        return -1;
+    }
+    /* The command line, for whoever wants to rerun one program by hand. */
+    char cmdp[1100];
+    path_of(cmdp, sizeof(cmdp), r->dir, r->names[idx], ".cmd");
+    FILE *f = fopen(cmdp, "w");
+    if (f) {
+        for (size_t i = 0; i < argv->n; i++)
+            fprintf(f, "%s'%s'", i ? " " : "", argv->v[i]);
+        fputc('\n', f);
+        fclose(f);
+    }
+    if (child_spawn(&r->procs[idx], r->names[idx], argv->v, out, errp, msg, sizeof(msg)) != 0) {
+        set_error(r, "%s", msg);
+        return -1;
+    }
+    if (idx == 0)
+        return 0;
+    return wait_ready(r, idx, port_file);
+}
+
+static int start_upstream(struct cell_run *r)
+{
+    size_t idx = r->nnodes - 1;
+    char bin[1100], pf[1100], log[1100];
+    struct sv a = {0};
+    snprintf(bin, sizeof(bin), "%s/racelab-upstream", r->env->bin_dir);
+    path_of(pf, sizeof(pf), r->dir, "upstream", ".port");
+    path_of(log, sizeof(log), r->dir, "upstream", ".log");
+    sv_add(&a, bin);
+    sv_addf(&a, "--listen=127.0.0.1:%u", r->ports[idx]);
+    sv_addf(&a, "--port-file=%s", pf);
+    sv_addf(&a, "--log=%s", log);
+    sv_settings(&a, &r->c->progs[idx]);
+    int rc = start_prog(r, idx, &a, pf);
+    run_argv_free(a.v);
+    return rc;
+}
+
+static int start_proxy(struct cell_run *r, size_t idx)
+{
+    const char *name = r->names[idx];
+    struct sv a = {0};
+    char pf[1100];
+    int rc;
+    path_of(pf, sizeof(pf), r->dir, name, ".port");
+    if (r->env->proxy_cmd) {
+        struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
+        char msg[512];
+        char **argv =
+            run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
+        if (!argv) {
+            set_error(r, "%s", msg);
+            return -1;
+        }
+        a.v = argv;
+        for (a.n = 0; argv[a.n]; a.n++)
+            ;
+        rc = start_prog(r, idx, &a, NULL);
+        run_argv_free(a.v);
+        return rc;
+    }
+    char bin[1100], log[1100], stats[1100];
+    snprintf(bin, sizeof(bin), "%s/racelab-proxy", r->env->bin_dir);
+    path_of(log, sizeof(log), r->dir, name, ".access.jsonl");
+    path_of(stats, sizeof(stats), r->dir, name, ".stats.json");
+    sv_add(&a, bin);
+    sv_addf(&a, "--listen=127.0.0.1:%u", r->ports[idx]);
+    sv_addf(&a, "--upstream=127.0.0.1:%u", r->ports[idx + 1]);
+    sv_addf(&a, "--port-file=%s", pf);
+    sv_addf(&a, "--name=%s", name);
+    sv_addf(&a, "--access-log=%s", log);
+    sv_addf(&a, "--stats=%s", stats);
+    sv_settings(&a, &r->c->progs[idx]);
+    rc = start_prog(r, idx, &a, pf);
+    run_argv_free(a.v);
+    return rc;
+}
+
+static int run_downstream(struct cell_run *r)
+{
+    char bin[1100], rec[1100];
+    struct sv a = {0};
+    snprintf(bin, sizeof(bin), "%s/racelab-downstream", r->env->bin_dir);
+    path_of(rec, sizeof(rec), r->dir, "downstream", ".jsonl");
+    sv_add(&a, bin);
+    sv_addf(&a, "--target=127.0.0.1:%u", r->ports[1]);
+    sv_addf(&a, "--trials=%ld", r->c->trials);
+    sv_addf(&a, "--records=%s", rec);
+    sv_settings(&a, &r->c->progs[0]);
+    int rc = start_prog(r, 0, &a, NULL);
+    run_argv_free(a.v);
+    if (rc != 0)
+        return -1;
+    if (child_wait(&r->procs[0], r->c->timeout_ms, r->stop) != 0) {
+        if (*r->stop) {
+            r->interrupted = true;
+            set_error(r, "interrupted");
+        } else {
+            set_error(r,
+                      "timed out: the downstream was still running after %ld ms (raise the "
+                      "scenario's timeout:, or lower its trials)",
+                      r->c->timeout_ms);
+        }
+        child_stop(&r->procs[0], SIGTERM, STOP_GRACE_MS);
+        return -1;
+    }
+    /* 1: it could not write its records; 2: bad flags; 128+: killed. */
+    int code = child_code(&r->procs[0]);
+    if (code != 0) {
+        char how[64];
+        child_describe(&r->procs[0], how, sizeof(how));
+        set_error(r, "racelab-downstream failed (%s; see %s/downstream.err)", how, r->dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* Proxies first (front to back: they write their stats on SIGTERM), then the upstream. A
+ * program that is already gone died during the cell: that is an error of the cell. */
+static void stop_all(struct cell_run *r)
+{
+    for (size_t i = 0; i < r->nnodes; i++) {
+        struct child *ch = &r->procs[i];
+        if (!ch->pid)
+            continue;
+        if (i > 0 && !child_alive(ch) && !r->error[0]) {
+            char how[64];
+            child_describe(ch, how, sizeof(how));
+            set_error(r, "%s exited during the cell (%s; see %s/%s.err)", r->names[i], how, r->dir,
+                      r->names[i]);
+        }
+        if (child_stop(ch, SIGTERM, STOP_GRACE_MS) != 0)
+            set_error(r,
+                      "%s did not exit within %d ms of SIGTERM and was killed (its logs and "
+                      "stats may be incomplete; see %s/%s.err)",
+                      r->names[i], STOP_GRACE_MS, r->dir, r->names[i]);
+    }
+}
+
+static void wire_rules(const struct cell_run *r, struct wire_rule *rules)
+{
+    for (size_t i = 0; i < r->c->nwire; i++) {
+        const struct scenario_wire *w = &r->c->wire[i];
+        struct wire_rule *x = &rules[i];
+        memset(x, 0, sizeof(*x));
+        for (size_t h = 0; h < r->nhops; h++) {
+            bool fwd =
+                strcmp(w->from, r->hops[h].client) == 0 && strcmp(w->to, r->hops[h].server) == 0;
+            bool back =
+                strcmp(w->from, r->hops[h].server) == 0 && strcmp(w->to, r->hops[h].client) == 0;
+            /* Sent by the server side: its source port is the listener's. */
+            if (fwd)
+                x->dport = r->hops[h].server_port;
+            if (back)
+                x->sport = r->hops[h].server_port;
+        }
+        x->what = w->what;
+        x->nth = w->nth;
+        x->action = w->drop ? WIRE_DROP : WIRE_HOLD;
+        x->hold_ms = w->hold_ms;
+    }
+}
+
+static json_t *analyse(struct cell_run *r)
+{
+    char err[1024] = "";
+    char p[1100];
+    json_t *records, *access[2] = {NULL, NULL}, *stats[2] = {NULL, NULL}, *up;
+    struct analysis_result ana;
+    bool have_ana = false;
+
+    memset(&ana, 0, sizeof(ana));
+    path_of(p, sizeof(p), r->dir, "downstream", ".jsonl");
+    records = run_read_jsonl(p, err, sizeof(err));
+    path_of(p, sizeof(p), r->dir, "upstream", ".log");
+    up = run_read_jsonl(p, err, sizeof(err));
+    size_t np = r->nnodes - 2;
+    for (size_t i = 0; i < np && i < 2; i++) {
+        path_of(p, sizeof(p), r->dir, r->names[i + 1], ".access.jsonl");
+        access[i] = run_read_jsonl(p, err, sizeof(err));
+        path_of(p, sizeof(p), r->dir, r->names[i + 1], ".stats.json");
+        json_error_t je;
+        stats[i] = json_load_file(p, 0, &je);
+    }
+    if (err[0])
+        set_error(r, "%s", err);
+    if (!records)
+        set_error(r, "the downstream wrote no records (see %s/downstream.err)", r->dir);
+    if (r->cap) {
+        char aerr[512];
+        if (analysis_read(r->pcap, r->hops, r->nhops, &ana, aerr, sizeof(aerr)) == 0)
+            have_ana = true;
+        else
+            set_error(r, "capture analysis: %s", aerr);
+    }
+    struct metrics_input in = {
+        .cell = r->c,
+        .records = records,
+        .nproxies = np,
+        .access_log = !r->env->proxy_cmd,
+        .upstream_log = up,
+        .ana = have_ana ? &ana : NULL,
+        .hops = r->hops,
+        .nhops = r->nhops,
+        .probes = r->probes,
+        .nprobes = r->nprobes,
+    };
+    for (size_t i = 0; i < 2; i++) {
+        in.access[i] = access[i];
+        in.stats[i] = stats[i];
+    }
+    char merr[256];
+    json_t *m = metrics_build(&in, merr, sizeof(merr));
+    if (have_ana)
+        analysis_free(&ana);
+    json_decref(records);
+    json_decref(up);
+    for (size_t i = 0; i < 2; i++) {
+        json_decref(access[i]);
+        json_decref(stats[i]);
+    }
+    return m;
+}
+
+json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const char *dir,
+                 volatile sig_atomic_t *stop)
+{
+    struct cell_run *r = calloc(1, sizeof(*r));
+    char err[1024];
+    json_t *cell = NULL;
+    uint64_t t0 = clk_mono_us();
+    bool started = false; /* every program is up: later errors are the cell's, not setup's */
+
+    if (!r)
+        return NULL;
+    r->c = c;
+    r->env = env;
+    r->dir = dir;
+    r->stop = stop;
+    r->nnodes = scenario_topo_nodes(c->s->topo, r->names);
+    r->nhops = r->nnodes - 1;
+    path_of(r->pcap, sizeof(r->pcap), dir, "capture", ".pcap");
+
+    if (env->netns) {
+        pid_t parent = getppid();
+        if (netns_enter(err, sizeof(err)) != 0) {
+            set_error(r, "%s", err);
+            goto done;
+        }
+        /* Entering a user namespace clears the parent-death signal: set it again. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) {
+            set_error(r, "racelab exited while the cell started");
+            goto done;
+        }
+    }
+    if (run_ports(c->s->topo, env->netns, r->ports, err, sizeof(err)) != 0) {
+        set_error(r, "%s", err);
+        goto done;
+    }
+    for (size_t h = 0; h < r->nhops; h++)
+        r->hops[h] = (struct analysis_hop){r->ports[h + 1], r->names[h], r->names[h + 1]};
+
+    /* Inside the namespace all traffic is the cell's; on the host only its ports are. */
+    char filter[256] = "tcp";
+    if (!env->netns) {
+        size_t o = (size_t)snprintf(filter, sizeof(filter), "tcp and (");
+        for (size_t h = 0; h < r->nhops; h++)
+            o += (size_t)snprintf(filter + o, sizeof(filter) - o, "%sport %u", h ? " or " : "",
+                                  r->hops[h].server_port);
+        snprintf(filter + o, sizeof(filter) - o, ")");
+    }
+    r->cap = capture_start("lo", filter, r->pcap, err, sizeof(err));
+    if (!r->cap && env->netns) {
+        set_error(r, "capture: %s", err);
+        goto done;
+    }
+    if (r->cap)
+        explain_write_hops(r->pcap, r->hops, r->nhops);
+    if (c->nwire) {
+        struct wire_rule rules[16];
+        size_t n = c->nwire < 16 ? c->nwire : 16;
+        wire_rules(r, rules);
+        r->wire = wire_start(rules, n, 0, err, sizeof(err));
+        if (!r->wire) {
+            set_error(r, "wire faults: %s", err);
+            goto stop;
+        }
+    }
+
+    if (start_upstream(r) != 0)
+        goto stop;
+    for (size_t i = r->nnodes - 2; i >= 1; i--)
+        if (start_proxy(r, i) != 0)
+            goto stop;
+    started = true;
+    run_downstream(r);
+stop:
+    stop_all(r);
+    if (r->wire)
+        wire_stop(r->wire, &r->wstats);
+    if (r->cap && capture_stop(r->cap, &r->cstats) != 0)
+        set_error(r, "capture: %s could not be completed", r->pcap);
+done:
+    if (!r->interrupted && *stop) {
+        r->interrupted = true;
+        set_error(r, "interrupted");
+    }
+    cell = r->procs[0].pid && r->procs[0].reaped ? analyse(r) : json_object();
+    if (!cell)
+        goto out;
+    json_object_set_new(cell, "scenario", json_string(c->s->name));
+    json_object_set_new(cell, "mitigation", json_string(c->m->name));
+    json_object_set_new(cell, "trials", json_integer(c->trials));
+    if (!json_object_get(cell, "failures"))
+        json_object_set_new(cell, "failures", json_integer(c->trials));
+    json_object_set_new(cell, "capture", r->cap ? json_string(r->pcap) : json_null());
+    json_object_set_new(cell, "dir", json_string(dir));
+    json_object_set_new(cell, "netns", json_boolean(env->netns));
+    json_t *ports = json_object(), *procs = json_object();
+    for (size_t i = 1; i < r->nnodes; i++)
+        json_object_set_new(ports, r->names[i], json_integer(r->ports[i]));
+    for (size_t i = 0; i < r->nnodes; i++) {
+        char how[64];
+        child_describe(&r->procs[i], how, sizeof(how));
+        json_object_set_new(procs, r->names[i], json_string(how));
+    }
+    json_object_set_new(cell, "ports", ports);
+    json_object_set_new(cell, "processes", procs);
+    if (r->cap) {
+        json_t *cs = json_object();
+        json_object_set_new(cs, "packets", json_integer((json_int_t)r->cstats.packets));
+        json_object_set_new(cs, "dropped", json_integer((json_int_t)r->cstats.dropped));
+        json_object_set_new(cell, "capture_stats", cs);
+    }
+    if (c->nwire) {
+        json_t *ws = json_object();
+        json_object_set_new(ws, "seen", json_integer((json_int_t)r->wstats.seen));
+        json_object_set_new(ws, "held", json_integer((json_int_t)r->wstats.held));
+        json_object_set_new(ws, "dropped", json_integer((json_int_t)r->wstats.dropped));
+        json_object_set_new(cell, "wire", ws);
+    }
+    json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
+    if (r->error[0])
+        json_object_set_new(cell, "error", json_string(r->error));
+    /* A cell that could not even start (a program that does not come up, no capture) says
+     * something about the setup that every later cell would repeat. */
+    if (r->error[0] && !started && !r->interrupted)
+        json_object_set_new(cell, "setup_error", json_true());
+    if (r->interrupted)
+        json_object_set_new(cell, "interrupted", json_true());
+out:
+    free(r->probes);
+    free(r);
+    return cell;
+}

@@ -1,0 +1,65 @@
+/* cell — one cell (scenario × mitigation) from start to evidence.
+ *
+ * In a process of its own: network namespace → capture on lo → wire rules → upstream,
+ * proxies (back to front, each ready when a connect succeeds) → downstream (all trials) →
+ * SIGTERM the proxies (they write their stats) and the upstream → wire rules off → capture
+ * closed → capture analysed and joined with the records → the cell object of results.json.
+ * Whatever happens (failure, timeout, SIGINT/SIGTERM), every process is stopped and reaped,
+ * and the capture is closed, so its pcap is complete. */
+#ifndef RACELAB_CELL_H
+#define RACELAB_CELL_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scenario.h"
+
+/* Ports inside a cell's namespace: fixed, so that wire rules can name them before anything
+ * starts. Proxies listen on 8000 (proxy, proxy1) and 8001 (proxy2); the upstream on 9000. */
+#define RUN_PROXY_PORT    8000
+#define RUN_UPSTREAM_PORT 9000
+
+struct run_env {
+    const char *bin_dir;   /* racelab-upstream, racelab-downstream, racelab-proxy */
+    const char *proxy_cmd; /* --proxy-cmd template, or NULL */
+    bool netns;            /* false with --no-netns: host loopback, free ports, no wire faults */
+};
+
+/* Runs cell c with every file in dir (which exists). Enters a network namespace when
+ * env->netns: call it in a forked, single-threaded child. Returns the cell object (with
+ * "error" set when the cell could not complete), NULL only when out of memory. *stop becomes
+ * non-zero on SIGINT/SIGTERM: the cell then stops early and cleans up. */
+json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const char *dir,
+                 volatile sig_atomic_t *stop);
+
+/* The listening port of each program of the topology (index as in scenario_topo_nodes; the
+ * downstream's entry is 0). With netns the fixed ports; without, free ports of the host. */
+int run_ports(enum scenario_topo t, bool netns, uint16_t ports[4], char *err, size_t errlen);
+
+/* Values for --proxy-cmd placeholders. */
+struct run_vars {
+    uint16_t listen_port, upstream_port;
+    const char *name;
+    const char *dir;
+};
+
+/* Splits a --proxy-cmd template into argv (words split on blanks; '...' and "..." quote) and
+ * replaces {listen_port}, {upstream_port}, {listen} (127.0.0.1:PORT), {upstream}, {name} and
+ * {dir}; extra words are appended unchanged. Returns a NULL-terminated malloc'd argv (free
+ * with run_argv_free), or NULL with a message. */
+char **run_expand_cmd(const char *tmpl, const struct run_vars *v, const char *const *extra,
+                      size_t nextra, char *err, size_t errlen);
+void run_argv_free(char **argv);
+
+/* Reads a JSON-lines file of a cell (records, access logs, the upstream's log): NULL when it
+ * does not exist; an array (possibly empty) otherwise. A line that does not parse is a broken
+ * contract between programs: the first one is reported in err (when err is still empty). */
+json_t *run_read_jsonl(const char *path, char *err, size_t errlen);
+
+/* A cell object with only its identity and an error (for cells that never ran). */
+json_t *run_error_cell(const struct scenario_cell *c, const char *error);
+
+#endif

@@ -1,0 +1,281 @@
+#include "suite.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "expect.h"
+#include "report.h"
+
+/* Time a stopped cell gets to stop its programs and close its capture before SIGKILL. */
+#define CELL_STOP_GRACE_S 20.0
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static double now_s(void)
+{
+    return (double)clk_mono_us() / 1e6;
+}
+
+long suite_default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+
+int suite_mkdirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int suite_add(struct suite *su, const struct scn *s, const struct scenario_mit *m, long trials_override,
+              char *err, size_t errlen)
+{
+    struct suite_cell *v = realloc(su->cells, (su->n + 1) * sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    su->cells = v;
+    struct suite_cell *sc = &su->cells[su->n];
+    memset(sc, 0, sizeof(*sc));
+    if (scenario_cell_build(s, m, trials_override, &sc->cell, err, errlen) != 0)
+        return -1;
+    snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
+    su->n++;
+    if (su->env.proxy_cmd && sc->cell.proxy_overridden && !m->has_args) {
+        sc->skipped = true;
+        sc->result = run_error_cell(&sc->cell, "");
+        json_object_del(sc->result, "error");
+        json_object_set_new(sc->result, "skipped",
+                            json_string("the mitigation changes racelab-proxy flags and gives no "
+                                        "proxy_cmd_args for --proxy-cmd"));
+        json_object_set_new(sc->result, "failures", json_integer(0));
+    }
+    return 0;
+}
+
+/* The cell's process: its own process group (so that a Ctrl-C reaches only racelab, which
+ * then stops the cells in order), dies with racelab (PR_SET_PDEATHSIG). */
+static void cell_main(struct suite *su, struct suite_cell *sc, pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(3);
+    stop_flag = 0;
+    json_t *cell = run_cell(&sc->cell, &su->env, sc->dir, &stop_flag);
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/cell.json", sc->dir);
+    if (!cell || json_dump_file(cell, path, JSON_INDENT(1)) != 0)
+        _exit(4);
+    _exit(0);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    return ftw->level == 0 ? 0 : remove(path);
+}
+
+static int launch(struct suite *su, struct suite_cell *sc)
+{
+    char path[1100];
+    /* a cell folder reused by `--out` must not mix an earlier run's logs into this one's (the
+     * proxy appends to its access log, as proxies do) */
+    nftw(sc->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (suite_mkdirs(sc->dir) != 0) {
+        sc->result = run_error_cell(&sc->cell, "cannot create the cell's folder");
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/cell.json", sc->dir);
+    unlink(path);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
+        sc->result = run_error_cell(&sc->cell, msg);
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        cell_main(su, sc, parent);
+    }
+    setpgid(pid, pid);
+    sc->pid = pid;
+    sc->t0 = now_s();
+    return 0;
+}
+
+static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *ndone)
+{
+    char path[1100];
+    sc->done = true;
+    sc->pid = 0;
+    (*ndone)++;
+    snprintf(path, sizeof(path), "%s/cell.json", sc->dir);
+    json_error_t je;
+    json_t *cell = json_load_file(path, 0, &je);
+    if (!cell) {
+        char msg[300];
+        if (WIFSIGNALED(status))
+            snprintf(msg, sizeof(msg), "the cell's process was killed by signal %d%s",
+                     WTERMSIG(status), stop_flag ? " (interrupted)" : "");
+        else
+            snprintf(msg, sizeof(msg), "the cell's process exited with %d without results",
+                     WEXITSTATUS(status));
+        cell = run_error_cell(&sc->cell, msg);
+    }
+    bool passed = false;
+    json_t *ex = expect_eval(sc->cell.checks, sc->cell.nchecks, cell, &passed);
+    if (ex)
+        json_object_set_new(cell, "expect", ex);
+    sc->result = report_ordered(cell);
+    json_decref(cell);
+    if (!sc->result)
+        sc->result = run_error_cell(&sc->cell, "out of memory");
+    sc->passed = passed;
+    if (!su->quiet)
+        report_progress(stderr, sc, *ndone, su->n, now_s() - sc->t0);
+}
+
+int suite_run(struct suite *su)
+{
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    stop_flag = 0;
+
+    double t0 = now_s(), stop_at = 0;
+    size_t next = 0, running = 0, ndone = 0;
+    bool halt = false;
+    long jobs = su->jobs > 0 ? su->jobs : suite_default_jobs();
+
+    for (size_t i = 0; i < su->n; i++) {
+        if (su->cells[i].skipped) {
+            su->cells[i].done = true;
+            su->cells[i].passed = true;
+            bool p;
+            json_t *ex = expect_eval(NULL, 0, su->cells[i].result, &p);
+            if (ex)
+                json_object_set_new(su->cells[i].result, "expect", ex);
+            ndone++;
+            if (!su->quiet)
+                report_progress(stderr, &su->cells[i], ndone, su->n, 0);
+        }
+    }
+    for (;;) {
+        while (!stop_flag && !halt && running < (size_t)jobs && next < su->n) {
+            struct suite_cell *sc = &su->cells[next++];
+            if (sc->done)
+                continue;
+            if (launch(su, sc) != 0) {
+                finish(su, sc, 0, &ndone);
+                continue;
+            }
+            running++;
+        }
+        if (running == 0 && (next >= su->n || stop_flag || halt))
+            break;
+        if (stop_flag && stop_at == 0) {
+            stop_at = now_s();
+            su->interrupted = true;
+            for (size_t i = 0; i < su->n; i++)
+                if (su->cells[i].pid)
+                    kill(su->cells[i].pid, SIGTERM);
+        }
+        if (stop_at && now_s() - stop_at > CELL_STOP_GRACE_S) {
+            for (size_t i = 0; i < su->n; i++)
+                if (su->cells[i].pid)
+                    kill(-su->cells[i].pid, SIGKILL);
+        }
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0) {
+            clk_sleep_us(5000);
+            continue;
+        }
+        for (size_t i = 0; i < su->n; i++) {
+            struct suite_cell *sc = &su->cells[i];
+            if (sc->pid != pid)
+                continue;
+            running--;
+            /* Programs of a cell die with it (PR_SET_PDEATHSIG); this catches any that
+             * survived a cell killed outright. */
+            kill(-pid, SIGKILL);
+            finish(su, sc, st, &ndone);
+            if (!su->keep_going && json_is_true(json_object_get(sc->result, "setup_error")))
+                halt = true;
+        }
+    }
+    /* Cells never started (interrupted, or halted after an error). */
+    for (size_t i = 0; i < su->n; i++) {
+        struct suite_cell *sc = &su->cells[i];
+        if (sc->done)
+            continue;
+        sc->done = true;
+        sc->result = run_error_cell(&sc->cell, stop_flag ? "not run: interrupted"
+                                                         : "not run: an earlier cell could not "
+                                                           "start (use --keep-going to go on)");
+        json_object_set_new(sc->result, "not_run", json_true());
+        bool p;
+        json_t *ex = expect_eval(sc->cell.checks, sc->cell.nchecks, sc->result, &p);
+        if (ex)
+            json_object_set_new(sc->result, "expect", ex);
+        sc->passed = false;
+    }
+    su->wall_s = now_s() - t0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return su->interrupted ? -1 : 0;
+}
+
+bool suite_passed(const struct suite *su)
+{
+    for (size_t i = 0; i < su->n; i++)
+        if (!su->cells[i].passed)
+            return false;
+    return true;
+}
+
+void suite_free(struct suite *su)
+{
+    for (size_t i = 0; i < su->n; i++) {
+        scenario_cell_free(&su->cells[i].cell);
+        json_decref(su->cells[i].result);
+    }
+    free(su->cells);
+    su->cells = NULL;
+    su->n = 0;
+}

@@ -1,0 +1,61 @@
+/* suite — the matrix of a run: every selected scenario × mitigation is a cell, run in a
+ * process of its own (its own network namespace, its own process group), up to `jobs` at a
+ * time. SIGINT/SIGTERM stop the run: running cells are asked to stop (SIGTERM: they stop their
+ * programs and close their captures), then killed after a grace period; nothing is left
+ * running, and the results of the finished cells are still written. */
+#ifndef RACELAB_SUITE_H
+#define RACELAB_SUITE_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cell.h"
+#include "scenario.h"
+
+struct suite_cell {
+    struct scenario_cell cell;
+    char dir[1024]; /* the cell's folder (logs, pcap, cell.json) */
+    pid_t pid;
+    double t0;
+    bool done;
+    bool skipped;   /* not run (why in the result) */
+    json_t *result; /* the cell object of results.json, with "expect" */
+    bool passed;
+};
+
+struct suite {
+    struct suite_cell *cells;
+    size_t n;
+    const char *out_dir;
+    struct run_env env;
+    long jobs;
+    bool keep_going;  /* go on after a cell that could not start (default: stop launching) */
+    bool quiet;       /* no progress lines */
+    bool interrupted; /* set when SIGINT/SIGTERM stopped the run */
+    double wall_s;
+};
+
+/* Adds cell (s, m) to the suite with trials_override (> 0) applied; with --proxy-cmd, a
+ * mitigation that changes proxy settings without proxy_cmd_args is added as skipped. Returns 0
+ * or -1 (out of memory). */
+int suite_add(struct suite *su, const struct scn *s, const struct scenario_mit *m, long trials_override,
+              char *err, size_t errlen);
+
+/* Runs every cell; fills result/passed of each. Returns 0, or -1 when the run was interrupted. */
+int suite_run(struct suite *su);
+
+void suite_free(struct suite *su);
+
+/* True when every cell ran and passed. */
+bool suite_passed(const struct suite *su);
+
+/* Default --jobs: one cell per core (each cell is mostly waiting on timers and the wire). */
+long suite_default_jobs(void);
+
+/* mkdir -p; 0 or -1 with errno. */
+int suite_mkdirs(const char *path);
+
+#endif

@@ -1,0 +1,377 @@
+#include "expect.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How a metric family is observed: from the client's records, from the capture, or from the
+ * proxy's access log and stats (absent with --proxy-cmd). */
+enum src {
+    SRC_CLIENT,
+    SRC_CAPTURE,
+    SRC_ATTRIBUTED, /* capture joined with records: only the hops that could be attributed */
+    SRC_ACCESS_LOG,
+};
+
+enum shape {
+    SHAPE_EXACT,    /* the whole metric is the name */
+    SHAPE_ANY_TAIL, /* name.ANYTHING[.MORE] */
+    SHAPE_DIR_TAIL, /* name.A->B with A->B a hop direction of the topology */
+};
+
+struct family {
+    const char *name;
+    enum shape shape;
+    enum src src;
+    bool countable; /* a count (so N% = N% of the cell's trials) */
+    bool rate;      /* a fraction in [0, 1] (so N% = N/100) */
+    bool bounded;   /* never above the trial count (or 1 for a rate): > 100% can never hold */
+    const char *help;
+};
+
+static const struct family families[] = {
+    {"trials", SHAPE_EXACT, SRC_CLIENT, true, false, true, "trials run"},
+    {"failures", SHAPE_EXACT, SRC_CLIENT, true, false, true, "trials whose outcome is not success"},
+    {"failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true, "failures / trials"},
+    {"outcomes", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, true,
+     "trials per outcome (outcomes.503)"},
+    {"requests.total", SHAPE_EXACT, SRC_CLIENT, true, false, false, "requests recorded"},
+    {"requests.failures", SHAPE_EXACT, SRC_CLIENT, true, false, false, "requests not a success"},
+    {"requests.outcomes", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, false, "requests per outcome"},
+    {"latency_ms.p50", SHAPE_EXACT, SRC_CLIENT, false, false, false, "median request latency"},
+    {"latency_ms.p90", SHAPE_EXACT, SRC_CLIENT, false, false, false, "90th percentile latency"},
+    {"latency_ms.p99", SHAPE_EXACT, SRC_CLIENT, false, false, false, "99th percentile latency"},
+    {"latency_ms.mean", SHAPE_EXACT, SRC_CLIENT, false, false, false, "mean latency"},
+    {"latency_ms.max", SHAPE_EXACT, SRC_CLIENT, false, false, false, "slowest request"},
+    {"throughput_rps", SHAPE_EXACT, SRC_CLIENT, false, false, false, "requests per second"},
+    {"downstream_wall_s", SHAPE_EXACT, SRC_CLIENT, false, false, false, "first request to last"},
+    {"sweep_stats.gaps", SHAPE_EXACT, SRC_CLIENT, true, false, false, "distinct gaps swept"},
+    {"sweep_stats.gaps_failing", SHAPE_EXACT, SRC_CLIENT, true, false, false,
+     "gaps with a failure"},
+    {"sweep_stats.gaps_clean", SHAPE_EXACT, SRC_CLIENT, true, false, false,
+     "gaps without failures"},
+    {"sweep_stats.max_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true,
+     "worst gap's rate"},
+    {"sweep_stats.min_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true, "best gap's rate"},
+    {"upstream", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, false,
+     "upstream events (upstream.close_how.rst, upstream.close_unread)"},
+    {"rst", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "RST packets sent on a hop direction"},
+    {"fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "FIN packets"},
+    {"syn", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "SYN packets"},
+    {"data_packets", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "packets with payload"},
+    {"data_after_fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
+     "payload sent after the peer's FIN"},
+    {"rst_after_data", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
+     "RSTs answering data sent to a closed socket"},
+    {"rst_abort", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
+     "RSTs of an abortive close (unread input, SO_LINGER 0)"},
+    {"failing_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false, true,
+     "failing trials with an RST on that direction"},
+    {"trials_with_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false, true,
+     "trials with an RST on that direction"},
+    {"unattributed_rst", SHAPE_EXACT, SRC_CAPTURE, true, false, false, "RSTs no trial could claim"},
+    {"proxy_flags", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false,
+     "front proxy's response flags (proxy_flags.UC)"},
+    {"stats", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false, "front proxy's stats at exit"},
+    {"proxies", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false,
+     "per proxy: proxies.proxy2.flags.X, .statuses.X, .stats.X, .requests"},
+    {"wire", SHAPE_ANY_TAIL, SRC_CAPTURE, true, false, false, "wire.seen, wire.held, wire.dropped"},
+    {NULL, SHAPE_EXACT, SRC_CLIENT, false, false, false, NULL},
+};
+
+static const struct family *find_family(const char *metric, const char **tail)
+{
+    for (const struct family *f = families; f->name; f++) {
+        size_t n = strlen(f->name);
+        if (strncmp(metric, f->name, n) != 0)
+            continue;
+        if (f->shape == SHAPE_EXACT && metric[n] == '\0') {
+            *tail = "";
+            return f;
+        }
+        if (f->shape != SHAPE_EXACT && metric[n] == '.' && metric[n + 1]) {
+            *tail = metric + n + 1;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+bool expect_metric_bounded(const char *metric)
+{
+    const char *tail;
+    const struct family *f = find_family(metric, &tail);
+    return f && f->bounded;
+}
+
+static bool is_dir(enum scenario_topo t, const char *dir)
+{
+    const char *arrow = strstr(dir, "->");
+    char from[32];
+    if (!arrow || (size_t)(arrow - dir) >= sizeof(from))
+        return false;
+    memcpy(from, dir, (size_t)(arrow - dir));
+    from[arrow - dir] = '\0';
+    return scenario_topo_has_dir(t, from, arrow + 2);
+}
+
+int expect_metric_check(enum scenario_topo t, const char *metric, bool *countable, bool *rate, char *why,
+                     size_t whylen)
+{
+    const char *tail;
+    const struct family *f = find_family(metric, &tail);
+    if (!f) {
+        snprintf(why, whylen,
+                 "unknown metric (known: trials, failures, failure_rate, outcomes.X, "
+                 "requests.total|failures|outcomes.X, latency_ms.p50|p90|p99|mean|max, "
+                 "throughput_rps, rst|fin|syn|data_after_fin|rst_after_data|rst_abort|failing_rst|"
+                 "trials_with_rst.A->B, proxy_flags.X, stats.X, proxies.NAME.X, upstream.X, "
+                 "sweep_stats.X, wire.X; see docs/scenario-format.md)");
+        return -1;
+    }
+    if (f->shape == SHAPE_DIR_TAIL && !is_dir(t, tail)) {
+        const char *names[4];
+        size_t n = scenario_topo_nodes(t, names);
+        snprintf(why, whylen, "'%s' is not a hop direction of topology %s (e.g. %s.%s->%s)", tail,
+                 scenario_topo_name(t), f->name, names[n - 1], names[n - 2]);
+        return -1;
+    }
+    if (f->src == SRC_ACCESS_LOG && t == SCENARIO_DIRECT) {
+        snprintf(why, whylen, "topology direct has no proxy, so no %s", f->name);
+        return -1;
+    }
+    if (strcmp(f->name, "proxies") == 0) {
+        const char *names[4];
+        size_t n = scenario_topo_nodes(t, names);
+        bool ok = false;
+        for (size_t i = 1; i + 1 < n; i++) {
+            size_t l = strlen(names[i]);
+            if (strncmp(tail, names[i], l) == 0 && tail[l] == '.' && tail[l + 1])
+                ok = true;
+        }
+        if (!ok) {
+            snprintf(why, whylen, "expected proxies.NAME.X with NAME a proxy of topology %s (%s)",
+                     scenario_topo_name(t), t == SCENARIO_CHAIN ? "proxy1, proxy2" : "proxy");
+            return -1;
+        }
+    }
+    *countable = f->countable;
+    *rate = f->rate;
+    return 0;
+}
+
+static double threshold(const struct scenario_bound *b, bool countable, double trials)
+{
+    if (!b->pct)
+        return b->v;
+    return countable ? b->v / 100.0 * trials : b->v / 100.0;
+}
+
+static void bound_text(char *buf, size_t len, const char *op, const struct scenario_bound *b,
+                       bool countable)
+{
+    if (b->pct)
+        snprintf(buf, len, " %s %g%%%s", op, b->v, countable ? " of trials" : "");
+    else
+        snprintf(buf, len, " %s %g", op, b->v);
+}
+
+void expect_describe(const struct scenario_check *c, char *buf, size_t len)
+{
+    if (c->kind == SCENARIO_CHECK_RST_ON_FAILING) {
+        snprintf(buf, len, "every failing trial shows an RST %s", c->metric);
+        return;
+    }
+    const char *tail;
+    const struct family *f = find_family(c->metric, &tail);
+    bool countable = f && f->countable;
+    char a[64] = "", b[64] = "", e[64] = "";
+    if (c->min.set)
+        bound_text(a, sizeof(a), ">=", &c->min, countable);
+    if (c->max.set)
+        bound_text(b, sizeof(b), "<=", &c->max, countable);
+    if (c->eq.set)
+        bound_text(e, sizeof(e), "==", &c->eq, countable);
+    snprintf(buf, len, "%s%s%s%s", c->metric, a, c->min.set && c->max.set ? " and" : "", b);
+    if (c->eq.set)
+        snprintf(buf, len, "%s%s", c->metric, e);
+}
+
+static bool observable(const json_t *cell, const struct family *f, const char *tail, char *why,
+                       size_t whylen)
+{
+    switch (f->src) {
+    case SRC_CLIENT:
+        return true;
+    case SRC_CAPTURE:
+        if (!json_is_string(json_object_get(cell, "capture"))) {
+            snprintf(why, whylen, "no capture in this run");
+            return false;
+        }
+        return true;
+    case SRC_ATTRIBUTED: {
+        if (!json_is_string(json_object_get(cell, "capture"))) {
+            snprintf(why, whylen, "no capture in this run");
+            return false;
+        }
+        const json_t *att = json_object_get(cell, "attributed");
+        size_t i;
+        const json_t *v;
+        json_array_foreach(att, i, v)
+        {
+            if (json_is_string(v) && strcmp(json_string_value(v), tail) == 0)
+                return true;
+        }
+        snprintf(why, whylen,
+                 "packets on %s cannot be attributed to trials in this run (no "
+                 "proxy access log)",
+                 tail);
+        return false;
+    }
+    case SRC_ACCESS_LOG:
+        if (!json_is_true(json_object_get(cell, "access_log"))) {
+            snprintf(why, whylen, "no proxy access log in this run (--proxy-cmd)");
+            return false;
+        }
+        return true;
+    }
+    return true;
+}
+
+int expect_metric_value(const json_t *cell, const char *metric, double *v, char *why, size_t whylen)
+{
+    const char *tail;
+    const struct family *f = find_family(metric, &tail);
+    *v = 0;
+    if (!f) {
+        snprintf(why, whylen, "unknown metric");
+        return -1;
+    }
+    if (!observable(cell, f, tail, why, whylen))
+        return 1;
+    /* Walk the dotted path; hop directions contain no dots, so splitting on '.' is exact. */
+    char path[256];
+    snprintf(path, sizeof(path), "%s", metric);
+    const json_t *cur = cell;
+    char *save = NULL;
+    for (char *part = strtok_r(path, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+        if (!json_is_object(cur)) {
+            snprintf(why, whylen, "%s is not a number in the results", metric);
+            return -1;
+        }
+        cur = json_object_get(cur, part);
+        if (!cur) {
+            /* An outcome or flag that never occurred is a zero count. */
+            if (f->shape != SHAPE_EXACT)
+                return 0;
+            snprintf(why, whylen, "%s is absent from the results", metric);
+            return -1;
+        }
+    }
+    if (json_is_null(cur)) {
+        snprintf(why, whylen, "%s was not measured in this run", metric);
+        return 1;
+    }
+    if (json_is_true(cur) || json_is_false(cur)) {
+        *v = json_is_true(cur);
+        return 0;
+    }
+    if (!json_is_number(cur)) {
+        snprintf(why, whylen, "%s is not a number in the results", metric);
+        return -1;
+    }
+    *v = json_number_value(cur);
+    return 0;
+}
+
+static bool holds(const struct scenario_check *c, bool countable, double trials, double v)
+{
+    const double eps = 1e-9;
+    if (c->eq.set && fabs(v - threshold(&c->eq, countable, trials)) > eps)
+        return false;
+    if (c->min.set && v < threshold(&c->min, countable, trials) - eps)
+        return false;
+    if (c->max.set && v > threshold(&c->max, countable, trials) + eps)
+        return false;
+    return true;
+}
+
+static json_t *one(const struct scenario_check *c, const json_t *cell, double trials, bool *failed)
+{
+    char desc[256], why[256] = "";
+    expect_describe(c, desc, sizeof(desc));
+    json_t *r = json_object();
+    if (!r)
+        return NULL;
+    json_object_set_new(r, "check", json_string(desc));
+    if (c->line)
+        json_object_set_new(r, "line", json_integer(c->line));
+
+    double v = 0;
+    int rc;
+    bool ok;
+    if (c->kind == SCENARIO_CHECK_RST_ON_FAILING) {
+        char metric[128];
+        snprintf(metric, sizeof(metric), "failing_rst.%s", c->metric);
+        double failures = 0;
+        char w2[64];
+        rc = expect_metric_value(cell, metric, &v, why, sizeof(why));
+        if (rc == 0 && expect_metric_value(cell, "failures", &failures, w2, sizeof(w2)) != 0)
+            rc = -1;
+        ok = rc == 0 && fabs(v - failures) < 1e-9;
+        if (rc == 0) {
+            snprintf(why, sizeof(why), "%g of %g failing trials show it", v, failures);
+            json_object_set_new(r, "value", json_real(v));
+        }
+    } else {
+        const char *tail;
+        const struct family *f = find_family(c->metric, &tail);
+        rc = expect_metric_value(cell, c->metric, &v, why, sizeof(why));
+        ok = rc == 0 && holds(c, f && f->countable, trials, v);
+        if (rc == 0)
+            json_object_set_new(r, "value", json_real(v));
+    }
+    if (rc == 1) {
+        json_object_set_new(r, "passed", json_true());
+        json_object_set_new(r, "skipped", json_true());
+    } else {
+        json_object_set_new(r, "passed", json_boolean(ok));
+        if (!ok)
+            *failed = true;
+    }
+    if (why[0])
+        json_object_set_new(r, "why", json_string(why));
+    return r;
+}
+
+json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t *cell, bool *passed)
+{
+    json_t *res = json_object(), *arr = json_array();
+    bool failed = false;
+    if (!res || !arr) {
+        json_decref(res);
+        json_decref(arr);
+        return NULL;
+    }
+    const json_t *error = json_object_get(cell, "error");
+    bool broken = json_is_string(error);
+    if (broken) {
+        json_t *r = json_object();
+        json_object_set_new(r, "check", json_string("the cell ran to completion"));
+        json_object_set_new(r, "passed", json_false());
+        json_object_set_new(r, "why", json_string(json_string_value(error)));
+        json_array_append_new(arr, r);
+        failed = true;
+    }
+    double trials = json_number_value(json_object_get(cell, "trials"));
+    for (size_t i = 0; i < n && !broken; i++) {
+        json_t *r = one(&checks[i], cell, trials, &failed);
+        if (r)
+            json_array_append_new(arr, r);
+    }
+    json_object_set_new(res, "passed", json_boolean(!failed));
+    json_object_set_new(res, "checks", arr);
+    *passed = !failed;
+    return res;
+}

@@ -1,0 +1,520 @@
+/* Metrics of a cell from synthetic records and a synthetic capture (no processes): a trial's
+ * outcome is its first failing request, a missing trial fails; RSTs are attributed to trials
+ * by port through the access logs (a pooled upstream connection shared by several trials gives
+ * each RST to the request whose window contains it, else the last one before it), readiness
+ * probes are left out, a chain follows proxy1's upstream ports into proxy2's log, and a gap
+ * sweep reports the failure rate per gap, grouping each trial by its reuse_gap_ms (records
+ * without it: by the largest gap_ms of the trial). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "metrics.h"
+
+static const char *ok200[] = {"200"};
+
+#define RST(ts, by_client)                                                                         \
+    {                                                                                              \
+        .ts_us = (ts), .kind = ANALYSIS_EV_RST, .from_client = (by_client), .flags = 0x04               \
+    }
+
+static json_t *jl(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, 0, &e);
+    if (!v)
+        fail_msg("bad JSON in the test: %s", e.text);
+    return v;
+}
+
+static json_t *req(long trial, int conn, int r, int lport, long start, long end,
+                   const char *outcome, double gap)
+{
+    return json_pack("{s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:s,s:f}", "type", "request", "trial",
+                     (int)trial, "conn", conn, "req", r, "lport", lport, "start_us",
+                     (json_int_t)start, "end_us", (json_int_t)end, "outcome", outcome, "gap_ms",
+                     gap);
+}
+
+static json_t *acc(int dport, long start, long end, int status, const char *flags, int up0, int up1)
+{
+    json_t *ups = json_array();
+    if (up0)
+        json_array_append_new(ups, json_integer(up0));
+    if (up1)
+        json_array_append_new(ups, json_integer(up1));
+    return json_pack("{s:i,s:I,s:I,s:i,s:s,s:i,s:o}", "dport", dport, "start_us", (json_int_t)start,
+                     "end_us", (json_int_t)end, "status", status, "flags", flags, "attempts",
+                     up1 ? 2 : 1, "upstream_ports", ups);
+}
+
+static void flow(struct analysis_flow *f, const struct analysis_hop *hop, uint16_t port, uint64_t first,
+                 uint64_t last, struct analysis_event *ev, size_t nev)
+{
+    memset(f, 0, sizeof(*f));
+    f->hop = hop;
+    f->client_port = port;
+    f->first_us = first;
+    f->last_us = last;
+    f->events = ev;
+    f->nevents = nev;
+    f->c2s.syn = f->s2c.syn = 1;
+    for (size_t i = 0; i < nev; i++) {
+        struct analysis_dir *d = ev[i].from_client ? &f->c2s : &f->s2c;
+        if (ev[i].kind == ANALYSIS_EV_RST)
+            d->rst++;
+        if (ev[i].kind == ANALYSIS_EV_FIN)
+            d->fin++;
+    }
+}
+
+static long geti(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    if (!json_is_integer(v))
+        fail_msg("%s.%s is not an integer", a, b ? b : "");
+    return (long)json_integer_value(v);
+}
+
+static void test_proxy_attribution(void **state)
+{
+    (void)state;
+    struct scn s = {.name = "syn", .topo = SCENARIO_PROXY};
+    struct scenario_cell c = {.s = &s, .trials = 4, .success = ok200, .nsuccess = 1, .nprogs = 3};
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "200", 0));
+    json_array_append_new(records, req(0, 0, 1, 40000, 1200, 1300, "200", 5));
+    json_array_append_new(records, req(1, 0, 0, 40001, 2000, 2100, "200", 0));
+    json_array_append_new(records, req(1, 0, 1, 40001, 2200, 2300, "503", 5));
+    json_array_append_new(records, req(2, 0, 1, 40002, 3200, 3300, "200", 5));
+    json_array_append_new(records, req(2, 0, 0, 40002, 3000, 3100, "reset", 0));
+    /* trial 3 never ran */
+    json_t *access = json_array();
+    json_array_append_new(access, acc(40000, 1010, 1090, 200, "-", 50000, 0));
+    json_array_append_new(access, acc(40000, 1210, 1290, 200, "-", 50000, 0));
+    json_array_append_new(access, acc(40001, 2010, 2090, 200, "-", 50000, 0));
+    json_array_append_new(access, acc(40001, 2210, 2290, 503, "UC", 50000, 0));
+    json_array_append_new(access, acc(40002, 3010, 3090, 0, "DC", 50001, 0));
+    json_t *stats = jl("{\"upstream_rq_retry\":0}");
+
+    struct analysis_hop hops[2] = {{8000, "downstream", "proxy"}, {9000, "proxy", "upstream"}};
+    struct analysis_event probe_ev[] = {RST(400, true)};
+    struct analysis_event up_ev[] = {RST(2250, false), RST(2400, true)};
+    struct analysis_event t2_ev[] = {RST(3050, false)};
+    struct analysis_event lost_ev[] = {RST(5000, false)};
+    struct analysis_flow flows[7];
+    flow(&flows[0], &hops[0], 7000, 300, 400, probe_ev, 1); /* readiness probe */
+    flow(&flows[1], &hops[0], 40000, 1000, 1300, NULL, 0);
+    flow(&flows[2], &hops[0], 40001, 2000, 2300, NULL, 0);
+    flow(&flows[3], &hops[0], 40002, 3000, 3300, t2_ev, 1);
+    flow(&flows[4], &hops[1], 50000, 1010, 2400, up_ev, 2);
+    flow(&flows[5], &hops[1], 50001, 3010, 3090, NULL, 0);
+    flow(&flows[6], &hops[1], 50002, 4900, 5000, lost_ev, 1); /* no request names it */
+    struct analysis_result ana = {.flows = flows, .nflows = 7};
+    struct metrics_probe probes[] = {{0, 7000, 500}};
+
+    struct metrics_input in = {.cell = &c,
+                           .records = records,
+                           .access = {access, NULL},
+                           .stats = {stats, NULL},
+                           .nproxies = 1,
+                           .access_log = true,
+                           .ana = &ana,
+                           .hops = hops,
+                           .nhops = 2,
+                           .probes = probes,
+                           .nprobes = 1};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+
+    assert_int_equal(geti(m, "trials", NULL), 4);
+    assert_int_equal(geti(m, "failures", NULL), 3);
+    assert_int_equal(geti(m, "outcomes", "200"), 1);
+    assert_int_equal(geti(m, "outcomes", "503"), 1);
+    assert_int_equal(geti(m, "outcomes", "reset"), 1);
+    assert_int_equal(geti(m, "outcomes", "missing"), 1);
+    assert_int_equal(geti(m, "outcomes", "empty"), 0);
+    assert_int_equal(geti(json_object_get(m, "requests"), "outcomes", "200"), 4);
+    assert_int_equal(geti(m, "requests", "total"), 6);
+    assert_int_equal(geti(m, "requests", "failures"), 2);
+
+    assert_int_equal(geti(m, "rst", "downstream->proxy"), 0); /* the probe's RST is left out */
+    assert_int_equal(geti(m, "rst", "proxy->downstream"), 1);
+    assert_int_equal(geti(m, "rst", "upstream->proxy"), 2);
+    assert_int_equal(geti(m, "rst", "proxy->upstream"), 1);
+    assert_int_equal(geti(m, "syn", "downstream->proxy"), 3);
+    /* The pooled upstream connection served trials 0 and 1: the RST at 2250 falls in trial
+     * 1's second request, the one at 2400 after it (last preceding: trial 1 too). */
+    assert_int_equal(geti(m, "failing_rst", "upstream->proxy"), 1);
+    assert_int_equal(geti(m, "failing_rst", "proxy->upstream"), 1);
+    assert_int_equal(geti(m, "failing_rst", "proxy->downstream"), 1);
+    assert_int_equal(geti(m, "trials_with_rst", "upstream->proxy"), 1);
+    assert_int_equal(geti(m, "unattributed_rst", NULL), 1);
+    assert_int_equal(json_array_size(json_object_get(m, "attributed")), 4);
+
+    assert_int_equal(geti(m, "proxy_flags", "UC"), 1);
+    assert_int_equal(geti(m, "proxy_flags", "DC"), 1);
+    assert_null(json_object_get(json_object_get(m, "proxy_flags"), "-"));
+    assert_int_equal(geti(json_object_get(m, "proxies"), "proxy", "requests"), 5);
+    assert_int_equal(geti(m, "stats", "upstream_rq_retry"), 0);
+
+    json_t *ft = json_object_get(m, "failing_trials");
+    assert_int_equal(json_array_size(ft), 3);
+    json_t *t1 = json_array_get(ft, 0);
+    assert_int_equal(geti(t1, "trial", NULL), 1);
+    assert_int_equal(geti(t1, "lport", NULL), 40001);
+    assert_string_equal(json_string_value(json_object_get(t1, "outcome")), "503");
+    assert_int_equal(json_array_size(json_object_get(t1, "rst")), 2);
+    json_t *t2 = json_array_get(ft, 1);
+    assert_string_equal(json_string_value(json_object_get(t2, "outcome")), "reset");
+
+    json_decref(m);
+    json_decref(records);
+    json_decref(access);
+    json_decref(stats);
+}
+
+/* Without access logs (--proxy-cmd) only the first hop is attributed. */
+static void test_foreign_proxy_attributes_first_hop_only(void **state)
+{
+    (void)state;
+    struct scn s = {.name = "syn", .topo = SCENARIO_PROXY};
+    struct scenario_cell c = {.s = &s, .trials = 1, .success = ok200, .nsuccess = 1, .nprogs = 3};
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "503", 0));
+    struct analysis_hop hops[2] = {{8000, "downstream", "proxy"}, {9000, "proxy", "upstream"}};
+    struct analysis_event up_ev[] = {RST(1050, false)};
+    struct analysis_flow flows[2];
+    flow(&flows[0], &hops[0], 40000, 1000, 1100, NULL, 0);
+    flow(&flows[1], &hops[1], 50000, 1010, 1060, up_ev, 1);
+    struct analysis_result ana = {.flows = flows, .nflows = 2};
+    struct metrics_input in = {.cell = &c,
+                           .records = records,
+                           .nproxies = 1,
+                           .access_log = false,
+                           .ana = &ana,
+                           .hops = hops,
+                           .nhops = 2};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    assert_int_equal(geti(m, "rst", "upstream->proxy"), 1);
+    assert_null(json_object_get(json_object_get(m, "failing_rst"), "upstream->proxy"));
+    assert_int_equal(json_array_size(json_object_get(m, "attributed")), 2);
+    assert_false(json_is_true(json_object_get(m, "access_log")));
+    assert_int_equal(geti(m, "unattributed_rst", NULL), 0);
+    json_decref(m);
+    json_decref(records);
+}
+
+/* downstream → proxy1 → proxy2 → upstream: proxy1's upstream port is proxy2's dport. */
+static void test_chain_attribution(void **state)
+{
+    (void)state;
+    struct scn s = {.name = "chain", .topo = SCENARIO_CHAIN};
+    struct scenario_cell c = {.s = &s, .trials = 2, .success = ok200, .nsuccess = 1, .nprogs = 4};
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1900, "503", 0));
+    json_array_append_new(records, req(1, 0, 0, 40001, 2000, 2900, "200", 0));
+    json_t *a1 = json_array(), *a2 = json_array();
+    json_array_append_new(a1, acc(40000, 1010, 1890, 503, "UC", 50000, 0));
+    json_array_append_new(a1, acc(40001, 2010, 2890, 200, "-", 50001, 0));
+    json_array_append_new(a2, acc(50000, 1020, 1880, 413, "-", 60000, 0));
+    json_array_append_new(a2, acc(50001, 2020, 2880, 200, "-", 60001, 0));
+    struct analysis_hop hops[3] = {
+        {8000, "downstream", "proxy1"}, {8001, "proxy1", "proxy2"}, {9000, "proxy2", "upstream"}};
+    struct analysis_event ev12[] = {RST(1500, false)};
+    struct analysis_event ev2u[] = {RST(1400, false)};
+    struct analysis_flow flows[6];
+    flow(&flows[0], &hops[0], 40000, 1000, 1900, NULL, 0);
+    flow(&flows[1], &hops[1], 50000, 1010, 1890, ev12, 1);
+    flow(&flows[2], &hops[2], 60000, 1020, 1880, ev2u, 1);
+    flow(&flows[3], &hops[0], 40001, 2000, 2900, NULL, 0);
+    flow(&flows[4], &hops[1], 50001, 2010, 2890, NULL, 0);
+    flow(&flows[5], &hops[2], 60001, 2020, 2880, NULL, 0);
+    struct analysis_result ana = {.flows = flows, .nflows = 6};
+    struct metrics_input in = {.cell = &c,
+                           .records = records,
+                           .access = {a1, a2},
+                           .nproxies = 2,
+                           .access_log = true,
+                           .ana = &ana,
+                           .hops = hops,
+                           .nhops = 3};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    assert_int_equal(geti(m, "failures", NULL), 1);
+    assert_int_equal(geti(m, "failing_rst", "proxy2->proxy1"), 1);
+    assert_int_equal(geti(m, "failing_rst", "upstream->proxy2"), 1);
+    assert_int_equal(geti(m, "trials_with_rst", "upstream->proxy2"), 1);
+    assert_int_equal(json_array_size(json_object_get(m, "attributed")), 6);
+    assert_int_equal(geti(m, "proxy_flags", "UC"), 1);
+    json_t *p2 = json_object_get(json_object_get(m, "proxies"), "proxy2");
+    assert_int_equal(geti(p2, "statuses", "413"), 1);
+    json_decref(m);
+    json_decref(records);
+    json_decref(a1);
+    json_decref(a2);
+}
+
+/* With C connections, the first failing request by start time decides the trial; a trial
+ * whose every request succeeded is labelled by its first request's outcome. */
+static void test_trial_outcome_first_failure(void **state)
+{
+    (void)state;
+    const char *ok[] = {"200", "413"};
+    struct scn s = {.name = "x", .topo = SCENARIO_DIRECT};
+    struct scenario_cell c = {.s = &s, .trials = 2, .success = ok, .nsuccess = 2, .nprogs = 2};
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 1, 0, 40001, 1500, 1600, "empty", 0));
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1900, "reset", 0));
+    json_array_append_new(records, req(0, 2, 0, 40002, 1100, 1200, "413", 0));
+    json_array_append_new(records, req(1, 0, 0, 40003, 2000, 2100, "413", 0));
+    json_array_append_new(records, req(1, 0, 1, 40003, 2200, 2300, "200", 3));
+    struct metrics_input in = {.cell = &c, .records = records};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    assert_int_equal(geti(m, "failures", NULL), 1);
+    assert_int_equal(geti(m, "outcomes", "reset"), 1);
+    assert_int_equal(geti(m, "outcomes", "empty"), 0);
+    assert_int_equal(geti(m, "outcomes", "413"), 1);
+    assert_true(json_is_null(json_object_get(json_object_get(m, "rst"), "downstream->upstream")) ||
+                json_object_get(json_object_get(m, "rst"), "downstream->upstream") == NULL);
+    assert_int_equal(geti(json_object_get(m, "requests"), "outcomes", "413"), 2);
+    json_t *lat = json_object_get(m, "latency_ms");
+    assert_true(json_real_value(json_object_get(lat, "max")) == 0.9);
+    json_decref(m);
+    json_decref(records);
+}
+
+static void test_sweep(void **state)
+{
+    (void)state;
+    struct scn s = {.name = "sw", .topo = SCENARIO_DIRECT};
+    struct scenario_cell c = {
+        .s = &s, .trials = 6, .success = ok200, .nsuccess = 1, .nprogs = 2, .sweep = true};
+    json_t *records = json_array();
+    double gaps[] = {10, 20, 30, 10, 20, 30};
+    const char *oc[] = {"200", "reset", "empty", "200", "200", "reset"};
+    for (long t = 0; t < 6; t++) {
+        json_array_append_new(records,
+                              req(t, 0, 0, 40000 + (int)t, 1000 * t, 1000 * t + 10, "200", 0));
+        json_array_append_new(
+            records, req(t, 0, 1, 40000 + (int)t, 1000 * t + 20, 1000 * t + 30, oc[t], gaps[t]));
+    }
+    struct metrics_input in = {.cell = &c, .records = records};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    json_t *sw = json_object_get(m, "sweep");
+    assert_int_equal(json_array_size(sw), 3);
+    assert_true(json_real_value(json_object_get(json_array_get(sw, 0), "gap_ms")) == 10);
+    assert_int_equal(geti(json_array_get(sw, 0), "failures", NULL), 0);
+    assert_int_equal(geti(json_array_get(sw, 1), "failures", NULL), 1);
+    assert_int_equal(geti(json_array_get(sw, 2), "failures", NULL), 2);
+    assert_int_equal(geti(json_array_get(sw, 2), "trials", NULL), 2);
+    assert_int_equal(geti(m, "sweep_stats", "gaps"), 3);
+    assert_int_equal(geti(m, "sweep_stats", "gaps_failing"), 2);
+    assert_true(json_real_value(
+                    json_object_get(json_object_get(m, "sweep_stats"), "max_failure_rate")) == 1.0);
+    json_decref(m);
+    json_decref(records);
+}
+
+/* A trial whose first request fails has only that record (gap_ms 0): racelab-downstream's
+ * reuse_gap_ms still names the trial's swept gap, so the trial is counted under its gap and the
+ * sweep has no "gap 0" row. */
+static void test_sweep_first_request_fails(void **state)
+{
+    (void)state;
+    struct scn s = {.name = "sw", .topo = SCENARIO_DIRECT};
+    struct scenario_cell c = {
+        .s = &s, .trials = 6, .success = ok200, .nsuccess = 1, .nprogs = 2, .sweep = true};
+    json_t *records = json_array();
+    double gaps[] = {10, 20, 30, 10, 20, 30};
+    for (long t = 0; t < 6; t++) {
+        int port = 40000 + (int)t;
+        long t0 = 1000 * t;
+        if (t == 1 || t == 2) { /* the first request fails: no second request */
+            json_t *r = req(t, 0, 0, port, t0, t0 + 10, "reset", 0);
+            json_object_set_new(r, "reuse_gap_ms", json_real(gaps[t]));
+            json_array_append_new(records, r);
+            continue;
+        }
+        json_t *a = req(t, 0, 0, port, t0, t0 + 10, "200", 0);
+        json_t *b = req(t, 0, 1, port, t0 + 20, t0 + 30, t == 5 ? "reset" : "200", gaps[t]);
+        json_object_set_new(a, "reuse_gap_ms", json_real(gaps[t]));
+        json_object_set_new(b, "reuse_gap_ms", json_real(gaps[t]));
+        json_array_append_new(records, a);
+        json_array_append_new(records, b);
+    }
+    struct metrics_input in = {.cell = &c, .records = records};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    json_t *sw = json_object_get(m, "sweep");
+    assert_int_equal(json_array_size(sw), 3);
+    for (size_t g = 0; g < 3; g++) {
+        json_t *row = json_array_get(sw, g);
+        assert_true(json_real_value(json_object_get(row, "gap_ms")) == 10.0 * (double)(g + 1));
+        assert_int_equal(geti(row, "trials", NULL), 2);
+    }
+    assert_int_equal(geti(json_array_get(sw, 0), "failures", NULL), 0);
+    assert_int_equal(geti(json_array_get(sw, 1), "failures", NULL), 1);
+    assert_int_equal(geti(json_array_get(sw, 2), "failures", NULL), 2);
+    assert_int_equal(geti(m, "sweep_stats", "gaps"), 3);
+    assert_int_equal(geti(m, "sweep_stats", "gaps_failing"), 2);
+    assert_int_equal(geti(m, "sweep_stats", "gaps_clean"), 1);
+    json_decref(m);
+    json_decref(records);
+}
+
+/* racelab repro draws the slowest trial when none failed: first start to last outcome, the
+ * trials of a parallel run interleaved in the records. */
+static void test_slowest_trial(void **state)
+{
+    (void)state;
+    json_t *records = json_array();
+    json_array_append_new(records, req(1, 0, 0, 40001, 1000, 1500, "200", 0));
+    json_array_append_new(records, req(0, 0, 0, 40000, 900, 1200, "200", 0));
+    json_array_append_new(records, req(2, 0, 0, 40002, 1100, 1900, "200", 0));
+    json_array_append_new(records, req(1, 0, 1, 40001, 1600, 2100, "200", 5)); /* 1.1 ms */
+    json_array_append_new(records, jl("{\"type\":\"summary\",\"trial\":7}"));
+    double ms = 0;
+    assert_int_equal(metrics_slowest_trial(records, &ms), 1);
+    assert_true(ms > 1.099 && ms < 1.101);
+    json_t *none = json_array();
+    assert_int_equal(metrics_slowest_trial(none, &ms), -1);
+    json_decref(none);
+    json_decref(records);
+}
+
+static const struct explain_flow_sel *find_sel(const struct explain_flow_sel *v, size_t n, size_t hop,
+                                            uint16_t port, uint64_t from)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].hop == hop && v[i].client_port == port && v[i].from_us == from)
+            return &v[i];
+    fail_msg("no selection of hop %zu port %u from %llu", hop, port, (unsigned long long)from);
+    return NULL;
+}
+
+/* racelab repro draws one trial's connections: its client connections (whole), and through
+ * the access log the upstream connections its requests used, each within the request's time
+ * at the proxy; a pooled connection another trial also used is clipped, one only this trial
+ * used is whole; a later connection that reused a port of the trial is not the trial's. */
+static void test_trial_flows(void **state)
+{
+    (void)state;
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "200", 0));
+    json_array_append_new(records, req(1, 0, 0, 40001, 1050, 1150, "200", 0));
+    json_array_append_new(records, req(0, 0, 1, 40000, 1200, 1300, "503", 5));
+    json_array_append_new(records, req(1, 0, 1, 40001, 1300, 1350, "200", 5));
+    json_array_append_new(records, req(2, 0, 0, 40002, 2000, 2100, "200", 0));
+    json_array_append_new(records, req(3, 0, 0, 40000, 5000, 5100, "200", 0)); /* port reused */
+    json_t *access = json_array();
+    json_array_append_new(access, acc(40000, 1010, 1090, 200, "-", 50000, 0));
+    json_array_append_new(access, acc(40001, 1060, 1140, 200, "-", 50001, 0));
+    json_array_append_new(access, acc(40000, 1210, 1290, 503, "UC", 50000, 0));
+    json_array_append_new(access, acc(40001, 1310, 1340, 200, "-", 50000, 0)); /* pooled */
+    json_array_append_new(access, acc(40002, 2010, 2090, 200, "-", 50002, 0));
+    json_array_append_new(access, acc(40000, 5010, 5090, 200, "-", 50003, 0));
+    const json_t *acc1[1] = {access};
+
+    size_t n = 0;
+    uint64_t first = 0, last = 0;
+    struct explain_flow_sel *v = metrics_trial_flows(records, acc1, 1, 0, &n, &first, &last);
+    assert_non_null(v);
+    assert_int_equal(n, 3);
+    assert_int_equal(first, 1000);
+    assert_int_equal(last, 1300);
+    const struct explain_flow_sel *d = find_sel(v, n, 0, 40000, 1000);
+    assert_int_equal(d->to_us, 1300);
+    assert_true(d->whole);
+    const struct explain_flow_sel *u1 = find_sel(v, n, 1, 50000, 1010);
+    assert_int_equal(u1->to_us, 1090);
+    assert_false(u1->whole); /* trial 1 used it too */
+    assert_false(find_sel(v, n, 1, 50000, 1210)->whole);
+    free(v);
+
+    v = metrics_trial_flows(records, acc1, 1, 1, &n, &first, &last);
+    assert_int_equal(n, 3);
+    assert_true(find_sel(v, n, 0, 40001, 1050)->whole);
+    assert_true(find_sel(v, n, 1, 50001, 1060)->whole); /* only trial 1's */
+    assert_false(find_sel(v, n, 1, 50000, 1310)->whole);
+    free(v);
+
+    v = metrics_trial_flows(records, acc1, 1, 2, &n, &first, &last);
+    assert_int_equal(n, 2);
+    assert_true(find_sel(v, n, 1, 50002, 2010)->whole);
+    free(v);
+
+    /* without access logs: the client connections only */
+    v = metrics_trial_flows(records, NULL, 0, 3, &n, &first, &last);
+    assert_int_equal(n, 1);
+    assert_int_equal(find_sel(v, n, 0, 40000, 5000)->to_us, 5100);
+    free(v);
+    assert_null(metrics_trial_flows(records, acc1, 1, 9, &n, &first, &last));
+    assert_int_equal(n, 0);
+    json_decref(records);
+    json_decref(access);
+
+    /* a chain: proxy1's upstream port is proxy2's dport; the proxy1->proxy2 connection is
+     * pooled (trial 1's request used it later), proxy2's upstream connection is trial 0's */
+    records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1900, "503", 0));
+    json_array_append_new(records, req(1, 0, 0, 40001, 3000, 3900, "200", 0));
+    json_t *a1 = json_array(), *a2 = json_array();
+    json_array_append_new(a1, acc(40000, 1010, 1890, 503, "UC", 50000, 0));
+    json_array_append_new(a1, acc(40001, 3010, 3890, 200, "-", 50000, 0));
+    json_array_append_new(a2, acc(50000, 1020, 1880, 413, "-", 60000, 0));
+    json_array_append_new(a2, acc(50000, 3020, 3880, 200, "-", 60001, 0));
+    const json_t *acc2[2] = {a1, a2};
+    v = metrics_trial_flows(records, acc2, 2, 0, &n, &first, &last);
+    assert_int_equal(n, 3);
+    assert_false(find_sel(v, n, 1, 50000, 1010)->whole);
+    assert_true(find_sel(v, n, 2, 60000, 1020)->whole);
+    free(v);
+    json_decref(records);
+    json_decref(a1);
+    json_decref(a2);
+}
+
+static void test_percentile(void **state)
+{
+    (void)state;
+    double v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = i + 1;
+    assert_true(metrics_percentile(v, 100, 50) == 50);
+    assert_true(metrics_percentile(v, 100, 99) == 99);
+    assert_true(metrics_percentile(v, 100, 100) == 100);
+    assert_true(metrics_percentile(v, 1, 99) == 1);
+    assert_true(metrics_percentile(v, 0, 50) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_proxy_attribution),
+        cmocka_unit_test(test_foreign_proxy_attributes_first_hop_only),
+        cmocka_unit_test(test_chain_attribution),
+        cmocka_unit_test(test_trial_outcome_first_failure),
+        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_sweep_first_request_fails),
+        cmocka_unit_test(test_slowest_trial),
+        cmocka_unit_test(test_trial_flows),
+        cmocka_unit_test(test_percentile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,281 @@
+/* Expectations: metric names checked against the topology, conditions (eq/min/max, counts as a
+ * percentage of trials, rates as percentages), absent counts read as zero, checks that cannot
+ * be observed are skipped (never passed as evidence), a cell that did not complete fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "expect.h"
+
+static json_t *cell_json(void)
+{
+    json_error_t e;
+    json_t *c = json_loads(
+        "{\"scenario\":\"s\",\"mitigation\":\"none\",\"trials\":200,\"failures\":199,"
+        "\"failure_rate\":0.995,"
+        "\"outcomes\":{\"200\":1,\"503\":199},"
+        "\"rst\":{\"downstream->proxy\":0,\"proxy->downstream\":0,\"proxy->upstream\":3,"
+        "\"upstream->proxy\":199},"
+        "\"failing_rst\":{\"downstream->proxy\":0,\"proxy->downstream\":0,"
+        "\"proxy->upstream\":2,\"upstream->proxy\":199},"
+        "\"attributed\":[\"downstream->proxy\",\"proxy->downstream\",\"proxy->upstream\","
+        "\"upstream->proxy\"],"
+        "\"proxy_flags\":{\"UC\":199},\"stats\":{\"rq_503_by_reason\":{\"connection_termination\":"
+        "199}},\"access_log\":true,"
+        "\"latency_ms\":{\"p50\":0.4,\"p99\":1.2},\"capture\":\"/x.pcap\"}",
+        0, &e);
+    assert_non_null(c);
+    return c;
+}
+
+static struct scenario_check cmp(const char *metric)
+{
+    struct scenario_check c;
+    memset(&c, 0, sizeof(c));
+    c.kind = SCENARIO_CHECK_CMP;
+    c.metric = metric;
+    c.line = 1;
+    return c;
+}
+
+static struct scenario_bound bound(double v, bool pct)
+{
+    struct scenario_bound b = {.set = true, .pct = pct, .v = v};
+    return b;
+}
+
+static bool eval1(const struct scenario_check *c, const json_t *cell, bool *skipped)
+{
+    bool passed = false;
+    json_t *r = expect_eval(c, 1, cell, &passed);
+    assert_non_null(r);
+    json_t *ck = json_array_get(json_object_get(r, "checks"), 0);
+    *skipped = json_is_true(json_object_get(ck, "skipped"));
+    assert_int_equal(json_is_true(json_object_get(r, "passed")), passed);
+    json_decref(r);
+    return passed;
+}
+
+static void test_metric_names(void **state)
+{
+    (void)state;
+    bool countable, rate;
+    char why[512];
+    const char *good[] = {"failures",
+                          "failure_rate",
+                          "outcomes.503",
+                          "outcomes.reset",
+                          "requests.outcomes.200",
+                          "rst.upstream->proxy",
+                          "fin.proxy->downstream",
+                          "failing_rst.upstream->proxy",
+                          "proxy_flags.UC",
+                          "stats.upstream_rq_retry",
+                          "latency_ms.p99",
+                          "throughput_rps",
+                          "proxies.proxy.flags.UC",
+                          "upstream.close_how.rst",
+                          "sweep_stats.gaps_failing",
+                          "wire.held"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (expect_metric_check(SCENARIO_PROXY, good[i], &countable, &rate, why, sizeof(why)) != 0)
+            fail_msg("%s: %s", good[i], why);
+    const char *bad[] = {
+        "failurez", "rst.upstream->downstream", "rst.proxy1->proxy2", "latency_ms.p42",
+        "outcomes", "proxies.proxy2.flags.UC",  "rst.upstream",       "trials.x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (expect_metric_check(SCENARIO_PROXY, bad[i], &countable, &rate, why, sizeof(why)) == 0)
+            fail_msg("%s was accepted", bad[i]);
+    assert_int_equal(
+        expect_metric_check(SCENARIO_DIRECT, "proxy_flags.UC", &countable, &rate, why, sizeof(why)), -1);
+    assert_int_equal(expect_metric_check(SCENARIO_CHAIN, "proxies.proxy2.stats.early_responses", &countable,
+                                      &rate, why, sizeof(why)),
+                     0);
+    assert_int_equal(
+        expect_metric_check(SCENARIO_CHAIN, "rst.proxy1->proxy2", &countable, &rate, why, sizeof(why)), 0);
+    assert_true(countable);
+    assert_int_equal(
+        expect_metric_check(SCENARIO_PROXY, "failure_rate", &countable, &rate, why, sizeof(why)), 0);
+    assert_true(rate);
+    assert_false(countable);
+}
+
+/* Which metrics can never exceed the trial count (a percentage above 100% is refused for
+ * them) and which can (per-request counts, the proxy's counters, packets). */
+static void test_bounded_by_trials(void **state)
+{
+    (void)state;
+    const char *bounded[] = {"trials",
+                             "failures",
+                             "failure_rate",
+                             "outcomes.503",
+                             "outcomes.missing",
+                             "failing_rst.upstream->proxy",
+                             "trials_with_rst.proxy->downstream",
+                             "sweep_stats.max_failure_rate",
+                             "sweep_stats.min_failure_rate"};
+    for (size_t i = 0; i < sizeof(bounded) / sizeof(bounded[0]); i++)
+        if (!expect_metric_bounded(bounded[i]))
+            fail_msg("%s should be bounded by the trials", bounded[i]);
+    const char *unbounded[] = {
+        "requests.total",          "requests.failures",      "requests.outcomes.200",
+        "stats.upstream_rq_retry", "proxies.proxy.requests", "proxy_flags.UC",
+        "upstream.request",        "rst.upstream->proxy",    "wire.held",
+        "latency_ms.p99"};
+    for (size_t i = 0; i < sizeof(unbounded) / sizeof(unbounded[0]); i++)
+        if (expect_metric_bounded(unbounded[i]))
+            fail_msg("%s can exceed the trial count", unbounded[i]);
+}
+
+static void test_conditions(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    bool sk;
+    struct scenario_check c = cmp("failures");
+    c.min = bound(99, true); /* 199 >= 198 */
+    assert_true(eval1(&c, cell, &sk));
+    c.min = bound(100, true); /* 199 < 200 */
+    assert_false(eval1(&c, cell, &sk));
+    c = cmp("failures");
+    c.eq = bound(199, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("outcomes.reset"); /* absent: a zero count */
+    c.eq = bound(0, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("failure_rate");
+    c.min = bound(99, true);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("latency_ms.p99");
+    c.max = bound(1, false);
+    assert_false(eval1(&c, cell, &sk));
+    c.max = bound(1.2, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("stats.rq_503_by_reason.connection_termination");
+    c.min = bound(1, false);
+    c.max = bound(199, false);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("proxy_flags.URX");
+    c.eq = bound(0, false);
+    assert_true(eval1(&c, cell, &sk));
+    /* two requests per trial: a per-request count is 200% of the trials */
+    json_object_set_new(cell, "requests",
+                        json_pack("{s:i,s:{s:i}}", "total", 400, "outcomes", "200", 201));
+    c = cmp("requests.total");
+    c.eq = bound(200, true);
+    assert_true(eval1(&c, cell, &sk));
+    c = cmp("requests.outcomes.200");
+    c.min = bound(100, true);
+    c.max = bound(101, true);
+    assert_true(eval1(&c, cell, &sk));
+    c.min = bound(101, true);
+    assert_false(eval1(&c, cell, &sk));
+    json_decref(cell);
+}
+
+static void test_rst_on_failing(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    bool sk;
+    struct scenario_check c = cmp("upstream->proxy");
+    c.kind = SCENARIO_CHECK_RST_ON_FAILING;
+    assert_true(eval1(&c, cell, &sk));
+    c.metric = "proxy->upstream"; /* 2 of 199 */
+    assert_false(eval1(&c, cell, &sk));
+    assert_false(sk);
+    json_decref(cell);
+}
+
+static void test_unobservable_is_skipped(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    bool sk;
+    /* A foreign proxy (--proxy-cmd): no access log, only the first hop attributed. */
+    json_object_set_new(cell, "access_log", json_false());
+    json_object_set_new(cell, "attributed",
+                        json_pack("[ss]", "downstream->proxy", "proxy->downstream"));
+    struct scenario_check c = cmp("proxy_flags.UC");
+    c.eq = bound(0, false);
+    assert_true(eval1(&c, cell, &sk));
+    assert_true(sk);
+    c = cmp("upstream->proxy");
+    c.kind = SCENARIO_CHECK_RST_ON_FAILING;
+    assert_true(eval1(&c, cell, &sk));
+    assert_true(sk);
+    c = cmp("rst.upstream->proxy"); /* the capture still counts every hop */
+    c.min = bound(1, false);
+    assert_true(eval1(&c, cell, &sk));
+    assert_false(sk);
+    /* No capture at all. */
+    json_object_set_new(cell, "capture", json_null());
+    c = cmp("rst.upstream->proxy");
+    c.eq = bound(12345, false);
+    assert_true(eval1(&c, cell, &sk));
+    assert_true(sk);
+    json_decref(cell);
+}
+
+static void test_error_cell_fails(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    json_object_set_new(cell, "error", json_string("racelab-proxy exited during the cell"));
+    struct scenario_check c = cmp("failures");
+    c.min = bound(0, false);
+    bool passed = true;
+    json_t *r = expect_eval(&c, 1, cell, &passed);
+    assert_false(passed);
+    json_t *ck = json_array_get(json_object_get(r, "checks"), 0);
+    assert_string_equal(json_string_value(json_object_get(ck, "check")),
+                        "the cell ran to completion");
+    json_decref(r);
+    /* No checks at all: a cell that ran passes, one that did not still fails. */
+    r = expect_eval(NULL, 0, cell, &passed);
+    assert_false(passed);
+    json_decref(r);
+    json_object_del(cell, "error");
+    r = expect_eval(NULL, 0, cell, &passed);
+    assert_true(passed);
+    json_decref(r);
+    json_decref(cell);
+}
+
+static void test_describe(void **state)
+{
+    (void)state;
+    char buf[256];
+    struct scenario_check c = cmp("failures");
+    c.min = bound(99, true);
+    expect_describe(&c, buf, sizeof(buf));
+    assert_string_equal(buf, "failures >= 99% of trials");
+    c = cmp("latency_ms.p99");
+    c.min = bound(1, false);
+    c.max = bound(5, false);
+    expect_describe(&c, buf, sizeof(buf));
+    assert_string_equal(buf, "latency_ms.p99 >= 1 and <= 5");
+    c = cmp("upstream->proxy");
+    c.kind = SCENARIO_CHECK_RST_ON_FAILING;
+    expect_describe(&c, buf, sizeof(buf));
+    assert_string_equal(buf, "every failing trial shows an RST upstream->proxy");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metric_names),
+        cmocka_unit_test(test_bounded_by_trials),
+        cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_rst_on_failing),
+        cmocka_unit_test(test_unobservable_is_skipped),
+        cmocka_unit_test(test_error_cell_fails),
+        cmocka_unit_test(test_describe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
