@@ -699,7 +699,8 @@ static int cmd_list(int argc, char **argv)
         }
         char intent[400];
         first_line(intent, sizeof(intent), s->intent);
-        printf("%s  (%s, %ld trials)\n  %s\n", s->name, scenario_topo_name(s->topo), s->trials, intent);
+        printf("%s  (%s, %ld trials)\n  %s\n", s->name, scenario_topo_name(s->topo), s->trials,
+               intent);
         if (s->nseed) {
             printf("  seed:");
             for (size_t j = 0; j < s->nseed; j++)
@@ -845,8 +846,9 @@ static void draw_trial(const struct scn *s, const json_t *cell, const char *pcap
     int nh = explain_read_hops(pcap, hops, 8, err, sizeof(err));
     if (!sel)
         printf("  (cannot draw it: the client recorded no connection for trial %ld)\n", trial);
-    else if (nh < 0 || explain_print_flows(stdout, pcap, nh > 0 ? hops : NULL, nh > 0 ? (size_t)nh : 0,
-                                        sel, nsel, from, to, err, sizeof(err)) != 0)
+    else if (nh < 0 ||
+             explain_print_flows(stdout, pcap, nh > 0 ? hops : NULL, nh > 0 ? (size_t)nh : 0, sel,
+                                 nsel, from, to, err, sizeof(err)) != 0)
         printf("  (cannot draw it: %s)\n", err);
     if (nh > 0)
         explain_hops_free(hops, (size_t)nh);
@@ -946,7 +948,7 @@ static int cmd_explain(int argc, char **argv)
         return EXIT_BAD;
     }
     rc = explain_print(stdout, pos[0], nh > 0 ? hops : NULL, nh > 0 ? (size_t)nh : 0,
-                    (uint16_t)cli.flow, err, sizeof(err));
+                       (uint16_t)cli.flow, err, sizeof(err));
     if (nh > 0)
         explain_hops_free(hops, (size_t)nh);
     if (rc != 0) {

@@ -345,8 +345,9 @@ static int grow_table(struct builder *b)
     return 0;
 }
 
-static struct analysis_flow *new_flow(struct builder *b, const struct analysis_hop *hop, const uint8_t *ca,
-                                 uint16_t cp, const uint8_t *sa, size_t *slotp_out)
+static struct analysis_flow *new_flow(struct builder *b, const struct analysis_hop *hop,
+                                      const uint8_t *ca, uint16_t cp, const uint8_t *sa,
+                                      size_t *slotp_out)
 {
     struct analysis_result *r = b->r;
     if (r->nflows == b->capflows) {
@@ -438,7 +439,7 @@ static int locate(struct builder *b, const struct seg *s, size_t *fi, bool *from
         return 1;
     size_t v;
     struct analysis_flow *f = client_sends ? new_flow(b, hop, s->saddr, s->sport, s->daddr, &v)
-                                      : new_flow(b, hop, s->daddr, s->dport, s->saddr, &v);
+                                           : new_flow(b, hop, s->daddr, s->dport, s->saddr, &v);
     if (!f)
         return oom(b);
     /* the table may not have moved (flows are indexed, not pointed to) */
@@ -455,8 +456,8 @@ static int locate(struct builder *b, const struct seg *s, size_t *fi, bool *from
  *        e.g. data arriving after close() (FIN_WAIT with the read side shut, or no socket).
  * The second kind, answering the peer's payload, is "data sent after close() → RST" — even
  * when the closing side's FIN is not in the capture yet because a wire fault holds it. */
-static void count_rst(struct analysis_dir *d, struct side *x, const struct side *y, struct analysis_flow *f,
-                      size_t ev, const struct seg *s)
+static void count_rst(struct analysis_dir *d, struct side *x, const struct side *y,
+                      struct analysis_flow *f, size_t ev, const struct seg *s)
 {
     bool closed = x->fin_seen || x->rst_seen;
     bool has_ack = s->flags & TH_ACK;
@@ -504,7 +505,10 @@ static int add_segment(struct builder *b, const struct seg *s)
     f->last_us = s->ts_us;
 
     bool syn = s->flags & TH_SYN, fin = s->flags & TH_FIN, rst = s->flags & TH_RST;
-    enum analysis_ev_kind kind = rst ? ANALYSIS_EV_RST : fin ? ANALYSIS_EV_FIN : syn ? ANALYSIS_EV_SYN : ANALYSIS_EV_DATA;
+    enum analysis_ev_kind kind = rst   ? ANALYSIS_EV_RST
+                                 : fin ? ANALYSIS_EV_FIN
+                                 : syn ? ANALYSIS_EV_SYN
+                                       : ANALYSIS_EV_DATA;
     size_t ev = f->nevents;
     if ((rst || fin || syn || s->len > 0) && add_event(b, fi, s, kind, fc) < 0)
         return -1;
@@ -601,8 +605,8 @@ static int totals(struct builder *b)
     return 0;
 }
 
-int analysis_read(const char *path, const struct analysis_hop *hops, size_t nhops, struct analysis_result *out,
-             char *err, size_t errlen)
+int analysis_read(const char *path, const struct analysis_hop *hops, size_t nhops,
+                  struct analysis_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     struct builder b = {.path = path, .r = out, .err = err, .errlen = errlen};
@@ -626,8 +630,8 @@ out:
     return rc;
 }
 
-const struct analysis_flow *analysis_find(const struct analysis_result *r, const struct analysis_hop *hop,
-                                uint16_t client_port)
+const struct analysis_flow *analysis_find(const struct analysis_result *r,
+                                          const struct analysis_hop *hop, uint16_t client_port)
 {
     for (size_t i = r->nflows; i-- > 0;)
         if (r->flows[i].client_port == client_port &&

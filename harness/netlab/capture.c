@@ -297,13 +297,13 @@ static void reap(pid_t pid)
 }
 
 struct cap *capture_start(const char *iface, const char *filter, const char *path, char *err,
-                      size_t errlen)
+                          size_t errlen)
 {
     return capture_start_snaplen(iface, filter, path, CAPTURE_SNAPLEN, err, errlen);
 }
 
-struct cap *capture_start_snaplen(const char *iface, const char *filter, const char *path, int snaplen,
-                              char *err, size_t errlen)
+struct cap *capture_start_snaplen(const char *iface, const char *filter, const char *path,
+                                  int snaplen, char *err, size_t errlen)
 {
     struct cap *c = calloc(1, sizeof *c);
     int ctl[2] = {-1, -1}, res[2] = {-1, -1};

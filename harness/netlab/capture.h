@@ -21,8 +21,8 @@
 struct cap;
 
 struct capture_stats {
-    uint64_t packets;   /* written to the file */
-    uint64_t dropped;   /* dropped by the kernel (pcap_stats ps_drop) */
+    uint64_t packets; /* written to the file */
+    uint64_t dropped; /* dropped by the kernel (pcap_stats ps_drop) */
 };
 
 /* Bytes kept of each packet by capture_start(): every header and the start of the payload (any
@@ -35,11 +35,11 @@ struct capture_stats {
  * path. Returns once the capture is active (packets sent after the return are captured), or
  * NULL with a message in err (naming the interface or the missing permission). */
 struct cap *capture_start(const char *iface, const char *filter, const char *path, char *err,
-                      size_t errlen);
+                          size_t errlen);
 
 /* The same, keeping snaplen bytes of each packet (0 = whole packets). */
 struct cap *capture_start_snaplen(const char *iface, const char *filter, const char *path,
-                              int snaplen, char *err, size_t errlen);
+                                  int snaplen, char *err, size_t errlen);
 
 /* Packets written to the file and flushed so far (readable by another process now). */
 uint64_t capture_written(const struct cap *c);

@@ -20,7 +20,7 @@ static void sidecar_path(char *buf, size_t n, const char *pcap_path)
 }
 
 int explain_read_hops(const char *pcap_path, struct analysis_hop *hops, size_t cap, char *err,
-                   size_t errlen)
+                      size_t errlen)
 {
     char path[4096];
     sidecar_path(path, sizeof path, pcap_path);
@@ -349,14 +349,14 @@ oom:
 }
 
 /* The selection of explain_print_flows as windows of flows. */
-static int select_sel(const struct analysis_result *r, const struct analysis_hop *hops, size_t nhops,
-                      const struct explain_flow_sel *sel, size_t nsel, uint64_t from_us,
-                      uint64_t to_us, struct wins *w)
+static int select_sel(const struct analysis_result *r, const struct analysis_hop *hops,
+                      size_t nhops, const struct explain_flow_sel *sel, size_t nsel,
+                      uint64_t from_us, uint64_t to_us, struct wins *w)
 {
     for (size_t k = 0; k < nsel; k++) {
         const struct explain_flow_sel *x = &sel[k];
         const struct analysis_hop *hop = hops ? (x->hop < nhops ? &hops[x->hop] : NULL)
-                                         : (x->hop < r->nhops ? &r->hops[x->hop] : NULL);
+                                              : (x->hop < r->nhops ? &r->hops[x->hop] : NULL);
         if (!hop)
             continue;
         uint64_t from = x->from_us || x->to_us ? x->from_us : from_us;
@@ -689,7 +689,7 @@ out:
 }
 
 int explain_print(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
-               uint16_t flow_port, char *err, size_t errlen)
+                  uint16_t flow_port, char *err, size_t errlen)
 {
     struct analysis_result r;
     if (analysis_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)
@@ -713,9 +713,9 @@ out:
     return rc;
 }
 
-int explain_print_flows(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
-                     const struct explain_flow_sel *sel, size_t nsel, uint64_t from_us, uint64_t to_us,
-                     char *err, size_t errlen)
+int explain_print_flows(FILE *out, const char *pcap_path, const struct analysis_hop *hops,
+                        size_t nhops, const struct explain_flow_sel *sel, size_t nsel,
+                        uint64_t from_us, uint64_t to_us, char *err, size_t errlen)
 {
     struct analysis_result r;
     if (analysis_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)

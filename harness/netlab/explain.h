@@ -18,7 +18,7 @@
 #include "analysis.h"
 
 int explain_print(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
-               uint16_t flow_port, char *err, size_t errlen);
+                  uint16_t flow_port, char *err, size_t errlen);
 
 /* How long after its window a clipped flow's FIN or RST is still drawn (the late close of the
  * selection's connections), never past the flow's next payload. */
@@ -48,16 +48,16 @@ struct explain_flow_sel {
  * they come at most EXPLAIN_LATE_MS later or before a later window of the flow (what the
  * connection went through before its reuse); the header names these clipped flows. Returns 0, or -1
  * with err (unreadable capture, no selected flow with a packet in its window). */
-int explain_print_flows(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
-                     const struct explain_flow_sel *sel, size_t nsel, uint64_t from_us, uint64_t to_us,
-                     char *err, size_t errlen);
+int explain_print_flows(FILE *out, const char *pcap_path, const struct analysis_hop *hops,
+                        size_t nhops, const struct explain_flow_sel *sel, size_t nsel,
+                        uint64_t from_us, uint64_t to_us, char *err, size_t errlen);
 
 /* The hop map racelab writes next to each capture ("<pcap>.hops", lines "PORT CLIENT SERVER"),
  * so that `racelab explain PCAP` names the sides. Returns the number of hops read into hops
  * (names are malloc'd; free with explain_hops_free), 0 when there is no such file, -1 on a
  * malformed file (message in err). */
 int explain_read_hops(const char *pcap_path, struct analysis_hop *hops, size_t cap, char *err,
-                   size_t errlen);
+                      size_t errlen);
 int explain_write_hops(const char *pcap_path, const struct analysis_hop *hops, size_t nhops);
 void explain_hops_free(struct analysis_hop *hops, size_t n);
 

@@ -30,24 +30,24 @@ enum wire_action {
 };
 
 struct wire_rule {
-    uint16_t sport;      /* 0 = any source port */
-    uint16_t dport;      /* 0 = any destination port */
-    unsigned what;       /* bitmask of wire_what: a packet matches when it has any of them;
-                            WIRE_ANY matches every packet */
-    unsigned nth;        /* 0 = every matching packet; k = only the k-th matching packet of each
-                            connection (counted per rule and 4-tuple, restarted by the
-                            connection's SYN, so a reused client port counts afresh) */
+    uint16_t sport; /* 0 = any source port */
+    uint16_t dport; /* 0 = any destination port */
+    unsigned what;  /* bitmask of wire_what: a packet matches when it has any of them;
+                       WIRE_ANY matches every packet */
+    unsigned nth;   /* 0 = every matching packet; k = only the k-th matching packet of each
+                       connection (counted per rule and 4-tuple, restarted by the
+                       connection's SYN, so a reused client port counts afresh) */
     enum wire_action action;
-    long hold_ms;        /* WIRE_HOLD */
+    long hold_ms; /* WIRE_HOLD */
 };
 
 struct wire_stats {
-    uint64_t seen;    /* packets that reached the queue */
-    uint64_t held;    /* held then released */
+    uint64_t seen; /* packets that reached the queue */
+    uint64_t held; /* held then released */
     uint64_t dropped;
-    uint64_t errors;  /* verdicts that failed, packets the kernel could not queue to us */
-    char error[160];  /* empty, or why the queue thread gave up early (traffic then bypassed
-                         the queue: --queue-bypass) */
+    uint64_t errors; /* verdicts that failed, packets the kernel could not queue to us */
+    char error[160]; /* empty, or why the queue thread gave up early (traffic then bypassed
+                        the queue: --queue-bypass) */
 };
 
 struct wire;
@@ -55,8 +55,8 @@ struct wire;
 /* Installs the iptables rules (OUTPUT chain, the namespace's own tables) and starts the queue
  * thread. queue_num: the NFQUEUE number to use. Returns NULL with a message naming the
  * missing piece (iptables binary, NFQUEUE support, permission) in err. */
-struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t queue_num,
-                        char *err, size_t errlen);
+struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t queue_num, char *err,
+                        size_t errlen);
 
 /* Releases everything still held (verdict ACCEPT), removes the rules, stops the thread and
  * frees w. Safe with w == NULL. */

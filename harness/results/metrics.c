@@ -627,8 +627,8 @@ static int sels_add(struct sels *s, struct explain_flow_sel x)
 }
 
 struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
-                                      size_t nproxies, long trial, size_t *n, uint64_t *first_us,
-                                      uint64_t *last_us)
+                                             size_t nproxies, long trial, size_t *n,
+                                             uint64_t *first_us, uint64_t *last_us)
 {
     struct sels s = {0};
     size_t i;
@@ -687,8 +687,8 @@ struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t
             json_array_foreach(json_object_get(r, "upstream_ports"), k, u)
             {
                 if (json_is_integer(u) &&
-                    sels_add(&s, (struct explain_flow_sel){p + 1, (uint16_t)json_integer_value(u), b,
-                                                        e, true}) != 0)
+                    sels_add(&s, (struct explain_flow_sel){p + 1, (uint16_t)json_integer_value(u),
+                                                           b, e, true}) != 0)
                     goto oom;
             }
         }

@@ -37,8 +37,8 @@ struct metrics_input {
     const json_t *access[2]; /* access log of each proxy, front first (arrays) */
     const json_t *stats[2];  /* stats object of each proxy */
     size_t nproxies;
-    bool access_log;              /* the proxies wrote access logs (not with --proxy-cmd) */
-    const json_t *upstream_log;   /* upstream events (array), NULL when none */
+    bool access_log;                   /* the proxies wrote access logs (not with --proxy-cmd) */
+    const json_t *upstream_log;        /* upstream events (array), NULL when none */
     const struct analysis_result *ana; /* NULL when nothing was captured */
     const struct analysis_hop *hops;   /* hop i joins program i and i+1 of the topology */
     size_t nhops;
@@ -65,8 +65,8 @@ long metrics_slowest_trial(const json_t *records, double *ms);
  * and last outcome. Returns a malloc'd array of *n selections; NULL with *n = 0 when the trial
  * has no record (or out of memory). */
 struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
-                                      size_t nproxies, long trial, size_t *n, uint64_t *first_us,
-                                      uint64_t *last_us);
+                                             size_t nproxies, long trial, size_t *n,
+                                             uint64_t *first_us, uint64_t *last_us);
 
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */
 double metrics_percentile(const double *sorted, size_t n, double p);

@@ -71,7 +71,7 @@ static const char *verdict(const struct suite_cell *sc)
 }
 
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
-                  double elapsed_s)
+                     double elapsed_s)
 {
     const json_t *r = sc->result;
     char oc[256];

@@ -10,10 +10,10 @@
 #include "suite.h"
 
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
-                  double elapsed_s);
+                     double elapsed_s);
 
 enum report_table {
-    REPORT_TABLE_RUN,     /* scenario, mitigation, trials, failures, outcomes, RSTs, flags, p50/p99 */
+    REPORT_TABLE_RUN, /* scenario, mitigation, trials, failures, outcomes, RSTs, flags, p50/p99 */
     REPORT_TABLE_COMPARE, /* one case: failure rate, outcomes, RSTs, flags, p50/p99, throughput */
 };
 

@@ -53,8 +53,8 @@ int suite_mkdirs(const char *path)
     return 0;
 }
 
-int suite_add(struct suite *su, const struct scn *s, const struct scenario_mit *m, long trials_override,
-              char *err, size_t errlen)
+int suite_add(struct suite *su, const struct scn *s, const struct scenario_mit *m,
+              long trials_override, char *err, size_t errlen)
 {
     struct suite_cell *v = realloc(su->cells, (su->n + 1) * sizeof(*v));
     if (!v) {

@@ -116,8 +116,8 @@ static bool is_dir(enum scenario_topo t, const char *dir)
     return scenario_topo_has_dir(t, from, arrow + 2);
 }
 
-int expect_metric_check(enum scenario_topo t, const char *metric, bool *countable, bool *rate, char *why,
-                     size_t whylen)
+int expect_metric_check(enum scenario_topo t, const char *metric, bool *countable, bool *rate,
+                        char *why, size_t whylen)
 {
     const char *tail;
     const struct family *f = find_family(metric, &tail);

@@ -19,8 +19,8 @@
 /* Whether metric names a number of a cell of topology t. *countable tells whether it counts
  * (so "99%" means 99% of the cell's trials), *rate whether it is a fraction (so "5%" means
  * 0.05). Returns 0, or -1 with the reason. */
-int expect_metric_check(enum scenario_topo t, const char *metric, bool *countable, bool *rate, char *why,
-                     size_t whylen);
+int expect_metric_check(enum scenario_topo t, const char *metric, bool *countable, bool *rate,
+                        char *why, size_t whylen);
 
 /* Whether metric can never exceed the cell's trial count (trials, failures, outcomes.X,
  * failing_rst.D, trials_with_rst.D) or 1 (the rates): a percentage above 100% of it can never
@@ -34,10 +34,12 @@ void expect_describe(const struct scenario_check *c, char *buf, size_t len);
 /* Evaluates checks against cell and returns {"passed": bool, "checks": [{"check", "passed",
  * "value", "skipped"?, "why"?}]}; *passed is false when any check failed (skipped ones do not
  * fail). NULL on out of memory. */
-json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t *cell, bool *passed);
+json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t *cell,
+                    bool *passed);
 
 /* The value of metric in cell (0 for an absent count of a known family). Returns 0, 1 when the
  * metric is not observable in this cell (why says so), or -1 when absent. */
-int expect_metric_value(const json_t *cell, const char *metric, double *v, char *why, size_t whylen);
+int expect_metric_value(const json_t *cell, const char *metric, double *v, char *why,
+                        size_t whylen);
 
 #endif

@@ -68,7 +68,8 @@ const struct program_reserved *program_reserved(const struct program_def *d, con
     return NULL;
 }
 
-int program_check_setting(enum program_kind k, const struct scenario_setting *s, char *err, size_t errlen)
+int program_check_setting(enum program_kind k, const struct scenario_setting *s, char *err,
+                          size_t errlen)
 {
     const struct program_def *d = program_get(k);
     const struct opt_spec *o = opt_find(d->opts, s->name);
@@ -140,8 +141,8 @@ static int cross_check(enum program_kind k, union scratch *u, const bool *seen, 
     return -1;
 }
 
-int program_validate(enum program_kind k, const struct scenario_setting *const *set, size_t n, int *line,
-                  char *err, size_t errlen)
+int program_validate(enum program_kind k, const struct scenario_setting *const *set, size_t n,
+                     int *line, char *err, size_t errlen)
 {
     const struct program_def *d = program_get(k);
     union scratch *u = calloc(1, sizeof(*u));

@@ -40,12 +40,13 @@ const struct program_reserved *program_reserved(const struct program_def *d, con
 
 /* Checks one setting on its own: known flag, not reserved, value shape (bare flag vs value).
  * Returns 0, or -1 with "--flag: problem" in err. */
-int program_check_setting(enum program_kind k, const struct scenario_setting *s, char *err, size_t errlen);
+int program_check_setting(enum program_kind k, const struct scenario_setting *s, char *err,
+                          size_t errlen);
 
 /* Applies merged settings to a scratch config with the program's opt table, then its
  * cross-flag check. On error returns -1, *line = the line of the offending setting (0 when
  * the error comes from the cross-flag check) and the program's message in err. */
-int program_validate(enum program_kind k, const struct scenario_setting *const *set, size_t n, int *line,
-                  char *err, size_t errlen);
+int program_validate(enum program_kind k, const struct scenario_setting *const *set, size_t n,
+                     int *line, char *err, size_t errlen);
 
 #endif

@@ -24,8 +24,9 @@ struct ld {
 };
 
 static const char *const sec_names[SCENARIO_NSEC] = {
-    [SCENARIO_SEC_UPSTREAM] = "upstream", [SCENARIO_SEC_DOWNSTREAM] = "downstream", [SCENARIO_SEC_PROXY] = "proxy",
-    [SCENARIO_SEC_PROXY1] = "proxy1",     [SCENARIO_SEC_PROXY2] = "proxy2",
+    [SCENARIO_SEC_UPSTREAM] = "upstream", [SCENARIO_SEC_DOWNSTREAM] = "downstream",
+    [SCENARIO_SEC_PROXY] = "proxy",       [SCENARIO_SEC_PROXY1] = "proxy1",
+    [SCENARIO_SEC_PROXY2] = "proxy2",
 };
 
 const char *scenario_sec_name(enum scenario_sec sec)
@@ -267,12 +268,13 @@ static int parse_settings(struct ld *L, const struct yml_node *n, const char *wh
     char key[256];
     snprintf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", sec_names[sec]);
     if (!sec_allowed(L->s->topo, sec))
-        return bad(L, n, key, "topology %s has no %s (its programs: %s)", scenario_topo_name(L->s->topo),
-                   sec_names[sec],
-                   L->s->topo == SCENARIO_DIRECT  ? "downstream, upstream"
-                   : L->s->topo == SCENARIO_PROXY ? "downstream, proxy, upstream"
-                                             : "downstream, proxy1, proxy2, upstream (and proxy "
-                                               "for settings common to both proxies)");
+        return bad(L, n, key, "topology %s has no %s (its programs: %s)",
+                   scenario_topo_name(L->s->topo), sec_names[sec],
+                   L->s->topo == SCENARIO_DIRECT ? "downstream, upstream"
+                   : L->s->topo == SCENARIO_PROXY
+                       ? "downstream, proxy, upstream"
+                       : "downstream, proxy1, proxy2, upstream (and proxy "
+                         "for settings common to both proxies)");
     out->line = n->line;
     if (yml_is_null(n))
         return 0;
@@ -814,7 +816,8 @@ void scenario_write(FILE *out, const struct scn *s)
     wq(out, s->intent);
     fputs("\nseed: ", out);
     write_list(out, s->seed, s->nseed);
-    fprintf(out, "\ntopology: %s\ntrials: %ld\ntimeout: %ld\nsuccess: ", scenario_topo_name(s->topo),
+    fprintf(out,
+            "\ntopology: %s\ntrials: %ld\ntimeout: %ld\nsuccess: ", scenario_topo_name(s->topo),
             s->trials, s->timeout_ms);
     write_list(out, s->success, s->nsuccess);
     fputc('\n', out);
@@ -906,7 +909,7 @@ static bool checks_same(const struct scenario_check *a, const struct scenario_ch
 }
 
 int scenario_cell_build(const struct scn *s, const struct scenario_mit *m, long trials_override,
-                   struct scenario_cell *c, char *err, size_t errlen)
+                        struct scenario_cell *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->s = s;
@@ -935,8 +938,8 @@ int scenario_cell_build(const struct scn *s, const struct scenario_mit *m, long 
             layers[nl++] = &m->set[SCENARIO_SEC_UPSTREAM];
         } else {
             enum scenario_sec own = strcmp(names[i], "proxy1") == 0   ? SCENARIO_SEC_PROXY1
-                               : strcmp(names[i], "proxy2") == 0 ? SCENARIO_SEC_PROXY2
-                                                                 : SCENARIO_SEC_PROXY;
+                                    : strcmp(names[i], "proxy2") == 0 ? SCENARIO_SEC_PROXY2
+                                                                      : SCENARIO_SEC_PROXY;
             p->sec = own;
             layers[nl++] = &s->set[SCENARIO_SEC_PROXY];
             if (own != SCENARIO_SEC_PROXY)
@@ -1021,8 +1024,8 @@ bool scenario_cell_success(const struct scenario_cell *c, const char *outcome)
 
 /* The key path of the setting at line (scenario or mitigation section), or of the section
  * where a cross-flag contradiction of program pr is reported. */
-static void setting_key(const struct scn *s, const struct scenario_mit *m, const struct scenario_prog *pr,
-                        int line, char *buf, size_t len)
+static void setting_key(const struct scn *s, const struct scenario_mit *m,
+                        const struct scenario_prog *pr, int line, char *buf, size_t len)
 {
     for (int sec = 0; sec < SCENARIO_NSEC; sec++) {
         for (size_t i = 0; i < s->set[sec].n; i++)
@@ -1067,9 +1070,10 @@ static int validate_cells(struct ld *L)
             /* A contradiction belongs to the mitigation's section when it has one, else to
              * the scenario's section of that program. */
             if (!line) {
-                enum scenario_sec common = pr->sec == SCENARIO_SEC_PROXY1 || pr->sec == SCENARIO_SEC_PROXY2
-                                          ? SCENARIO_SEC_PROXY
-                                          : pr->sec;
+                enum scenario_sec common =
+                    pr->sec == SCENARIO_SEC_PROXY1 || pr->sec == SCENARIO_SEC_PROXY2
+                        ? SCENARIO_SEC_PROXY
+                        : pr->sec;
                 line = m->set[pr->sec].line   ? m->set[pr->sec].line
                        : m->set[common].line  ? m->set[common].line
                        : s->set[pr->sec].line ? s->set[pr->sec].line

@@ -123,7 +123,7 @@ struct scn {
 
 /* One program of a resolved cell: its merged settings (pointers into the scenario). */
 struct scenario_prog {
-    const char *name; /* "upstream", "downstream", "proxy", "proxy1", "proxy2" */
+    const char *name;      /* "upstream", "downstream", "proxy", "proxy1", "proxy2" */
     enum scenario_sec sec; /* SCENARIO_SEC_UPSTREAM, _DOWNSTREAM, or the proxy's own section */
     const struct scenario_setting **set;
     size_t nset;
@@ -143,7 +143,8 @@ struct scenario_cell {
     size_t nwire;
     const char **args; /* proxy_cmd_args: the scenario's, then the mitigation's */
     size_t nargs;
-    struct scenario_check *checks; /* the scenario's, replaced metric by metric by the mitigation's */
+    struct scenario_check
+        *checks; /* the scenario's, replaced metric by metric by the mitigation's */
     size_t nchecks;
     bool sweep;
     bool proxy_overridden; /* the mitigation changes proxy settings */
@@ -163,7 +164,7 @@ void scenario_write(FILE *out, const struct scn *s);
 /* Resolves cell (s, m) into c. trials_override > 0 replaces the trial count. Returns 0, or -1
  * with a message (out of memory). Free with scenario_cell_free. */
 int scenario_cell_build(const struct scn *s, const struct scenario_mit *m, long trials_override,
-                   struct scenario_cell *c, char *err, size_t errlen);
+                        struct scenario_cell *c, char *err, size_t errlen);
 void scenario_cell_free(struct scenario_cell *c);
 
 /* The program names of a topology in order, downstream first, upstream last. */

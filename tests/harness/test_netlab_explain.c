@@ -54,8 +54,8 @@ __attribute__((noinline)) static long column_of(const char *text, const char *na
 }
 
 /* explain_print into a string */
-static char *explain(const char *pcap, const struct analysis_hop *hops, size_t n, uint16_t port, int *rc,
-                     char *err, size_t errlen)
+static char *explain(const char *pcap, const struct analysis_hop *hops, size_t n, uint16_t port,
+                     int *rc, char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
@@ -156,8 +156,8 @@ static void test_races_annotated(void **state)
 
 /* explain_print_flows into a string */
 static char *explain_flows(const char *pcap, const struct analysis_hop *hops,
-                           const struct explain_flow_sel *sel, size_t nsel, uint64_t from, uint64_t to,
-                           int *rc, char *err, size_t errlen)
+                           const struct explain_flow_sel *sel, size_t nsel, uint64_t from,
+                           uint64_t to, int *rc, char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
@@ -204,7 +204,7 @@ static void test_print_flows(void **state)
 
     int rc;
     struct explain_flow_sel sel[2] = {{0, pa, a->first_us, a->last_us, true},
-                                   {1, pu, a->first_us, a->last_us, false}};
+                                      {1, pu, a->first_us, a->last_us, false}};
     char *text = explain_flows(pcap, o.hops, sel, 2, 0, 0, &rc, err, sizeof err);
     if (rc != 0)
         fail_msg("explain_print_flows: %s", err);

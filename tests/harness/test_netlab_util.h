@@ -14,12 +14,12 @@
 typedef int (*tinfra_fn)(void *arg, void *out, char *msg, size_t msglen);
 
 /* Fails the body with "file:line: message" when cond is false (needs msg, msglen in scope). */
-#define TCHECK(cond, ...)                                                                      \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            tinfra_fail(msg, msglen, __FILE__, __LINE__, __VA_ARGS__);                         \
-            return -1;                                                                         \
-        }                                                                                      \
+#define TCHECK(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            tinfra_fail(msg, msglen, __FILE__, __LINE__, __VA_ARGS__);                             \
+            return -1;                                                                             \
+        }                                                                                          \
     } while (0)
 
 void tinfra_fail(char *msg, size_t msglen, const char *file, int line, const char *fmt, ...)

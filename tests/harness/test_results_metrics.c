@@ -20,7 +20,7 @@ static const char *ok200[] = {"200"};
 
 #define RST(ts, by_client)                                                                         \
     {                                                                                              \
-        .ts_us = (ts), .kind = ANALYSIS_EV_RST, .from_client = (by_client), .flags = 0x04               \
+        .ts_us = (ts), .kind = ANALYSIS_EV_RST, .from_client = (by_client), .flags = 0x04          \
     }
 
 static json_t *jl(const char *text)
@@ -53,8 +53,8 @@ static json_t *acc(int dport, long start, long end, int status, const char *flag
                      up1 ? 2 : 1, "upstream_ports", ups);
 }
 
-static void flow(struct analysis_flow *f, const struct analysis_hop *hop, uint16_t port, uint64_t first,
-                 uint64_t last, struct analysis_event *ev, size_t nev)
+static void flow(struct analysis_flow *f, const struct analysis_hop *hop, uint16_t port,
+                 uint64_t first, uint64_t last, struct analysis_event *ev, size_t nev)
 {
     memset(f, 0, sizeof(*f));
     f->hop = hop;
@@ -121,16 +121,16 @@ static void test_proxy_attribution(void **state)
     struct metrics_probe probes[] = {{0, 7000, 500}};
 
     struct metrics_input in = {.cell = &c,
-                           .records = records,
-                           .access = {access, NULL},
-                           .stats = {stats, NULL},
-                           .nproxies = 1,
-                           .access_log = true,
-                           .ana = &ana,
-                           .hops = hops,
-                           .nhops = 2,
-                           .probes = probes,
-                           .nprobes = 1};
+                               .records = records,
+                               .access = {access, NULL},
+                               .stats = {stats, NULL},
+                               .nproxies = 1,
+                               .access_log = true,
+                               .ana = &ana,
+                               .hops = hops,
+                               .nhops = 2,
+                               .probes = probes,
+                               .nprobes = 1};
     char err[256];
     json_t *m = metrics_build(&in, err, sizeof(err));
     assert_non_null(m);
@@ -197,12 +197,12 @@ static void test_foreign_proxy_attributes_first_hop_only(void **state)
     flow(&flows[1], &hops[1], 50000, 1010, 1060, up_ev, 1);
     struct analysis_result ana = {.flows = flows, .nflows = 2};
     struct metrics_input in = {.cell = &c,
-                           .records = records,
-                           .nproxies = 1,
-                           .access_log = false,
-                           .ana = &ana,
-                           .hops = hops,
-                           .nhops = 2};
+                               .records = records,
+                               .nproxies = 1,
+                               .access_log = false,
+                               .ana = &ana,
+                               .hops = hops,
+                               .nhops = 2};
     char err[256];
     json_t *m = metrics_build(&in, err, sizeof(err));
     assert_non_null(m);
@@ -242,13 +242,13 @@ static void test_chain_attribution(void **state)
     flow(&flows[5], &hops[2], 60001, 2020, 2880, NULL, 0);
     struct analysis_result ana = {.flows = flows, .nflows = 6};
     struct metrics_input in = {.cell = &c,
-                           .records = records,
-                           .access = {a1, a2},
-                           .nproxies = 2,
-                           .access_log = true,
-                           .ana = &ana,
-                           .hops = hops,
-                           .nhops = 3};
+                               .records = records,
+                               .access = {a1, a2},
+                               .nproxies = 2,
+                               .access_log = true,
+                               .ana = &ana,
+                               .hops = hops,
+                               .nhops = 3};
     char err[256];
     json_t *m = metrics_build(&in, err, sizeof(err));
     assert_non_null(m);
@@ -398,8 +398,8 @@ static void test_slowest_trial(void **state)
     json_decref(records);
 }
 
-static const struct explain_flow_sel *find_sel(const struct explain_flow_sel *v, size_t n, size_t hop,
-                                            uint16_t port, uint64_t from)
+static const struct explain_flow_sel *find_sel(const struct explain_flow_sel *v, size_t n,
+                                               size_t hop, uint16_t port, uint64_t from)
 {
     for (size_t i = 0; i < n; i++)
         if (v[i].hop == hop && v[i].client_port == port && v[i].from_us == from)

@@ -92,15 +92,18 @@ static void test_metric_names(void **state)
         if (expect_metric_check(SCENARIO_PROXY, bad[i], &countable, &rate, why, sizeof(why)) == 0)
             fail_msg("%s was accepted", bad[i]);
     assert_int_equal(
-        expect_metric_check(SCENARIO_DIRECT, "proxy_flags.UC", &countable, &rate, why, sizeof(why)), -1);
-    assert_int_equal(expect_metric_check(SCENARIO_CHAIN, "proxies.proxy2.stats.early_responses", &countable,
-                                      &rate, why, sizeof(why)),
+        expect_metric_check(SCENARIO_DIRECT, "proxy_flags.UC", &countable, &rate, why, sizeof(why)),
+        -1);
+    assert_int_equal(expect_metric_check(SCENARIO_CHAIN, "proxies.proxy2.stats.early_responses",
+                                         &countable, &rate, why, sizeof(why)),
                      0);
-    assert_int_equal(
-        expect_metric_check(SCENARIO_CHAIN, "rst.proxy1->proxy2", &countable, &rate, why, sizeof(why)), 0);
+    assert_int_equal(expect_metric_check(SCENARIO_CHAIN, "rst.proxy1->proxy2", &countable, &rate,
+                                         why, sizeof(why)),
+                     0);
     assert_true(countable);
     assert_int_equal(
-        expect_metric_check(SCENARIO_PROXY, "failure_rate", &countable, &rate, why, sizeof(why)), 0);
+        expect_metric_check(SCENARIO_PROXY, "failure_rate", &countable, &rate, why, sizeof(why)),
+        0);
     assert_true(rate);
     assert_false(countable);
 }

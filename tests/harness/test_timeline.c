@@ -110,9 +110,9 @@ static void test_expected_counts(void **state)
     char err[512] = "";
     assert_int_equal(analysis_read(pcap, hops, 2, &r, err, sizeof err), 0);
     const struct analysis_dir_total *dp = dir_named(&r, "downstream->proxy"),
-                               *pd = dir_named(&r, "proxy->downstream"),
-                               *pu = dir_named(&r, "proxy->upstream"),
-                               *up = dir_named(&r, "upstream->proxy");
+                                    *pd = dir_named(&r, "proxy->downstream"),
+                                    *pu = dir_named(&r, "proxy->upstream"),
+                                    *up = dir_named(&r, "upstream->proxy");
     assert_int_equal(dp->syn, 2);
     assert_int_equal(dp->fin, 1);
     assert_int_equal(dp->rst, 0);
