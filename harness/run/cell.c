@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "child.h"
 #include "clk.h"
+#include "cmd.h"
 #include "explain.h"
 #include "metrics.h"
 #include "netns.h"
@@ -22,159 +23,6 @@
 
 #define READY_TIMEOUT_MS 10000
 #define STOP_GRACE_MS    5000
-
-/* A growing argv. */
-struct sv {
-    char **v;
-    size_t n, cap;
-    bool oom;
-};
-
-static void sv_add(struct sv *s, const char *str)
-{
-    if (s->oom)
-        return;
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        char **v = realloc(s->v, cap * sizeof(*v));
-        if (!v) {
-            s->oom = true;
-            return;
-        }
-        s->v = v;
-        s->cap = cap;
-    }
-    char *d = strdup(str);
-    if (!d) {
-        s->oom = true;
-        return;
-    }
-    s->v[s->n++] = d;
-    s->v[s->n] = NULL;
-}
-
-static void sv_addf(struct sv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sv_addf(struct sv *s, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    sv_add(s, buf);
-}
-
-void run_argv_free(char **argv)
-{
-    if (!argv)
-        return;
-    for (char **p = argv; *p; p++)
-        free(*p);
-    free(argv);
-}
-
-static void sv_settings(struct sv *s, const struct scenario_prog *p)
-{
-    for (size_t i = 0; i < p->nset; i++) {
-        const struct scenario_setting *st = p->set[i];
-        if (!st->vals) {
-            sv_addf(s, "--%s", st->name);
-            continue;
-        }
-        for (size_t j = 0; j < st->nvals; j++) {
-            sv_addf(s, "--%s", st->name);
-            sv_add(s, st->vals[j]);
-        }
-    }
-}
-
-static void subst(char *out, size_t cap, const char *word, const struct run_vars *v)
-{
-    size_t o = 0;
-    out[0] = '\0';
-    for (const char *p = word; *p && o + 1 < cap;) {
-        char rep[256] = "";
-        size_t skip = 0;
-        if (strncmp(p, "{listen_port}", 13) == 0) {
-            snprintf(rep, sizeof(rep), "%u", v->listen_port);
-            skip = 13;
-        } else if (strncmp(p, "{upstream_port}", 15) == 0) {
-            snprintf(rep, sizeof(rep), "%u", v->upstream_port);
-            skip = 15;
-        } else if (strncmp(p, "{listen}", 8) == 0) {
-            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->listen_port);
-            skip = 8;
-        } else if (strncmp(p, "{upstream}", 10) == 0) {
-            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->upstream_port);
-            skip = 10;
-        } else if (strncmp(p, "{name}", 6) == 0) {
-            snprintf(rep, sizeof(rep), "%s", v->name ? v->name : "proxy");
-            skip = 6;
-        } else if (strncmp(p, "{dir}", 5) == 0) {
-            snprintf(rep, sizeof(rep), "%s", v->dir ? v->dir : ".");
-            skip = 5;
-        }
-        if (skip) {
-            size_t l = strlen(rep);
-            if (o + l >= cap)
-                l = cap - o - 1;
-            memcpy(out + o, rep, l);
-            o += l;
-            p += skip;
-        } else {
-            out[o++] = *p++;
-        }
-        out[o] = '\0';
-    }
-}
-
-char **run_expand_cmd(const char *tmpl, const struct run_vars *v, const char *const *extra,
-                      size_t nextra, char *err, size_t errlen)
-{
-    struct sv s = {0};
-    char word[1024], full[2048];
-    const char *p = tmpl;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n')
-            p++;
-        if (!*p)
-            break;
-        size_t w = 0;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
-            if (*p == '\'' || *p == '"') {
-                char q = *p++;
-                while (*p && *p != q) {
-                    if (w + 1 < sizeof(word))
-                        word[w++] = *p;
-                    p++;
-                }
-                if (!*p) {
-                    snprintf(err, errlen, "--proxy-cmd: unterminated %c quote", q);
-                    run_argv_free(s.v);
-                    return NULL;
-                }
-                p++;
-                continue;
-            }
-            if (w + 1 < sizeof(word))
-                word[w++] = *p;
-            p++;
-        }
-        word[w] = '\0';
-        subst(full, sizeof(full), word, v);
-        sv_add(&s, full);
-    }
-    for (size_t i = 0; i < nextra; i++) {
-        subst(full, sizeof(full), extra[i], v);
-        sv_add(&s, full);
-    }
-    if (s.oom || s.n == 0) {
-        snprintf(err, errlen, s.oom ? "out of memory" : "--proxy-cmd: empty command");
-        run_argv_free(s.v);
-        return NULL;
-    }
-    return s.v;
-}
 
 static int free_port(char *err, size_t errlen)
 {
@@ -374,7 +222,7 @@ not_ready:
     return -1;
 }
 
-static int start_prog(struct cell_run *r, size_t idx, struct sv *argv, const char *port_file)
+static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, const char *port_file)
 {
     char out[1100], errp[1100], msg[512];
     path_of(out, sizeof(out), r->dir, r->names[idx], ".out");
@@ -406,15 +254,15 @@ static int start_upstream(struct cell_run *r)
 {
     size_t idx = r->nnodes - 1;
     char bin[1100], pf[1100], log[1100];
-    struct sv a = {0};
+    struct run_argv a = {0};
     snprintf(bin, sizeof(bin), "%s/racelab-upstream", r->env->bin_dir);
     path_of(pf, sizeof(pf), r->dir, "upstream", ".port");
     path_of(log, sizeof(log), r->dir, "upstream", ".log");
-    sv_add(&a, bin);
-    sv_addf(&a, "--listen=127.0.0.1:%u", r->ports[idx]);
-    sv_addf(&a, "--port-file=%s", pf);
-    sv_addf(&a, "--log=%s", log);
-    sv_settings(&a, &r->c->progs[idx]);
+    run_argv_add(&a, bin);
+    run_argv_addf(&a, "--listen=127.0.0.1:%u", r->ports[idx]);
+    run_argv_addf(&a, "--port-file=%s", pf);
+    run_argv_addf(&a, "--log=%s", log);
+    run_argv_settings(&a, &r->c->progs[idx]);
     int rc = start_prog(r, idx, &a, pf);
     run_argv_free(a.v);
     return rc;
@@ -423,7 +271,7 @@ static int start_upstream(struct cell_run *r)
 static int start_proxy(struct cell_run *r, size_t idx)
 {
     const char *name = r->names[idx];
-    struct sv a = {0};
+    struct run_argv a = {0};
     char pf[1100];
     int rc;
     path_of(pf, sizeof(pf), r->dir, name, ".port");
@@ -447,14 +295,14 @@ static int start_proxy(struct cell_run *r, size_t idx)
     snprintf(bin, sizeof(bin), "%s/racelab-proxy", r->env->bin_dir);
     path_of(log, sizeof(log), r->dir, name, ".access.jsonl");
     path_of(stats, sizeof(stats), r->dir, name, ".stats.json");
-    sv_add(&a, bin);
-    sv_addf(&a, "--listen=127.0.0.1:%u", r->ports[idx]);
-    sv_addf(&a, "--upstream=127.0.0.1:%u", r->ports[idx + 1]);
-    sv_addf(&a, "--port-file=%s", pf);
-    sv_addf(&a, "--name=%s", name);
-    sv_addf(&a, "--access-log=%s", log);
-    sv_addf(&a, "--stats=%s", stats);
-    sv_settings(&a, &r->c->progs[idx]);
+    run_argv_add(&a, bin);
+    run_argv_addf(&a, "--listen=127.0.0.1:%u", r->ports[idx]);
+    run_argv_addf(&a, "--upstream=127.0.0.1:%u", r->ports[idx + 1]);
+    run_argv_addf(&a, "--port-file=%s", pf);
+    run_argv_addf(&a, "--name=%s", name);
+    run_argv_addf(&a, "--access-log=%s", log);
+    run_argv_addf(&a, "--stats=%s", stats);
+    run_argv_settings(&a, &r->c->progs[idx]);
     rc = start_prog(r, idx, &a, pf);
     run_argv_free(a.v);
     return rc;
@@ -463,14 +311,14 @@ static int start_proxy(struct cell_run *r, size_t idx)
 static int run_downstream(struct cell_run *r)
 {
     char bin[1100], rec[1100];
-    struct sv a = {0};
+    struct run_argv a = {0};
     snprintf(bin, sizeof(bin), "%s/racelab-downstream", r->env->bin_dir);
     path_of(rec, sizeof(rec), r->dir, "downstream", ".jsonl");
-    sv_add(&a, bin);
-    sv_addf(&a, "--target=127.0.0.1:%u", r->ports[1]);
-    sv_addf(&a, "--trials=%ld", r->c->trials);
-    sv_addf(&a, "--records=%s", rec);
-    sv_settings(&a, &r->c->progs[0]);
+    run_argv_add(&a, bin);
+    run_argv_addf(&a, "--target=127.0.0.1:%u", r->ports[1]);
+    run_argv_addf(&a, "--trials=%ld", r->c->trials);
+    run_argv_addf(&a, "--records=%s", rec);
+    run_argv_settings(&a, &r->c->progs[0]);
     int rc = start_prog(r, 0, &a, NULL);
     run_argv_free(a.v);
     if (rc != 0)

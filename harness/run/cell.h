@@ -39,21 +39,6 @@ json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const
  * downstream's entry is 0). With netns the fixed ports; without, free ports of the host. */
 int run_ports(enum scenario_topo t, bool netns, uint16_t ports[4], char *err, size_t errlen);
 
-/* Values for --proxy-cmd placeholders. */
-struct run_vars {
-    uint16_t listen_port, upstream_port;
-    const char *name;
-    const char *dir;
-};
-
-/* Splits a --proxy-cmd template into argv (words split on blanks; '...' and "..." quote) and
- * replaces {listen_port}, {upstream_port}, {listen} (127.0.0.1:PORT), {upstream}, {name} and
- * {dir}; extra words are appended unchanged. Returns a NULL-terminated malloc'd argv (free
- * with run_argv_free), or NULL with a message. */
-char **run_expand_cmd(const char *tmpl, const struct run_vars *v, const char *const *extra,
-                      size_t nextra, char *err, size_t errlen);
-void run_argv_free(char **argv);
-
 /* Reads a JSON-lines file of a cell (records, access logs, the upstream's log): NULL when it
  * does not exist; an array (possibly empty) otherwise. A line that does not parse is a broken
  * contract between programs: the first one is reported in err (when err is still empty). */

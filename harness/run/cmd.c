@@ -1,0 +1,151 @@
+#include "cmd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void run_argv_add(struct run_argv *s, const char *str)
+{
+    if (s->oom)
+        return;
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **v = realloc(s->v, cap * sizeof(*v));
+        if (!v) {
+            s->oom = true;
+            return;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    char *d = strdup(str);
+    if (!d) {
+        s->oom = true;
+        return;
+    }
+    s->v[s->n++] = d;
+    s->v[s->n] = NULL;
+}
+
+void run_argv_addf(struct run_argv *s, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    run_argv_add(s, buf);
+}
+
+void run_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **p = argv; *p; p++)
+        free(*p);
+    free(argv);
+}
+
+void run_argv_settings(struct run_argv *s, const struct scenario_prog *p)
+{
+    for (size_t i = 0; i < p->nset; i++) {
+        const struct scenario_setting *st = p->set[i];
+        if (!st->vals) {
+            run_argv_addf(s, "--%s", st->name);
+            continue;
+        }
+        for (size_t j = 0; j < st->nvals; j++) {
+            run_argv_addf(s, "--%s", st->name);
+            run_argv_add(s, st->vals[j]);
+        }
+    }
+}
+
+static void subst(char *out, size_t cap, const char *word, const struct run_vars *v)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = word; *p && o + 1 < cap;) {
+        char rep[256] = "";
+        size_t skip = 0;
+        if (strncmp(p, "{listen_port}", 13) == 0) {
+            snprintf(rep, sizeof(rep), "%u", v->listen_port);
+            skip = 13;
+        } else if (strncmp(p, "{upstream_port}", 15) == 0) {
+            snprintf(rep, sizeof(rep), "%u", v->upstream_port);
+            skip = 15;
+        } else if (strncmp(p, "{listen}", 8) == 0) {
+            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->listen_port);
+            skip = 8;
+        } else if (strncmp(p, "{upstream}", 10) == 0) {
+            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->upstream_port);
+            skip = 10;
+        } else if (strncmp(p, "{name}", 6) == 0) {
+            snprintf(rep, sizeof(rep), "%s", v->name ? v->name : "proxy");
+            skip = 6;
+        } else if (strncmp(p, "{dir}", 5) == 0) {
+            snprintf(rep, sizeof(rep), "%s", v->dir ? v->dir : ".");
+            skip = 5;
+        }
+        if (skip) {
+            size_t l = strlen(rep);
+            if (o + l >= cap)
+                l = cap - o - 1;
+            memcpy(out + o, rep, l);
+            o += l;
+            p += skip;
+        } else {
+            out[o++] = *p++;
+        }
+        out[o] = '\0';
+    }
+}
+
+char **run_expand_cmd(const char *tmpl, const struct run_vars *v, const char *const *extra,
+                      size_t nextra, char *err, size_t errlen)
+{
+    struct run_argv s = {0};
+    char word[1024], full[2048];
+    const char *p = tmpl;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        size_t w = 0;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
+            if (*p == '\'' || *p == '"') {
+                char q = *p++;
+                while (*p && *p != q) {
+                    if (w + 1 < sizeof(word))
+                        word[w++] = *p;
+                    p++;
+                }
+                if (!*p) {
+                    snprintf(err, errlen, "--proxy-cmd: unterminated %c quote", q);
+                    run_argv_free(s.v);
+                    return NULL;
+                }
+                p++;
+                continue;
+            }
+            if (w + 1 < sizeof(word))
+                word[w++] = *p;
+            p++;
+        }
+        word[w] = '\0';
+        subst(full, sizeof(full), word, v);
+        run_argv_add(&s, full);
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        subst(full, sizeof(full), extra[i], v);
+        run_argv_add(&s, full);
+    }
+    if (s.oom || s.n == 0) {
+        snprintf(err, errlen, s.oom ? "out of memory" : "--proxy-cmd: empty command");
+        run_argv_free(s.v);
+        return NULL;
+    }
+    return s.v;
+}
