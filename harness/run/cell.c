@@ -369,9 +369,10 @@ static void stop_all(struct cell_run *r)
     }
 }
 
-static void wire_rules(const struct cell_run *r, struct wire_rule *rules)
+/* The first n wire faults of the cell as rules, by port. */
+static void wire_rules(const struct cell_run *r, struct wire_rule *rules, size_t n)
 {
-    for (size_t i = 0; i < r->c->nwire; i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct scenario_wire *w = &r->c->wire[i];
         struct wire_rule *x = &rules[i];
         memset(x, 0, sizeof(*x));
@@ -512,7 +513,7 @@ json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const
     if (c->nwire) {
         struct wire_rule rules[16];
         size_t n = c->nwire < 16 ? c->nwire : 16;
-        wire_rules(r, rules);
+        wire_rules(r, rules, n);
         r->wire = wire_start(rules, n, 0, err, sizeof(err));
         if (!r->wire) {
             set_error(r, "wire faults: %s", err);
