@@ -455,48 +455,41 @@ static json_t *analyse(struct cell_run *r)
     return m;
 }
 
-json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const char *dir,
-                 volatile sig_atomic_t *stop)
+/* The cell's network namespace (when env->netns), the listening ports and the hops between
+ * the programs. */
+static int enter_lab(struct cell_run *r)
 {
-    struct cell_run *r = calloc(1, sizeof(*r));
     char err[1024];
-    json_t *cell = NULL;
-    uint64_t t0 = clk_mono_us();
-    bool started = false; /* every program is up: later errors are the cell's, not setup's */
-
-    if (!r)
-        return NULL;
-    r->c = c;
-    r->env = env;
-    r->dir = dir;
-    r->stop = stop;
-    r->nnodes = scenario_topo_nodes(c->s->topo, r->names);
-    r->nhops = r->nnodes - 1;
-    path_of(r->pcap, sizeof(r->pcap), dir, "capture", ".pcap");
-
-    if (env->netns) {
+    if (r->env->netns) {
         pid_t parent = getppid();
         if (netns_enter(err, sizeof(err)) != 0) {
             set_error(r, "%s", err);
-            goto done;
+            return -1;
         }
         /* Entering a user namespace clears the parent-death signal: set it again. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) {
             set_error(r, "racelab exited while the cell started");
-            goto done;
+            return -1;
         }
     }
-    if (run_ports(c->s->topo, env->netns, r->ports, err, sizeof(err)) != 0) {
+    if (run_ports(r->c->s->topo, r->env->netns, r->ports, err, sizeof(err)) != 0) {
         set_error(r, "%s", err);
-        goto done;
+        return -1;
     }
     for (size_t h = 0; h < r->nhops; h++)
         r->hops[h] = (struct analysis_hop){r->ports[h + 1], r->names[h], r->names[h + 1]};
+    return 0;
+}
 
+/* The capture on lo, and its hops file. Without a namespace a capture that cannot start (no
+ * permission) is not an error: the cell runs without one. */
+static int start_capture(struct cell_run *r)
+{
+    char err[1024];
     /* Inside the namespace all traffic is the cell's; on the host only its ports are. */
     char filter[256] = "tcp";
-    if (!env->netns) {
+    if (!r->env->netns) {
         size_t o = (size_t)snprintf(filter, sizeof(filter), "tcp and (");
         for (size_t h = 0; h < r->nhops; h++)
             o += (size_t)snprintf(filter + o, sizeof(filter) - o, "%sport %u", h ? " or " : "",
@@ -504,52 +497,58 @@ json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const
         snprintf(filter + o, sizeof(filter) - o, ")");
     }
     r->cap = capture_start("lo", filter, r->pcap, err, sizeof(err));
-    if (!r->cap && env->netns) {
+    if (!r->cap && r->env->netns) {
         set_error(r, "capture: %s", err);
-        goto done;
+        return -1;
     }
     if (r->cap)
         explain_write_hops(r->pcap, r->hops, r->nhops);
-    if (c->nwire) {
-        struct wire_rule rules[16];
-        size_t n = c->nwire < 16 ? c->nwire : 16;
-        wire_rules(r, rules, n);
-        r->wire = wire_start(rules, n, 0, err, sizeof(err));
-        if (!r->wire) {
-            set_error(r, "wire faults: %s", err);
-            goto stop;
-        }
-    }
+    return 0;
+}
 
+/* The wire faults of the cell, when it has any. */
+static int start_wire(struct cell_run *r)
+{
+    if (!r->c->nwire)
+        return 0;
+    char err[1024];
+    struct wire_rule rules[16];
+    size_t n = r->c->nwire < 16 ? r->c->nwire : 16;
+    wire_rules(r, rules, n);
+    r->wire = wire_start(rules, n, 0, err, sizeof(err));
+    if (!r->wire) {
+        set_error(r, "wire faults: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The upstream, then the proxies back to front: each is ready before the one in front of it
+ * starts. */
+static int start_programs(struct cell_run *r)
+{
     if (start_upstream(r) != 0)
-        goto stop;
+        return -1;
     for (size_t i = r->nnodes - 2; i >= 1; i--)
         if (start_proxy(r, i) != 0)
-            goto stop;
-    started = true;
-    run_downstream(r);
-stop:
+            return -1;
+    return 0;
+}
+
+/* Every program stopped, the wire rules off, the capture closed (its pcap complete). */
+static void stop_lab(struct cell_run *r)
+{
     stop_all(r);
     if (r->wire)
         wire_stop(r->wire, &r->wstats);
     if (r->cap && capture_stop(r->cap, &r->cstats) != 0)
         set_error(r, "capture: %s could not be completed", r->pcap);
-done:
-    if (!r->interrupted && *stop) {
-        r->interrupted = true;
-        set_error(r, "interrupted");
-    }
-    cell = r->procs[0].pid && r->procs[0].reaped ? analyse(r) : json_object();
-    if (!cell)
-        goto out;
-    json_object_set_new(cell, "scenario", json_string(c->s->name));
-    json_object_set_new(cell, "mitigation", json_string(c->m->name));
-    json_object_set_new(cell, "trials", json_integer(c->trials));
-    if (!json_object_get(cell, "failures"))
-        json_object_set_new(cell, "failures", json_integer(c->trials));
-    json_object_set_new(cell, "capture", r->cap ? json_string(r->pcap) : json_null());
-    json_object_set_new(cell, "dir", json_string(dir));
-    json_object_set_new(cell, "netns", json_boolean(env->netns));
+}
+
+/* What the lab saw besides the metrics: ports, how each process ended, capture and wire
+ * counters. */
+static void add_lab_facts(json_t *cell, const struct cell_run *r)
+{
     json_t *ports = json_object(), *procs = json_object();
     for (size_t i = 1; i < r->nnodes; i++)
         json_object_set_new(ports, r->names[i], json_integer(r->ports[i]));
@@ -566,13 +565,36 @@ done:
         json_object_set_new(cs, "dropped", json_integer((json_int_t)r->cstats.dropped));
         json_object_set_new(cell, "capture_stats", cs);
     }
-    if (c->nwire) {
+    if (r->c->nwire) {
         json_t *ws = json_object();
         json_object_set_new(ws, "seen", json_integer((json_int_t)r->wstats.seen));
         json_object_set_new(ws, "held", json_integer((json_int_t)r->wstats.held));
         json_object_set_new(ws, "dropped", json_integer((json_int_t)r->wstats.dropped));
         json_object_set_new(cell, "wire", ws);
     }
+}
+
+/* The cell object: the metrics (when the downstream ran to its end), the cell's identity, the
+ * lab's facts, and the error, if any. */
+static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
+{
+    const struct scenario_cell *c = r->c;
+    if (!r->interrupted && *r->stop) {
+        r->interrupted = true;
+        set_error(r, "interrupted");
+    }
+    json_t *cell = r->procs[0].pid && r->procs[0].reaped ? analyse(r) : json_object();
+    if (!cell)
+        return NULL;
+    json_object_set_new(cell, "scenario", json_string(c->s->name));
+    json_object_set_new(cell, "mitigation", json_string(c->m->name));
+    json_object_set_new(cell, "trials", json_integer(c->trials));
+    if (!json_object_get(cell, "failures"))
+        json_object_set_new(cell, "failures", json_integer(c->trials));
+    json_object_set_new(cell, "capture", r->cap ? json_string(r->pcap) : json_null());
+    json_object_set_new(cell, "dir", json_string(r->dir));
+    json_object_set_new(cell, "netns", json_boolean(r->env->netns));
+    add_lab_facts(cell, r);
     json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
     if (r->error[0])
         json_object_set_new(cell, "error", json_string(r->error));
@@ -582,7 +604,34 @@ done:
         json_object_set_new(cell, "setup_error", json_true());
     if (r->interrupted)
         json_object_set_new(cell, "interrupted", json_true());
-out:
+    return cell;
+}
+
+json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const char *dir,
+                 volatile sig_atomic_t *stop)
+{
+    struct cell_run *r = calloc(1, sizeof(*r));
+    uint64_t t0 = clk_mono_us();
+    bool started = false; /* every program is up: later errors are the cell's, not setup's */
+
+    if (!r)
+        return NULL;
+    r->c = c;
+    r->env = env;
+    r->dir = dir;
+    r->stop = stop;
+    r->nnodes = scenario_topo_nodes(c->s->topo, r->names);
+    r->nhops = r->nnodes - 1;
+    path_of(r->pcap, sizeof(r->pcap), dir, "capture", ".pcap");
+
+    if (enter_lab(r) == 0 && start_capture(r) == 0) {
+        if (start_wire(r) == 0 && start_programs(r) == 0) {
+            started = true;
+            run_downstream(r);
+        }
+        stop_lab(r);
+    }
+    json_t *cell = cell_result(r, started, t0);
     free(r->probes);
     free(r);
     return cell;
