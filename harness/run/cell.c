@@ -17,6 +17,7 @@
 #include "clk.h"
 #include "cmd.h"
 #include "explain.h"
+#include "grow.h"
 #include "metrics.h"
 #include "netns.h"
 #include "wire.h"
@@ -143,16 +144,12 @@ static void set_error(struct cell_run *r, const char *fmt, ...)
 
 static int add_probe(struct cell_run *r, size_t hop, uint16_t port)
 {
-    if (r->nprobes == r->probes_cap) {
-        size_t cap = r->probes_cap ? r->probes_cap * 2 : 16;
-        struct metrics_probe *p = realloc(r->probes, cap * sizeof(*p));
-        if (!p) {
-            set_error(r, "out of memory");
-            return -1;
-        }
-        r->probes = p;
-        r->probes_cap = cap;
+    struct metrics_probe *p = grow_array(r->probes, &r->probes_cap, r->nprobes + 1, sizeof(*p));
+    if (!p) {
+        set_error(r, "out of memory");
+        return -1;
     }
+    r->probes = p;
     /* Sent before now: a later connection that reuses the port is not the probe's. */
     r->probes[r->nprobes++] = (struct metrics_probe){hop, port, clk_real_us()};
     return 0;

@@ -5,20 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 void run_argv_add(struct run_argv *s, const char *str)
 {
     if (s->oom)
         return;
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        char **v = realloc(s->v, cap * sizeof(*v));
-        if (!v) {
-            s->oom = true;
-            return;
-        }
-        s->v = v;
-        s->cap = cap;
+    char **v = grow_array(s->v, &s->cap, s->n + 2, sizeof(*s->v)); /* + the NULL after */
+    if (!v) {
+        s->oom = true;
+        return;
     }
+    s->v = v;
     char *d = strdup(str);
     if (!d) {
         s->oom = true;

@@ -12,6 +12,7 @@
 
 #include "clk.h"
 #include "expect.h"
+#include "grow.h"
 #include "report.h"
 
 /* Time a stopped cell gets to stop its programs and close its capture before SIGKILL. */
@@ -56,7 +57,7 @@ int suite_mkdirs(const char *path)
 int suite_add(struct suite *su, const struct scn *s, const struct scenario_mit *m,
               long trials_override, char *err, size_t errlen)
 {
-    struct suite_cell *v = realloc(su->cells, (su->n + 1) * sizeof(*v));
+    struct suite_cell *v = grow_array(su->cells, &su->cap, su->n + 1, sizeof(*v));
     if (!v) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -278,4 +279,5 @@ void suite_free(struct suite *su)
     free(su->cells);
     su->cells = NULL;
     su->n = 0;
+    su->cap = 0;
 }

@@ -28,7 +28,7 @@ struct suite_cell {
 
 struct suite {
     struct suite_cell *cells;
-    size_t n;
+    size_t n, cap;
     const char *out_dir;
     struct run_env env;
     long jobs;
