@@ -17,175 +17,11 @@
 #include "explain.h"
 #include "metrics.h"
 #include "netns.h"
-#include "opt.h"
 #include "report.h"
 #include "cell.h"
+#include "cli.h"
 #include "scenario.h"
 #include "suite.h"
-
-#ifndef RACELAB_SOURCE_DIR
-#define RACELAB_SOURCE_DIR "."
-#endif
-
-#define EXIT_PASS        0
-#define EXIT_FAIL        1
-#define EXIT_BAD         2
-#define EXIT_INTERRUPTED 130
-#define MAX_NAMES        64
-#define MAX_SCENARIOS    256
-
-struct names {
-    const char *v[MAX_NAMES];
-    size_t n;
-};
-
-struct cli {
-    long trials;
-    struct names mit;
-    const char *out;
-    const char *json;
-    const char *junit;
-    const char *proxy_cmd;
-    long jobs;
-    bool no_netns;
-    bool keep_going;
-    bool quiet;
-    bool print;
-    long flow;
-};
-
-static int add_mitigation(void *cfg, const char *val, char *err, size_t errlen)
-{
-    struct cli *c = cfg;
-    if (c->mit.n >= MAX_NAMES) {
-        snprintf(err, errlen, "too many");
-        return -1;
-    }
-    c->mit.v[c->mit.n++] = val;
-    return 0;
-}
-
-#define F(field) offsetof(struct cli, field)
-
-#define OPT_TRIALS                                                                                 \
-    {                                                                                              \
-        .name = "trials", .type = OPT_INT, .off = F(trials), .metavar = "N",                       \
-        .help = "trials per cell, instead of each scenario's `trials:`", .min = 1, .max = 1000000  \
-    }
-#define OPT_OUT                                                                                    \
-    {                                                                                              \
-        .name = "out", .type = OPT_STR, .off = F(out), .metavar = "DIR",                           \
-        .help = "the run's folder (default captures/<run-id>): results.json, junit.xml, and per "  \
-                "cell SCENARIO/MITIGATION/ with capture.pcap (+ .hops), every process's logs "     \
-                "and command line"                                                                 \
-    }
-#define OPT_JSON                                                                                   \
-    {                                                                                              \
-        .name = "json", .type = OPT_STR, .off = F(json), .metavar = "FILE",                        \
-        .help = "also write results.json to FILE"                                                  \
-    }
-#define OPT_JUNIT                                                                                  \
-    {                                                                                              \
-        .name = "junit", .type = OPT_STR, .off = F(junit), .metavar = "FILE",                      \
-        .help = "also write junit.xml to FILE (one testcase per cell)"                             \
-    }
-#define OPT_PROXY_CMD                                                                              \
-    {                                                                                              \
-        .name = "proxy-cmd", .type = OPT_STR, .off = F(proxy_cmd), .metavar = "CMD",               \
-        .help = "run CMD in place of racelab-proxy, e.g. 'nginx-wrapper {listen_port} "            \
-                "{upstream_port}'; placeholders {listen_port} {upstream_port} {listen} "           \
-                "{upstream} (127.0.0.1:PORT) {name} {dir}; each mitigation's proxy_cmd_args are "  \
-                "appended; mitigations that change proxy flags without proxy_cmd_args are "        \
-                "skipped; without an access log only the downstream hop is attributed"             \
-    }
-#define OPT_JOBS                                                                                   \
-    {                                                                                              \
-        .name = "jobs", .type = OPT_INT, .off = F(jobs), .metavar = "N",                           \
-        .help = "cells run in parallel, each in its own network namespace (default: one per "      \
-                "core)",                                                                           \
-        .min = 1, .max = 64                                                                        \
-    }
-#define OPT_NO_NETNS                                                                               \
-    {                                                                                              \
-        .name = "no-netns", .type = OPT_FLAG, .off = F(no_netns), .flag_value = true,              \
-        .help = "run on the host's loopback with free ports instead of a namespace per cell: "     \
-                "no wire faults (scenarios that need them are refused), capture filtered to the "  \
-                "cell's ports when permitted"                                                      \
-    }
-#define OPT_MITIGATION                                                                             \
-    {                                                                                              \
-        .name = "mitigation", .type = OPT_CUSTOM, .metavar = "NAME",                               \
-        .help = "run only this mitigation (repeatable)", .parse = add_mitigation                   \
-    }
-#define OPT_QUIET                                                                                  \
-    {                                                                                              \
-        .name = "quiet", .type = OPT_FLAG, .off = F(quiet), .flag_value = true,                    \
-        .help = "no progress lines on stderr"                                                      \
-    }
-
-static const struct opt_spec run_opts[] = {
-    OPT_TRIALS,
-    OPT_MITIGATION,
-    OPT_OUT,
-    OPT_JSON,
-    OPT_JUNIT,
-    OPT_PROXY_CMD,
-    OPT_JOBS,
-    OPT_NO_NETNS,
-    {.name = "keep-going",
-     .type = OPT_FLAG,
-     .off = F(keep_going),
-     .flag_value = true,
-     .help = "go on after a cell that could not start (a program that does not come up, no "
-             "capture, no wire rules); by default no new cell starts after one, since every "
-             "later cell would fail the same way (failed expectations, timeouts and programs "
-             "dying mid-cell never stop a run)"},
-    OPT_QUIET,
-    OPT_END,
-};
-
-static const struct opt_spec compare_opts[] = {
-    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD,
-    OPT_JOBS,   OPT_NO_NETNS, OPT_QUIET, OPT_END,
-};
-
-static const struct opt_spec repro_opts[] = {
-    OPT_TRIALS,
-    OPT_OUT,
-    OPT_PROXY_CMD,
-    OPT_NO_NETNS,
-    {.name = "mitigation",
-     .type = OPT_CUSTOM,
-     .metavar = "NAME",
-     .help = "the mitigation to run (default: none)",
-     .parse = add_mitigation},
-    OPT_END,
-};
-
-static const struct opt_spec explain_opts[] = {
-    {.name = "flow",
-     .type = OPT_INT,
-     .off = F(flow),
-     .metavar = "PORT",
-     .help = "only the flows of this port (a downstream port also shows the upstream flows "
-             "that overlap it in time; a pooled one, which carried other requests too, only "
-             "within that time)",
-     .min = 1,
-     .max = 65535},
-    OPT_END,
-};
-
-static const struct opt_spec plain_opts[] = {OPT_END};
-
-static const struct opt_spec check_opts[] = {
-    {.name = "print",
-     .type = OPT_FLAG,
-     .off = F(print),
-     .flag_value = true,
-     .help = "print each scenario as racelab understood it: canonical YAML with every default "
-             "filled in (loading it gives the same scenario)"},
-    OPT_END,
-};
 
 static const char *prog = "racelab";
 
@@ -216,24 +52,6 @@ static void usage_main(FILE *out)
             "Exit status: 0 every expectation held, 1 one failed, 2 bad input or a missing\n"
             "capability (the message says how to fix it), 130 interrupted.\n"
             "Scenario format: docs/scenario-format.md; the harness: docs/harness.md.\n");
-}
-
-static int parse_cmd(const struct opt_spec *specs, struct cli *c, int argc, char **argv, char **pos,
-                     int *npos, int cap, const char *synopsis, const char *about)
-{
-    char err[512];
-    char name[64];
-    snprintf(name, sizeof(name), "racelab %s", argv[1]);
-    int rc = opt_parse(specs, c, argc, argv, 2, pos, npos, cap, NULL, err, sizeof(err));
-    if (rc == OPT_HELP) {
-        opt_usage(stdout, name, synopsis, about, specs);
-        return EXIT_PASS;
-    }
-    if (rc != OPT_OK) {
-        fprintf(stderr, "%s: %s\n", name, err);
-        return EXIT_BAD;
-    }
-    return -1;
 }
 
 static bool is_dir(const char *p)
@@ -602,7 +420,7 @@ static int cmd_run(int argc, char **argv)
     char *pos[MAX_SCENARIOS], *paths[MAX_SCENARIOS];
     int npos = 0;
     size_t npaths = 0;
-    int rc = parse_cmd(run_opts, &ss->cli, argc, argv, pos, &npos, MAX_SCENARIOS,
+    int rc = cli_parse(cli_run_opts, &ss->cli, argc, argv, pos, &npos, MAX_SCENARIOS,
                        "[SCENARIO|DIR]... [flags]",
                        "Runs every mitigation of each scenario (a file, or every *.yaml of a "
                        "folder; default: scenarios/) as one cell each, in a network namespace "
@@ -634,7 +452,7 @@ static int cmd_check(int argc, char **argv)
     struct scn *scns[MAX_SCENARIOS];
     int npos = 0;
     size_t npaths = 0;
-    int rc = parse_cmd(check_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS,
+    int rc = cli_parse(cli_check_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS,
                        "[SCENARIO|DIR]... [--print]",
                        "Validates scenario files (keys, types, hops, metrics, and every "
                        "program setting with that program's own flag rules) without running "
@@ -678,9 +496,10 @@ static int cmd_list(int argc, char **argv)
     char *pos[MAX_SCENARIOS], *paths[MAX_SCENARIOS];
     int npos = 0;
     size_t npaths = 0;
-    int rc = parse_cmd(plain_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS, "[DIR|SCENARIO]...",
-                       "Lists scenarios (default: scenarios/) with their intent, seed "
-                       "references, mitigations and the fix.");
+    int rc =
+        cli_parse(cli_plain_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS, "[DIR|SCENARIO]...",
+                  "Lists scenarios (default: scenarios/) with their intent, seed "
+                  "references, mitigations and the fix.");
     if (rc >= 0)
         return rc;
     if (npos == 0)
@@ -729,7 +548,7 @@ static int cmd_compare(int argc, char **argv)
     struct session *ss = calloc(1, sizeof(*ss));
     char *pos[2], path[PATH_MAX], *paths[1] = {path};
     int npos = 0;
-    int rc = parse_cmd(compare_opts, &ss->cli, argc, argv, pos, &npos, 2, "CASE [flags]",
+    int rc = cli_parse(cli_compare_opts, &ss->cli, argc, argv, pos, &npos, 2, "CASE [flags]",
                        "Runs every mitigation of one case on the same work and prints one "
                        "table: failure rate, client outcomes, RSTs per hop, proxy flags, p50/p99 "
                        "latency and throughput. CASE is a scenario file or a name in "
@@ -899,17 +718,18 @@ static int cmd_repro(int argc, char **argv, const char *fixed_case)
     struct session *ss = calloc(1, sizeof(*ss));
     char *pos[2];
     int npos = 0;
-    int rc = parse_cmd(
-        repro_opts, &ss->cli, argc, argv, pos, &npos, 2, fixed_case ? "[flags]" : "CASE [flags]",
-        fixed_case ? "Envoy's \"503 UC\": runs upstream-reuse-after-fin without "
-                     "mitigation once (= racelab repro upstream-reuse-after-fin)."
-                   : "Runs CASE with mitigation none once, says what happened in "
-                     "words, draws the packets of one failing trial (or, when none "
-                     "failed, of the slowest one): its downstream connections and the "
-                     "upstream connections its requests used, gives the pcap path and "
-                     "the mitigation that fixes it (the scenario's fix:). Exit 0 when "
-                     "the cell's expectations hold (the case reproduced as the scenario "
-                     "says), 1 when they do not.");
+    int rc =
+        cli_parse(cli_repro_opts, &ss->cli, argc, argv, pos, &npos, 2,
+                  fixed_case ? "[flags]" : "CASE [flags]",
+                  fixed_case ? "Envoy's \"503 UC\": runs upstream-reuse-after-fin without "
+                               "mitigation once (= racelab repro upstream-reuse-after-fin)."
+                             : "Runs CASE with mitigation none once, says what happened in "
+                               "words, draws the packets of one failing trial (or, when none "
+                               "failed, of the slowest one): its downstream connections and the "
+                               "upstream connections its requests used, gives the pcap path and "
+                               "the mitigation that fixes it (the scenario's fix:). Exit 0 when "
+                               "the cell's expectations hold (the case reproduced as the scenario "
+                               "says), 1 when they do not.");
     if (rc < 0) {
         rc = EXIT_BAD;
         if (fixed_case && npos == 0)
@@ -930,7 +750,7 @@ static int cmd_explain(int argc, char **argv)
     struct cli cli = {0};
     char *pos[2];
     int npos = 0;
-    int rc = parse_cmd(explain_opts, &cli, argc, argv, pos, &npos, 2, "PCAP [--flow PORT]",
+    int rc = cli_parse(cli_explain_opts, &cli, argc, argv, pos, &npos, 2, "PCAP [--flow PORT]",
                        "Prints an ASCII sequence diagram of a capture: one column per program "
                        "(named from the PCAP.hops file racelab writes next to each capture), "
                        "one line per packet with time, flags and length, the race annotated.");
