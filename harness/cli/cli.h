@@ -1,12 +1,17 @@
-/* cli — what the racelab commands share: exit statuses, the flags of a command line, and the
- * parsing of them (options.c). */
+/* cli — what the racelab commands share: exit statuses, the flags of a command line and their
+ * parsing (options.c), the scenario files the arguments name (files.c), and the session that
+ * runs them for run, compare and repro (session.c). */
 #ifndef RACELAB_CLI_H
 #define RACELAB_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "opt.h"
+#include "report.h"
+#include "scenario.h"
+#include "suite.h"
 
 #ifndef RACELAB_SOURCE_DIR
 #define RACELAB_SOURCE_DIR "."
@@ -24,7 +29,10 @@ struct names {
     size_t n;
 };
 
-/* Every command's flags (each command parses only its own). */
+/* ---- options.c ---- */
+
+/* The flags of a command line: one struct for every command, each command's table fills its
+ * own. */
 struct cli {
     long trials;
     struct names mit;
@@ -53,5 +61,43 @@ extern const struct opt_spec cli_check_opts[];
  * command is to run. */
 int cli_parse(const struct opt_spec *specs, struct cli *c, int argc, char **argv, char **pos,
               int *npos, int cap, const char *synopsis, const char *about);
+
+/* ---- files.c ---- */
+
+bool cli_is_dir(const char *p);
+
+/* scenarios/ of the current folder, else of the source tree. */
+const char *cli_default_scenarios(void);
+
+/* Files from arguments (strdup'd into paths, at most MAX_SCENARIOS): a file as given, a folder's
+ * *.yaml sorted by name. 0, or -1 after saying why. */
+int cli_collect(char **args, int nargs, char **paths, size_t *npaths);
+
+/* Loads every file into out[i] (NULL when it does not load); reports every bad one
+ * (file:line: key: problem) and names given twice. 0 when all loaded, else -1. */
+int cli_load_all(char **paths, size_t n, struct scn **out);
+
+/* CASE: a file, or NAME → scenarios/NAME.yaml (current folder, then the source tree). 0, or
+ * -1 after saying where it looked. */
+int cli_resolve_case(const char *name, char *path, size_t len);
+
+/* ---- session.c ---- */
+
+/* A run of cells: its flags, where it writes, its scenarios and its cells. */
+struct session {
+    struct cli cli;
+    char bin[PATH_MAX];
+    char run_id[64];
+    char out[PATH_MAX];
+    struct scn *scns[MAX_SCENARIOS];
+    size_t nscn;
+    struct suite su;
+};
+
+/* Load, check, run, report: shared by run, compare and repro. The table goes to stdout when
+ * print_table. Returns the exit status. */
+int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_table table,
+                bool print_table);
+void cli_session_free(struct session *ss);
 
 #endif

@@ -54,366 +54,6 @@ static void usage_main(FILE *out)
             "Scenario format: docs/scenario-format.md; the harness: docs/harness.md.\n");
 }
 
-static bool is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* scenarios/ of the current folder, else of the source tree. */
-static const char *default_scenarios(void)
-{
-    static char buf[PATH_MAX];
-    if (is_dir("scenarios"))
-        return "scenarios";
-    snprintf(buf, sizeof(buf), "%s/scenarios", RACELAB_SOURCE_DIR);
-    return buf;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_yaml(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
-                              (n > 4 && strcmp(name + n - 4, ".yml") == 0));
-}
-
-/* Files from arguments: a file as given, a folder's *.yaml sorted by name. */
-static int collect(char **args, int nargs, char **paths, size_t *npaths)
-{
-    *npaths = 0;
-    for (int i = 0; i < nargs; i++) {
-        if (is_file(args[i])) {
-            if (*npaths < MAX_SCENARIOS)
-                paths[(*npaths)++] = strdup(args[i]);
-            continue;
-        }
-        DIR *d = opendir(args[i]);
-        if (!d) {
-            fprintf(stderr, "racelab: %s: %s (expected a scenario file or a folder of them)\n",
-                    args[i], strerror(errno));
-            return -1;
-        }
-        size_t first = *npaths;
-        struct dirent *e;
-        while ((e = readdir(d)) && *npaths < MAX_SCENARIOS) {
-            if (!is_yaml(e->d_name))
-                continue;
-            char p[PATH_MAX];
-            size_t l = strlen(args[i]);
-            snprintf(p, sizeof(p), "%s%s%s", args[i], l && args[i][l - 1] == '/' ? "" : "/",
-                     e->d_name);
-            paths[(*npaths)++] = strdup(p);
-        }
-        closedir(d);
-        qsort(paths + first, *npaths - first, sizeof(*paths), cmp_str);
-        if (*npaths == first) {
-            fprintf(stderr, "racelab: %s: no scenario files (*.yaml) in this folder\n", args[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Loads every file; reports every bad one (file:line: key: problem). */
-static int load_all(char **paths, size_t n, struct scn **out)
-{
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        char err[1024];
-        out[i] = scenario_load(paths[i], err, sizeof(err));
-        if (!out[i]) {
-            fprintf(stderr, "racelab: %s\n", err);
-            bad = 1;
-        }
-    }
-    for (size_t i = 0; i < n && !bad; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(out[i]->name, out[j]->name) == 0) {
-                fprintf(stderr, "racelab: %s:1: name: '%s' is also the name of %s\n", out[i]->path,
-                        out[i]->name, out[j]->path);
-                bad = 1;
-            }
-    return bad ? -1 : 0;
-}
-
-/* CASE: a file, or NAME → scenarios/NAME.yaml (current folder, then the source tree). */
-static int resolve_case(const char *name, char *path, size_t len)
-{
-    if (is_file(name)) {
-        snprintf(path, len, "%s", name);
-        return 0;
-    }
-    const char *dirs[] = {"scenarios", RACELAB_SOURCE_DIR "/scenarios"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(path, len, "%s/%s.yaml", dirs[i], name);
-        if (is_file(path))
-            return 0;
-    }
-    fprintf(stderr,
-            "racelab: no scenario '%s' (looked for the file, scenarios/%s.yaml and %s/scenarios/"
-            "%s.yaml; `racelab list` shows the cases)\n",
-            name, name, RACELAB_SOURCE_DIR, name);
-    return -1;
-}
-
-static void bin_dir(char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) {
-        snprintf(buf, len, ".");
-        return;
-    }
-    exe[n] = '\0';
-    snprintf(buf, len, "%s", dirname(exe));
-}
-
-static bool executable_in_path(const char *cmd)
-{
-    char word[PATH_MAX];
-    size_t i = 0;
-    const char *p = cmd;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    bool quoted = *p == '\'' || *p == '"';
-    if (quoted)
-        p++;
-    while (*p && i + 1 < sizeof(word) &&
-           (quoted ? *p != '\'' && *p != '"' : *p != ' ' && *p != '\t'))
-        word[i++] = *p++;
-    word[i] = '\0';
-    if (strchr(word, '/'))
-        return access(word, X_OK) == 0;
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char buf[2 * PATH_MAX + 2];
-    for (const char *s = path; *s;) {
-        const char *e = strchr(s, ':');
-        size_t l = e ? (size_t)(e - s) : strlen(s);
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)l, s, word);
-        if (access(buf, X_OK) == 0)
-            return true;
-        s += l + (e ? 1 : 0);
-    }
-    return false;
-}
-
-/* Everything a run needs, checked before anything starts: programs, namespace, capture. */
-static int preflight(struct suite *su, struct scn **scns, size_t nscn)
-{
-    bool need_proxy = false, need_netns = false;
-    for (size_t i = 0; i < su->n; i++) {
-        if (su->cells[i].skipped)
-            continue;
-        if (su->cells[i].cell.s->topo != SCENARIO_DIRECT)
-            need_proxy = true;
-        need_netns = true;
-    }
-    const char *progs[] = {"racelab-upstream", "racelab-downstream", "racelab-proxy"};
-    for (size_t i = 0; i < 3; i++) {
-        if (i == 2 && (!need_proxy || su->env.proxy_cmd))
-            continue;
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", su->env.bin_dir, progs[i]);
-        if (access(p, X_OK) != 0) {
-            fprintf(stderr,
-                    "racelab: %s: %s — racelab runs the programs next to its own binary; build "
-                    "them (cmake --build BUILD_DIR --target %s)\n",
-                    p, strerror(errno), progs[i]);
-            return -1;
-        }
-    }
-    if (su->env.proxy_cmd && need_proxy && !executable_in_path(su->env.proxy_cmd)) {
-        fprintf(stderr,
-                "racelab: --proxy-cmd: '%s': the command is not an executable file or "
-                "in PATH\n",
-                su->env.proxy_cmd);
-        return -1;
-    }
-    if (!su->env.netns) {
-        for (size_t i = 0; i < nscn; i++) {
-            const struct scn *s = scns[i];
-            int line = s->nwire ? s->wire[0].line : 0;
-            for (size_t j = 0; j < s->nmit && !line; j++)
-                if (s->mit[j].nwire)
-                    line = s->mit[j].wire[0].line;
-            if (line) {
-                fprintf(stderr,
-                        "racelab: %s:%d: wire: wire faults need a network namespace per cell; "
-                        "--no-netns cannot run this scenario (run without --no-netns, as root "
-                        "or with unprivileged user namespaces enabled)\n",
-                        s->path, line);
-                return -1;
-            }
-        }
-        return 0;
-    }
-    if (need_netns) {
-        char err[1024];
-        if (netns_probe(err, sizeof(err)) != 0) {
-            fprintf(stderr, "racelab: cannot isolate cells: %s\n", err);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void make_run_id(char *buf, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    char ts[32];
-    strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
-    snprintf(buf, len, "%s-%ld", ts, (long)getpid());
-}
-
-static void default_out(char *buf, size_t len, const char *run_id)
-{
-    if (is_dir("captures") || !is_dir(RACELAB_SOURCE_DIR "/captures"))
-        snprintf(buf, len, "captures/%s", run_id);
-    else
-        snprintf(buf, len, "%s/captures/%s", RACELAB_SOURCE_DIR, run_id);
-}
-
-struct session {
-    struct cli cli;
-    char bin[PATH_MAX];
-    char run_id[64];
-    char out[PATH_MAX];
-    struct scn *scns[MAX_SCENARIOS];
-    size_t nscn;
-    struct suite su;
-};
-
-static void session_free(struct session *ss)
-{
-    suite_free(&ss->su);
-    for (size_t i = 0; i < ss->nscn; i++)
-        scenario_free(ss->scns[i]);
-}
-
-/* Builds the matrix; --mitigation names must exist in at least one scenario. */
-static int build_cells(struct session *ss)
-{
-    struct cli *c = &ss->cli;
-    char err[512];
-    for (size_t k = 0; k < c->mit.n; k++) {
-        bool found = false;
-        for (size_t i = 0; i < ss->nscn; i++)
-            if (scenario_find_mit(ss->scns[i], c->mit.v[k]))
-                found = true;
-        if (!found) {
-            fprintf(stderr,
-                    "racelab: --mitigation %s: no scenario given has it (`racelab list` "
-                    "shows each scenario's mitigations)\n",
-                    c->mit.v[k]);
-            return -1;
-        }
-    }
-    for (size_t i = 0; i < ss->nscn; i++) {
-        const struct scn *s = ss->scns[i];
-        for (size_t j = 0; j < s->nmit; j++) {
-            bool wanted = c->mit.n == 0;
-            for (size_t k = 0; k < c->mit.n; k++)
-                if (strcmp(c->mit.v[k], s->mit[j].name) == 0)
-                    wanted = true;
-            if (wanted && suite_add(&ss->su, s, &s->mit[j], c->trials, err, sizeof(err)) != 0) {
-                fprintf(stderr, "racelab: %s\n", err);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-static int write_outputs(struct session *ss)
-{
-    char path[PATH_MAX + 32];
-    int rc = 0;
-    json_t *res = report_results(&ss->su, ss->run_id);
-    snprintf(path, sizeof(path), "%s/results.json", ss->out);
-    if (!res || json_dump_file(res, path, JSON_INDENT(1)) != 0) {
-        fprintf(stderr, "racelab: cannot write %s\n", path);
-        rc = -1;
-    }
-    if (res && ss->cli.json && json_dump_file(res, ss->cli.json, JSON_INDENT(1)) != 0) {
-        fprintf(stderr, "racelab: --json: cannot write %s\n", ss->cli.json);
-        rc = -1;
-    }
-    json_decref(res);
-    snprintf(path, sizeof(path), "%s/junit.xml", ss->out);
-    if (report_junit(&ss->su, path) != 0) {
-        fprintf(stderr, "racelab: cannot write %s\n", path);
-        rc = -1;
-    }
-    if (ss->cli.junit && report_junit(&ss->su, ss->cli.junit) != 0) {
-        fprintf(stderr, "racelab: --junit: cannot write %s\n", ss->cli.junit);
-        rc = -1;
-    }
-    return rc;
-}
-
-/* Load, check, run, report: shared by run, compare and repro. */
-static int execute(struct session *ss, char **paths, size_t npaths, enum report_table table,
-                   bool print_table)
-{
-    struct cli *c = &ss->cli;
-    int rc = EXIT_BAD;
-    ss->nscn = npaths;
-    if (load_all(paths, npaths, ss->scns) != 0)
-        return EXIT_BAD;
-    bin_dir(ss->bin, sizeof(ss->bin));
-    make_run_id(ss->run_id, sizeof(ss->run_id));
-    if (c->out)
-        snprintf(ss->out, sizeof(ss->out), "%s", c->out);
-    else
-        default_out(ss->out, sizeof(ss->out), ss->run_id);
-    ss->su.out_dir = ss->out;
-    ss->su.env.bin_dir = ss->bin;
-    ss->su.env.proxy_cmd = c->proxy_cmd;
-    ss->su.env.netns = !c->no_netns;
-    ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
-    ss->su.keep_going = c->keep_going;
-    ss->su.quiet = c->quiet;
-    if (build_cells(ss) != 0 || preflight(&ss->su, ss->scns, ss->nscn) != 0)
-        return EXIT_BAD;
-    if (suite_mkdirs(ss->out) != 0) {
-        fprintf(stderr, "racelab: --out: cannot create %s: %s\n", ss->out, strerror(errno));
-        return EXIT_BAD;
-    }
-    if (!c->quiet)
-        fprintf(stderr, "racelab: %zu cells, %ld at a time, into %s\n", ss->su.n, ss->su.jobs,
-                ss->out);
-    int interrupted = suite_run(&ss->su) != 0;
-    if (print_table) {
-        report_table(stdout, &ss->su, table);
-        fflush(stdout);
-    }
-    if (write_outputs(ss) != 0)
-        return EXIT_BAD;
-    if (!c->quiet)
-        fprintf(stderr, "racelab: %s in %.1f s; results: %s/results.json\n",
-                interrupted             ? "interrupted"
-                : suite_passed(&ss->su) ? "all passed"
-                                        : "FAILED",
-                ss->su.wall_s, ss->out);
-    rc = interrupted ? EXIT_INTERRUPTED : suite_passed(&ss->su) ? EXIT_PASS : EXIT_FAIL;
-    return rc;
-}
-
 static int cmd_run(int argc, char **argv)
 {
     struct session *ss = calloc(1, sizeof(*ss));
@@ -432,15 +72,15 @@ static int cmd_run(int argc, char **argv)
     if (rc >= 0)
         goto out;
     if (npos == 0)
-        pos[npos++] = (char *)default_scenarios();
+        pos[npos++] = (char *)cli_default_scenarios();
     rc = EXIT_BAD;
-    if (collect(pos, npos, paths, &npaths) != 0)
+    if (cli_collect(pos, npos, paths, &npaths) != 0)
         goto out;
-    rc = execute(ss, paths, npaths, REPORT_TABLE_RUN, true);
+    rc = cli_execute(ss, paths, npaths, REPORT_TABLE_RUN, true);
 out:
     for (size_t i = 0; i < npaths; i++)
         free(paths[i]);
-    session_free(ss);
+    cli_session_free(ss);
     free(ss);
     return rc;
 }
@@ -461,10 +101,10 @@ static int cmd_check(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (npos == 0)
-        pos[npos++] = (char *)default_scenarios();
-    if (collect(pos, npos, paths, &npaths) != 0)
+        pos[npos++] = (char *)cli_default_scenarios();
+    if (cli_collect(pos, npos, paths, &npaths) != 0)
         return EXIT_BAD;
-    rc = load_all(paths, npaths, scns) == 0 ? EXIT_PASS : EXIT_BAD;
+    rc = cli_load_all(paths, npaths, scns) == 0 ? EXIT_PASS : EXIT_BAD;
     for (size_t i = 0; i < npaths; i++) {
         if (rc == EXIT_PASS && cli.print) {
             scenario_write(stdout, scns[i]);
@@ -503,8 +143,8 @@ static int cmd_list(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (npos == 0)
-        pos[npos++] = (char *)default_scenarios();
-    if (collect(pos, npos, paths, &npaths) != 0)
+        pos[npos++] = (char *)cli_default_scenarios();
+    if (cli_collect(pos, npos, paths, &npaths) != 0)
         return EXIT_BAD;
     rc = EXIT_PASS;
     for (size_t i = 0; i < npaths; i++) {
@@ -557,10 +197,10 @@ static int cmd_compare(int argc, char **argv)
         rc = EXIT_BAD;
         if (npos != 1)
             fprintf(stderr, "racelab compare: expected one CASE (see --help)\n");
-        else if (resolve_case(pos[0], path, sizeof(path)) == 0)
-            rc = execute(ss, paths, 1, REPORT_TABLE_COMPARE, true);
+        else if (cli_resolve_case(pos[0], path, sizeof(path)) == 0)
+            rc = cli_execute(ss, paths, 1, REPORT_TABLE_COMPARE, true);
     }
-    session_free(ss);
+    cli_session_free(ss);
     free(ss);
     return rc;
 }
@@ -680,13 +320,13 @@ static void draw_trial(const struct scn *s, const json_t *cell, const char *pcap
 static int repro(struct session *ss, const char *name)
 {
     char path[PATH_MAX], *paths[1] = {path};
-    if (resolve_case(name, path, sizeof(path)) != 0)
+    if (cli_resolve_case(name, path, sizeof(path)) != 0)
         return EXIT_BAD;
     if (ss->cli.mit.n == 0)
         ss->cli.mit.v[ss->cli.mit.n++] = "none";
     ss->cli.quiet = true;
     fprintf(stderr, "racelab: running %s with mitigation %s...\n", name, ss->cli.mit.v[0]);
-    int rc = execute(ss, paths, 1, REPORT_TABLE_RUN, false);
+    int rc = cli_execute(ss, paths, 1, REPORT_TABLE_RUN, false);
     if (rc == EXIT_BAD || ss->su.n == 0)
         return rc;
     const struct scn *s = ss->scns[0];
@@ -740,7 +380,7 @@ static int cmd_repro(int argc, char **argv, const char *fixed_case)
             fprintf(stderr, "racelab %s: expected %s (see --help)\n", argv[1],
                     fixed_case ? "no argument" : "one CASE");
     }
-    session_free(ss);
+    cli_session_free(ss);
     free(ss);
     return rc;
 }

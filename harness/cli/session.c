@@ -1,0 +1,250 @@
+/* session — one run of cells, shared by run, compare and repro: load the scenarios, build the
+ * matrix, check that everything it needs is there, run it, write results.json and junit.xml. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netns.h"
+
+static void bin_dir(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        snprintf(buf, len, ".");
+        return;
+    }
+    exe[n] = '\0';
+    snprintf(buf, len, "%s", dirname(exe));
+}
+
+static bool executable_in_path(const char *cmd)
+{
+    char word[PATH_MAX];
+    size_t i = 0;
+    const char *p = cmd;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    bool quoted = *p == '\'' || *p == '"';
+    if (quoted)
+        p++;
+    while (*p && i + 1 < sizeof(word) &&
+           (quoted ? *p != '\'' && *p != '"' : *p != ' ' && *p != '\t'))
+        word[i++] = *p++;
+    word[i] = '\0';
+    if (strchr(word, '/'))
+        return access(word, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    char buf[2 * PATH_MAX + 2];
+    for (const char *s = path; *s;) {
+        const char *e = strchr(s, ':');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        snprintf(buf, sizeof(buf), "%.*s/%s", (int)l, s, word);
+        if (access(buf, X_OK) == 0)
+            return true;
+        s += l + (e ? 1 : 0);
+    }
+    return false;
+}
+
+/* Everything a run needs, checked before anything starts: programs, namespace, capture. */
+static int preflight(struct suite *su, struct scn **scns, size_t nscn)
+{
+    bool need_proxy = false, need_netns = false;
+    for (size_t i = 0; i < su->n; i++) {
+        if (su->cells[i].skipped)
+            continue;
+        if (su->cells[i].cell.s->topo != SCENARIO_DIRECT)
+            need_proxy = true;
+        need_netns = true;
+    }
+    const char *progs[] = {"racelab-upstream", "racelab-downstream", "racelab-proxy"};
+    for (size_t i = 0; i < 3; i++) {
+        if (i == 2 && (!need_proxy || su->env.proxy_cmd))
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", su->env.bin_dir, progs[i]);
+        if (access(p, X_OK) != 0) {
+            fprintf(stderr,
+                    "racelab: %s: %s — racelab runs the programs next to its own binary; build "
+                    "them (cmake --build BUILD_DIR --target %s)\n",
+                    p, strerror(errno), progs[i]);
+            return -1;
+        }
+    }
+    if (su->env.proxy_cmd && need_proxy && !executable_in_path(su->env.proxy_cmd)) {
+        fprintf(stderr,
+                "racelab: --proxy-cmd: '%s': the command is not an executable file or "
+                "in PATH\n",
+                su->env.proxy_cmd);
+        return -1;
+    }
+    if (!su->env.netns) {
+        for (size_t i = 0; i < nscn; i++) {
+            const struct scn *s = scns[i];
+            int line = s->nwire ? s->wire[0].line : 0;
+            for (size_t j = 0; j < s->nmit && !line; j++)
+                if (s->mit[j].nwire)
+                    line = s->mit[j].wire[0].line;
+            if (line) {
+                fprintf(stderr,
+                        "racelab: %s:%d: wire: wire faults need a network namespace per cell; "
+                        "--no-netns cannot run this scenario (run without --no-netns, as root "
+                        "or with unprivileged user namespaces enabled)\n",
+                        s->path, line);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (need_netns) {
+        char err[1024];
+        if (netns_probe(err, sizeof(err)) != 0) {
+            fprintf(stderr, "racelab: cannot isolate cells: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void make_run_id(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char ts[32];
+    strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, len, "%s-%ld", ts, (long)getpid());
+}
+
+static void default_out(char *buf, size_t len, const char *run_id)
+{
+    if (cli_is_dir("captures") || !cli_is_dir(RACELAB_SOURCE_DIR "/captures"))
+        snprintf(buf, len, "captures/%s", run_id);
+    else
+        snprintf(buf, len, "%s/captures/%s", RACELAB_SOURCE_DIR, run_id);
+}
+
+void cli_session_free(struct session *ss)
+{
+    suite_free(&ss->su);
+    for (size_t i = 0; i < ss->nscn; i++)
+        scenario_free(ss->scns[i]);
+}
+
+/* Builds the matrix; --mitigation names must exist in at least one scenario. */
+static int build_cells(struct session *ss)
+{
+    struct cli *c = &ss->cli;
+    char err[512];
+    for (size_t k = 0; k < c->mit.n; k++) {
+        bool found = false;
+        for (size_t i = 0; i < ss->nscn; i++)
+            if (scenario_find_mit(ss->scns[i], c->mit.v[k]))
+                found = true;
+        if (!found) {
+            fprintf(stderr,
+                    "racelab: --mitigation %s: no scenario given has it (`racelab list` "
+                    "shows each scenario's mitigations)\n",
+                    c->mit.v[k]);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < ss->nscn; i++) {
+        const struct scn *s = ss->scns[i];
+        for (size_t j = 0; j < s->nmit; j++) {
+            bool wanted = c->mit.n == 0;
+            for (size_t k = 0; k < c->mit.n; k++)
+                if (strcmp(c->mit.v[k], s->mit[j].name) == 0)
+                    wanted = true;
+            if (wanted && suite_add(&ss->su, s, &s->mit[j], c->trials, err, sizeof(err)) != 0) {
+                fprintf(stderr, "racelab: %s\n", err);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int write_outputs(struct session *ss)
+{
+    char path[PATH_MAX + 32];
+    int rc = 0;
+    json_t *res = report_results(&ss->su, ss->run_id);
+    snprintf(path, sizeof(path), "%s/results.json", ss->out);
+    if (!res || json_dump_file(res, path, JSON_INDENT(1)) != 0) {
+        fprintf(stderr, "racelab: cannot write %s\n", path);
+        rc = -1;
+    }
+    if (res && ss->cli.json && json_dump_file(res, ss->cli.json, JSON_INDENT(1)) != 0) {
+        fprintf(stderr, "racelab: --json: cannot write %s\n", ss->cli.json);
+        rc = -1;
+    }
+    json_decref(res);
+    snprintf(path, sizeof(path), "%s/junit.xml", ss->out);
+    if (report_junit(&ss->su, path) != 0) {
+        fprintf(stderr, "racelab: cannot write %s\n", path);
+        rc = -1;
+    }
+    if (ss->cli.junit && report_junit(&ss->su, ss->cli.junit) != 0) {
+        fprintf(stderr, "racelab: --junit: cannot write %s\n", ss->cli.junit);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Load, check, run, report: shared by run, compare and repro. */
+int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_table table,
+                bool print_table)
+{
+    struct cli *c = &ss->cli;
+    int rc = EXIT_BAD;
+    ss->nscn = npaths;
+    if (cli_load_all(paths, npaths, ss->scns) != 0)
+        return EXIT_BAD;
+    bin_dir(ss->bin, sizeof(ss->bin));
+    make_run_id(ss->run_id, sizeof(ss->run_id));
+    if (c->out)
+        snprintf(ss->out, sizeof(ss->out), "%s", c->out);
+    else
+        default_out(ss->out, sizeof(ss->out), ss->run_id);
+    ss->su.out_dir = ss->out;
+    ss->su.env.bin_dir = ss->bin;
+    ss->su.env.proxy_cmd = c->proxy_cmd;
+    ss->su.env.netns = !c->no_netns;
+    ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
+    ss->su.keep_going = c->keep_going;
+    ss->su.quiet = c->quiet;
+    if (build_cells(ss) != 0 || preflight(&ss->su, ss->scns, ss->nscn) != 0)
+        return EXIT_BAD;
+    if (suite_mkdirs(ss->out) != 0) {
+        fprintf(stderr, "racelab: --out: cannot create %s: %s\n", ss->out, strerror(errno));
+        return EXIT_BAD;
+    }
+    if (!c->quiet)
+        fprintf(stderr, "racelab: %zu cells, %ld at a time, into %s\n", ss->su.n, ss->su.jobs,
+                ss->out);
+    int interrupted = suite_run(&ss->su) != 0;
+    if (print_table) {
+        report_table(stdout, &ss->su, table);
+        fflush(stdout);
+    }
+    if (write_outputs(ss) != 0)
+        return EXIT_BAD;
+    if (!c->quiet)
+        fprintf(stderr, "racelab: %s in %.1f s; results: %s/results.json\n",
+                interrupted             ? "interrupted"
+                : suite_passed(&ss->su) ? "all passed"
+                                        : "FAILED",
+                ss->su.wall_s, ss->out);
+    rc = interrupted ? EXIT_INTERRUPTED : suite_passed(&ss->su) ? EXIT_PASS : EXIT_FAIL;
+    return rc;
+}
