@@ -1,6 +1,6 @@
 /* cli — what the racelab commands share: exit statuses, the flags of a command line and their
  * parsing (options.c), the scenario files the arguments name (files.c), and the session that
- * runs them for run, compare and repro (session.c). */
+ * runs them for run, compare and repro (session.c); the commands, one file each. */
 #ifndef RACELAB_CLI_H
 #define RACELAB_CLI_H
 
@@ -15,6 +15,16 @@
 
 #ifndef RACELAB_SOURCE_DIR
 #define RACELAB_SOURCE_DIR "."
+/* ---- the commands: each returns racelab's exit status ---- */
+
+int cmd_run(int argc, char **argv);     /* run.c */
+int cmd_compare(int argc, char **argv); /* run.c */
+int cmd_check(int argc, char **argv);   /* check.c */
+int cmd_list(int argc, char **argv);    /* list.c */
+int cmd_explain(int argc, char **argv); /* explain.c */
+/* repro.c: repro CASE, or 503-uc with fixed_case */
+int cmd_repro(int argc, char **argv, const char *fixed_case);
+
 #endif
 
 #define EXIT_PASS        0
@@ -99,5 +109,15 @@ struct session {
 int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_table table,
                 bool print_table);
 void cli_session_free(struct session *ss);
+
+/* ---- the commands: each returns racelab's exit status ---- */
+
+int cmd_run(int argc, char **argv);     /* run.c */
+int cmd_compare(int argc, char **argv); /* run.c */
+int cmd_check(int argc, char **argv);   /* check.c */
+int cmd_list(int argc, char **argv);    /* list.c */
+int cmd_explain(int argc, char **argv); /* explain.c */
+/* repro.c: repro CASE, or 503-uc with fixed_case */
+int cmd_repro(int argc, char **argv, const char *fixed_case);
 
 #endif
