@@ -8,6 +8,7 @@
 #include "cell.h"
 #include "cli.h"
 #include "explain.h"
+#include "grow.h"
 #include "metrics.h"
 
 /* One mitigation's overrides, as the flags they give. */
@@ -99,8 +100,9 @@ static void draw_trial(const struct scn *s, const json_t *cell, const char *pcap
         metrics_trial_flows(records, (const json_t *const *)access, np, trial, &nsel, &from, &to);
     /* Without an access log (--proxy-cmd) the hops behind the proxy cannot be told apart by
      * trial: every flow of theirs during the trial is drawn, pooled ones clipped to it. */
+    size_t cap = nsel; /* metrics_trial_flows allocates exactly nsel */
     for (size_t h = np + 1; sel && h + 1 < nnodes; h++) {
-        struct explain_flow_sel *v = realloc(sel, (nsel + 1) * sizeof(*v));
+        struct explain_flow_sel *v = grow_array(sel, &cap, nsel + 1, sizeof(*v));
         if (!v)
             break;
         sel = v;
