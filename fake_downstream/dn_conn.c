@@ -247,7 +247,7 @@ static bool something_came_back(struct dn_conn *c)
 /* 1: the request is written; 2: a response came back first (--read-while-uploading); 0:
  * waiting (for the socket or for a delay timer); -1: a write error, in errno. The server is not
  * read meanwhile (unless --read-while-uploading): a client that keeps writing after the server's
- * FIN is the one the seed describes. */
+ * FIN is the one envoy#19821 describes (docs/behaviour.md, The public reports). */
 static int write_some(struct dn_conn *c)
 {
     const struct dn_cfg *cfg = c->cfg;

@@ -2,12 +2,12 @@
  * (upstream attempts, retries, timeout, local replies), writing the response, and deciding when
  * the connection closes (then px_close decides how).
  *
- * Close rules (Envoy, FACTS.md): after a response the connection closes when the request said
+ * Close rules (Envoy's): after a response the connection closes when the request said
  * "Connection: close", was HTTP/1.0 without keep-alive, was answered locally with 400/431,
  * reached --max-requests-per-connection, the response started before the request was complete
  * (an early 413), the response can only be framed by the close, or the connection is draining
  * (idle timeout, max connection duration). Draining responses say "Connection: close"; the
- * upstream's own Connection header is never passed on. */
+ * upstream's own Connection header is never passed on (docs/behaviour.md, Envoy). */
 #ifndef RACELAB_PX_DOWN_H
 #define RACELAB_PX_DOWN_H
 

@@ -4,7 +4,7 @@
  *
  * Upstream requests are always HTTP/1.1 (as Envoy sends them); hop-by-hop headers (Connection,
  * Keep-Alive, Proxy-Connection, TE, Upgrade) are not forwarded in either direction, so the
- * upstream's "Connection: close" never reaches the client (FACTS.md). */
+ * upstream's "Connection: close" never reaches the client (docs/behaviour.md, Envoy). */
 #ifndef RACELAB_PX_MSG_H
 #define RACELAB_PX_MSG_H
 

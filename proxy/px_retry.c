@@ -36,7 +36,8 @@ enum px_retry_verdict px_retry_decide(const struct px_cfg *cfg, const struct px_
 uint64_t px_retry_backoff_ms(long base_ms, int n, uint64_t rnd)
 {
     /* Envoy's documented range [0, (2^n - 1) * base), capped at max_interval = 10 * base
-     * (FACTS.md). Newer Envoy sources double from base instead; both stay under the cap. */
+     * (docs/behaviour.md, Envoy). Newer Envoy sources double from base instead; both stay under the
+     * cap. */
     uint64_t base = base_ms > 0 ? (uint64_t)base_ms : 1;
     uint64_t cap = 10 * base;
     uint64_t interval = cap;

@@ -1,5 +1,5 @@
 /* racelab — reproduce HTTP/1.1 connection-close races on demand, prove each with a capture,
- * and compare the mitigations side by side (DESIGN.md). Sub-commands: run, compare, repro
+ * and compare the mitigations side by side (docs/design.md). Sub-commands: run, compare, repro
  * (and its alias 503-uc), list, check, explain. Exit status: 0 every expectation held, 1 one
  * failed, 2 bad input or a missing capability, 130 interrupted. Here: the top-level --help and
  * the dispatch; each command has a file of its own in cli/ (what they share: cli.h). */

@@ -1,5 +1,5 @@
 /* netns — a fresh network namespace per cell, so runs never collide and captures hold only
- * their own traffic (DESIGN.md "Isolation"). */
+ * their own traffic (docs/design.md, "Isolation and deterministic timing"). */
 #include "netns.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* report — what a run reports: one progress line per finished cell (stderr), the table (stdout),
- * results.json (the DESIGN.md contract), junit.xml (one testcase per cell), and the words of
- * `racelab repro`. */
+ * results.json (the contract in docs/design.md), junit.xml (one testcase per cell), and the words
+ * of `racelab repro`. */
 #ifndef RACELAB_REPORT_H
 #define RACELAB_REPORT_H
 
@@ -19,8 +19,8 @@ enum report_table {
 
 void report_table(FILE *out, const struct suite *su, enum report_table kind);
 
-/* The cell object with the DESIGN.md fields first (scenario, mitigation, trials, failures,
- * outcomes, rst, proxy_flags, latency_ms, expect, capture), then the rest. */
+/* The cell object with the contract's fields first (docs/design.md: scenario, mitigation, trials,
+ * failures, outcomes, rst, proxy_flags, latency_ms, expect, capture), then the rest. */
 json_t *report_ordered(const json_t *cell);
 
 /* {"run_id", "wall_s", "cells": [...]} */

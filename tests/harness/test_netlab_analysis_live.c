@@ -1,5 +1,6 @@
 /* analysis on a real capture: five connections, each ending in one of the ways the races end, with
- * the kernel's own packets — the counts must be exactly what Linux sends (FACTS.md). */
+ * the kernel's own packets — the counts must be exactly what Linux sends (docs/behaviour.md,
+ * Linux TCP). */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>

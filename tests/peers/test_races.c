@@ -141,7 +141,7 @@ static void test_early_413_give_up_client_never_sees_it(void **state)
     json_decref(r);
 
     /* Measured on Linux 6.x loopback: the 413 stays readable after the RST, so a client that
-     * reads after its write error sees it on every trial (FACTS.md). */
+     * reads after its write error sees it on every trial (docs/behaviour.md, Linux TCP). */
     r = dn_run(c->dir, u.port, "--trials", UPLOADS, "--method", "POST", "--body-size", BIG,
                "--on-write-error", "read", NULL);
     if (rec_count_str(r, "outcome", "413") != NUPLOADS)
