@@ -99,6 +99,8 @@ struct session {
     char bin[PATH_MAX];
     char run_id[64];
     char out[PATH_MAX];
+    bool locked; /* lock_fd holds the flock on out/.racelab.lock while the run lives */
+    int lock_fd;
     struct scn *scns[MAX_SCENARIOS];
     size_t nscn;
     struct suite su;

@@ -1,11 +1,13 @@
 /* session — one run of cells, shared by run, compare and repro: load the scenarios, build the
  * matrix, check that everything it needs is there, run it, write results.json and junit.xml. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,6 +137,8 @@ static void default_out(char *buf, size_t len, const char *run_id)
 
 void cli_session_free(struct session *ss)
 {
+    if (ss->locked)
+        close(ss->lock_fd);
     suite_free(&ss->su);
     for (size_t i = 0; i < ss->nscn; i++)
         scenario_free(ss->scns[i]);
@@ -201,6 +205,46 @@ static int write_outputs(struct session *ss)
     return rc;
 }
 
+/* Two runs writing into one folder corrupt each other's captures (two writers on one pcap) and
+ * mix their access logs: a run holds an exclusive flock on DIR/.racelab.lock for as long as it
+ * lives (its cells inherit it), and a second run on the same folder is refused before it
+ * writes anything. The lock file holds the owner's pid, for the message. */
+static int lock_out(struct session *ss)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/.racelab.lock", ss->out);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "racelab: --out: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (errno == EWOULDBLOCK || errno == EAGAIN)
+            fprintf(stderr,
+                    "racelab: --out: %s is in use by another racelab run%s%s%s; give this run "
+                    "its own folder\n",
+                    ss->out, *pid ? " (pid " : "", pid, *pid ? ")" : "");
+        else
+            fprintf(stderr, "racelab: --out: cannot lock %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        fprintf(stderr, "racelab: --out: cannot write %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    ss->lock_fd = fd;
+    ss->locked = true;
+    return 0;
+}
+
 /* Load, check, run, report: shared by run, compare and repro. */
 int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_table table,
                 bool print_table)
@@ -229,6 +273,8 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
         fprintf(stderr, "racelab: --out: cannot create %s: %s\n", ss->out, strerror(errno));
         return EXIT_BAD;
     }
+    if (lock_out(ss) != 0)
+        return EXIT_BAD;
     if (!c->quiet)
         fprintf(stderr, "racelab: %zu cells, %ld at a time, into %s\n", ss->su.n, ss->su.jobs,
                 ss->out);
