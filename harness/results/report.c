@@ -61,13 +61,41 @@ void report_counts(char *buf, size_t len, const json_t *obj, bool short_hops)
         snprintf(buf, len, "-");
 }
 
-static const char *verdict(const struct suite_cell *sc)
+enum report_status report_status(const struct suite_cell *sc)
 {
     if (sc->skipped)
-        return "SKIP";
+        return REPORT_SKIPPED;
     if (json_object_get(sc->result, "error"))
+        return REPORT_ERROR;
+    return sc->passed ? REPORT_PASSED : REPORT_FAILED;
+}
+
+const char *report_status_word(enum report_status st)
+{
+    switch (st) {
+    case REPORT_PASSED:
+        return "PASS";
+    case REPORT_FAILED:
+        return "FAIL";
+    case REPORT_ERROR:
         return "ERROR";
-    return sc->passed ? "PASS" : "FAIL";
+    case REPORT_SKIPPED:
+        return "SKIP";
+    }
+    return "?";
+}
+
+void report_check_line(char *buf, size_t len, const char *path, const json_t *check)
+{
+    const json_t *v = json_object_get(check, "value");
+    const json_t *why = json_object_get(check, "why");
+    char got[64] = "";
+    if (json_is_number(v))
+        snprintf(got, sizeof(got), " (got %g)", json_number_value(v));
+    snprintf(buf, len, "%s:%lld: %s%s%s%s", path,
+             (long long)json_integer_value(json_object_get(check, "line")),
+             json_string_value(json_object_get(check, "check")), got,
+             json_is_string(why) ? " - " : "", json_is_string(why) ? json_string_value(why) : "");
 }
 
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
@@ -79,8 +107,8 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
     fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
             sc->cell.s->name, sc->cell.m->name,
             (long long)json_integer_value(json_object_get(r, "failures")),
-            (long long)json_integer_value(json_object_get(r, "trials")), oc, verdict(sc),
-            elapsed_s);
+            (long long)json_integer_value(json_object_get(r, "trials")), oc,
+            report_status_word(report_status(sc)), elapsed_s);
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
@@ -214,7 +242,7 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
             fmt_num(buf, sizeof(buf), json_object_get(r, "throughput_rps"), "%.0f");
             tadd(t, c++, "%s", buf);
         }
-        tadd(t, c++, "%s", verdict(sc));
+        tadd(t, c++, "%s", report_status_word(report_status(sc)));
         t->rows++;
     }
     tprint(out, t);
@@ -223,12 +251,12 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
     for (size_t i = 0; i < su->n; i++) {
         const struct suite_cell *sc = &su->cells[i];
         const json_t *r = sc->result;
-        const json_t *err = json_object_get(r, "error");
-        const json_t *skip = json_object_get(r, "skipped");
-        if (json_is_string(err) || json_is_string(skip)) {
-            fprintf(out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
-                    json_string_value(json_is_string(err) ? err : skip));
-        } else if (!sc->passed) {
+        enum report_status st = report_status(sc);
+        if (st == REPORT_ERROR || st == REPORT_SKIPPED) {
+            fprintf(
+                out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
+                json_string_value(json_object_get(r, st == REPORT_ERROR ? "error" : "skipped")));
+        } else if (st == REPORT_FAILED) {
             fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
             size_t k;
             const json_t *ck;
@@ -236,16 +264,9 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
             {
                 if (json_is_true(json_object_get(ck, "passed")))
                     continue;
-                const json_t *v = json_object_get(ck, "value");
-                const json_t *why = json_object_get(ck, "why");
-                fprintf(out, "  %s:%lld: %s", sc->cell.s->path,
-                        (long long)json_integer_value(json_object_get(ck, "line")),
-                        json_string_value(json_object_get(ck, "check")));
-                if (json_is_number(v))
-                    fprintf(out, " (got %g)", json_number_value(v));
-                if (json_is_string(why))
-                    fprintf(out, " — %s", json_string_value(why));
-                fputc('\n', out);
+                char line[1024];
+                report_check_line(line, sizeof(line), sc->cell.s->path, ck);
+                fprintf(out, "  %s\n", line);
             }
         }
         const json_t *sw = json_object_get(r, "sweep");
@@ -361,13 +382,10 @@ int report_junit(const struct suite *su, const char *path)
         return -1;
     size_t fails = 0, errors = 0, skips = 0;
     for (size_t i = 0; i < su->n; i++) {
-        const struct suite_cell *sc = &su->cells[i];
-        if (sc->skipped)
-            skips++;
-        else if (json_object_get(sc->result, "error"))
-            errors++;
-        else if (!sc->passed)
-            fails++;
+        enum report_status st = report_status(&su->cells[i]);
+        skips += st == REPORT_SKIPPED;
+        errors += st == REPORT_ERROR;
+        fails += st == REPORT_FAILED;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f,
@@ -384,12 +402,10 @@ int report_junit(const struct suite *su, const char *path)
             const struct suite_cell *x = &su->cells[j];
             n++;
             time += json_number_value(json_object_get(x->result, "wall_s"));
-            if (x->skipped)
-                ss++;
-            else if (json_object_get(x->result, "error"))
-                se++;
-            else if (!x->passed)
-                sf++;
+            enum report_status st = report_status(x);
+            ss += st == REPORT_SKIPPED;
+            se += st == REPORT_ERROR;
+            sf += st == REPORT_FAILED;
         }
         fprintf(f, "  <testsuite name=\"");
         xml_escape(f, sc->cell.s->name);
@@ -406,17 +422,18 @@ int report_junit(const struct suite *su, const char *path)
             xml_escape(f, x->cell.m->name);
             fprintf(f, "\" time=\"%.3f\">\n", json_number_value(json_object_get(r, "wall_s")));
             const json_t *err = json_object_get(r, "error");
-            if (x->skipped) {
+            enum report_status st = report_status(x);
+            if (st == REPORT_SKIPPED) {
                 fprintf(f, "      <skipped message=\"");
                 xml_escape(f, json_string_value(json_object_get(r, "skipped")));
                 fprintf(f, "\"/>\n");
-            } else if (json_is_string(err)) {
+            } else if (st == REPORT_ERROR) {
                 fprintf(f, "      <error message=\"");
                 xml_escape(f, json_string_value(err));
                 fprintf(f, "\">");
                 xml_escape(f, json_string_value(err));
                 fprintf(f, "</error>\n");
-            } else if (!x->passed) {
+            } else if (st == REPORT_FAILED) {
                 fprintf(f, "      <failure message=\"expectations failed\">");
                 size_t k;
                 const json_t *ck;
@@ -424,19 +441,9 @@ int report_junit(const struct suite *su, const char *path)
                 {
                     if (json_is_true(json_object_get(ck, "passed")))
                         continue;
-                    char line[512];
-                    const json_t *v = json_object_get(ck, "value");
-                    const json_t *why = json_object_get(ck, "why");
-                    snprintf(line, sizeof(line), "%s:%lld: %s", x->cell.s->path,
-                             (long long)json_integer_value(json_object_get(ck, "line")),
-                             json_string_value(json_object_get(ck, "check")));
+                    char line[1024];
+                    report_check_line(line, sizeof(line), x->cell.s->path, ck);
                     xml_escape(f, line);
-                    if (json_is_number(v))
-                        fprintf(f, " (got %g)", json_number_value(v));
-                    if (json_is_string(why)) {
-                        fputs(" - ", f);
-                        xml_escape(f, json_string_value(why));
-                    }
                     fputc('\n', f);
                 }
                 fprintf(f, "</failure>\n");
@@ -555,15 +562,8 @@ void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
     {
         if (json_is_true(json_object_get(ck, "passed")))
             continue;
-        const json_t *v = json_object_get(ck, "value");
-        const json_t *why = json_object_get(ck, "why");
-        fprintf(out, "  %s:%lld: %s", s->path,
-                (long long)json_integer_value(json_object_get(ck, "line")),
-                json_string_value(json_object_get(ck, "check")));
-        if (json_is_number(v))
-            fprintf(out, " (got %g)", json_number_value(v));
-        if (json_is_string(why))
-            fprintf(out, " - %s", json_string_value(why));
-        fputc('\n', out);
+        char line[1024];
+        report_check_line(line, sizeof(line), s->path, ck);
+        fprintf(out, "  %s\n", line);
     }
 }

@@ -9,6 +9,25 @@
 
 #include "suite.h"
 
+/* What became of a cell: skipped (not run: --proxy-cmd and a mitigation without
+ * proxy_cmd_args), error (it could not complete: "error"), failed (an expectation failed), or
+ * passed. The table, the progress line and junit.xml all say it from this. */
+enum report_status {
+    REPORT_PASSED,
+    REPORT_FAILED,
+    REPORT_ERROR,
+    REPORT_SKIPPED,
+};
+
+enum report_status report_status(const struct suite_cell *sc);
+
+/* "PASS", "FAIL", "ERROR", "SKIP" */
+const char *report_status_word(enum report_status st);
+
+/* One check of the cell's "expect" in a line: "FILE:LINE: CHECK (got VALUE) - WHY", the value
+ * and the reason only when the check has them. */
+void report_check_line(char *buf, size_t len, const char *path, const json_t *check);
+
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
                      double elapsed_s);
 
