@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "expect.h"
+#include "grow.h"
 
 static const char *short_name(const char *n)
 {
@@ -118,11 +119,24 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
 /* A small text table: rows of strings, columns padded to their widest cell. */
 #define TCOLS 12
 struct table {
-    char *cell[256][TCOLS];
-    size_t rows, cols;
+    char *(*cell)[TCOLS]; /* rows × TCOLS strings, NULL where empty */
+    size_t rows, cap, cols;
     bool right[TCOLS];
 };
 
+/* Starts a row: the cells tadd writes next. False when out of memory (the row is left out). */
+static bool trow(struct table *t)
+{
+    void *v = grow_array(t->cell, &t->cap, t->rows + 1, sizeof(*t->cell));
+    if (!v)
+        return false;
+    t->cell = v;
+    memset(t->cell[t->rows], 0, sizeof(*t->cell));
+    t->rows++;
+    return true;
+}
+
+/* Column col of the current row. */
 static void tadd(struct table *t, size_t col, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void tadd(struct table *t, size_t col, const char *fmt, ...)
@@ -132,10 +146,20 @@ static void tadd(struct table *t, size_t col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    if (t->rows < 256 && col < TCOLS)
-        t->cell[t->rows][col] = strdup(buf);
+    if (t->rows > 0 && col < TCOLS)
+        t->cell[t->rows - 1][col] = strdup(buf);
 }
 
+/* The next column of the header row, aligned right or left. */
+static void thead(struct table *t, const char *name, bool right)
+{
+    if (t->cols >= TCOLS)
+        return;
+    t->right[t->cols] = right;
+    tadd(t, t->cols++, "%s", name);
+}
+
+/* Prints the table and empties it (its columns too). */
 static void tprint(FILE *out, struct table *t)
 {
     size_t w[TCOLS] = {0};
@@ -160,15 +184,17 @@ static void tprint(FILE *out, struct table *t)
                 memcpy(line + o, "  ", 3);
                 o += 2;
             }
-            free(t->cell[r][c]);
-            t->cell[r][c] = NULL;
         }
         while (o > 0 && line[o - 1] == ' ')
             o--;
         line[o] = '\0';
         fprintf(out, "%s\n", line);
     }
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < TCOLS; c++)
+            free(t->cell[r][c]);
     t->rows = 0;
+    t->cols = 0;
 }
 
 static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
@@ -179,131 +205,146 @@ static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
         snprintf(buf, len, "-");
 }
 
-void report_table(FILE *out, const struct suite *su, enum report_table kind)
+static void table_header(struct table *t, bool cmp)
 {
-    struct table *t = calloc(1, sizeof(*t));
-    if (!t)
+    if (!trow(t))
         return;
-    size_t c = 0;
-    bool cmp = kind == REPORT_TABLE_COMPARE;
     if (!cmp)
-        tadd(t, c++, "scenario");
-    tadd(t, c++, "mitigation");
-    tadd(t, c, "trials"), t->right[c++] = true;
-    tadd(t, c, "fail"), t->right[c++] = true;
+        thead(t, "scenario", false);
+    thead(t, "mitigation", false);
+    thead(t, "trials", true);
+    thead(t, "fail", true);
     if (cmp)
-        tadd(t, c, "rate"), t->right[c++] = true;
-    tadd(t, c++, "outcomes");
-    tadd(t, c++, "RST per hop");
-    tadd(t, c++, "proxy flags");
-    tadd(t, c, "p50 ms"), t->right[c++] = true;
-    tadd(t, c, "p99 ms"), t->right[c++] = true;
+        thead(t, "rate", true);
+    thead(t, "outcomes", false);
+    thead(t, "RST per hop", false);
+    thead(t, "proxy flags", false);
+    thead(t, "p50 ms", true);
+    thead(t, "p99 ms", true);
     if (cmp)
-        tadd(t, c, "req/s"), t->right[c++] = true;
-    tadd(t, c++, "result");
-    t->cols = c;
-    t->rows = 1;
-    for (size_t i = 0; i < su->n && t->rows < 255; i++) {
-        const struct suite_cell *sc = &su->cells[i];
-        const json_t *r = sc->result;
-        char buf[512];
-        c = 0;
-        if (!cmp)
-            tadd(t, c++, "%s", sc->cell.s->name);
-        tadd(t, c++, "%s", sc->cell.m->name);
-        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
-        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
-        if (cmp) {
-            fmt_num(buf, sizeof(buf), json_object_get(r, "failure_rate"), "%.0f");
-            const json_t *fr = json_object_get(r, "failure_rate");
-            if (json_is_number(fr))
-                snprintf(buf, sizeof(buf), "%.1f%%", json_number_value(fr) * 100);
-            tadd(t, c++, "%s", buf);
-        }
-        report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
-        tadd(t, c++, "%s", buf);
-        const json_t *rst = json_object_get(r, "rst");
-        if (json_is_string(json_object_get(r, "capture")))
-            report_counts(buf, sizeof(buf), rst, true);
-        else
-            snprintf(buf, sizeof(buf), sc->skipped ? "-" : "(no capture)");
-        tadd(t, c++, "%s", buf);
-        if (json_is_true(json_object_get(r, "access_log")))
-            report_counts(buf, sizeof(buf), json_object_get(r, "proxy_flags"), false);
+        thead(t, "req/s", true);
+    thead(t, "result", false);
+}
+
+/* One cell's row, in the columns of table_header. */
+static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
+{
+    const json_t *r = sc->result;
+    char buf[512];
+    size_t c = 0;
+    if (!trow(t))
+        return;
+    if (!cmp)
+        tadd(t, c++, "%s", sc->cell.s->name);
+    tadd(t, c++, "%s", sc->cell.m->name);
+    tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
+    tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
+    if (cmp) {
+        const json_t *fr = json_object_get(r, "failure_rate");
+        if (json_is_number(fr))
+            snprintf(buf, sizeof(buf), "%.1f%%", json_number_value(fr) * 100);
         else
             snprintf(buf, sizeof(buf), "-");
         tadd(t, c++, "%s", buf);
-        const json_t *lat = json_object_get(r, "latency_ms");
-        fmt_num(buf, sizeof(buf), json_object_get(lat, "p50"), "%.2f");
+    }
+    report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
+    tadd(t, c++, "%s", buf);
+    if (json_is_string(json_object_get(r, "capture")))
+        report_counts(buf, sizeof(buf), json_object_get(r, "rst"), true);
+    else
+        snprintf(buf, sizeof(buf), "%s", sc->skipped ? "-" : "(no capture)");
+    tadd(t, c++, "%s", buf);
+    if (json_is_true(json_object_get(r, "access_log")))
+        report_counts(buf, sizeof(buf), json_object_get(r, "proxy_flags"), false);
+    else
+        snprintf(buf, sizeof(buf), "-");
+    tadd(t, c++, "%s", buf);
+    const json_t *lat = json_object_get(r, "latency_ms");
+    fmt_num(buf, sizeof(buf), json_object_get(lat, "p50"), "%.2f");
+    tadd(t, c++, "%s", buf);
+    fmt_num(buf, sizeof(buf), json_object_get(lat, "p99"), "%.2f");
+    tadd(t, c++, "%s", buf);
+    if (cmp) {
+        fmt_num(buf, sizeof(buf), json_object_get(r, "throughput_rps"), "%.0f");
         tadd(t, c++, "%s", buf);
-        fmt_num(buf, sizeof(buf), json_object_get(lat, "p99"), "%.2f");
-        tadd(t, c++, "%s", buf);
-        if (cmp) {
-            fmt_num(buf, sizeof(buf), json_object_get(r, "throughput_rps"), "%.0f");
-            tadd(t, c++, "%s", buf);
-        }
-        tadd(t, c++, "%s", report_status_word(report_status(sc)));
-        t->rows++;
+    }
+    tadd(t, c++, "%s", report_status_word(report_status(sc)));
+}
+
+/* Under the table: why a cell did not run or complete, or its failed checks. */
+static void table_notes(FILE *out, const struct suite_cell *sc)
+{
+    const json_t *r = sc->result;
+    enum report_status st = report_status(sc);
+    if (st == REPORT_ERROR || st == REPORT_SKIPPED) {
+        fprintf(out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
+                json_string_value(json_object_get(r, st == REPORT_ERROR ? "error" : "skipped")));
+        return;
+    }
+    if (st != REPORT_FAILED)
+        return;
+    fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
+    size_t k;
+    const json_t *ck;
+    json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
+    {
+        if (json_is_true(json_object_get(ck, "passed")))
+            continue;
+        char line[1024];
+        report_check_line(line, sizeof(line), sc->cell.s->path, ck);
+        fprintf(out, "  %s\n", line);
+    }
+}
+
+/* The race window of a sweep: the failure rate per gap, with a bar. */
+static void table_sweep(FILE *out, struct table *t, const struct suite_cell *sc)
+{
+    const json_t *sw = json_object_get(sc->result, "sweep");
+    if (json_array_size(sw) == 0)
+        return;
+    fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name);
+    if (trow(t)) {
+        thead(t, "gap ms", true);
+        thead(t, "trials", true);
+        thead(t, "failures", true);
+        thead(t, "rate", true);
+        thead(t, "", false);
+    }
+    size_t k;
+    const json_t *g;
+    json_array_foreach(sw, k, g)
+    {
+        if (!trow(t))
+            break;
+        double rate = json_number_value(json_object_get(g, "failure_rate"));
+        char bar[41];
+        int nb = (int)lround(rate * 40);
+        memset(bar, '#', (size_t)nb);
+        bar[nb] = '\0';
+        size_t c = 0;
+        tadd(t, c++, "%g", json_number_value(json_object_get(g, "gap_ms")));
+        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "trials")));
+        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "failures")));
+        tadd(t, c++, "%.0f%%", rate * 100);
+        tadd(t, c++, "%s", bar);
     }
     tprint(out, t);
+}
 
+void report_table(FILE *out, const struct suite *su, enum report_table kind)
+{
+    struct table t = {0};
+    bool cmp = kind == REPORT_TABLE_COMPARE;
+    table_header(&t, cmp);
+    for (size_t i = 0; i < su->n; i++)
+        table_row(&t, &su->cells[i], cmp);
+    tprint(out, &t);
     /* What failed, and the race window of every sweep. */
     for (size_t i = 0; i < su->n; i++) {
-        const struct suite_cell *sc = &su->cells[i];
-        const json_t *r = sc->result;
-        enum report_status st = report_status(sc);
-        if (st == REPORT_ERROR || st == REPORT_SKIPPED) {
-            fprintf(
-                out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
-                json_string_value(json_object_get(r, st == REPORT_ERROR ? "error" : "skipped")));
-        } else if (st == REPORT_FAILED) {
-            fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
-            size_t k;
-            const json_t *ck;
-            json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
-            {
-                if (json_is_true(json_object_get(ck, "passed")))
-                    continue;
-                char line[1024];
-                report_check_line(line, sizeof(line), sc->cell.s->path, ck);
-                fprintf(out, "  %s\n", line);
-            }
-        }
-        const json_t *sw = json_object_get(r, "sweep");
-        if (json_array_size(sw) == 0)
-            continue;
-        fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name);
-        c = 0;
-        tadd(t, c, "gap ms"), t->right[c++] = true;
-        tadd(t, c, "trials"), t->right[c++] = true;
-        tadd(t, c, "failures"), t->right[c++] = true;
-        tadd(t, c, "rate"), t->right[c++] = true;
-        tadd(t, c++, "%s", "");
-        t->cols = c;
-        t->right[4] = false;
-        t->rows = 1;
-        size_t k;
-        const json_t *g;
-        json_array_foreach(sw, k, g)
-        {
-            if (t->rows >= 255)
-                break;
-            double rate = json_number_value(json_object_get(g, "failure_rate"));
-            char bar[41];
-            int nb = (int)lround(rate * 40);
-            memset(bar, '#', (size_t)nb);
-            bar[nb] = '\0';
-            c = 0;
-            tadd(t, c++, "%g", json_number_value(json_object_get(g, "gap_ms")));
-            tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "trials")));
-            tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "failures")));
-            tadd(t, c++, "%.0f%%", rate * 100);
-            tadd(t, c++, "%s", bar);
-            t->rows++;
-        }
-        tprint(out, t);
+        table_notes(out, &su->cells[i]);
+        table_sweep(out, &t, &su->cells[i]);
     }
-    free(t);
+    free(t.cell);
 }
 
 json_t *report_ordered(const json_t *cell)
