@@ -1,12 +1,13 @@
 /* report — what a run reports: one progress line per finished cell (stderr), the table (stdout),
- * results.json (the DESIGN.md contract), junit.xml (one testcase per cell), and the words of
- * `racelab repro`. */
+ * results.json (the DESIGN.md contract), junit.xml (junit.h: one testcase per cell), and the
+ * words of `racelab repro`. */
 #ifndef RACELAB_REPORT_H
 #define RACELAB_REPORT_H
 
 #include <jansson.h>
 #include <stdio.h>
 
+#include "junit.h" /* junit.xml: report_junit */
 #include "suite.h"
 
 /* What became of a cell: skipped (not run: --proxy-cmd and a mitigation without
@@ -44,8 +45,6 @@ json_t *report_ordered(const json_t *cell);
 
 /* {"run_id", "wall_s", "cells": [...]} */
 json_t *report_results(const struct suite *su, const char *run_id);
-
-int report_junit(const struct suite *su, const char *path);
 
 /* `racelab repro`: what happened in the cell, in words. */
 void report_words(FILE *out, const struct scn *s, const json_t *cell);
