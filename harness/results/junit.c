@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include "expect.h"
 #include "report.h"
 
 static void xml_escape(FILE *f, const char *s)
@@ -67,7 +68,7 @@ static void write_status(FILE *f, const struct suite_cell *sc)
         const json_t *ck;
         json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
         {
-            if (json_is_true(json_object_get(ck, "passed")))
+            if (expect_check_state(ck) != EXPECT_FAILED)
                 continue;
             char line[1024];
             report_check_line(line, sizeof(line), sc->cell.s->path, ck);

@@ -288,7 +288,7 @@ static void table_notes(FILE *out, const struct suite_cell *sc)
     const json_t *ck;
     json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
     {
-        if (json_is_true(json_object_get(ck, "passed")))
+        if (expect_check_state(ck) != EXPECT_FAILED)
             continue;
         char line[1024];
         report_check_line(line, sizeof(line), sc->cell.s->path, ck);
@@ -460,10 +460,9 @@ void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
     const json_t *ck;
     json_array_foreach(checks, i, ck)
     {
-        if (json_is_true(json_object_get(ck, "skipped")))
-            skipped++;
-        else if (!json_is_true(json_object_get(ck, "passed")))
-            failed++;
+        enum expect_state st = expect_check_state(ck);
+        skipped += st == EXPECT_SKIPPED;
+        failed += st == EXPECT_FAILED;
     }
     if (n == skipped) {
         fprintf(out, "\nMitigation %s has no expectation this run could check.\n", mit);
@@ -483,7 +482,7 @@ void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
             failed, n - skipped, mit);
     json_array_foreach(checks, i, ck)
     {
-        if (json_is_true(json_object_get(ck, "passed")))
+        if (expect_check_state(ck) != EXPECT_FAILED)
             continue;
         char line[1024];
         report_check_line(line, sizeof(line), s->path, ck);
