@@ -94,7 +94,34 @@ static void write_system_out(FILE *f, const struct suite_cell *sc)
     xml_escape(f, json_string_value(json_object_get(r, "capture")));
     fprintf(f, "\nlogs: ");
     xml_escape(f, json_string_value(json_object_get(r, "dir")));
+    if (report_checks(r, EXPECT_SKIPPED)) {
+        fprintf(f, "\nchecks skipped (not observable in this run):");
+        size_t k;
+        const json_t *ck;
+        json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
+        {
+            if (expect_check_state(ck) != EXPECT_SKIPPED)
+                continue;
+            char line[1024];
+            report_check_line(line, sizeof(line), sc->cell.s->path, ck);
+            fputc('\n', f);
+            xml_escape(f, line);
+        }
+    }
     fprintf(f, "</system-out>\n");
+}
+
+/* A cell with skipped checks passes or fails on the others; the property says that some of its
+ * expectations were not observed. */
+static void write_properties(FILE *f, const struct suite_cell *sc)
+{
+    size_t skipped = report_checks(sc->result, EXPECT_SKIPPED);
+    if (!skipped)
+        return;
+    fprintf(f,
+            "      <properties>\n        <property name=\"checks_skipped\" value=\"%zu\"/>\n"
+            "      </properties>\n",
+            skipped);
 }
 
 static void write_testcase(FILE *f, const struct suite_cell *sc)
@@ -104,6 +131,7 @@ static void write_testcase(FILE *f, const struct suite_cell *sc)
     fprintf(f, "\" name=\"");
     xml_escape(f, sc->cell.m->name);
     fprintf(f, "\" time=\"%.3f\">\n", json_number_value(json_object_get(sc->result, "wall_s")));
+    write_properties(f, sc);
     write_status(f, sc);
     write_system_out(f, sc);
     fprintf(f, "    </testcase>\n");

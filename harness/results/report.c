@@ -86,6 +86,25 @@ const char *report_status_word(enum report_status st)
     return "?";
 }
 
+size_t report_checks(const json_t *cell, enum expect_state st)
+{
+    size_t n = 0, i;
+    const json_t *ck;
+    json_array_foreach(json_object_get(json_object_get(cell, "expect"), "checks"), i, ck) n +=
+        expect_check_state(ck) == st;
+    return n;
+}
+
+void report_result(char *buf, size_t len, const struct suite_cell *sc)
+{
+    const char *word = report_status_word(report_status(sc));
+    size_t skipped = report_checks(sc->result, EXPECT_SKIPPED);
+    if (skipped)
+        snprintf(buf, len, "%s (%zu check%s skipped)", word, skipped, skipped == 1 ? "" : "s");
+    else
+        snprintf(buf, len, "%s", word);
+}
+
 void report_check_line(char *buf, size_t len, const char *path, const json_t *check)
 {
     const json_t *v = json_object_get(check, "value");
@@ -103,13 +122,13 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
                      double elapsed_s)
 {
     const json_t *r = sc->result;
-    char oc[256];
+    char oc[256], res[64];
     report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
+    report_result(res, sizeof(res), sc);
     fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
             sc->cell.s->name, sc->cell.m->name,
             (long long)json_integer_value(json_object_get(r, "failures")),
-            (long long)json_integer_value(json_object_get(r, "trials")), oc,
-            report_status_word(report_status(sc)), elapsed_s);
+            (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
@@ -268,7 +287,8 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
         fmt_num(buf, sizeof(buf), json_object_get(r, "throughput_rps"), "%.0f");
         tadd(t, c++, "%s", buf);
     }
-    tadd(t, c++, "%s", report_status_word(report_status(sc)));
+    report_result(buf, sizeof(buf), sc);
+    tadd(t, c++, "%s", buf);
 }
 
 /* Under the table: why a cell did not run or complete, or its failed checks. */
@@ -455,15 +475,10 @@ void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
 {
     const char *mit = json_string_value(json_object_get(cell, "mitigation"));
     const json_t *checks = json_object_get(json_object_get(cell, "expect"), "checks");
-    size_t n = json_array_size(checks), failed = 0, skipped = 0;
+    size_t n = json_array_size(checks), failed = report_checks(cell, EXPECT_FAILED),
+           skipped = report_checks(cell, EXPECT_SKIPPED);
     size_t i;
     const json_t *ck;
-    json_array_foreach(checks, i, ck)
-    {
-        enum expect_state st = expect_check_state(ck);
-        skipped += st == EXPECT_SKIPPED;
-        failed += st == EXPECT_FAILED;
-    }
     if (n == skipped) {
         fprintf(out, "\nMitigation %s has no expectation this run could check.\n", mit);
         return;

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "expect.h"
 #include "junit.h" /* junit.xml: report_junit */
 #include "suite.h"
 
@@ -24,6 +25,14 @@ enum report_status report_status(const struct suite_cell *sc);
 
 /* "PASS", "FAIL", "ERROR", "SKIP" */
 const char *report_status_word(enum report_status st);
+
+/* How many checks of the cell object's "expect" are in state st. */
+size_t report_checks(const json_t *cell, enum expect_state st);
+
+/* A cell's result for the table and the progress line: its status word, with the number of its
+ * checks that were skipped (not observable in this run) when there are any: "PASS",
+ * "PASS (2 checks skipped)". */
+void report_result(char *buf, size_t len, const struct suite_cell *sc);
 
 /* One check of the cell's "expect" in a line: "FILE:LINE: CHECK (got VALUE) - WHY", the value
  * and the reason only when the check has them. */
