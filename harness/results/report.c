@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "expect.h"
+#include "grow.h"
 
 static const char *short_name(const char *n)
 {
@@ -61,26 +62,73 @@ void report_counts(char *buf, size_t len, const json_t *obj, bool short_hops)
         snprintf(buf, len, "-");
 }
 
-static const char *verdict(const struct suite_cell *sc)
+enum report_status report_status(const struct suite_cell *sc)
 {
     if (sc->skipped)
-        return "SKIP";
+        return REPORT_SKIPPED;
     if (json_object_get(sc->result, "error"))
+        return REPORT_ERROR;
+    return sc->passed ? REPORT_PASSED : REPORT_FAILED;
+}
+
+const char *report_status_word(enum report_status st)
+{
+    switch (st) {
+    case REPORT_PASSED:
+        return "PASS";
+    case REPORT_FAILED:
+        return "FAIL";
+    case REPORT_ERROR:
         return "ERROR";
-    return sc->passed ? "PASS" : "FAIL";
+    case REPORT_SKIPPED:
+        return "SKIP";
+    }
+    return "?";
+}
+
+size_t report_checks(const json_t *cell, enum expect_state st)
+{
+    size_t n = 0, i;
+    const json_t *ck;
+    json_array_foreach(json_object_get(json_object_get(cell, "expect"), "checks"), i, ck) n +=
+        expect_check_state(ck) == st;
+    return n;
+}
+
+void report_result(char *buf, size_t len, const struct suite_cell *sc)
+{
+    const char *word = report_status_word(report_status(sc));
+    size_t skipped = report_checks(sc->result, EXPECT_SKIPPED);
+    if (skipped)
+        snprintf(buf, len, "%s (%zu check%s skipped)", word, skipped, skipped == 1 ? "" : "s");
+    else
+        snprintf(buf, len, "%s", word);
+}
+
+void report_check_line(char *buf, size_t len, const char *path, const json_t *check)
+{
+    const json_t *v = json_object_get(check, "value");
+    const json_t *why = json_object_get(check, "why");
+    char got[64] = "";
+    if (json_is_number(v))
+        snprintf(got, sizeof(got), " (got %g)", json_number_value(v));
+    snprintf(buf, len, "%s:%lld: %s%s%s%s", path,
+             (long long)json_integer_value(json_object_get(check, "line")),
+             json_string_value(json_object_get(check, "check")), got,
+             json_is_string(why) ? " - " : "", json_is_string(why) ? json_string_value(why) : "");
 }
 
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
                      double elapsed_s)
 {
     const json_t *r = sc->result;
-    char oc[256];
+    char oc[256], res[64];
     report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
+    report_result(res, sizeof(res), sc);
     fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
             sc->cell.s->name, sc->cell.m->name,
             (long long)json_integer_value(json_object_get(r, "failures")),
-            (long long)json_integer_value(json_object_get(r, "trials")), oc, verdict(sc),
-            elapsed_s);
+            (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
@@ -90,11 +138,24 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
 /* A small text table: rows of strings, columns padded to their widest cell. */
 #define TCOLS 12
 struct table {
-    char *cell[256][TCOLS];
-    size_t rows, cols;
+    char *(*cell)[TCOLS]; /* rows × TCOLS strings, NULL where empty */
+    size_t rows, cap, cols;
     bool right[TCOLS];
 };
 
+/* Starts a row: the cells tadd writes next. False when out of memory (the row is left out). */
+static bool trow(struct table *t)
+{
+    void *v = grow_array(t->cell, &t->cap, t->rows + 1, sizeof(*t->cell));
+    if (!v)
+        return false;
+    t->cell = v;
+    memset(t->cell[t->rows], 0, sizeof(*t->cell));
+    t->rows++;
+    return true;
+}
+
+/* Column col of the current row. */
 static void tadd(struct table *t, size_t col, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void tadd(struct table *t, size_t col, const char *fmt, ...)
@@ -104,10 +165,20 @@ static void tadd(struct table *t, size_t col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    if (t->rows < 256 && col < TCOLS)
-        t->cell[t->rows][col] = strdup(buf);
+    if (t->rows > 0 && col < TCOLS)
+        t->cell[t->rows - 1][col] = strdup(buf);
 }
 
+/* The next column of the header row, aligned right or left. */
+static void thead(struct table *t, const char *name, bool right)
+{
+    if (t->cols >= TCOLS)
+        return;
+    t->right[t->cols] = right;
+    tadd(t, t->cols++, "%s", name);
+}
+
+/* Prints the table and empties it (its columns too). */
 static void tprint(FILE *out, struct table *t)
 {
     size_t w[TCOLS] = {0};
@@ -132,15 +203,17 @@ static void tprint(FILE *out, struct table *t)
                 memcpy(line + o, "  ", 3);
                 o += 2;
             }
-            free(t->cell[r][c]);
-            t->cell[r][c] = NULL;
         }
         while (o > 0 && line[o - 1] == ' ')
             o--;
         line[o] = '\0';
         fprintf(out, "%s\n", line);
     }
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < TCOLS; c++)
+            free(t->cell[r][c]);
     t->rows = 0;
+    t->cols = 0;
 }
 
 static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
@@ -151,138 +224,147 @@ static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
         snprintf(buf, len, "-");
 }
 
-void report_table(FILE *out, const struct suite *su, enum report_table kind)
+static void table_header(struct table *t, bool cmp)
 {
-    struct table *t = calloc(1, sizeof(*t));
-    if (!t)
+    if (!trow(t))
         return;
-    size_t c = 0;
-    bool cmp = kind == REPORT_TABLE_COMPARE;
     if (!cmp)
-        tadd(t, c++, "scenario");
-    tadd(t, c++, "mitigation");
-    tadd(t, c, "trials"), t->right[c++] = true;
-    tadd(t, c, "fail"), t->right[c++] = true;
+        thead(t, "scenario", false);
+    thead(t, "mitigation", false);
+    thead(t, "trials", true);
+    thead(t, "fail", true);
     if (cmp)
-        tadd(t, c, "rate"), t->right[c++] = true;
-    tadd(t, c++, "outcomes");
-    tadd(t, c++, "RST per hop");
-    tadd(t, c++, "proxy flags");
-    tadd(t, c, "p50 ms"), t->right[c++] = true;
-    tadd(t, c, "p99 ms"), t->right[c++] = true;
+        thead(t, "rate", true);
+    thead(t, "outcomes", false);
+    thead(t, "RST per hop", false);
+    thead(t, "proxy flags", false);
+    thead(t, "p50 ms", true);
+    thead(t, "p99 ms", true);
     if (cmp)
-        tadd(t, c, "req/s"), t->right[c++] = true;
-    tadd(t, c++, "result");
-    t->cols = c;
-    t->rows = 1;
-    for (size_t i = 0; i < su->n && t->rows < 255; i++) {
-        const struct suite_cell *sc = &su->cells[i];
-        const json_t *r = sc->result;
-        char buf[512];
-        c = 0;
-        if (!cmp)
-            tadd(t, c++, "%s", sc->cell.s->name);
-        tadd(t, c++, "%s", sc->cell.m->name);
-        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
-        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
-        if (cmp) {
-            fmt_num(buf, sizeof(buf), json_object_get(r, "failure_rate"), "%.0f");
-            const json_t *fr = json_object_get(r, "failure_rate");
-            if (json_is_number(fr))
-                snprintf(buf, sizeof(buf), "%.1f%%", json_number_value(fr) * 100);
-            tadd(t, c++, "%s", buf);
-        }
-        report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
-        tadd(t, c++, "%s", buf);
-        const json_t *rst = json_object_get(r, "rst");
-        if (json_is_string(json_object_get(r, "capture")))
-            report_counts(buf, sizeof(buf), rst, true);
-        else
-            snprintf(buf, sizeof(buf), sc->skipped ? "-" : "(no capture)");
-        tadd(t, c++, "%s", buf);
-        if (json_is_true(json_object_get(r, "access_log")))
-            report_counts(buf, sizeof(buf), json_object_get(r, "proxy_flags"), false);
+        thead(t, "req/s", true);
+    thead(t, "result", false);
+}
+
+/* One cell's row, in the columns of table_header. */
+static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
+{
+    const json_t *r = sc->result;
+    char buf[512];
+    size_t c = 0;
+    if (!trow(t))
+        return;
+    if (!cmp)
+        tadd(t, c++, "%s", sc->cell.s->name);
+    tadd(t, c++, "%s", sc->cell.m->name);
+    tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
+    tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
+    if (cmp) {
+        const json_t *fr = json_object_get(r, "failure_rate");
+        if (json_is_number(fr))
+            snprintf(buf, sizeof(buf), "%.1f%%", json_number_value(fr) * 100);
         else
             snprintf(buf, sizeof(buf), "-");
         tadd(t, c++, "%s", buf);
-        const json_t *lat = json_object_get(r, "latency_ms");
-        fmt_num(buf, sizeof(buf), json_object_get(lat, "p50"), "%.2f");
+    }
+    report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
+    tadd(t, c++, "%s", buf);
+    if (json_is_string(json_object_get(r, "capture")))
+        report_counts(buf, sizeof(buf), json_object_get(r, "rst"), true);
+    else
+        snprintf(buf, sizeof(buf), "%s", sc->skipped ? "-" : "(no capture)");
+    tadd(t, c++, "%s", buf);
+    if (json_is_true(json_object_get(r, "access_log")))
+        report_counts(buf, sizeof(buf), json_object_get(r, "proxy_flags"), false);
+    else
+        snprintf(buf, sizeof(buf), "-");
+    tadd(t, c++, "%s", buf);
+    const json_t *lat = json_object_get(r, "latency_ms");
+    fmt_num(buf, sizeof(buf), json_object_get(lat, "p50"), "%.2f");
+    tadd(t, c++, "%s", buf);
+    fmt_num(buf, sizeof(buf), json_object_get(lat, "p99"), "%.2f");
+    tadd(t, c++, "%s", buf);
+    if (cmp) {
+        fmt_num(buf, sizeof(buf), json_object_get(r, "throughput_rps"), "%.0f");
         tadd(t, c++, "%s", buf);
-        fmt_num(buf, sizeof(buf), json_object_get(lat, "p99"), "%.2f");
-        tadd(t, c++, "%s", buf);
-        if (cmp) {
-            fmt_num(buf, sizeof(buf), json_object_get(r, "throughput_rps"), "%.0f");
-            tadd(t, c++, "%s", buf);
-        }
-        tadd(t, c++, "%s", verdict(sc));
-        t->rows++;
+    }
+    report_result(buf, sizeof(buf), sc);
+    tadd(t, c++, "%s", buf);
+}
+
+/* Under the table: why a cell did not run or complete, or its failed checks. */
+static void table_notes(FILE *out, const struct suite_cell *sc)
+{
+    const json_t *r = sc->result;
+    enum report_status st = report_status(sc);
+    if (st == REPORT_ERROR || st == REPORT_SKIPPED) {
+        fprintf(out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
+                json_string_value(json_object_get(r, st == REPORT_ERROR ? "error" : "skipped")));
+        return;
+    }
+    if (st != REPORT_FAILED)
+        return;
+    fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
+    size_t k;
+    const json_t *ck;
+    json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
+    {
+        if (expect_check_state(ck) != EXPECT_FAILED)
+            continue;
+        char line[1024];
+        report_check_line(line, sizeof(line), sc->cell.s->path, ck);
+        fprintf(out, "  %s\n", line);
+    }
+}
+
+/* The race window of a sweep: the failure rate per gap, with a bar. */
+static void table_sweep(FILE *out, struct table *t, const struct suite_cell *sc)
+{
+    const json_t *sw = json_object_get(sc->result, "sweep");
+    if (json_array_size(sw) == 0)
+        return;
+    fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name);
+    if (trow(t)) {
+        thead(t, "gap ms", true);
+        thead(t, "trials", true);
+        thead(t, "failures", true);
+        thead(t, "rate", true);
+        thead(t, "", false);
+    }
+    size_t k;
+    const json_t *g;
+    json_array_foreach(sw, k, g)
+    {
+        if (!trow(t))
+            break;
+        double rate = json_number_value(json_object_get(g, "failure_rate"));
+        char bar[41];
+        int nb = (int)lround(rate * 40);
+        memset(bar, '#', (size_t)nb);
+        bar[nb] = '\0';
+        size_t c = 0;
+        tadd(t, c++, "%g", json_number_value(json_object_get(g, "gap_ms")));
+        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "trials")));
+        tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "failures")));
+        tadd(t, c++, "%.0f%%", rate * 100);
+        tadd(t, c++, "%s", bar);
     }
     tprint(out, t);
+}
 
+void report_table(FILE *out, const struct suite *su, enum report_table kind)
+{
+    struct table t = {0};
+    bool cmp = kind == REPORT_TABLE_COMPARE;
+    table_header(&t, cmp);
+    for (size_t i = 0; i < su->n; i++)
+        table_row(&t, &su->cells[i], cmp);
+    tprint(out, &t);
     /* What failed, and the race window of every sweep. */
     for (size_t i = 0; i < su->n; i++) {
-        const struct suite_cell *sc = &su->cells[i];
-        const json_t *r = sc->result;
-        const json_t *err = json_object_get(r, "error");
-        const json_t *skip = json_object_get(r, "skipped");
-        if (json_is_string(err) || json_is_string(skip)) {
-            fprintf(out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
-                    json_string_value(json_is_string(err) ? err : skip));
-        } else if (!sc->passed) {
-            fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
-            size_t k;
-            const json_t *ck;
-            json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
-            {
-                if (json_is_true(json_object_get(ck, "passed")))
-                    continue;
-                const json_t *v = json_object_get(ck, "value");
-                const json_t *why = json_object_get(ck, "why");
-                fprintf(out, "  %s:%lld: %s", sc->cell.s->path,
-                        (long long)json_integer_value(json_object_get(ck, "line")),
-                        json_string_value(json_object_get(ck, "check")));
-                if (json_is_number(v))
-                    fprintf(out, " (got %g)", json_number_value(v));
-                if (json_is_string(why))
-                    fprintf(out, " — %s", json_string_value(why));
-                fputc('\n', out);
-            }
-        }
-        const json_t *sw = json_object_get(r, "sweep");
-        if (json_array_size(sw) == 0)
-            continue;
-        fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name);
-        c = 0;
-        tadd(t, c, "gap ms"), t->right[c++] = true;
-        tadd(t, c, "trials"), t->right[c++] = true;
-        tadd(t, c, "failures"), t->right[c++] = true;
-        tadd(t, c, "rate"), t->right[c++] = true;
-        tadd(t, c++, "%s", "");
-        t->cols = c;
-        t->right[4] = false;
-        t->rows = 1;
-        size_t k;
-        const json_t *g;
-        json_array_foreach(sw, k, g)
-        {
-            if (t->rows >= 255)
-                break;
-            double rate = json_number_value(json_object_get(g, "failure_rate"));
-            char bar[41];
-            int nb = (int)lround(rate * 40);
-            memset(bar, '#', (size_t)nb);
-            bar[nb] = '\0';
-            c = 0;
-            tadd(t, c++, "%g", json_number_value(json_object_get(g, "gap_ms")));
-            tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "trials")));
-            tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "failures")));
-            tadd(t, c++, "%.0f%%", rate * 100);
-            tadd(t, c++, "%s", bar);
-            t->rows++;
-        }
-        tprint(out, t);
+        table_notes(out, &su->cells[i]);
+        table_sweep(out, &t, &su->cells[i]);
     }
-    free(t);
+    free(t.cell);
 }
 
 json_t *report_ordered(const json_t *cell)
@@ -327,138 +409,6 @@ json_t *report_results(const struct suite *su, const char *run_id)
         json_object_set_new(o, "proxy_cmd", json_string(su->env.proxy_cmd));
     json_object_set_new(o, "cells", cells);
     return o;
-}
-
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-                fputc('?', f);
-            else
-                fputc(*s, f);
-        }
-    }
-}
-
-int report_junit(const struct suite *su, const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    size_t fails = 0, errors = 0, skips = 0;
-    for (size_t i = 0; i < su->n; i++) {
-        const struct suite_cell *sc = &su->cells[i];
-        if (sc->skipped)
-            skips++;
-        else if (json_object_get(sc->result, "error"))
-            errors++;
-        else if (!sc->passed)
-            fails++;
-    }
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f,
-            "<testsuites name=\"racelab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-            "skipped=\"%zu\" time=\"%.3f\">\n",
-            su->n, fails, errors, skips, su->wall_s);
-    for (size_t i = 0; i < su->n; i++) {
-        const struct suite_cell *sc = &su->cells[i];
-        if (i > 0 && su->cells[i - 1].cell.s == sc->cell.s)
-            continue;
-        size_t n = 0, sf = 0, se = 0, ss = 0;
-        double time = 0;
-        for (size_t j = i; j < su->n && su->cells[j].cell.s == sc->cell.s; j++) {
-            const struct suite_cell *x = &su->cells[j];
-            n++;
-            time += json_number_value(json_object_get(x->result, "wall_s"));
-            if (x->skipped)
-                ss++;
-            else if (json_object_get(x->result, "error"))
-                se++;
-            else if (!x->passed)
-                sf++;
-        }
-        fprintf(f, "  <testsuite name=\"");
-        xml_escape(f, sc->cell.s->name);
-        fprintf(f,
-                "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
-                "time=\"%.3f\">\n",
-                n, sf, se, ss, time);
-        for (size_t j = i; j < su->n && su->cells[j].cell.s == sc->cell.s; j++) {
-            const struct suite_cell *x = &su->cells[j];
-            const json_t *r = x->result;
-            fprintf(f, "    <testcase classname=\"racelab.");
-            xml_escape(f, x->cell.s->name);
-            fprintf(f, "\" name=\"");
-            xml_escape(f, x->cell.m->name);
-            fprintf(f, "\" time=\"%.3f\">\n", json_number_value(json_object_get(r, "wall_s")));
-            const json_t *err = json_object_get(r, "error");
-            if (x->skipped) {
-                fprintf(f, "      <skipped message=\"");
-                xml_escape(f, json_string_value(json_object_get(r, "skipped")));
-                fprintf(f, "\"/>\n");
-            } else if (json_is_string(err)) {
-                fprintf(f, "      <error message=\"");
-                xml_escape(f, json_string_value(err));
-                fprintf(f, "\">");
-                xml_escape(f, json_string_value(err));
-                fprintf(f, "</error>\n");
-            } else if (!x->passed) {
-                fprintf(f, "      <failure message=\"expectations failed\">");
-                size_t k;
-                const json_t *ck;
-                json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
-                {
-                    if (json_is_true(json_object_get(ck, "passed")))
-                        continue;
-                    char line[512];
-                    const json_t *v = json_object_get(ck, "value");
-                    const json_t *why = json_object_get(ck, "why");
-                    snprintf(line, sizeof(line), "%s:%lld: %s", x->cell.s->path,
-                             (long long)json_integer_value(json_object_get(ck, "line")),
-                             json_string_value(json_object_get(ck, "check")));
-                    xml_escape(f, line);
-                    if (json_is_number(v))
-                        fprintf(f, " (got %g)", json_number_value(v));
-                    if (json_is_string(why)) {
-                        fputs(" - ", f);
-                        xml_escape(f, json_string_value(why));
-                    }
-                    fputc('\n', f);
-                }
-                fprintf(f, "</failure>\n");
-            }
-            fprintf(f, "      <system-out>");
-            char oc[256], rs[256];
-            report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
-            report_counts(rs, sizeof(rs), json_object_get(r, "rst"), false);
-            fprintf(f, "outcomes: ");
-            xml_escape(f, oc);
-            fprintf(f, "\nrst: ");
-            xml_escape(f, rs);
-            fprintf(f, "\ncapture: ");
-            xml_escape(f, json_string_value(json_object_get(r, "capture")));
-            fprintf(f, "\nlogs: ");
-            xml_escape(f, json_string_value(json_object_get(r, "dir")));
-            fprintf(f, "</system-out>\n    </testcase>\n");
-        }
-        fprintf(f, "  </testsuite>\n");
-    }
-    fprintf(f, "</testsuites>\n");
-    return fclose(f) == 0 ? 0 : -1;
 }
 
 void report_words(FILE *out, const struct scn *s, const json_t *cell)
@@ -525,16 +475,10 @@ void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
 {
     const char *mit = json_string_value(json_object_get(cell, "mitigation"));
     const json_t *checks = json_object_get(json_object_get(cell, "expect"), "checks");
-    size_t n = json_array_size(checks), failed = 0, skipped = 0;
+    size_t n = json_array_size(checks), failed = report_checks(cell, EXPECT_FAILED),
+           skipped = report_checks(cell, EXPECT_SKIPPED);
     size_t i;
     const json_t *ck;
-    json_array_foreach(checks, i, ck)
-    {
-        if (json_is_true(json_object_get(ck, "skipped")))
-            skipped++;
-        else if (!json_is_true(json_object_get(ck, "passed")))
-            failed++;
-    }
     if (n == skipped) {
         fprintf(out, "\nMitigation %s has no expectation this run could check.\n", mit);
         return;
@@ -553,17 +497,10 @@ void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
             failed, n - skipped, mit);
     json_array_foreach(checks, i, ck)
     {
-        if (json_is_true(json_object_get(ck, "passed")))
+        if (expect_check_state(ck) != EXPECT_FAILED)
             continue;
-        const json_t *v = json_object_get(ck, "value");
-        const json_t *why = json_object_get(ck, "why");
-        fprintf(out, "  %s:%lld: %s", s->path,
-                (long long)json_integer_value(json_object_get(ck, "line")),
-                json_string_value(json_object_get(ck, "check")));
-        if (json_is_number(v))
-            fprintf(out, " (got %g)", json_number_value(v));
-        if (json_is_string(why))
-            fprintf(out, " - %s", json_string_value(why));
-        fputc('\n', out);
+        char line[1024];
+        report_check_line(line, sizeof(line), s->path, ck);
+        fprintf(out, "  %s\n", line);
     }
 }

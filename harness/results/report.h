@@ -1,13 +1,42 @@
 /* report — what a run reports: one progress line per finished cell (stderr), the table (stdout),
- * results.json (the contract in docs/design.md), junit.xml (one testcase per cell), and the words
- * of `racelab repro`. */
+ * results.json (the contract in docs/design.md), junit.xml (junit.h: one testcase per cell), and
+ * the words of `racelab repro`. */
 #ifndef RACELAB_REPORT_H
 #define RACELAB_REPORT_H
 
 #include <jansson.h>
 #include <stdio.h>
 
+#include "expect.h"
+#include "junit.h" /* junit.xml: report_junit */
 #include "suite.h"
+
+/* What became of a cell: skipped (not run: --proxy-cmd and a mitigation without
+ * proxy_cmd_args), error (it could not complete: "error"), failed (an expectation failed), or
+ * passed. The table, the progress line and junit.xml all say it from this. */
+enum report_status {
+    REPORT_PASSED,
+    REPORT_FAILED,
+    REPORT_ERROR,
+    REPORT_SKIPPED,
+};
+
+enum report_status report_status(const struct suite_cell *sc);
+
+/* "PASS", "FAIL", "ERROR", "SKIP" */
+const char *report_status_word(enum report_status st);
+
+/* How many checks of the cell object's "expect" are in state st. */
+size_t report_checks(const json_t *cell, enum expect_state st);
+
+/* A cell's result for the table and the progress line: its status word, with the number of its
+ * checks that were skipped (not observable in this run) when there are any: "PASS",
+ * "PASS (2 checks skipped)". */
+void report_result(char *buf, size_t len, const struct suite_cell *sc);
+
+/* One check of the cell's "expect" in a line: "FILE:LINE: CHECK (got VALUE) - WHY", the value
+ * and the reason only when the check has them. */
+void report_check_line(char *buf, size_t len, const char *path, const json_t *check);
 
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
                      double elapsed_s);
@@ -25,8 +54,6 @@ json_t *report_ordered(const json_t *cell);
 
 /* {"run_id", "wall_s", "cells": [...]} */
 json_t *report_results(const struct suite *su, const char *run_id);
-
-int report_junit(const struct suite *su, const char *path);
 
 /* `racelab repro`: what happened in the cell, in words. */
 void report_words(FILE *out, const struct scn *s, const json_t *cell);

@@ -297,6 +297,15 @@ static bool holds(const struct scenario_check *c, bool countable, double trials,
     return true;
 }
 
+/* "passed" (true only when the check held), "state", and "skipped": true for a skipped one. */
+static void set_state(json_t *r, enum expect_state st)
+{
+    json_object_set_new(r, "passed", json_boolean(st == EXPECT_PASSED));
+    json_object_set_new(r, "state", json_string(expect_state_name(st)));
+    if (st == EXPECT_SKIPPED)
+        json_object_set_new(r, "skipped", json_true());
+}
+
 static json_t *one(const struct scenario_check *c, const json_t *cell, double trials, bool *failed)
 {
     char desc[256], why[256] = "";
@@ -332,14 +341,10 @@ static json_t *one(const struct scenario_check *c, const json_t *cell, double tr
         if (rc == 0)
             json_object_set_new(r, "value", json_real(v));
     }
-    if (rc == 1) {
-        json_object_set_new(r, "passed", json_true());
-        json_object_set_new(r, "skipped", json_true());
-    } else {
-        json_object_set_new(r, "passed", json_boolean(ok));
-        if (!ok)
-            *failed = true;
-    }
+    enum expect_state st = rc == 1 ? EXPECT_SKIPPED : ok ? EXPECT_PASSED : EXPECT_FAILED;
+    set_state(r, st);
+    if (st == EXPECT_FAILED)
+        *failed = true;
     if (why[0])
         json_object_set_new(r, "why", json_string(why));
     return r;
@@ -359,7 +364,7 @@ json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t 
     if (broken) {
         json_t *r = json_object();
         json_object_set_new(r, "check", json_string("the cell ran to completion"));
-        json_object_set_new(r, "passed", json_false());
+        set_state(r, EXPECT_FAILED);
         json_object_set_new(r, "why", json_string(json_string_value(error)));
         json_array_append_new(arr, r);
         failed = true;
@@ -374,4 +379,32 @@ json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t 
     json_object_set_new(res, "checks", arr);
     *passed = !failed;
     return res;
+}
+
+const char *expect_state_name(enum expect_state st)
+{
+    switch (st) {
+    case EXPECT_PASSED:
+        return "passed";
+    case EXPECT_FAILED:
+        return "failed";
+    case EXPECT_SKIPPED:
+        return "skipped";
+    }
+    return "failed";
+}
+
+enum expect_state expect_check_state(const json_t *check)
+{
+    const char *state = json_string_value(json_object_get(check, "state"));
+    if (state) {
+        if (strcmp(state, "passed") == 0)
+            return EXPECT_PASSED;
+        if (strcmp(state, "skipped") == 0)
+            return EXPECT_SKIPPED;
+        return EXPECT_FAILED;
+    }
+    if (json_is_true(json_object_get(check, "skipped")))
+        return EXPECT_SKIPPED;
+    return json_is_true(json_object_get(check, "passed")) ? EXPECT_PASSED : EXPECT_FAILED;
 }

@@ -31,11 +31,28 @@ bool expect_metric_bounded(const char *metric);
 /* A human-readable form of a check: "failures >= 99% of trials". */
 void expect_describe(const struct scenario_check *c, char *buf, size_t len);
 
-/* Evaluates checks against cell and returns {"passed": bool, "checks": [{"check", "passed",
- * "value", "skipped"?, "why"?}]}; *passed is false when any check failed (skipped ones do not
- * fail). NULL on out of memory. */
+/* What became of one check: it held, it did not, or the run could not observe its metric. */
+enum expect_state {
+    EXPECT_PASSED,
+    EXPECT_FAILED,
+    EXPECT_SKIPPED,
+};
+
+/* Evaluates checks against cell and returns {"passed": bool, "checks": [{"check", "line"?,
+ * "value"?, "passed", "state", "skipped"?, "why"?}]}. A check's "state" is "passed", "failed"
+ * or "skipped"; its "passed" is true only in state "passed" (a skipped check is not evidence),
+ * and a skipped check also has "skipped": true. The cell's "passed" (and *passed) is false when
+ * a check failed; skipped checks do not fail it. A cell with "error" has one check, "the cell
+ * ran to completion", failed. NULL on out of memory. */
 json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t *cell,
                     bool *passed);
+
+/* "passed", "failed", "skipped": the "state" of a check in results.json. */
+const char *expect_state_name(enum expect_state st);
+
+/* The state of a check object of expect_eval's "checks": its "state"; without one, "skipped":
+ * true, else "passed": true, else failed. */
+enum expect_state expect_check_state(const json_t *check);
 
 /* The value of metric in cell (0 for an absent count of a known family). Returns 0, 1 when the
  * metric is not observable in this cell (why says so), or -1 when absent. */

@@ -1,6 +1,7 @@
 /* Expectations: metric names checked against the topology, conditions (eq/min/max, counts as a
  * percentage of trials, rates as percentages), absent counts read as zero, checks that cannot
- * be observed are skipped (never passed as evidence), a cell that did not complete fails. */
+ * be observed are skipped (state "skipped", "passed": false: never passed as evidence, yet they
+ * do not fail the cell), a cell that did not complete fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,14 +50,31 @@ static struct scenario_bound bound(double v, bool pct)
     return b;
 }
 
+/* A check object says one thing three ways: "state", "passed" (true only in state passed) and
+ * "skipped" (true only in state skipped). */
+static enum expect_state state_of(const json_t *ck)
+{
+    const char *state = json_string_value(json_object_get(ck, "state"));
+    assert_non_null(state);
+    enum expect_state st = expect_check_state(ck);
+    assert_string_equal(state, expect_state_name(st));
+    assert_int_equal(json_is_true(json_object_get(ck, "passed")), st == EXPECT_PASSED);
+    assert_true(json_is_boolean(json_object_get(ck, "passed")));
+    assert_int_equal(json_is_true(json_object_get(ck, "skipped")), st == EXPECT_SKIPPED);
+    return st;
+}
+
 static bool eval1(const struct scenario_check *c, const json_t *cell, bool *skipped)
 {
     bool passed = false;
     json_t *r = expect_eval(c, 1, cell, &passed);
     assert_non_null(r);
     json_t *ck = json_array_get(json_object_get(r, "checks"), 0);
-    *skipped = json_is_true(json_object_get(ck, "skipped"));
+    enum expect_state st = state_of(ck);
+    *skipped = st == EXPECT_SKIPPED;
     assert_int_equal(json_is_true(json_object_get(r, "passed")), passed);
+    /* a skipped check does not fail the cell */
+    assert_int_equal(passed, st != EXPECT_FAILED);
     json_decref(r);
     return passed;
 }
@@ -225,6 +243,84 @@ static void test_unobservable_is_skipped(void **state)
     json_decref(cell);
 }
 
+/* A skipped check is written "passed": false with "state": "skipped" (it was "passed": true, so
+ * a reader of "passed" took it as evidence); the cell passes when every check that could be
+ * observed held, and fails when one of them did not, whatever the skipped ones. */
+static void test_skipped_check_is_not_passed(void **state)
+{
+    (void)state;
+    json_t *cell = cell_json();
+    json_object_set_new(cell, "access_log", json_false()); /* --proxy-cmd: no access log */
+    struct scenario_check c[3] = {cmp("failures"), cmp("proxy_flags.UC"), cmp("outcomes.503")};
+    c[0].min = bound(99, true); /* 199 of 200: holds */
+    c[1].min = bound(99, true); /* not observable: skipped */
+    c[2].eq = bound(0, false);  /* 199: fails */
+    bool passed = false;
+    json_t *r = expect_eval(c, 2, cell, &passed);
+    assert_true(passed);
+    assert_true(json_is_true(json_object_get(r, "passed")));
+    json_t *checks = json_object_get(r, "checks");
+    assert_int_equal(json_array_size(checks), 2);
+    json_t *held = json_array_get(checks, 0), *skipped = json_array_get(checks, 1);
+    assert_int_equal(state_of(held), EXPECT_PASSED);
+    assert_true(json_is_true(json_object_get(held, "passed")));
+    assert_string_equal(json_string_value(json_object_get(held, "state")), "passed");
+    assert_int_equal(state_of(skipped), EXPECT_SKIPPED);
+    assert_true(json_is_false(json_object_get(skipped, "passed")));
+    assert_string_equal(json_string_value(json_object_get(skipped, "state")), "skipped");
+    assert_true(json_is_true(json_object_get(skipped, "skipped")));
+    assert_null(json_object_get(skipped, "value")); /* nothing was measured */
+    assert_string_equal(json_string_value(json_object_get(skipped, "why")),
+                        "no proxy access log in this run (--proxy-cmd)");
+    json_decref(r);
+
+    /* a check that fails still fails the cell next to a skipped one */
+    passed = true;
+    r = expect_eval(c, 3, cell, &passed);
+    assert_false(passed);
+    assert_true(json_is_false(json_object_get(r, "passed")));
+    checks = json_object_get(r, "checks");
+    assert_int_equal(state_of(json_array_get(checks, 1)), EXPECT_SKIPPED);
+    json_t *bad = json_array_get(checks, 2);
+    assert_int_equal(state_of(bad), EXPECT_FAILED);
+    assert_string_equal(json_string_value(json_object_get(bad, "state")), "failed");
+    json_decref(r);
+
+    /* every check skipped: nothing failed, nothing is passed */
+    passed = false;
+    r = expect_eval(&c[1], 1, cell, &passed);
+    assert_true(passed);
+    assert_true(
+        json_is_false(json_object_get(json_array_get(json_object_get(r, "checks"), 0), "passed")));
+    json_decref(r);
+    json_decref(cell);
+}
+
+/* The state of a check object, also of one written before "state" existed. */
+static void test_check_state(void **state)
+{
+    (void)state;
+    const struct {
+        const char *json;
+        enum expect_state st;
+    } cases[] = {
+        {"{\"passed\":true,\"state\":\"passed\"}", EXPECT_PASSED},
+        {"{\"passed\":false,\"state\":\"failed\"}", EXPECT_FAILED},
+        {"{\"passed\":false,\"state\":\"skipped\",\"skipped\":true}", EXPECT_SKIPPED},
+        {"{\"passed\":true}", EXPECT_PASSED},
+        {"{\"passed\":false}", EXPECT_FAILED},
+        {"{\"passed\":true,\"skipped\":true}", EXPECT_SKIPPED}, /* the old form of a skip */
+        {"{}", EXPECT_FAILED},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *ck = json_loads(cases[i].json, 0, NULL);
+        assert_non_null(ck);
+        if (expect_check_state(ck) != cases[i].st)
+            fail_msg("%s: state %s", cases[i].json, expect_state_name(expect_check_state(ck)));
+        json_decref(ck);
+    }
+}
+
 static void test_error_cell_fails(void **state)
 {
     (void)state;
@@ -238,6 +334,7 @@ static void test_error_cell_fails(void **state)
     json_t *ck = json_array_get(json_object_get(r, "checks"), 0);
     assert_string_equal(json_string_value(json_object_get(ck, "check")),
                         "the cell ran to completion");
+    assert_int_equal(state_of(ck), EXPECT_FAILED);
     json_decref(r);
     /* No checks at all: a cell that ran passes, one that did not still fails. */
     r = expect_eval(NULL, 0, cell, &passed);
@@ -277,6 +374,8 @@ int main(void)
         cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_rst_on_failing),
         cmocka_unit_test(test_unobservable_is_skipped),
+        cmocka_unit_test(test_skipped_check_is_not_passed),
+        cmocka_unit_test(test_check_state),
         cmocka_unit_test(test_error_cell_fails),
         cmocka_unit_test(test_describe),
     };

@@ -1,0 +1,178 @@
+#include "junit.h"
+
+#include <stdio.h>
+
+#include "expect.h"
+#include "report.h"
+
+static void xml_escape(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+                fputc('?', f);
+            else
+                fputc(*s, f);
+        }
+    }
+}
+
+/* The counts of a testsuite (or of all of them): cells per status, and their time. */
+struct tally {
+    size_t n, failures, errors, skipped;
+    double time;
+};
+
+static void tally_add(struct tally *t, const struct suite_cell *sc)
+{
+    enum report_status st = report_status(sc);
+    t->n++;
+    t->failures += st == REPORT_FAILED;
+    t->errors += st == REPORT_ERROR;
+    t->skipped += st == REPORT_SKIPPED;
+    t->time += json_number_value(json_object_get(sc->result, "wall_s"));
+}
+
+/* The element that says what became of the cell (none when it passed). */
+static void write_status(FILE *f, const struct suite_cell *sc)
+{
+    const json_t *r = sc->result;
+    enum report_status st = report_status(sc);
+    if (st == REPORT_SKIPPED) {
+        fprintf(f, "      <skipped message=\"");
+        xml_escape(f, json_string_value(json_object_get(r, "skipped")));
+        fprintf(f, "\"/>\n");
+    } else if (st == REPORT_ERROR) {
+        const char *err = json_string_value(json_object_get(r, "error"));
+        fprintf(f, "      <error message=\"");
+        xml_escape(f, err);
+        fprintf(f, "\">");
+        xml_escape(f, err);
+        fprintf(f, "</error>\n");
+    } else if (st == REPORT_FAILED) {
+        fprintf(f, "      <failure message=\"expectations failed\">");
+        size_t k;
+        const json_t *ck;
+        json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
+        {
+            if (expect_check_state(ck) != EXPECT_FAILED)
+                continue;
+            char line[1024];
+            report_check_line(line, sizeof(line), sc->cell.s->path, ck);
+            xml_escape(f, line);
+            fputc('\n', f);
+        }
+        fprintf(f, "</failure>\n");
+    }
+}
+
+static void write_system_out(FILE *f, const struct suite_cell *sc)
+{
+    const json_t *r = sc->result;
+    char oc[256], rs[256];
+    report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
+    report_counts(rs, sizeof(rs), json_object_get(r, "rst"), false);
+    fprintf(f, "      <system-out>");
+    fprintf(f, "outcomes: ");
+    xml_escape(f, oc);
+    fprintf(f, "\nrst: ");
+    xml_escape(f, rs);
+    fprintf(f, "\ncapture: ");
+    xml_escape(f, json_string_value(json_object_get(r, "capture")));
+    fprintf(f, "\nlogs: ");
+    xml_escape(f, json_string_value(json_object_get(r, "dir")));
+    if (report_checks(r, EXPECT_SKIPPED)) {
+        fprintf(f, "\nchecks skipped (not observable in this run):");
+        size_t k;
+        const json_t *ck;
+        json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
+        {
+            if (expect_check_state(ck) != EXPECT_SKIPPED)
+                continue;
+            char line[1024];
+            report_check_line(line, sizeof(line), sc->cell.s->path, ck);
+            fputc('\n', f);
+            xml_escape(f, line);
+        }
+    }
+    fprintf(f, "</system-out>\n");
+}
+
+/* A cell with skipped checks passes or fails on the others; the property says that some of its
+ * expectations were not observed. */
+static void write_properties(FILE *f, const struct suite_cell *sc)
+{
+    size_t skipped = report_checks(sc->result, EXPECT_SKIPPED);
+    if (!skipped)
+        return;
+    fprintf(f,
+            "      <properties>\n        <property name=\"checks_skipped\" value=\"%zu\"/>\n"
+            "      </properties>\n",
+            skipped);
+}
+
+static void write_testcase(FILE *f, const struct suite_cell *sc)
+{
+    fprintf(f, "    <testcase classname=\"racelab.");
+    xml_escape(f, sc->cell.s->name);
+    fprintf(f, "\" name=\"");
+    xml_escape(f, sc->cell.m->name);
+    fprintf(f, "\" time=\"%.3f\">\n", json_number_value(json_object_get(sc->result, "wall_s")));
+    write_properties(f, sc);
+    write_status(f, sc);
+    write_system_out(f, sc);
+    fprintf(f, "    </testcase>\n");
+}
+
+/* The testsuite of the scenario of cell i: the cells from i on that share its scenario.
+ * Returns the index of the first cell after them. */
+static size_t write_testsuite(FILE *f, const struct suite *su, size_t i)
+{
+    const struct scn *s = su->cells[i].cell.s;
+    struct tally t = {0};
+    size_t end = i;
+    for (; end < su->n && su->cells[end].cell.s == s; end++)
+        tally_add(&t, &su->cells[end]);
+    fprintf(f, "  <testsuite name=\"");
+    xml_escape(f, s->name);
+    fprintf(f,
+            "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+            "time=\"%.3f\">\n",
+            t.n, t.failures, t.errors, t.skipped, t.time);
+    for (size_t j = i; j < end; j++)
+        write_testcase(f, &su->cells[j]);
+    fprintf(f, "  </testsuite>\n");
+    return end;
+}
+
+int report_junit(const struct suite *su, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    struct tally all = {0};
+    for (size_t i = 0; i < su->n; i++)
+        tally_add(&all, &su->cells[i]);
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f,
+            "<testsuites name=\"racelab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "skipped=\"%zu\" time=\"%.3f\">\n",
+            all.n, all.failures, all.errors, all.skipped, su->wall_s);
+    for (size_t i = 0; i < su->n;)
+        i = write_testsuite(f, su, i);
+    fprintf(f, "</testsuites>\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
