@@ -8,6 +8,7 @@
  * reaches the peer. */
 #include "analysis.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -571,16 +572,29 @@ static int add_segment(struct builder *b, const struct seg *s)
 
 /* ---------------------------------------------------------------- totals and API */
 
-static void add_dir(struct analysis_dir_total *t, const struct analysis_dir *d)
+#define COUNTER_ENTRY(field, help) {#field, help, offsetof(struct analysis_dir, field)},
+const struct analysis_counter analysis_counters[ANALYSIS_NCOUNTERS] = {
+    ANALYSIS_COUNTERS(COUNTER_ENTRY)};
+
+uint64_t analysis_dir_count(const struct analysis_dir *d, size_t k)
 {
-    t->packets += d->packets;
-    t->syn += d->syn;
-    t->fin += d->fin;
-    t->rst += d->rst;
-    t->data_packets += d->data_packets;
-    t->data_after_fin += d->data_after_fin;
-    t->rst_after_data += d->rst_after_data;
-    t->rst_abort += d->rst_abort;
+    uint64_t v;
+    memcpy(&v, (const char *)d + analysis_counters[k].offset, sizeof v);
+    return v;
+}
+
+void analysis_dir_add(struct analysis_dir *sum, const struct analysis_dir *d)
+{
+#define ADD(field, help) sum->field += d->field;
+    ANALYSIS_COUNTERS(ADD)
+#undef ADD
+}
+
+static void add_total(struct analysis_dir_total *t, const struct analysis_dir *d)
+{
+#define ADD(field, help) t->field += d->field;
+    ANALYSIS_COUNTERS(ADD)
+#undef ADD
 }
 
 static int totals(struct builder *b)
@@ -599,8 +613,8 @@ static int totals(struct builder *b)
     for (size_t i = 0; i < r->nflows; i++) {
         const struct analysis_flow *f = &r->flows[i];
         size_t h = (size_t)(f->hop - r->hops);
-        add_dir(&r->dirs[2 * h], &f->c2s);
-        add_dir(&r->dirs[2 * h + 1], &f->s2c);
+        add_total(&r->dirs[2 * h], &f->c2s);
+        add_total(&r->dirs[2 * h + 1], &f->s2c);
     }
     return 0;
 }

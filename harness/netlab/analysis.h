@@ -18,28 +18,66 @@ struct analysis_hop {
     const char *server; /* e.g. "proxy" */
 };
 
-/* What one side of a connection sent. Definitions (exact, in capture order; docs/capture.md):
- * a side has "closed" once the capture shows its FIN or RST. */
+/* The packet counters of one direction (A->B: what A sent), the one list of them. The analyser
+ * counts them per flow (struct analysis_dir) and adds them up per direction (struct
+ * analysis_dir_total); explain sums the ones it draws. The ANALYSIS_RESULT_COUNTERS are also a
+ * cell's per-direction metrics, in this order: results.json has {"rst": {"upstream->proxy": 5,
+ * ...}, "fin": ...} and expectations check rst.upstream->proxy. X(field, help); help is the
+ * short text of the metric. Definitions (exact, in capture order; docs/capture.md) — a side
+ * has "closed" once the capture shows its FIN or RST:
+ *   syn, fin, rst   packets with that flag set (retransmissions included)
+ *   data_after_fin  packets with payload sent after this side had received the peer's FIN (the
+ *                   "reuse a half-closed connection" signature); only new data counts, not
+ *                   retransmissions of older bytes
+ *   rst_after_data  RSTs sent in answer to payload that arrived after this side had sent its
+ *                   FIN ("data sent after close() → RST"): a RST right after the peer's payload
+ *                   that the kernel sent to reject it (no ACK flag: the FIN may still be held
+ *                   on the wire), or any RST after payload that followed this side's FIN or
+ *                   RST in the capture
+ *   rst_abort       RSTs with the ACK flag from a side that had an open connection and had not
+ *                   closed: an abortive close (close() with unread input, SO_LINGER 0)
+ *   data_packets, data_bytes  packets with payload, payload bytes (retransmissions included) */
+#define ANALYSIS_RESULT_COUNTERS(X)                                                                \
+    X(rst, "RST packets")                                                                          \
+    X(fin, "FIN packets")                                                                          \
+    X(syn, "SYN packets")                                                                          \
+    X(data_after_fin, "payload sent after the peer's FIN")                                         \
+    X(rst_after_data, "RSTs answering data sent to a closed socket")                               \
+    X(data_packets, "packets with payload")                                                        \
+    X(rst_abort, "RSTs of an abortive close (unread input, SO_LINGER 0)")
+#define ANALYSIS_OTHER_COUNTERS(X)                                                                 \
+    X(packets, "TCP packets")                                                                      \
+    X(data_bytes, "payload bytes")
+#define ANALYSIS_COUNTERS(X) ANALYSIS_RESULT_COUNTERS(X) ANALYSIS_OTHER_COUNTERS(X)
+
+#define ANALYSIS_COUNTER_FIELD(field, help) uint64_t field;
+#define ANALYSIS_COUNTER_ONE(field, help)   +1
+
+enum {
+    ANALYSIS_NCOUNTERS = 0 ANALYSIS_COUNTERS(ANALYSIS_COUNTER_ONE),
+    ANALYSIS_NRESULT = 0 ANALYSIS_RESULT_COUNTERS(ANALYSIS_COUNTER_ONE), /* the first ones */
+};
+
+/* What one side of a connection sent. */
 struct analysis_dir {
-    uint32_t packets;
-    uint32_t syn, fin, rst; /* packets with that flag set (retransmissions included) */
-    uint32_t data_packets;
-    uint64_t data_bytes;     /* payload bytes (retransmissions included) */
-    uint32_t data_after_fin; /* packets with payload sent after this side had received the
-                                peer's FIN (the "reuse a half-closed connection" signature);
-                                only new data counts, not retransmissions of older bytes */
-    uint32_t rst_after_data; /* RSTs sent in answer to payload that arrived after this side
-                                had sent its FIN ("data sent after close() → RST"): a RST
-                                right after the peer's payload that the kernel sent to
-                                reject it (no ACK flag: the FIN may still be held on the
-                                wire), or any RST after payload that followed this side's
-                                FIN or RST in the capture */
-    uint32_t rst_abort;      /* RSTs with the ACK flag from a side that had an open
-                                connection and had not closed: an abortive close (close()
-                                with unread input, SO_LINGER 0) */
-    uint64_t first_fin_us;   /* 0 when none; pcap timestamps in µs since the epoch */
+    ANALYSIS_COUNTERS(ANALYSIS_COUNTER_FIELD)
+    uint64_t first_fin_us; /* 0 when none; pcap timestamps in µs since the epoch */
     uint64_t first_rst_us;
 };
+
+/* The list as data, in its order: analysis_counters[k] is a field of struct analysis_dir. */
+struct analysis_counter {
+    const char *name; /* the field's name, and the metric's: "rst" */
+    const char *help;
+    size_t offset; /* in struct analysis_dir */
+};
+extern const struct analysis_counter analysis_counters[ANALYSIS_NCOUNTERS];
+
+/* The value of counter k (an index into analysis_counters) in d. */
+uint64_t analysis_dir_count(const struct analysis_dir *d, size_t k);
+
+/* Adds every counter of d to sum (first_fin_us, first_rst_us are left alone). */
+void analysis_dir_add(struct analysis_dir *sum, const struct analysis_dir *d);
 
 enum analysis_ev_kind {
     ANALYSIS_EV_SYN,
@@ -83,8 +121,7 @@ struct analysis_flow {
 
 struct analysis_dir_total {
     char name[64]; /* "downstream->proxy" */
-    uint64_t syn, fin, rst, data_packets, data_after_fin, rst_after_data;
-    uint64_t packets, rst_abort;
+    ANALYSIS_COUNTERS(ANALYSIS_COUNTER_FIELD)
 };
 
 struct analysis_result {

@@ -3,6 +3,7 @@
 #include "explain.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -550,18 +551,6 @@ static void count_drawn(struct analysis_dir *d, const struct analysis_event *e)
     d->rst_abort += (e->notes & ANALYSIS_NOTE_RST_ABORT) != 0;
 }
 
-static void add_dir(struct analysis_dir *t, const struct analysis_dir *d)
-{
-    t->syn += d->syn;
-    t->fin += d->fin;
-    t->rst += d->rst;
-    t->data_packets += d->data_packets;
-    t->data_bytes += d->data_bytes;
-    t->data_after_fin += d->data_after_fin;
-    t->rst_after_data += d->rst_after_data;
-    t->rst_abort += d->rst_abort;
-}
-
 static void print_summary(FILE *out, const struct analysis_result *r, const bool *on,
                           const bool *clipped, const struct item *items, size_t nitems)
 {
@@ -581,7 +570,7 @@ static void print_summary(FILE *out, const struct analysis_result *r, const bool
                     continue;
                 n++;
                 if (!clipped[i]) {
-                    add_dir(&t, dir == 0 ? &f->c2s : &f->s2c);
+                    analysis_dir_add(&t, dir == 0 ? &f->c2s : &f->s2c);
                     continue;
                 }
                 for (size_t k = 0; k < nitems; k++) {
@@ -595,12 +584,14 @@ static void print_summary(FILE *out, const struct analysis_result *r, const bool
             char name[80];
             snprintf(name, sizeof name, "%s->%s", dir == 0 ? r->hops[h].client : r->hops[h].server,
                      dir == 0 ? r->hops[h].server : r->hops[h].client);
-            fprintf(out, "  %-24s SYN %u  FIN %u  RST %u", name, t.syn, t.fin, t.rst);
+            fprintf(out, "  %-24s SYN %" PRIu64 "  FIN %" PRIu64 "  RST %" PRIu64, name, t.syn,
+                    t.fin, t.rst);
             if (t.rst_after_data || t.rst_abort)
-                fprintf(out, " (%u after late data, %u abortive)", t.rst_after_data, t.rst_abort);
-            fprintf(out, "  data %u pkts %llu B", t.data_packets, (unsigned long long)t.data_bytes);
+                fprintf(out, " (%" PRIu64 " after late data, %" PRIu64 " abortive)",
+                        t.rst_after_data, t.rst_abort);
+            fprintf(out, "  data %" PRIu64 " pkts %" PRIu64 " B", t.data_packets, t.data_bytes);
             if (t.data_after_fin)
-                fprintf(out, " (%u after peer FIN)", t.data_after_fin);
+                fprintf(out, " (%" PRIu64 " after peer FIN)", t.data_after_fin);
             fprintf(out, "\n");
         }
     }

@@ -230,6 +230,53 @@ static void test_inferred_hops(void **state)
     free(path);
 }
 
+/* The counter table is the list of struct analysis_dir's counters, the results.json ones first
+ * and in their order; a direction's total adds up its flows counter by counter. */
+static void test_counter_table(void **state)
+{
+    (void)state;
+    char *path = write_pcap("table.pcap", DLT_EN10MB, false, race, 8);
+    struct analysis_result r;
+    char err[512] = "";
+    assert_int_equal(analysis_read(path, &hop, 1, &r, err, sizeof err), 0);
+    const struct analysis_flow *f = &r.flows[0];
+    static const struct {
+        const char *name;
+        uint64_t c2s, s2c;
+    } want[] = {{"rst", 0, 1},
+                {"fin", 0, 1},
+                {"syn", 1, 1},
+                {"data_after_fin", 1, 0},
+                {"rst_after_data", 0, 1},
+                {"data_packets", 2, 1},
+                {"rst_abort", 0, 0},
+                {"packets", 4, 4},
+                {"data_bytes", 15, 20}};
+    assert_int_equal(ANALYSIS_NCOUNTERS, sizeof want / sizeof want[0]);
+    assert_int_equal(ANALYSIS_NRESULT, 7);
+    struct analysis_dir twice;
+    memset(&twice, 0, sizeof twice);
+    analysis_dir_add(&twice, &f->s2c);
+    analysis_dir_add(&twice, &f->s2c);
+    for (size_t k = 0; k < ANALYSIS_NCOUNTERS; k++) {
+        assert_string_equal(analysis_counters[k].name, want[k].name);
+        assert_true(analysis_counters[k].help && analysis_counters[k].help[0]);
+        if (analysis_dir_count(&f->c2s, k) != want[k].c2s ||
+            analysis_dir_count(&f->s2c, k) != want[k].s2c)
+            fail_msg("%s: %llu/%llu", want[k].name,
+                     (unsigned long long)analysis_dir_count(&f->c2s, k),
+                     (unsigned long long)analysis_dir_count(&f->s2c, k));
+        assert_int_equal(analysis_dir_count(&twice, k), 2 * want[k].s2c);
+    }
+#define SAME_AS_FLOW(field, help)                                                                  \
+    assert_int_equal(r.dirs[0].field, f->c2s.field);                                               \
+    assert_int_equal(r.dirs[1].field, f->s2c.field);
+    ANALYSIS_COUNTERS(SAME_AS_FLOW)
+#undef SAME_AS_FLOW
+    analysis_free(&r);
+    free(path);
+}
+
 /* close() with unread data: [R.] from a side with an open connection; a refused connect is
  * not an abortive close. */
 static void test_abort_and_refused(void **state)
@@ -496,6 +543,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_link_type),
         cmocka_unit_test(test_inferred_hops),
+        cmocka_unit_test(test_counter_table),
         cmocka_unit_test(test_abort_and_refused),
         cmocka_unit_test(test_rst_overtakes_held_fin),
         cmocka_unit_test(test_fin_with_data_and_retransmission),
