@@ -7,9 +7,6 @@
 
 #define MAX_DIRS           6 /* three hops at most (chain), two directions each */
 #define MAX_FAILING_LISTED 1000
-#define NFAM                                                                                       \
-    7 /* per-direction packet counts: rst fin syn data_after_fin rst_after_data                    \
-         data_packets rst_abort */
 
 struct req {
     long trial;
@@ -351,10 +348,11 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
     }
 
     /* Capture: per-direction counts, and each RST given to a trial. */
-    json_t *rst = json_object(), *fin = json_object(), *syn = json_object(), *daf = json_object(),
-           *rad = json_object(), *data = json_object(), *abrt = json_object(),
-           *frst = json_object(), *trst = json_object(), *att = json_array();
-    long counts[NFAM][MAX_DIRS] = {{0}};
+    json_t *frst = json_object(), *trst = json_object(), *att = json_array();
+    json_t *fams[ANALYSIS_NRESULT];
+    for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
+        fams[k] = json_object();
+    uint64_t counts[ANALYSIS_NRESULT][MAX_DIRS] = {{0}};
     long unattributed = 0;
     if (in->ana) {
         for (size_t i = 0; i < in->ana->nflows; i++) {
@@ -365,13 +363,8 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
             const struct analysis_dir *d2[2] = {&f->c2s, &f->s2c};
             for (int k = 0; k < 2; k++) {
                 size_t d = (size_t)h * 2 + (size_t)k;
-                counts[0][d] += d2[k]->rst;
-                counts[1][d] += d2[k]->fin;
-                counts[2][d] += d2[k]->syn;
-                counts[3][d] += d2[k]->data_after_fin;
-                counts[4][d] += d2[k]->rst_after_data;
-                counts[5][d] += d2[k]->data_packets;
-                counts[6][d] += d2[k]->rst_abort;
+                for (size_t n = 0; n < ANALYSIS_NRESULT; n++)
+                    counts[n][d] += analysis_dir_count(d2[k], n);
             }
             if ((size_t)h >= nattributed_hops)
                 continue;
@@ -389,13 +382,10 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
             }
         }
     }
-    json_t *fams[NFAM] = {rst, fin, syn, daf, rad, data, abrt};
-    const char *famnames[NFAM] = {
-        "rst", "fin", "syn", "data_after_fin", "rst_after_data", "data_packets", "rst_abort"};
     for (size_t d = 0; d < ndirs; d++) {
-        for (int k = 0; k < NFAM; k++)
+        for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
             json_object_set_new(fams[k], dirs[d],
-                                in->ana ? json_integer(counts[k][d]) : json_null());
+                                in->ana ? json_integer((json_int_t)counts[k][d]) : json_null());
         if (d / 2 < nattributed_hops) {
             long fr = 0, wr = 0;
             for (long t = 0; t < ntrials; t++) {
@@ -407,8 +397,8 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
             json_array_append_new(att, json_string(dirs[d]));
         }
     }
-    for (int k = 0; k < NFAM; k++)
-        json_object_set_new(out, famnames[k], fams[k]);
+    for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
+        json_object_set_new(out, analysis_counters[k].name, fams[k]);
     json_object_set_new(out, "failing_rst", frst);
     json_object_set_new(out, "trials_with_rst", trst);
     json_object_set_new(out, "attributed", att);

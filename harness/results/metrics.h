@@ -46,10 +46,12 @@ struct metrics_input {
     size_t nprobes;
 };
 
-/* Builds the metrics part of the cell object (trials, failures, outcomes, requests, rst, fin,
- * syn, data_after_fin, rst_after_data, data_packets, failing_rst, trials_with_rst, attributed,
- * unattributed_rst, proxy_flags, stats, proxies, upstream, latency_ms, throughput_rps,
- * downstream_wall_s, sweep, sweep_stats, failing_trials). NULL with err on out of memory. */
+/* Builds the metrics part of the cell object (trials, failures, failure_rate, outcomes,
+ * requests, the packet counters of ANALYSIS_RESULT_COUNTERS per hop direction — rst, fin, syn,
+ * data_after_fin, rst_after_data, data_packets, rst_abort —, failing_rst, trials_with_rst,
+ * attributed, unattributed_rst, failing_trials, access_log, proxy_flags, stats, proxies,
+ * upstream, latency_ms, downstream_wall_s, throughput_rps, sweep, sweep_stats). NULL with err
+ * on out of memory. */
 json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen);
 
 /* The trial whose requests took longest, from its first request's start to its last
