@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
+
 /* How a metric family is observed: from the client's records, from the capture, or from the
  * proxy's access log and stats (absent with --proxy-cmd). */
 enum src {
@@ -15,9 +17,10 @@ enum src {
 };
 
 enum shape {
-    SHAPE_EXACT,    /* the whole metric is the name */
-    SHAPE_ANY_TAIL, /* name.ANYTHING[.MORE] */
-    SHAPE_DIR_TAIL, /* name.A->B with A->B a hop direction of the topology */
+    SHAPE_EXACT,      /* the whole metric is the name */
+    SHAPE_ANY_TAIL,   /* name.ANYTHING[.MORE] */
+    SHAPE_DIR_TAIL,   /* name.A->B with A->B a hop direction of the topology */
+    SHAPE_PROXY_TAIL, /* name.NAME.ANYTHING with NAME a proxy of the topology */
 };
 
 struct family {
@@ -29,6 +32,10 @@ struct family {
     bool bounded;   /* never above the trial count (or 1 for a rate): > 100% can never hold */
     const char *help;
 };
+
+/* The packet counters of a hop direction are the analyser's list (the same fields results.json
+ * has, written by metrics_build from that list). */
+#define COUNTER_FAMILY(field, help) {#field, SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, help},
 
 static const struct family families[] = {
     {"trials", SHAPE_EXACT, SRC_CLIENT, true, false, true, "trials run"},
@@ -56,16 +63,9 @@ static const struct family families[] = {
     {"sweep_stats.min_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true, "best gap's rate"},
     {"upstream", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, false,
      "upstream events (upstream.close_how.rst, upstream.close_unread)"},
-    {"rst", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "RST packets sent on a hop direction"},
-    {"fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "FIN packets"},
-    {"syn", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "SYN packets"},
-    {"data_packets", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false, "packets with payload"},
-    {"data_after_fin", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
-     "payload sent after the peer's FIN"},
-    {"rst_after_data", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
-     "RSTs answering data sent to a closed socket"},
-    {"rst_abort", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
-     "RSTs of an abortive close (unread input, SO_LINGER 0)"},
+    /* clang-format off */
+    ANALYSIS_RESULT_COUNTERS(COUNTER_FAMILY) /* rst, fin, syn, data_after_fin, ... */
+    /* clang-format on */
     {"failing_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false, true,
      "failing trials with an RST on that direction"},
     {"trials_with_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false, true,
@@ -74,7 +74,7 @@ static const struct family families[] = {
     {"proxy_flags", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false,
      "front proxy's response flags (proxy_flags.UC)"},
     {"stats", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false, "front proxy's stats at exit"},
-    {"proxies", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false,
+    {"proxies", SHAPE_PROXY_TAIL, SRC_ACCESS_LOG, true, false, false,
      "per proxy: proxies.proxy2.flags.X, .statuses.X, .stats.X, .requests"},
     {"wire", SHAPE_ANY_TAIL, SRC_CAPTURE, true, false, false, "wire.seen, wire.held, wire.dropped"},
     {NULL, SHAPE_EXACT, SRC_CLIENT, false, false, false, NULL},
@@ -96,6 +96,76 @@ static const struct family *find_family(const char *metric, const char **tail)
         }
     }
     return NULL;
+}
+
+static const char *family_tail(const struct family *f)
+{
+    switch (f->shape) {
+    case SHAPE_EXACT:
+        return "";
+    case SHAPE_ANY_TAIL:
+        return ".X";
+    case SHAPE_DIR_TAIL:
+        return ".A->B";
+    case SHAPE_PROXY_TAIL:
+        return ".NAME.X";
+    }
+    return "";
+}
+
+const char *expect_metric_family(size_t i, const char **tail)
+{
+    if (i >= sizeof families / sizeof families[0] - 1)
+        return NULL;
+    *tail = family_tail(&families[i]);
+    return families[i].name;
+}
+
+static void put(char *buf, size_t len, size_t *o, const char *s, size_t n)
+{
+    if (*o + 1 >= len)
+        return;
+    if (n > len - 1 - *o)
+        n = len - 1 - *o;
+    memcpy(buf + *o, s, n);
+    *o += n;
+    buf[*o] = '\0';
+}
+
+/* The part of a family's name up to its last dot ("latency_ms."), 0 when it has none. */
+static size_t prefix_len(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot ? (size_t)(dot - name) + 1 : 0;
+}
+
+void expect_metric_list(char *buf, size_t len)
+{
+    size_t o = 0;
+    const struct family *prev = NULL;
+    buf[0] = '\0';
+    for (const struct family *f = families; f->name; prev = f++) {
+        const char *tail = family_tail(f);
+        bool dir = f->shape == SHAPE_DIR_TAIL;
+        size_t pre = prefix_len(f->name);
+        bool joins =
+            prev && (dir ? prev->shape == SHAPE_DIR_TAIL
+                         : prev->shape != SHAPE_DIR_TAIL && pre && prefix_len(prev->name) == pre &&
+                               strncmp(prev->name, f->name, pre) == 0);
+        if (prev && !joins) {
+            if (prev->shape == SHAPE_DIR_TAIL)
+                put(buf, len, &o, ".A->B", 5);
+            put(buf, len, &o, ", ", 2);
+        }
+        if (joins)
+            put(buf, len, &o, "|", 1);
+        const char *shown = joins ? f->name + pre : f->name;
+        put(buf, len, &o, shown, strlen(shown));
+        if (!dir)
+            put(buf, len, &o, tail, strlen(tail));
+    }
+    if (prev && prev->shape == SHAPE_DIR_TAIL)
+        put(buf, len, &o, ".A->B", 5);
 }
 
 bool expect_metric_bounded(const char *metric)
@@ -122,12 +192,9 @@ int expect_metric_check(enum scenario_topo t, const char *metric, bool *countabl
     const char *tail;
     const struct family *f = find_family(metric, &tail);
     if (!f) {
-        snprintf(why, whylen,
-                 "unknown metric (known: trials, failures, failure_rate, outcomes.X, "
-                 "requests.total|failures|outcomes.X, latency_ms.p50|p90|p99|mean|max, "
-                 "throughput_rps, rst|fin|syn|data_after_fin|rst_after_data|rst_abort|failing_rst|"
-                 "trials_with_rst.A->B, proxy_flags.X, stats.X, proxies.NAME.X, upstream.X, "
-                 "sweep_stats.X, wire.X; see docs/scenario-format.md)");
+        char known[1024];
+        expect_metric_list(known, sizeof known);
+        snprintf(why, whylen, "unknown metric (known: %s; see docs/scenario-format.md)", known);
         return -1;
     }
     if (f->shape == SHAPE_DIR_TAIL && !is_dir(t, tail)) {
@@ -141,7 +208,7 @@ int expect_metric_check(enum scenario_topo t, const char *metric, bool *countabl
         snprintf(why, whylen, "topology direct has no proxy, so no %s", f->name);
         return -1;
     }
-    if (strcmp(f->name, "proxies") == 0) {
+    if (f->shape == SHAPE_PROXY_TAIL) {
         const char *names[4];
         size_t n = scenario_topo_nodes(t, names);
         bool ok = false;

@@ -22,6 +22,17 @@
 int expect_metric_check(enum scenario_topo t, const char *metric, bool *countable, bool *rate,
                         char *why, size_t whylen);
 
+/* The metric families expect_metric_check knows, in order (0, 1, ... until NULL): the name of
+ * family i ("failures", "latency_ms.p99", "outcomes", "rst") and in *tail how a metric of it
+ * goes on: "" (the name alone), ".X" (any key: outcomes.503), ".A->B" (a hop direction of the
+ * topology: rst.upstream->proxy), ".NAME.X" (a proxy of the topology, then any key). The
+ * per-direction packet counters among them are analysis.h's ANALYSIS_RESULT_COUNTERS. */
+const char *expect_metric_family(size_t i, const char **tail);
+
+/* The families as a short list for a message, "trials, failures, ..., latency_ms.p50|p90|...,
+ * rst|fin|...|trials_with_rst.A->B, ...": what an unknown metric's error names. */
+void expect_metric_list(char *buf, size_t len);
+
 /* Whether metric can never exceed the cell's trial count (trials, failures, outcomes.X,
  * failing_rst.D, trials_with_rst.D) or 1 (the rates): a percentage above 100% of it can never
  * hold. Per-request counts, packets and the proxies' counters can (two requests per trial

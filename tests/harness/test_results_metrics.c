@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "expect.h"
 #include "metrics.h"
 
 static const char *ok200[] = {"200"};
@@ -503,6 +504,212 @@ static void test_percentile(void **state)
     assert_true(metrics_percentile(v, 0, 50) == 0);
 }
 
+/* ---- the fields metrics_build writes are the metrics expectations know ---- */
+
+/* Not metrics: lists and a fact about the run. */
+static const char *const not_metrics[] = {"attributed", "failing_trials", "sweep", "access_log"};
+/* Metrics another part writes into the cell: run/cell.c, the wire's counters. */
+static const char *const written_elsewhere[] = {"wire"};
+
+static bool listed(const char *const *v, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* A cell of topology topo with something in every field: two trials on every hop (the second
+ * fails, with RSTs on every direction), access logs with flags and upstream ports, stats, the
+ * upstream's events, a gap sweep. Freed with json_decref(); in->ana's arrays are static. */
+static json_t *rich_cell(enum scenario_topo topo)
+{
+    static struct scn s;
+    static struct scenario_cell c;
+    static struct analysis_hop hops[3];
+    static struct analysis_flow flows[6];
+    static struct analysis_event ev[6][2];
+    static const char *names[4];
+    size_t nn = scenario_topo_nodes(topo, names), nh = nn - 1, np = nn - 2;
+    s = (struct scn){.name = "rich", .topo = topo};
+    c = (struct scenario_cell){
+        .s = &s, .trials = 2, .success = ok200, .nsuccess = 1, .nprogs = nn, .sweep = true};
+    json_t *records = json_array(), *access[2] = {NULL, NULL}, *stats[2] = {NULL, NULL};
+    for (long t = 0; t < 2; t++) {
+        long t0 = 1000 + 10000 * t;
+        json_t *a = req(t, 0, 0, 40000 + (int)t, t0, t0 + 100, "200", 0);
+        json_t *b = req(t, 0, 1, 40000 + (int)t, t0 + 200, t0 + 300, t ? "503" : "200", 5);
+        json_object_set_new(b, "reuse_gap_ms", json_real(5.0 * (double)(t + 1)));
+        json_array_append_new(records, a);
+        json_array_append_new(records, b);
+    }
+    for (size_t p = 0; p < np; p++) {
+        access[p] = json_array();
+        stats[p] = jl("{\"upstream_rq_retry\":1}");
+        for (long t = 0; t < 2; t++) {
+            long t0 = 1000 + 10000 * t + 10 * (long)(p + 1);
+            int dport = 40000 + 1000 * (int)p + (int)t, up = 41000 + 1000 * (int)p + (int)t;
+            json_array_append_new(access[p], acc(dport, t0, t0 + 80, 200, "-", up, 0));
+            json_array_append_new(
+                access[p], acc(dport, t0 + 200, t0 + 280, t ? 503 : 200, t ? "UC" : "-", up, 0));
+        }
+    }
+    json_t *up = jl("[{\"event\":\"request\"},{\"event\":\"close\",\"how\":\"rst\","
+                    "\"why\":\"unread\",\"unread\":3}]");
+    size_t nf = 0;
+    for (size_t h = 0; h < nh; h++) {
+        hops[h] = (struct analysis_hop){(uint16_t)(8000 + h), names[h], names[h + 1]};
+        for (long t = 0; t < 2; t++, nf++) {
+            long t0 = 1000 + 10000 * t + 10 * (long)h;
+            ev[nf][0] = (struct analysis_event)RST((uint64_t)t0 + 250, false);
+            ev[nf][1] = (struct analysis_event)RST((uint64_t)t0 + 260, true);
+            flow(&flows[nf], &hops[h], (uint16_t)(40000 + 1000 * h + (size_t)t), (uint64_t)t0,
+                 (uint64_t)t0 + 300, ev[nf], t ? 2 : 0);
+        }
+    }
+    static struct analysis_result ana;
+    ana = (struct analysis_result){.flows = flows, .nflows = nf};
+    struct metrics_input in = {.cell = &c,
+                               .records = records,
+                               .access = {access[0], access[1]},
+                               .stats = {stats[0], stats[1]},
+                               .nproxies = np,
+                               .access_log = true,
+                               .upstream_log = up,
+                               .ana = &ana,
+                               .hops = hops,
+                               .nhops = nh};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    json_object_set_new(m, "capture", json_string("/x.pcap")); /* as run/cell.c adds it */
+    json_decref(records);
+    json_decref(up);
+    for (size_t p = 0; p < 2; p++) {
+        json_decref(access[p]);
+        json_decref(stats[p]);
+    }
+    return m;
+}
+
+/* Every number under path is a metric of topo that reads back as itself. */
+static size_t check_leaves(enum scenario_topo topo, const json_t *cell, const json_t *v,
+                           const char *path)
+{
+    if (json_is_object(v)) {
+        size_t n = 0;
+        const char *k;
+        const json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            char sub[256];
+            snprintf(sub, sizeof(sub), "%s.%s", path, k);
+            n += check_leaves(topo, cell, x, sub);
+        }
+        return n;
+    }
+    bool countable, rate;
+    char why[600];
+    if (!json_is_number(v))
+        fail_msg("%s is not a number in the results", path);
+    if (expect_metric_check(topo, path, &countable, &rate, why, sizeof(why)) != 0)
+        fail_msg("results.json has %s but expectations refuse it: %s", path, why);
+    double got = -1;
+    if (expect_metric_value(cell, path, &got, why, sizeof(why)) != 0 || got != json_number_value(v))
+        fail_msg("%s reads back as %g (%s)", path, got, why);
+    return 1;
+}
+
+static void test_every_field_is_a_metric(void **state)
+{
+    (void)state;
+    const enum scenario_topo topos[] = {SCENARIO_DIRECT, SCENARIO_PROXY, SCENARIO_CHAIN};
+    for (size_t i = 0; i < sizeof(topos) / sizeof(topos[0]); i++) {
+        json_t *cell = rich_cell(topos[i]);
+        size_t leaves = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(cell, k, v)
+        {
+            bool countable, rate;
+            char why[600];
+            if (strcmp(k, "capture") == 0)
+                continue;
+            if (listed(not_metrics, sizeof(not_metrics) / sizeof(not_metrics[0]), k)) {
+                assert_int_equal(
+                    expect_metric_check(topos[i], k, &countable, &rate, why, sizeof(why)), -1);
+                continue;
+            }
+            leaves += check_leaves(topos[i], cell, v, k);
+        }
+        assert_true(leaves > 40);
+        for (size_t n = 0; n < sizeof(not_metrics) / sizeof(not_metrics[0]); n++)
+            assert_non_null(json_object_get(cell, not_metrics[n]));
+        json_decref(cell);
+    }
+}
+
+static const json_t *at_path(const json_t *v, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *p = strtok_r(buf, ".", &save); p && v; p = strtok_r(NULL, ".", &save))
+        v = json_object_get(v, p);
+    return v;
+}
+
+/* And the other way: every metric family expectations know is in the cell metrics_build
+ * writes — for every hop direction, every proxy — but the wire's counters, which run/cell.c
+ * adds. */
+static void test_every_metric_is_a_field(void **state)
+{
+    (void)state;
+    const enum scenario_topo topos[] = {SCENARIO_DIRECT, SCENARIO_PROXY, SCENARIO_CHAIN};
+    for (size_t i = 0; i < sizeof(topos) / sizeof(topos[0]); i++) {
+        json_t *cell = rich_cell(topos[i]);
+        const char *names[4];
+        size_t nn = scenario_topo_nodes(topos[i], names);
+        const char *tail, *fam;
+        for (size_t f = 0; (fam = expect_metric_family(f, &tail)) != NULL; f++) {
+            bool countable, rate;
+            char why[600], metric[128];
+            if (listed(written_elsewhere, sizeof(written_elsewhere) / sizeof(written_elsewhere[0]),
+                       fam))
+                continue;
+            if (strcmp(tail, "") == 0) {
+                if (!json_is_number(at_path(cell, fam)))
+                    fail_msg("%s is not in results.json", fam);
+            } else if (strcmp(tail, ".X") == 0) {
+                if (!json_is_object(at_path(cell, fam)))
+                    fail_msg("%s.X: no object %s in results.json", fam, fam);
+            } else if (strcmp(tail, ".A->B") == 0) {
+                for (size_t h = 0; h + 1 < nn; h++) {
+                    for (int d = 0; d < 2; d++) {
+                        snprintf(metric, sizeof(metric), "%s.%s->%s", fam, names[h + d],
+                                 names[h + 1 - d]);
+                        assert_int_equal(expect_metric_check(topos[i], metric, &countable, &rate,
+                                                             why, sizeof(why)),
+                                         0);
+                        if (!json_is_integer(json_object_get(json_object_get(cell, fam),
+                                                             strchr(metric, '.') + 1)))
+                            fail_msg("%s is not in results.json", metric);
+                    }
+                }
+            } else if (strcmp(tail, ".NAME.X") == 0) {
+                for (size_t p = 1; p + 1 < nn; p++) {
+                    snprintf(metric, sizeof(metric), "%s.%s", fam, names[p]);
+                    if (!json_is_object(at_path(cell, metric)))
+                        fail_msg("no object %s in results.json", metric);
+                }
+            } else {
+                fail_msg("%s%s: a shape of metric this test does not know", fam, tail);
+            }
+        }
+        json_decref(cell);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +722,8 @@ int main(void)
         cmocka_unit_test(test_slowest_trial),
         cmocka_unit_test(test_trial_flows),
         cmocka_unit_test(test_percentile),
+        cmocka_unit_test(test_every_field_is_a_metric),
+        cmocka_unit_test(test_every_metric_is_a_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

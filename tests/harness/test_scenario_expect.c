@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "analysis.h"
 #include "expect.h"
 
 static json_t *cell_json(void)
@@ -124,6 +125,89 @@ static void test_metric_names(void **state)
         0);
     assert_true(rate);
     assert_false(countable);
+}
+
+/* The list an unknown metric's error gives is the families, every one and nothing else, in
+ * their order (read back from its '|' groups), with the capture's per-direction counters among
+ * them; and it fits the 600 bytes the scenario loader gives the message. */
+static void test_unknown_metric_lists_every_family(void **state)
+{
+    (void)state;
+    bool countable, rate;
+    char why[600];
+    assert_int_equal(
+        expect_metric_check(SCENARIO_PROXY, "failurez", &countable, &rate, why, sizeof(why)), -1);
+    const char *open = "unknown metric (known: ", *close = "; see docs/scenario-format.md)";
+    size_t n = strlen(why);
+    assert_true(strncmp(why, open, strlen(open)) == 0);
+    assert_true(n > strlen(close) && strcmp(why + n - strlen(close), close) == 0);
+    char list[600];
+    snprintf(list, sizeof(list), "%.*s", (int)(n - strlen(open) - strlen(close)),
+             why + strlen(open));
+
+    size_t i = 0;
+    char *save = NULL;
+    for (char *g = strtok_r(list, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        g += strspn(g, " ");
+        size_t gl = strlen(g);
+        const char *dir = ".A->B";
+        bool dirs = gl > strlen(dir) && strcmp(g + gl - strlen(dir), dir) == 0;
+        if (dirs)
+            g[gl - strlen(dir)] = '\0';
+        char prefix[64] = "";
+        char *save2 = NULL;
+        for (char *item = strtok_r(g, "|", &save2); item; item = strtok_r(NULL, "|", &save2)) {
+            char shown[128];
+            snprintf(shown, sizeof(shown), "%s%s%s", prefix, item, dirs ? dir : "");
+            if (!prefix[0] && !dirs) { /* the group's prefix: up to the last dot of its name */
+                char name[64];
+                snprintf(name, sizeof(name), "%s", item);
+                char *x = strstr(name, ".NAME.X");
+                if (x || ((x = strstr(name, ".X")) && x[2] == '\0'))
+                    *x = '\0';
+                char *dot = strrchr(name, '.');
+                if (dot)
+                    snprintf(prefix, sizeof(prefix), "%.*s", (int)(dot - name + 1), name);
+            }
+            const char *tail;
+            const char *fam = expect_metric_family(i++, &tail);
+            if (!fam)
+                fail_msg("%s is in the list but is no family", shown);
+            char want[128];
+            snprintf(want, sizeof(want), "%s%s", fam, tail);
+            assert_string_equal(shown, want);
+        }
+    }
+    const char *tail;
+    if (expect_metric_family(i, &tail))
+        fail_msg("%s is a family missing from the list", expect_metric_family(i, &tail));
+    /* the ones that had drifted out of the hand-written list */
+    assert_non_null(strstr(why, "data_packets"));
+    assert_non_null(strstr(why, "unattributed_rst"));
+    assert_non_null(strstr(why, "downstream_wall_s"));
+}
+
+/* Every per-direction counter of the analyser's list is a metric of every hop direction. */
+static void test_counter_families(void **state)
+{
+    (void)state;
+    bool countable, rate;
+    char why[600], metric[64];
+    for (size_t k = 0; k < ANALYSIS_NRESULT; k++) {
+        snprintf(metric, sizeof(metric), "%s.proxy2->upstream", analysis_counters[k].name);
+        if (expect_metric_check(SCENARIO_CHAIN, metric, &countable, &rate, why, sizeof(why)) != 0)
+            fail_msg("%s: %s", metric, why);
+        assert_true(countable);
+        assert_false(expect_metric_bounded(metric));
+        snprintf(metric, sizeof(metric), "%s.proxy2->downstream", analysis_counters[k].name);
+        assert_int_equal(
+            expect_metric_check(SCENARIO_CHAIN, metric, &countable, &rate, why, sizeof(why)), -1);
+    }
+    for (size_t k = ANALYSIS_NRESULT; k < ANALYSIS_NCOUNTERS; k++) { /* not in results.json */
+        snprintf(metric, sizeof(metric), "%s.proxy->upstream", analysis_counters[k].name);
+        assert_int_equal(
+            expect_metric_check(SCENARIO_PROXY, metric, &countable, &rate, why, sizeof(why)), -1);
+    }
 }
 
 /* Which metrics can never exceed the trial count (a percentage above 100% is refused for
@@ -370,6 +454,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metric_names),
+        cmocka_unit_test(test_unknown_metric_lists_every_family),
+        cmocka_unit_test(test_counter_families),
         cmocka_unit_test(test_bounded_by_trials),
         cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_rst_on_failing),
