@@ -16,6 +16,8 @@
 
 #include <pcap/pcap.h>
 
+#include "grow.h"
+
 #define TH_FIN 0x01
 #define TH_SYN 0x02
 #define TH_RST 0x04
@@ -57,8 +59,9 @@ struct fstate {
 struct builder {
     const char *path;
     struct analysis_result *r;
+    size_t caphops, capflows;
     struct fstate *fs;
-    size_t capflows;
+    size_t capfs;
     size_t *table; /* flow index + 1; open addressing over (caddr, cport, saddr, sport) */
     size_t captable;
     char *err;
@@ -259,7 +262,7 @@ static int add_hop(struct builder *b, uint16_t port, char *client, char *server)
         free(server);
         return oom(b);
     }
-    struct analysis_hop *n = realloc(r->hops, (r->nhops + 1) * sizeof *n);
+    struct analysis_hop *n = grow_array(r->hops, &b->caphops, r->nhops + 1, sizeof *n);
     if (!n) {
         free(client);
         free(server);
@@ -351,18 +354,14 @@ static struct analysis_flow *new_flow(struct builder *b, const struct analysis_h
                                       size_t *slotp_out)
 {
     struct analysis_result *r = b->r;
-    if (r->nflows == b->capflows) {
-        size_t ncap = b->capflows ? b->capflows * 2 : 64;
-        struct analysis_flow *nf = realloc(r->flows, ncap * sizeof *nf);
-        if (!nf)
-            return NULL;
-        r->flows = nf;
-        struct fstate *ns = realloc(b->fs, ncap * sizeof *ns);
-        if (!ns)
-            return NULL;
-        b->fs = ns;
-        b->capflows = ncap;
-    }
+    struct analysis_flow *nf = grow_array(r->flows, &b->capflows, r->nflows + 1, sizeof *nf);
+    if (!nf)
+        return NULL;
+    r->flows = nf;
+    struct fstate *ns = grow_array(b->fs, &b->capfs, r->nflows + 1, sizeof *ns);
+    if (!ns)
+        return NULL;
+    b->fs = ns;
     size_t fi = r->nflows++;
     struct analysis_flow *f = &r->flows[fi];
     memset(f, 0, sizeof *f);
@@ -381,14 +380,10 @@ static int add_event(struct builder *b, size_t fi, const struct seg *s, enum ana
 {
     struct analysis_flow *f = &b->r->flows[fi];
     struct fstate *st = &b->fs[fi];
-    if (f->nevents == st->capev) {
-        size_t ncap = st->capev ? st->capev * 2 : 16;
-        struct analysis_event *n = realloc(f->events, ncap * sizeof *n);
-        if (!n)
-            return oom(b);
-        f->events = n;
-        st->capev = ncap;
-    }
+    struct analysis_event *n = grow_array(f->events, &st->capev, f->nevents + 1, sizeof *n);
+    if (!n)
+        return oom(b);
+    f->events = n;
     f->events[f->nevents++] = (struct analysis_event){
         .ts_us = s->ts_us,
         .kind = kind,

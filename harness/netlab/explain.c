@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 #define WIDTH     100 /* no line is wider */
 #define TIME_W    12  /* "%10.3f" and two spaces */
 #define TAG_W     8   /* "  :65535" after the last column */
@@ -297,14 +299,10 @@ struct wins {
 
 static int wins_add(struct wins *w, size_t flow, uint64_t from, uint64_t to)
 {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 32;
-        struct fwin *v = realloc(w->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        w->v = v;
-        w->cap = cap;
-    }
+    struct fwin *v = grow_array(w->v, &w->cap, w->n + 1, sizeof *v);
+    if (!v)
+        return -1;
+    w->v = v;
     w->v[w->n++] = (struct fwin){flow, from, to};
     return 0;
 }
@@ -435,16 +433,12 @@ static long pick_events(const struct analysis_result *r, struct wins *w, bool *o
             uint64_t ts = f->events[e].ts_us;
             if (pooled && !within(ts, fw, nw) && !late_close(f, e, fw, nw))
                 continue;
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 256;
-                struct item *v = realloc(items, nc * sizeof *v);
-                if (!v) {
-                    free(items);
-                    return -1;
-                }
-                items = v;
-                cap = nc;
+            struct item *v = grow_array(items, &cap, n + 1, sizeof *v);
+            if (!v) {
+                free(items);
+                return -1;
             }
+            items = v;
             items[n++] = (struct item){fi, e, ts};
             on[fi] = true;
         }

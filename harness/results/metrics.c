@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #define MAX_DIRS           6 /* three hops at most (chain), two directions each */
 #define MAX_FAILING_LISTED 1000
 
@@ -43,14 +45,10 @@ struct trial {
 
 static int uses_add(struct uses *u, int port, uint64_t start, uint64_t end, long trial)
 {
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? u->cap * 2 : 64;
-        struct use *v = realloc(u->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        u->v = v;
-        u->cap = cap;
-    }
+    struct use *v = grow_array(u->v, &u->cap, u->n + 1, sizeof(*v));
+    if (!v)
+        return -1;
+    u->v = v;
     u->v[u->n++] = (struct use){port, start, end, trial};
     return 0;
 }
@@ -604,14 +602,10 @@ struct sels {
 
 static int sels_add(struct sels *s, struct explain_flow_sel x)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        struct explain_flow_sel *v = realloc(s->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        s->v = v;
-        s->cap = cap;
-    }
+    struct explain_flow_sel *v = grow_array(s->v, &s->cap, s->n + 1, sizeof(*v));
+    if (!v)
+        return -1;
+    s->v = v;
     s->v[s->n++] = x;
     return 0;
 }
