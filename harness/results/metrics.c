@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "metrics_json.h"
 
 #define MAX_DIRS           6 /* three hops at most (chain), two directions each */
 #define MAX_FAILING_LISTED 1000
@@ -89,22 +90,6 @@ static const struct use *uses_find(const struct uses *u, int port, uint64_t t, u
             best = x;
     }
     return best ? best : first;
-}
-
-static uint64_t jint(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    if (json_is_integer(v))
-        return (uint64_t)json_integer_value(v);
-    if (json_is_real(v))
-        return (uint64_t)json_real_value(v);
-    return 0;
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static void bump(json_t *obj, const char *key, long by)
@@ -192,40 +177,37 @@ static json_t *upstream_summary(const json_t *log)
     return o;
 }
 
-json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
+/* What metrics_build works with, section by section. */
+struct build {
+    const struct metrics_input *in;
+    const struct scenario_cell *c;
+    long ntrials;
+    json_t *out;
+    struct req *reqs; /* in the order the client wrote them */
+    size_t nreqs;
+    double *lat; /* request latencies, ms */
+    size_t nlat;
+    uint64_t first_us, last_us; /* the first request's start, the last outcome */
+    struct trial *tr;           /* ntrials */
+    struct uses uses[3];        /* per hop */
+    size_t nattributed_hops;
+    char dirs[MAX_DIRS][80]; /* "A->B", two per hop */
+    size_t ndirs;
+};
+
+/* Requests, in the order the client wrote them. */
+static int add_requests(struct build *b)
 {
-    const struct scenario_cell *c = in->cell;
-    long ntrials = c->trials;
-    json_t *out = json_object();
-    struct req *reqs = NULL;
-    size_t nreqs = 0;
-    struct trial *tr = calloc((size_t)ntrials, sizeof(*tr));
-    struct uses uses[3] = {{0}};
-    double *lat = NULL;
-    char dirs[MAX_DIRS][80];
-    size_t ndirs = 0;
-    size_t nattributed_hops = 0;
-
-    if (!out || !tr)
-        goto oom;
-
-    for (size_t h = 0; h < in->nhops && h < 3; h++) {
-        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].client, in->hops[h].server);
-        snprintf(dirs[ndirs++], sizeof(dirs[0]), "%s->%s", in->hops[h].server, in->hops[h].client);
-    }
-
-    /* Requests, in the order the client wrote them. */
+    const struct metrics_input *in = b->in;
     size_t nrec = in->records ? json_array_size(in->records) : 0;
-    reqs = calloc(nrec ? nrec : 1, sizeof(*reqs));
-    lat = calloc(nrec ? nrec : 1, sizeof(*lat));
-    if (!reqs || !lat)
-        goto oom;
+    b->reqs = calloc(nrec ? nrec : 1, sizeof(*b->reqs));
+    b->lat = calloc(nrec ? nrec : 1, sizeof(*b->lat));
+    if (!b->reqs || !b->lat)
+        return -1;
     json_t *req_out = json_object(), *req_counts = json_object();
-    json_object_set_new(out, "requests", req_out);
+    json_object_set_new(b->out, "requests", req_out);
     json_object_set_new(req_out, "outcomes", req_counts);
     long req_failures = 0;
-    uint64_t first_us = 0, last_us = 0;
-    size_t nlat = 0;
     for (size_t i = 0; i < nrec; i++) {
         const json_t *r = json_array_get(in->records, i);
         const char *type = jstr(r, "type");
@@ -235,7 +217,7 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
         const json_t *tj = json_object_get(r, "trial");
         if (!oc || !json_is_integer(tj))
             continue;
-        struct req *q = &reqs[nreqs++];
+        struct req *q = &b->reqs[b->nreqs++];
         q->trial = (long)json_integer_value(tj);
         q->lport = (int)jint(r, "lport");
         q->start = jint(r, "start_us");
@@ -246,22 +228,28 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
         q->has_trial_gap = json_is_number(tg);
         q->reuse_gap_ms = json_number_value(tg);
         bump(req_counts, oc, 1);
-        if (!scenario_cell_success(c, oc))
+        if (!scenario_cell_success(b->c, oc))
             req_failures++;
         if (q->end >= q->start && q->start)
-            lat[nlat++] = (double)(q->end - q->start) / 1000.0;
-        if (q->start && (!first_us || q->start < first_us))
-            first_us = q->start;
-        if (q->end > last_us)
-            last_us = q->end;
+            b->lat[b->nlat++] = (double)(q->end - q->start) / 1000.0;
+        if (q->start && (!b->first_us || q->start < b->first_us))
+            b->first_us = q->start;
+        if (q->end > b->last_us)
+            b->last_us = q->end;
     }
-    json_object_set_new(req_out, "total", json_integer((json_int_t)nreqs));
+    json_object_set_new(req_out, "total", json_integer((json_int_t)b->nreqs));
     json_object_set_new(req_out, "failures", json_integer(req_failures));
+    return 0;
+}
 
-    /* Trial outcome: the first request (by start) that is not a success decides. */
-    for (size_t i = 0; i < nreqs; i++) {
-        struct req *q = &reqs[i];
-        if (q->trial < 0 || q->trial >= ntrials)
+/* Trial outcome: the first request (by start) that is not a success decides. */
+static void add_trials(struct build *b)
+{
+    const struct scenario_cell *c = b->c;
+    struct trial *tr = b->tr;
+    for (size_t i = 0; i < b->nreqs; i++) {
+        struct req *q = &b->reqs[i];
+        if (q->trial < 0 || q->trial >= b->ntrials)
             continue;
         struct trial *t = &tr[q->trial];
         bool ok = scenario_cell_success(c, q->outcome);
@@ -289,7 +277,7 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
         }
     }
     json_t *outcomes = json_object();
-    json_object_set_new(out, "outcomes", outcomes);
+    json_object_set_new(b->out, "outcomes", outcomes);
     for (size_t i = 0; i < c->nsuccess; i++)
         json_object_set_new(outcomes, c->success[i], json_integer(0));
     if (c->nprogs > 2)
@@ -298,7 +286,7 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
     json_object_set_new(outcomes, "empty", json_integer(0));
     json_object_set_new(outcomes, "timeout", json_integer(0));
     long failures = 0;
-    for (long t = 0; t < ntrials; t++) {
+    for (long t = 0; t < b->ntrials; t++) {
         if (!tr[t].seen) {
             tr[t].label = "missing";
             tr[t].failed = true;
@@ -307,122 +295,154 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
         if (tr[t].failed)
             failures++;
     }
-    json_object_set_new(out, "trials", json_integer(ntrials));
-    json_object_set_new(out, "failures", json_integer(failures));
-    json_object_set_new(out, "failure_rate",
-                        json_real(ntrials ? round3((double)failures / (double)ntrials) : 0));
+    json_object_set_new(b->out, "trials", json_integer(b->ntrials));
+    json_object_set_new(b->out, "failures", json_integer(failures));
+    json_object_set_new(b->out, "failure_rate",
+                        json_real(b->ntrials ? round3((double)failures / (double)b->ntrials) : 0));
+}
 
-    /* Uses of each hop's connections. Hop 0: the downstream's own records. */
-    for (size_t i = 0; i < nreqs; i++)
-        if (reqs[i].trial >= 0 && reqs[i].trial < ntrials && reqs[i].lport &&
-            uses_add(&uses[0], reqs[i].lport, reqs[i].start, reqs[i].end, reqs[i].trial) != 0)
-            goto oom;
+/* Uses of each hop's connections. Hop 0: the downstream's own records; hop p + 1: the
+ * upstream ports of proxy p's requests, which belong to the trial of the use they served. */
+static int add_uses(struct build *b)
+{
+    const struct metrics_input *in = b->in;
+    struct uses *uses = b->uses;
+    for (size_t i = 0; i < b->nreqs; i++) {
+        const struct req *q = &b->reqs[i];
+        if (q->trial >= 0 && q->trial < b->ntrials && q->lport &&
+            uses_add(&uses[0], q->lport, q->start, q->end, q->trial) != 0)
+            return -1;
+    }
     if (uses[0].n > 1)
         qsort(uses[0].v, uses[0].n, sizeof(*uses[0].v), use_cmp);
-    nattributed_hops = in->nhops ? 1 : 0;
-    if (in->access_log) {
-        for (size_t p = 0; p < in->nproxies && p + 1 < in->nhops && p < 2; p++) {
-            size_t na = in->access[p] ? json_array_size(in->access[p]) : 0;
-            for (size_t i = 0; i < na; i++) {
-                const json_t *a = json_array_get(in->access[p], i);
-                uint64_t s = jint(a, "start_us"), e = jint(a, "end_us");
-                const struct use *u = uses_find(&uses[p], (int)jint(a, "dport"), s, s, e ? e : s);
-                if (!u)
-                    continue;
-                const json_t *ups = json_object_get(a, "upstream_ports");
-                size_t k;
-                const json_t *pj;
-                json_array_foreach(ups, k, pj)
-                {
-                    if (json_is_integer(pj) &&
-                        uses_add(&uses[p + 1], (int)json_integer_value(pj), s, e, u->trial) != 0)
-                        goto oom;
-                }
+    b->nattributed_hops = in->nhops ? 1 : 0;
+    if (!in->access_log)
+        return 0;
+    for (size_t p = 0; p < in->nproxies && p + 1 < in->nhops && p < 2; p++) {
+        size_t na = in->access[p] ? json_array_size(in->access[p]) : 0;
+        for (size_t i = 0; i < na; i++) {
+            const json_t *a = json_array_get(in->access[p], i);
+            uint64_t s = jint(a, "start_us"), e = jint(a, "end_us");
+            const struct use *u = uses_find(&uses[p], (int)jint(a, "dport"), s, s, e ? e : s);
+            if (!u)
+                continue;
+            const json_t *ups = json_object_get(a, "upstream_ports");
+            size_t k;
+            const json_t *pj;
+            json_array_foreach(ups, k, pj)
+            {
+                if (json_is_integer(pj) &&
+                    uses_add(&uses[p + 1], (int)json_integer_value(pj), s, e, u->trial) != 0)
+                    return -1;
             }
-            if (uses[p + 1].n > 1)
-                qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), use_cmp);
-            nattributed_hops = p + 2;
+        }
+        if (uses[p + 1].n > 1)
+            qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), use_cmp);
+        b->nattributed_hops = p + 2;
+    }
+    return 0;
+}
+
+/* The capture's counts per direction (counts[k][d]: analysis_counters[k] on b->dirs[d]), and
+ * each RST of an attributed hop given to a trial (b->tr[].rst). Returns the RSTs no trial
+ * could claim. */
+static long count_capture(struct build *b, uint64_t counts[][MAX_DIRS])
+{
+    const struct metrics_input *in = b->in;
+    long unattributed = 0;
+    for (size_t i = 0; i < in->ana->nflows; i++) {
+        const struct analysis_flow *f = &in->ana->flows[i];
+        long h = hop_index(in, f);
+        if (h < 0 || h >= 3 || is_probe(in, (size_t)h, f))
+            continue;
+        const struct analysis_dir *d2[2] = {&f->c2s, &f->s2c};
+        for (int k = 0; k < 2; k++) {
+            size_t d = (size_t)h * 2 + (size_t)k;
+            for (size_t n = 0; n < ANALYSIS_NRESULT; n++)
+                counts[n][d] += analysis_dir_count(d2[k], n);
+        }
+        if ((size_t)h >= b->nattributed_hops)
+            continue;
+        for (size_t e = 0; e < f->nevents; e++) {
+            const struct analysis_event *ev = &f->events[e];
+            if (ev->kind != ANALYSIS_EV_RST)
+                continue;
+            const struct use *u =
+                uses_find(&b->uses[h], f->client_port, ev->ts_us, f->first_us, f->last_us);
+            if (!u) {
+                unattributed++;
+                continue;
+            }
+            b->tr[u->trial].rst[(size_t)h * 2 + (ev->from_client ? 0 : 1)] = true;
         }
     }
+    return unattributed;
+}
 
-    /* Capture: per-direction counts, and each RST given to a trial. */
+/* Capture: per-direction counts, and the trials with a RST on each attributed direction
+ * (null when nothing was captured). */
+static void add_capture(struct build *b)
+{
+    const struct metrics_input *in = b->in;
     json_t *frst = json_object(), *trst = json_object(), *att = json_array();
     json_t *fams[ANALYSIS_NRESULT];
     for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
         fams[k] = json_object();
     uint64_t counts[ANALYSIS_NRESULT][MAX_DIRS] = {{0}};
-    long unattributed = 0;
-    if (in->ana) {
-        for (size_t i = 0; i < in->ana->nflows; i++) {
-            const struct analysis_flow *f = &in->ana->flows[i];
-            long h = hop_index(in, f);
-            if (h < 0 || h >= 3 || is_probe(in, (size_t)h, f))
-                continue;
-            const struct analysis_dir *d2[2] = {&f->c2s, &f->s2c};
-            for (int k = 0; k < 2; k++) {
-                size_t d = (size_t)h * 2 + (size_t)k;
-                for (size_t n = 0; n < ANALYSIS_NRESULT; n++)
-                    counts[n][d] += analysis_dir_count(d2[k], n);
-            }
-            if ((size_t)h >= nattributed_hops)
-                continue;
-            for (size_t e = 0; e < f->nevents; e++) {
-                const struct analysis_event *ev = &f->events[e];
-                if (ev->kind != ANALYSIS_EV_RST)
-                    continue;
-                const struct use *u =
-                    uses_find(&uses[h], f->client_port, ev->ts_us, f->first_us, f->last_us);
-                if (!u) {
-                    unattributed++;
-                    continue;
-                }
-                tr[u->trial].rst[(size_t)h * 2 + (ev->from_client ? 0 : 1)] = true;
-            }
-        }
-    }
-    for (size_t d = 0; d < ndirs; d++) {
+    long unattributed = in->ana ? count_capture(b, counts) : 0;
+    for (size_t d = 0; d < b->ndirs; d++) {
         for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
-            json_object_set_new(fams[k], dirs[d],
+            json_object_set_new(fams[k], b->dirs[d],
                                 in->ana ? json_integer((json_int_t)counts[k][d]) : json_null());
-        if (d / 2 < nattributed_hops) {
+        if (d / 2 < b->nattributed_hops) {
             long fr = 0, wr = 0;
-            for (long t = 0; t < ntrials; t++) {
-                fr += tr[t].failed && tr[t].rst[d];
-                wr += tr[t].rst[d];
+            for (long t = 0; t < b->ntrials; t++) {
+                fr += b->tr[t].failed && b->tr[t].rst[d];
+                wr += b->tr[t].rst[d];
             }
-            json_object_set_new(frst, dirs[d], in->ana ? json_integer(fr) : json_null());
-            json_object_set_new(trst, dirs[d], in->ana ? json_integer(wr) : json_null());
-            json_array_append_new(att, json_string(dirs[d]));
+            json_object_set_new(frst, b->dirs[d], in->ana ? json_integer(fr) : json_null());
+            json_object_set_new(trst, b->dirs[d], in->ana ? json_integer(wr) : json_null());
+            json_array_append_new(att, json_string(b->dirs[d]));
         }
     }
     for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
-        json_object_set_new(out, analysis_counters[k].name, fams[k]);
-    json_object_set_new(out, "failing_rst", frst);
-    json_object_set_new(out, "trials_with_rst", trst);
-    json_object_set_new(out, "attributed", att);
-    json_object_set_new(out, "unattributed_rst",
+        json_object_set_new(b->out, analysis_counters[k].name, fams[k]);
+    json_object_set_new(b->out, "failing_rst", frst);
+    json_object_set_new(b->out, "trials_with_rst", trst);
+    json_object_set_new(b->out, "attributed", att);
+    json_object_set_new(b->out, "unattributed_rst",
                         in->ana ? json_integer(unattributed) : json_null());
+}
 
-    /* Failing trials, with the port that identifies them in the capture. */
+/* Failing trials, with the port that identifies them in the capture. */
+static void add_failing_trials(struct build *b)
+{
     json_t *ft = json_array();
     size_t listed = 0;
-    for (long t = 0; t < ntrials && listed < MAX_FAILING_LISTED; t++) {
-        if (!tr[t].failed)
+    for (long t = 0; t < b->ntrials && listed < MAX_FAILING_LISTED; t++) {
+        const struct trial *tr = &b->tr[t];
+        if (!tr->failed)
             continue;
         json_t *o = json_object(), *r = json_array();
         json_object_set_new(o, "trial", json_integer(t));
-        json_object_set_new(o, "outcome", json_string(tr[t].label));
-        json_object_set_new(o, "lport", json_integer(tr[t].lport));
-        for (size_t d = 0; d < ndirs; d++)
-            if (tr[t].rst[d])
-                json_array_append_new(r, json_string(dirs[d]));
+        json_object_set_new(o, "outcome", json_string(tr->label));
+        json_object_set_new(o, "lport", json_integer(tr->lport));
+        for (size_t d = 0; d < b->ndirs; d++)
+            if (tr->rst[d])
+                json_array_append_new(r, json_string(b->dirs[d]));
         json_object_set_new(o, "rst", r);
         json_array_append_new(ft, o);
         listed++;
     }
-    json_object_set_new(out, "failing_trials", ft);
+    json_object_set_new(b->out, "failing_trials", ft);
+}
 
-    /* Proxies: flags, statuses and stats of each, the front one also at the top level. */
+/* Proxies: flags, statuses and stats of each, the front one also at the top level; the
+ * upstream's events. */
+static void add_proxies(struct build *b)
+{
+    const struct metrics_input *in = b->in;
+    json_t *out = b->out;
     json_object_set_new(out, "access_log", json_boolean(in->access_log && in->nproxies > 0));
     json_t *proxies = json_object();
     for (size_t p = 0; p < in->nproxies && p < 2; p++) {
@@ -453,7 +473,7 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
                                 in->stats[p] ? json_deep_copy(in->stats[p]) : json_object());
         }
         const char *names[4];
-        scenario_topo_nodes(c->s->topo, names);
+        scenario_topo_nodes(b->c->s->topo, names);
         json_object_set_new(proxies, names[p + 1], po);
     }
     if (in->nproxies == 0) {
@@ -463,8 +483,13 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
     json_object_set_new(out, "proxies", proxies);
     json_object_set_new(out, "upstream",
                         in->upstream_log ? upstream_summary(in->upstream_log) : json_object());
+}
 
-    /* Latency and throughput (the delay-close-cost numbers). */
+/* Latency and throughput (the delay-close-cost numbers). */
+static void add_latency(struct build *b)
+{
+    double *lat = b->lat;
+    size_t nlat = b->nlat;
     if (nlat > 1)
         qsort(lat, nlat, sizeof(*lat), dbl_cmp);
     json_t *lo = json_object();
@@ -476,232 +501,100 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
     json_object_set_new(lo, "p99", json_real(round3(metrics_percentile(lat, nlat, 99))));
     json_object_set_new(lo, "mean", json_real(round3(nlat ? sum / (double)nlat : 0)));
     json_object_set_new(lo, "max", json_real(round3(nlat ? lat[nlat - 1] : 0)));
-    json_object_set_new(out, "latency_ms", lo);
-    double wall = last_us > first_us ? (double)(last_us - first_us) / 1e6 : 0;
-    json_object_set_new(out, "downstream_wall_s", json_real(round3(wall)));
-    json_object_set_new(out, "throughput_rps",
-                        wall > 0 ? json_real(round(((double)nreqs / wall) * 10) / 10)
+    json_object_set_new(b->out, "latency_ms", lo);
+    double wall = b->last_us > b->first_us ? (double)(b->last_us - b->first_us) / 1e6 : 0;
+    json_object_set_new(b->out, "downstream_wall_s", json_real(round3(wall)));
+    json_object_set_new(b->out, "throughput_rps",
+                        wall > 0 ? json_real(round(((double)b->nreqs / wall) * 10) / 10)
                                  : json_null());
-
-    /* Sweep: failure probability per gap (the race window as data). */
-    if (c->sweep) {
-        double *gaps = calloc((size_t)ntrials + 1, sizeof(*gaps));
-        size_t ng = 0;
-        if (!gaps)
-            goto oom;
-        for (long t = 0; t < ntrials; t++) {
-            if (!tr[t].seen)
-                continue;
-            bool dup = false;
-            for (size_t g = 0; g < ng; g++)
-                if (gaps[g] == tr[t].gap_ms)
-                    dup = true;
-            if (!dup)
-                gaps[ng++] = tr[t].gap_ms;
-        }
-        if (ng > 1)
-            qsort(gaps, ng, sizeof(*gaps), dbl_cmp);
-        json_t *sw = json_array();
-        long failing = 0;
-        double maxr = 0, minr = ng ? 1 : 0;
-        for (size_t g = 0; g < ng; g++) {
-            long n = 0, f = 0;
-            for (long t = 0; t < ntrials; t++) {
-                if (tr[t].seen && tr[t].gap_ms == gaps[g]) {
-                    n++;
-                    f += tr[t].failed;
-                }
-            }
-            double rate = n ? (double)f / (double)n : 0;
-            json_t *o = json_object();
-            json_object_set_new(o, "gap_ms", json_real(gaps[g]));
-            json_object_set_new(o, "trials", json_integer(n));
-            json_object_set_new(o, "failures", json_integer(f));
-            json_object_set_new(o, "failure_rate", json_real(round3(rate)));
-            json_array_append_new(sw, o);
-            failing += f > 0;
-            if (rate > maxr)
-                maxr = rate;
-            if (rate < minr)
-                minr = rate;
-        }
-        free(gaps);
-        json_t *ss = json_object();
-        json_object_set_new(ss, "gaps", json_integer((json_int_t)ng));
-        json_object_set_new(ss, "gaps_failing", json_integer(failing));
-        json_object_set_new(ss, "gaps_clean", json_integer((json_int_t)ng - failing));
-        json_object_set_new(ss, "max_failure_rate", json_real(round3(maxr)));
-        json_object_set_new(ss, "min_failure_rate", json_real(round3(minr)));
-        json_object_set_new(out, "sweep", sw);
-        json_object_set_new(out, "sweep_stats", ss);
-    }
-
-    for (int h = 0; h < 3; h++)
-        free(uses[h].v);
-    free(reqs);
-    free(lat);
-    free(tr);
-    return out;
-oom:
-    for (int h = 0; h < 3; h++)
-        free(uses[h].v);
-    free(reqs);
-    free(lat);
-    free(tr);
-    json_decref(out);
-    snprintf(err, errlen, "out of memory while computing metrics");
-    return NULL;
 }
 
-long metrics_slowest_trial(const json_t *records, double *ms)
+/* Sweep: failure probability per gap (the race window as data). */
+static int add_sweep(struct build *b)
 {
-    size_t i;
-    const json_t *r;
-    long maxt = -1, best = -1;
-    *ms = 0;
-    json_array_foreach(records, i, r)
-    {
-        const json_t *tj = json_object_get(r, "trial");
-        if (json_is_integer(tj) && json_integer_value(tj) > maxt)
-            maxt = (long)json_integer_value(tj);
-    }
-    if (maxt < 0)
+    const struct trial *tr = b->tr;
+    double *gaps = calloc((size_t)b->ntrials + 1, sizeof(*gaps));
+    size_t ng = 0;
+    if (!gaps)
         return -1;
-    uint64_t(*span)[2] = calloc((size_t)maxt + 1, sizeof(*span)); /* first start, last end */
-    if (!span)
-        return -1;
-    json_array_foreach(records, i, r)
-    {
-        const json_t *tj = json_object_get(r, "trial");
-        const char *type = jstr(r, "type");
-        uint64_t s = jint(r, "start_us"), e = jint(r, "end_us");
-        if (!json_is_integer(tj) || json_integer_value(tj) < 0 ||
-            (type && strcmp(type, "request") != 0) || !s || e < s)
+    for (long t = 0; t < b->ntrials; t++) {
+        if (!tr[t].seen)
             continue;
-        uint64_t *sp = span[json_integer_value(tj)];
-        if (!sp[0] || s < sp[0])
-            sp[0] = s;
-        if (e > sp[1])
-            sp[1] = e;
+        bool dup = false;
+        for (size_t g = 0; g < ng; g++)
+            if (gaps[g] == tr[t].gap_ms)
+                dup = true;
+        if (!dup)
+            gaps[ng++] = tr[t].gap_ms;
     }
-    for (long t = 0; t <= maxt; t++) {
-        double d = (double)(span[t][1] - span[t][0]) / 1000.0;
-        if (span[t][0] && (best < 0 || d > *ms)) {
-            best = t;
-            *ms = d;
+    if (ng > 1)
+        qsort(gaps, ng, sizeof(*gaps), dbl_cmp);
+    json_t *sw = json_array();
+    long failing = 0;
+    double maxr = 0, minr = ng ? 1 : 0;
+    for (size_t g = 0; g < ng; g++) {
+        long n = 0, f = 0;
+        for (long t = 0; t < b->ntrials; t++) {
+            if (tr[t].seen && tr[t].gap_ms == gaps[g]) {
+                n++;
+                f += tr[t].failed;
+            }
         }
+        double rate = n ? (double)f / (double)n : 0;
+        json_t *o = json_object();
+        json_object_set_new(o, "gap_ms", json_real(gaps[g]));
+        json_object_set_new(o, "trials", json_integer(n));
+        json_object_set_new(o, "failures", json_integer(f));
+        json_object_set_new(o, "failure_rate", json_real(round3(rate)));
+        json_array_append_new(sw, o);
+        failing += f > 0;
+        if (rate > maxr)
+            maxr = rate;
+        if (rate < minr)
+            minr = rate;
     }
-    free(span);
-    return best;
-}
-
-struct sels {
-    struct explain_flow_sel *v;
-    size_t n, cap;
-};
-
-static int sels_add(struct sels *s, struct explain_flow_sel x)
-{
-    struct explain_flow_sel *v = grow_array(s->v, &s->cap, s->n + 1, sizeof(*v));
-    if (!v)
-        return -1;
-    s->v = v;
-    s->v[s->n++] = x;
+    free(gaps);
+    json_t *ss = json_object();
+    json_object_set_new(ss, "gaps", json_integer((json_int_t)ng));
+    json_object_set_new(ss, "gaps_failing", json_integer(failing));
+    json_object_set_new(ss, "gaps_clean", json_integer((json_int_t)ng - failing));
+    json_object_set_new(ss, "max_failure_rate", json_real(round3(maxr)));
+    json_object_set_new(ss, "min_failure_rate", json_real(round3(minr)));
+    json_object_set_new(b->out, "sweep", sw);
+    json_object_set_new(b->out, "sweep_stats", ss);
     return 0;
 }
 
-struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
-                                             size_t nproxies, long trial, size_t *n,
-                                             uint64_t *first_us, uint64_t *last_us)
+json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
 {
-    struct sels s = {0};
-    size_t i;
-    const json_t *r;
-    *n = 0;
-    *first_us = *last_us = 0;
-    /* Hop 0: one selection per client connection, over the requests it carried. */
-    json_array_foreach(records, i, r)
-    {
-        const json_t *tj = json_object_get(r, "trial");
-        const char *type = jstr(r, "type");
-        uint16_t port = (uint16_t)jint(r, "lport");
-        uint64_t b = jint(r, "start_us"), e = jint(r, "end_us");
-        if (!json_is_integer(tj) || json_integer_value(tj) != trial ||
-            (type && strcmp(type, "request") != 0) || !b)
-            continue;
-        if (e < b)
-            e = b;
-        if (!*first_us || b < *first_us)
-            *first_us = b;
-        if (e > *last_us)
-            *last_us = e;
-        if (!port) /* the connect failed before a port was bound */
-            continue;
-        size_t k = 0;
-        while (k < s.n && s.v[k].client_port != port)
-            k++;
-        if (k < s.n) {
-            if (b < s.v[k].from_us)
-                s.v[k].from_us = b;
-            if (e > s.v[k].to_us)
-                s.v[k].to_us = e;
-        } else if (sels_add(&s, (struct explain_flow_sel){0, port, b, e, true}) != 0) {
-            goto oom;
+    struct build b = {.in = in, .c = in->cell, .ntrials = in->cell->trials};
+    b.out = json_object();
+    b.tr = calloc((size_t)b.ntrials, sizeof(*b.tr));
+    for (size_t h = 0; h < in->nhops && h < 3; h++) {
+        const struct analysis_hop *hop = &in->hops[h];
+        snprintf(b.dirs[b.ndirs++], sizeof(b.dirs[0]), "%s->%s", hop->client, hop->server);
+        snprintf(b.dirs[b.ndirs++], sizeof(b.dirs[0]), "%s->%s", hop->server, hop->client);
+    }
+    int rc = -1;
+    if (b.out && b.tr && add_requests(&b) == 0) {
+        add_trials(&b);
+        if (add_uses(&b) == 0) {
+            add_capture(&b);
+            add_failing_trials(&b);
+            add_proxies(&b);
+            add_latency(&b);
+            rc = b.c->sweep ? add_sweep(&b) : 0;
         }
     }
-    /* Hop p + 1: the upstream attempts of the trial's requests at proxy p, each within the time
-     * that proxy served the request. A connection that no other trial's request used is the
-     * trial's alone and drawn whole; a pooled one that others used too is clipped. */
-    for (size_t p = 0; p < nproxies && p < 2; p++) {
-        size_t upto = s.n;
-        json_array_foreach(access[p], i, r)
-        {
-            uint16_t dport = (uint16_t)jint(r, "dport");
-            uint64_t b = jint(r, "start_us"), e = jint(r, "end_us");
-            bool mine = false;
-            for (size_t k = 0; k < upto && !mine; k++)
-                mine = s.v[k].hop == p && s.v[k].client_port == dport &&
-                       (!b || (b >= s.v[k].from_us && b <= s.v[k].to_us));
-            if (!mine)
-                continue;
-            if (e < b)
-                e = b;
-            size_t k;
-            const json_t *u;
-            json_array_foreach(json_object_get(r, "upstream_ports"), k, u)
-            {
-                if (json_is_integer(u) &&
-                    sels_add(&s, (struct explain_flow_sel){p + 1, (uint16_t)json_integer_value(u),
-                                                           b, e, true}) != 0)
-                    goto oom;
-            }
-        }
-        json_array_foreach(access[p], i, r)
-        {
-            uint16_t dport = (uint16_t)jint(r, "dport");
-            uint64_t b = jint(r, "start_us");
-            bool mine = false;
-            for (size_t k = 0; k < upto && !mine; k++)
-                mine = s.v[k].hop == p && s.v[k].client_port == dport &&
-                       (!b || (b >= s.v[k].from_us && b <= s.v[k].to_us));
-            size_t k;
-            const json_t *u;
-            json_array_foreach(json_object_get(r, "upstream_ports"), k, u)
-            {
-                for (size_t q = upto; !mine && q < s.n; q++)
-                    if (s.v[q].client_port == (uint16_t)json_integer_value(u))
-                        s.v[q].whole = false;
-            }
-        }
-    }
-    if (!s.n) {
-        free(s.v);
+    for (int h = 0; h < 3; h++)
+        free(b.uses[h].v);
+    free(b.reqs);
+    free(b.lat);
+    free(b.tr);
+    if (rc != 0) {
+        json_decref(b.out);
+        snprintf(err, errlen, "out of memory while computing metrics");
         return NULL;
     }
-    *n = s.n;
-    return s.v;
-oom:
-    free(s.v);
-    *n = 0;
-    return NULL;
+    return b.out;
 }

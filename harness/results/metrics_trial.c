@@ -1,0 +1,162 @@
+/* metrics_trial — one trial for `racelab repro` to draw: the slowest trial (when none failed),
+ * and a trial's connections on every hop, from the records and the access logs. */
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "grow.h"
+#include "metrics_json.h"
+
+long metrics_slowest_trial(const json_t *records, double *ms)
+{
+    size_t i;
+    const json_t *r;
+    long maxt = -1, best = -1;
+    *ms = 0;
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        if (json_is_integer(tj) && json_integer_value(tj) > maxt)
+            maxt = (long)json_integer_value(tj);
+    }
+    if (maxt < 0)
+        return -1;
+    uint64_t(*span)[2] = calloc((size_t)maxt + 1, sizeof(*span)); /* first start, last end */
+    if (!span)
+        return -1;
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        const char *type = jstr(r, "type");
+        uint64_t s = jint(r, "start_us"), e = jint(r, "end_us");
+        if (!json_is_integer(tj) || json_integer_value(tj) < 0 ||
+            (type && strcmp(type, "request") != 0) || !s || e < s)
+            continue;
+        uint64_t *sp = span[json_integer_value(tj)];
+        if (!sp[0] || s < sp[0])
+            sp[0] = s;
+        if (e > sp[1])
+            sp[1] = e;
+    }
+    for (long t = 0; t <= maxt; t++) {
+        double d = (double)(span[t][1] - span[t][0]) / 1000.0;
+        if (span[t][0] && (best < 0 || d > *ms)) {
+            best = t;
+            *ms = d;
+        }
+    }
+    free(span);
+    return best;
+}
+
+struct sels {
+    struct explain_flow_sel *v;
+    size_t n, cap;
+};
+
+static int sels_add(struct sels *s, struct explain_flow_sel x)
+{
+    struct explain_flow_sel *v = grow_array(s->v, &s->cap, s->n + 1, sizeof(*v));
+    if (!v)
+        return -1;
+    s->v = v;
+    s->v[s->n++] = x;
+    return 0;
+}
+
+struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
+                                             size_t nproxies, long trial, size_t *n,
+                                             uint64_t *first_us, uint64_t *last_us)
+{
+    struct sels s = {0};
+    size_t i;
+    const json_t *r;
+    *n = 0;
+    *first_us = *last_us = 0;
+    /* Hop 0: one selection per client connection, over the requests it carried. */
+    json_array_foreach(records, i, r)
+    {
+        const json_t *tj = json_object_get(r, "trial");
+        const char *type = jstr(r, "type");
+        uint16_t port = (uint16_t)jint(r, "lport");
+        uint64_t b = jint(r, "start_us"), e = jint(r, "end_us");
+        if (!json_is_integer(tj) || json_integer_value(tj) != trial ||
+            (type && strcmp(type, "request") != 0) || !b)
+            continue;
+        if (e < b)
+            e = b;
+        if (!*first_us || b < *first_us)
+            *first_us = b;
+        if (e > *last_us)
+            *last_us = e;
+        if (!port) /* the connect failed before a port was bound */
+            continue;
+        size_t k = 0;
+        while (k < s.n && s.v[k].client_port != port)
+            k++;
+        if (k < s.n) {
+            if (b < s.v[k].from_us)
+                s.v[k].from_us = b;
+            if (e > s.v[k].to_us)
+                s.v[k].to_us = e;
+        } else if (sels_add(&s, (struct explain_flow_sel){0, port, b, e, true}) != 0) {
+            goto oom;
+        }
+    }
+    /* Hop p + 1: the upstream attempts of the trial's requests at proxy p, each within the time
+     * that proxy served the request. A connection that no other trial's request used is the
+     * trial's alone and drawn whole; a pooled one that others used too is clipped. */
+    for (size_t p = 0; p < nproxies && p < 2; p++) {
+        size_t upto = s.n;
+        json_array_foreach(access[p], i, r)
+        {
+            uint16_t dport = (uint16_t)jint(r, "dport");
+            uint64_t b = jint(r, "start_us"), e = jint(r, "end_us");
+            bool mine = false;
+            for (size_t k = 0; k < upto && !mine; k++)
+                mine = s.v[k].hop == p && s.v[k].client_port == dport &&
+                       (!b || (b >= s.v[k].from_us && b <= s.v[k].to_us));
+            if (!mine)
+                continue;
+            if (e < b)
+                e = b;
+            size_t k;
+            const json_t *u;
+            json_array_foreach(json_object_get(r, "upstream_ports"), k, u)
+            {
+                if (json_is_integer(u) &&
+                    sels_add(&s, (struct explain_flow_sel){p + 1, (uint16_t)json_integer_value(u),
+                                                           b, e, true}) != 0)
+                    goto oom;
+            }
+        }
+        json_array_foreach(access[p], i, r)
+        {
+            uint16_t dport = (uint16_t)jint(r, "dport");
+            uint64_t b = jint(r, "start_us");
+            bool mine = false;
+            for (size_t k = 0; k < upto && !mine; k++)
+                mine = s.v[k].hop == p && s.v[k].client_port == dport &&
+                       (!b || (b >= s.v[k].from_us && b <= s.v[k].to_us));
+            size_t k;
+            const json_t *u;
+            json_array_foreach(json_object_get(r, "upstream_ports"), k, u)
+            {
+                for (size_t q = upto; !mine && q < s.n; q++)
+                    if (s.v[q].client_port == (uint16_t)json_integer_value(u))
+                        s.v[q].whole = false;
+            }
+        }
+    }
+    if (!s.n) {
+        free(s.v);
+        return NULL;
+    }
+    *n = s.n;
+    return s.v;
+oom:
+    free(s.v);
+    *n = 0;
+    return NULL;
+}
