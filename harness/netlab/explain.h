@@ -52,10 +52,10 @@ int explain_print_flows(FILE *out, const char *pcap_path, const struct analysis_
                         size_t nhops, const struct explain_flow_sel *sel, size_t nsel,
                         uint64_t from_us, uint64_t to_us, char *err, size_t errlen);
 
-/* The hop map racelab writes next to each capture ("<pcap>.hops", lines "PORT CLIENT SERVER"),
- * so that `racelab explain PCAP` names the sides. Returns the number of hops read into hops
- * (names are malloc'd; free with explain_hops_free), 0 when there is no such file, -1 on a
- * malformed file (message in err). */
+/* explain_hops.c: the hop map racelab writes next to each capture ("<pcap>.hops", lines
+ * "PORT CLIENT SERVER"), so that `racelab explain PCAP` names the sides. Returns the number of
+ * hops read into hops (names are malloc'd; free with explain_hops_free), 0 when there is no
+ * such file, -1 on a malformed file (message in err). */
 int explain_read_hops(const char *pcap_path, struct analysis_hop *hops, size_t cap, char *err,
                       size_t errlen);
 int explain_write_hops(const char *pcap_path, const struct analysis_hop *hops, size_t nhops);
