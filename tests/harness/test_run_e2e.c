@@ -2,7 +2,9 @@
  * (RSTs per direction, RSTs of each failing trial) and from the clients (outcome counts);
  * --json/--junit; exit codes 0/1/2; --proxy-cmd; --no-netns; two runs at once; SIGINT in the
  * middle of a cell leaves nothing running and a pcap that tshark reads; repro, compare, list,
- * explain. */
+ * explain. Behaviour is read from results.json, the cells' records and the capture, never from
+ * the wording of what racelab prints; stdout is read only where a check is about the printed
+ * format itself (run's table, compare's table, list, the sequence diagrams), each saying so. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -119,6 +121,267 @@ static bool expect_passed(json_t *c)
     return json_is_true(json_object_get(json_object_get(c, "expect"), "passed"));
 }
 
+/* A JSON-lines file of a cell's folder (docs/records.md). */
+static json_t *cell_jsonl(json_t *c, const char *name)
+{
+    char *path = tsup_fmt("%s/%s", json_string_value(json_object_get(c, "dir")), name);
+    json_t *arr = tsup_read_jsonl(path);
+    if (!arr)
+        fail_msg("cannot read %s", path);
+    free(path);
+    return arr;
+}
+
+/* A set of TCP ports. */
+struct ports {
+    long v[256];
+    size_t n;
+};
+
+static bool ports_has(const struct ports *s, long port)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i] == port)
+            return true;
+    return false;
+}
+
+static void ports_add(struct ports *s, long port)
+{
+    if (ports_has(s, port))
+        return;
+    if (s->n == sizeof(s->v) / sizeof(s->v[0]))
+        fail_msg("more than %zu ports", s->n);
+    s->v[s->n++] = port;
+}
+
+/* The downstream ports of trial from the client's records (other trials' into others) and,
+ * from the proxy's access log when acc is not NULL, the upstream ports its requests used
+ * (other requests' into up_others). */
+static void trial_ports(json_t *recs, json_t *acc, long trial, struct ports *mine,
+                        struct ports *others, struct ports *up_mine, struct ports *up_others)
+{
+    size_t i, k;
+    json_t *o, *u;
+    json_array_foreach(recs, i, o)
+    {
+        long port = (long)json_integer_value(json_object_get(o, "lport"));
+        ports_add(json_integer_value(json_object_get(o, "trial")) == trial ? mine : others, port);
+    }
+    json_array_foreach(acc, i, o)
+    {
+        bool is_mine = ports_has(mine, (long)json_integer_value(json_object_get(o, "dport")));
+        json_array_foreach(json_object_get(o, "upstream_ports"), k, u)
+            ports_add(is_mine ? up_mine : up_others, (long)json_integer_value(u));
+    }
+}
+
+/* One packet line of a sequence diagram. */
+struct drawn {
+    long port; /* the client port of the packet's flow */
+    bool fin;  /* its flags carry a FIN */
+};
+
+/* The packet lines of a sequence diagram in text, in the format of racelab explain (which repro
+ * prints too): a packet line starts with its time in ms, gives the packet's flags in brackets,
+ * FIN first ("[F.]", "[FP.]"), and ends with the client port of its flow (" :PORT"); header
+ * and note lines do not. The diagram has no machine-readable form, so this reads the printed
+ * format itself. Stores up to cap lines; returns how many there are. */
+static size_t drawn_packets(const char *text, struct drawn *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n");
+        const char *end = p + len;
+        const char *time = p + strspn(p, " ");
+        size_t tlen = strspn(time, "0123456789.");
+        const char *colon = len ? memrchr(p, ':', len) : NULL;
+        const char *flags = memchr(p, '[', len);
+        if (time < end && isdigit((unsigned char)*time) && time[tlen] == ' ' && colon &&
+            colon > p && colon[-1] == ' ' && colon + 1 < end &&
+            strspn(colon + 1, "0123456789") == (size_t)(end - colon - 1) && flags) {
+            if (n < cap)
+                out[n] = (struct drawn){strtol(colon + 1, NULL, 10), flags[1] == 'F'};
+            n++;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* The trial whose connections the diagram in text draws: the trial of its first packet line
+ * on a downstream port of the cell's records (-1 when none is). */
+static long drawn_trial(const char *text, json_t *c)
+{
+    struct drawn d[512];
+    size_t n = drawn_packets(text, d, 512);
+    json_t *recs = cell_jsonl(c, "downstream.jsonl");
+    long trial = -1;
+    for (size_t i = 0; i < n && i < 512 && trial < 0; i++) {
+        size_t k;
+        json_t *o;
+        json_array_foreach(recs, k, o)
+        {
+            if (json_integer_value(json_object_get(o, "lport")) == d[i].port) {
+                trial = (long)json_integer_value(json_object_get(o, "trial"));
+                break;
+            }
+        }
+    }
+    json_decref(recs);
+    return trial;
+}
+
+static bool is_failing_trial(json_t *c, long trial)
+{
+    size_t i;
+    json_t *ft;
+    json_array_foreach(json_object_get(c, "failing_trials"), i, ft)
+    {
+        if (json_integer_value(json_object_get(ft, "trial")) == trial)
+            return true;
+    }
+    return false;
+}
+
+/* The diagram in text (repro's stdout) draws exactly trial's connections of cell c, however
+ * many trials ran alongside: each packet line is on one of the trial's downstream connections
+ * (the client's records) or, when the cell has an access log, on an upstream connection its
+ * requests used; it draws both kinds, and at most max_lines packet lines. */
+static void expect_diagram_of_trial(const char *text, json_t *c, long trial, size_t max_lines)
+{
+    bool logs = json_is_true(json_object_get(c, "access_log"));
+    json_t *recs = cell_jsonl(c, "downstream.jsonl");
+    json_t *acc = logs ? cell_jsonl(c, "proxy.access.jsonl") : NULL;
+    struct ports mine = {0}, others = {0}, up_mine = {0}, up_others = {0};
+    trial_ports(recs, acc, trial, &mine, &others, &up_mine, &up_others);
+    if (mine.n == 0)
+        fail_msg("the client recorded no connection of trial %ld", trial);
+    struct drawn d[512];
+    size_t n = drawn_packets(text, d, 512);
+    if (n == 0 || n > max_lines || n > 512)
+        fail_msg("the diagram of trial %ld has %zu packet lines (expected 1 to %zu):\n%s", trial, n,
+                 max_lines, text);
+    bool drew_down = false, drew_up = false;
+    for (size_t i = 0; i < n; i++) {
+        long port = d[i].port;
+        if (ports_has(&mine, port))
+            drew_down = true;
+        else if (ports_has(&up_mine, port))
+            drew_up = true;
+        else if (ports_has(&others, port))
+            fail_msg("the diagram of trial %ld shows another trial's downstream port %ld:\n%s",
+                     trial, port, text);
+        else if (ports_has(&up_others, port))
+            fail_msg("the diagram of trial %ld shows upstream port %ld, which only other trials "
+                     "used:\n%s",
+                     trial, port, text);
+        else
+            fail_msg("the diagram of trial %ld shows port %ld, not one of the trial's:\n%s", trial,
+                     port, text);
+    }
+    if (!drew_down)
+        fail_msg("the diagram of trial %ld lacks its downstream connection:\n%s", trial, text);
+    if (logs && !drew_up)
+        fail_msg("the diagram of trial %ld lacks the upstream connections its requests used:\n%s",
+                 trial, text);
+    json_decref(recs);
+    json_decref(acc);
+}
+
+/* The slowest trial of the client's records: the longest from its first request's start to
+ * its last request's end, the first of equals (the trial repro draws when none failed). */
+static long slowest_trial(json_t *recs)
+{
+    enum { MAX_TRIALS = 1024 };
+    static uint64_t first[MAX_TRIALS], last[MAX_TRIALS];
+    memset(first, 0, sizeof(first));
+    memset(last, 0, sizeof(last));
+    size_t i;
+    json_t *o;
+    json_array_foreach(recs, i, o)
+    {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        json_int_t t = json_integer_value(json_object_get(o, "trial"));
+        uint64_t s = (uint64_t)json_integer_value(json_object_get(o, "start_us"));
+        uint64_t e = (uint64_t)json_integer_value(json_object_get(o, "end_us"));
+        if ((type && strcmp(type, "request") != 0) || !s || e < s)
+            continue;
+        if (t < 0 || t >= MAX_TRIALS)
+            fail_msg("trial %lld out of range", (long long)t);
+        if (!first[t] || s < first[t])
+            first[t] = s;
+        if (e > last[t])
+            last[t] = e;
+    }
+    long best = -1;
+    for (long t = 0; t < MAX_TRIALS; t++)
+        if (first[t] && (best < 0 || last[t] - first[t] > last[best] - first[best]))
+            best = t;
+    return best;
+}
+
+/* The TCP packets of a capture, as tshark reads them. */
+struct pkt {
+    uint64_t ts_us;
+    long sport, dport;
+    unsigned flags; /* FIN 0x01, SYN 0x02, RST 0x04 */
+};
+
+static struct pkt *capture_packets(const char *pcap, size_t *n)
+{
+    char *argv[] = {"/usr/bin/tshark",
+                    "-n",
+                    "-r",
+                    (char *)pcap,
+                    "-Y",
+                    "tcp",
+                    "-T",
+                    "fields",
+                    "-e",
+                    "frame.time_epoch",
+                    "-e",
+                    "tcp.srcport",
+                    "-e",
+                    "tcp.dstport",
+                    "-e",
+                    "tcp.flags",
+                    NULL};
+    char *out = tsup_fmt("%s/packets.out", tmp), *err = tsup_fmt("%s/packets.err", tmp);
+    int rc = tsup_run(argv, out, err, 60000);
+    char *text = tsup_slurp(out);
+    if (rc != 0 || !text) {
+        char *e = tsup_slurp(err);
+        fail_msg("tshark -r %s: exit %d: %s", pcap, rc, e ? e : "");
+    }
+    size_t cap = 64;
+    struct pkt *v = malloc(cap * sizeof(*v));
+    *n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long long sec;
+        char frac[16] = "";
+        struct pkt k;
+        if (sscanf(line, "%llu.%9[0-9] %ld %ld %x", &sec, frac, &k.sport, &k.dport, &k.flags) != 5)
+            fail_msg("tshark -r %s: cannot read '%s'", pcap, line);
+        strcat(frac, "000000");
+        frac[6] = '\0';
+        k.ts_us = (uint64_t)sec * 1000000u + strtoull(frac, NULL, 10);
+        if (*n == cap)
+            v = realloc(v, (cap *= 2) * sizeof(*v));
+        v[(*n)++] = k;
+    }
+    free(text);
+    free(out);
+    free(err);
+    return v;
+}
+
+static bool on_flow(const struct pkt *k, long client_port, long server_port)
+{
+    return (k->sport == client_port && k->dport == server_port) ||
+           (k->sport == server_port && k->dport == client_port);
+}
+
 /* direct: the client reuses a connection the upstream closed; the upstream's kernel answers
  * the second request with an RST — one per trial, on the upstream->downstream direction. */
 static void check_direct(json_t *res, long trials)
@@ -195,7 +458,8 @@ static void test_direct_and_outputs(void **state)
             fail_msg("missing %s", p);
         free(p);
     }
-    /* the table on stdout */
+    /* the table on stdout: this test is about run's outputs, and this check is about the
+     * table's printed format (the RSTs per hop as u->d=N, the result column) */
     char *o = text_of("direct", "out");
     assert_non_null(strstr(o, "u->d=20"));
     assert_non_null(strstr(o, "PASS"));
@@ -234,22 +498,50 @@ static void test_exit_codes(void **state)
     int rc = racelab("wrong", "run", SCN "/failing/wrong-expectation.yaml", "--out", out, "--junit",
                      ju, NULL);
     expect_exit("wrong", rc, 1);
+    json_t *res = results(out);
+    assert_true(json_is_false(json_object_get(res, "passed")));
+    json_t *c = cell(res, "wrong-expectation", "none");
+    assert_false(expect_passed(c));
+    /* the one check, its line in the scenario and the value it got */
+    json_t *checks = json_object_get(json_object_get(c, "expect"), "checks");
+    assert_int_equal(json_array_size(checks), 1);
+    json_t *ck = json_array_get(checks, 0);
+    assert_true(json_is_false(json_object_get(ck, "passed")));
+    assert_int_equal(num(ck, "line", NULL), 12);
+    assert_int_equal(num(ck, "value", NULL), 5);
+    json_decref(res);
+    /* --junit counts the failed cell */
     char *x = tsup_slurp(ju);
     assert_non_null(x);
-    assert_non_null(strstr(x, "failures=\"1\""));
-    assert_non_null(strstr(x, "wrong-expectation.yaml:12: failures == 0 (got 5)"));
-    char *o = text_of("wrong", "out");
-    assert_non_null(strstr(o, "FAIL"));
-    free(o);
+    assert_non_null(strstr(x, "tests=\"1\" failures=\"1\" errors=\"0\""));
     free(x);
 
     /* missing capability: wire faults without a namespace */
     char *out2 = tsup_fmt("%s/nonetns-wire", tmp);
     rc = racelab("nowire", "run", SCN "/proxy-held-fin.yaml", "--no-netns", "--out", out2, NULL);
     expect_exit("nowire", rc, 2);
+    /* the message names what it refuses as FILE:LINE: key: (docs/harness.md): a line of the
+     * scenario's wire section */
     char *e = text_of("nowire", "err");
-    assert_non_null(strstr(e, "proxy-held-fin.yaml:"));
-    assert_non_null(strstr(e, "wire faults need a network namespace"));
+    const char *at = strstr(e, "proxy-held-fin.yaml:");
+    if (!at)
+        fail_msg("racelab run --no-netns does not name the scenario file:\n%s", e);
+    int line = 0, key = 0;
+    assert_int_equal(sscanf(at, "proxy-held-fin.yaml:%d: wire:%n", &line, &key), 1);
+    assert_true(key > 0);
+    char *yaml = tsup_slurp(SCN "/proxy-held-fin.yaml");
+    assert_non_null(yaml);
+    int wire = 0, next = 0, ln = 1;
+    for (const char *p = yaml; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] ? 1 : 0), ln++) {
+        if (strncmp(p, "wire:", 5) == 0)
+            wire = ln;
+        else if (wire && !next && isalpha((unsigned char)*p))
+            next = ln;
+    }
+    if (!(wire > 0 && line >= wire && line < next))
+        fail_msg("the message points at line %d, not into the wire section (lines %d-%d):\n%s",
+                 line, wire, next - 1, e);
+    free(yaml);
     free(e);
     /* bad input on the command line */
     rc = racelab("nomit", "run", SCN "/proxy-held-fin.yaml", "--mitigation", "nope", "--out", out2,
@@ -265,11 +557,13 @@ static void test_exit_codes(void **state)
     rc = racelab("false", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd", "/bin/false", "--jobs",
                  "1", "--out", out3, NULL);
     expect_exit("false", rc, 1);
-    json_t *res = results(out3);
-    json_t *c = cell(res, "proxy-held-fin", "none");
+    res = results(out3);
+    c = cell(res, "proxy-held-fin", "none");
     assert_true(json_is_true(json_object_get(c, "setup_error")));
-    assert_non_null(
-        strstr(json_string_value(json_object_get(c, "error")), "proxy exited before listening"));
+    /* the proxy exited (with /bin/false's status) and the client never started */
+    json_t *procs = json_object_get(c, "processes");
+    assert_string_equal(json_string_value(json_object_get(procs, "proxy")), "exit 1");
+    assert_string_equal(json_string_value(json_object_get(procs, "downstream")), "not started");
     assert_true(
         json_is_true(json_object_get(cell(res, "proxy-held-fin", "retry-reset"), "not_run")));
     json_decref(res);
@@ -445,35 +739,65 @@ static void test_sigint_cleans_up(void **state)
     free(out);
 }
 
-static void test_repro_compare_list_explain(void **state)
+/* repro: the none cell once, exit 0 as its expectations hold, and the diagram of one failing
+ * trial alone. */
+static void test_repro(void **state)
 {
     (void)state;
     char *out = tsup_fmt("%s/repro", tmp);
     int rc = racelab("repro", "repro", SCN "/proxy-held-fin.yaml", "--out", out, NULL);
     expect_exit("repro", rc, 0);
+    json_t *res = results(out);
+    assert_int_equal(json_array_size(json_object_get(res, "cells")), 1);
+    json_t *c = cell(res, "proxy-held-fin", "none");
+    assert_int_equal(num(c, "failures", NULL), 20);
+    assert_int_equal(num(c, "outcomes", "503"), 20);
+    assert_int_equal(num(c, "proxy_flags", "UC"), 20);
+    assert_int_equal(num(c, "failing_rst", "upstream->proxy"), 20);
+    assert_true(expect_passed(c));
     char *t = text_of("repro", "out");
-    const char *want[] = {"20 of 20 trials failed",
-                          "503=20",
-                          "UC=20",
-                          "20 of the 20 failing trials show an RST upstream->proxy",
-                          "One failing trial",
-                          "upstream",
-                          "Capture: ",
-                          "What fixes it",
-                          "retry-reset",
+    long trial = drawn_trial(t, c);
+    if (!is_failing_trial(c, trial))
+        fail_msg("racelab repro draws trial %ld, not a failing one:\n%s", trial, t);
+    expect_diagram_of_trial(t, c, trial, 50);
+    /* the capture's path, and the scenario's fix (fix: retry-reset) with its proxy flags */
+    const char *want[] = {json_string_value(json_object_get(c, "capture")), "retry-reset",
                           "--retry-on reset"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        if (!strstr(t, want[i]))
-            fail_msg("racelab repro output lacks '%s':\n%s", want[i], t);
+        if (!want[i] || !strstr(t, want[i]))
+            fail_msg("racelab repro output lacks '%s':\n%s", want[i] ? want[i] : "(capture)", t);
     free(t);
+    json_decref(res);
+    free(out);
+}
 
-    char *out2 = tsup_fmt("%s/compare", tmp);
-    rc = racelab("compare", "compare", SCN "/proxy-held-fin.yaml", "--out", out2, NULL);
+/* compare runs every mitigation on the same work; list and explain print, and print only. The
+ * checks on stdout here are about the printed formats themselves: compare's table (a row per
+ * mitigation, the throughput column), list's lines, explain's sides and packet lines. */
+static void test_compare_list_explain(void **state)
+{
+    (void)state;
+    char *out = tsup_fmt("%s/compare", tmp);
+    int rc = racelab("compare", "compare", SCN "/proxy-held-fin.yaml", "--out", out, NULL);
     expect_exit("compare", rc, 0);
-    t = text_of("compare", "out");
+    json_t *res = results(out);
+    const char *mits[] = {"none", "retry-reset"};
+    const double rate[] = {1.0, 0.0};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *c = cell(res, "proxy-held-fin", mits[i]);
+        assert_true(expect_passed(c));
+        assert_true(json_number_value(json_object_get(c, "failure_rate")) == rate[i]);
+        assert_true(json_number_value(json_object_get(c, "throughput_rps")) > 0);
+    }
+    json_decref(res);
+    char *t = text_of("compare", "out");
     assert_non_null(strstr(t, "req/s"));
-    assert_non_null(strstr(t, "retry-reset"));
-    assert_non_null(strstr(t, "100.0%"));
+    for (size_t i = 0; i < 2; i++) {
+        char *row = tsup_fmt("\n%s ", mits[i]);
+        if (!strstr(t, row))
+            fail_msg("racelab compare prints no row for %s:\n%s", mits[i], t);
+        free(row);
+    }
     free(t);
 
     rc = racelab("list", "list", SCN, NULL);
@@ -483,137 +807,63 @@ static void test_repro_compare_list_explain(void **state)
     assert_non_null(strstr(t, "mitigations: none retry-reset"));
     free(t);
 
-    char *pcap = tsup_fmt("%s/proxy-held-fin/none/capture.pcap", out2);
+    char *pcap = tsup_fmt("%s/proxy-held-fin/none/capture.pcap", out);
     rc = racelab("explain", "explain", pcap, NULL);
     expect_exit("explain", rc, 0);
     t = text_of("explain", "out");
-    assert_non_null(strstr(t, "upstream"));
-    assert_non_null(strstr(t, "downstream"));
+    /* the sides as the capture's hops file names them ("PORT CLIENT SERVER") */
+    char *hp = tsup_fmt("%s.hops", pcap);
+    char *hops = tsup_slurp(hp);
+    assert_non_null(hops);
+    size_t nhops = 0;
+    for (char *line = strtok(hops, "\n"); line; line = strtok(NULL, "\n")) {
+        char client[64], server[64];
+        if (line[0] == '#' || sscanf(line, "%*d %63s %63s", client, server) != 2)
+            continue;
+        nhops++;
+        if (!strstr(t, client) || !strstr(t, server))
+            fail_msg("racelab explain does not name %s and %s:\n%s", client, server, t);
+    }
+    assert_int_equal(nhops, 2);
+    struct drawn d[1];
+    assert_true(drawn_packets(t, d, 1) > 0);
+    free(hops);
+    free(hp);
     free(t);
     free(pcap);
     free(out);
-    free(out2);
-}
-
-/* A JSON-lines file of a cell's folder. */
-static json_t *jsonl(const char *path)
-{
-    json_t *arr = json_array();
-    char *text = tsup_slurp(path);
-    if (!text)
-        fail_msg("cannot read %s", path);
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        json_error_t e;
-        json_t *o = json_loads(line, 0, &e);
-        if (!o)
-            fail_msg("%s: %s", path, e.text);
-        json_array_append_new(arr, o);
-    }
-    free(text);
-    return arr;
-}
-
-static bool has_port(const long *v, size_t n, long port)
-{
-    for (size_t i = 0; i < n; i++)
-        if (v[i] == port)
-            return true;
-    return false;
 }
 
 /* A case whose cost is latency, not failures, run four trials at a time: repro calls it
- * reproduced (exit 0: the none cell's expectations hold) although no trial failed, says so,
- * and draws the slowest trial - only that trial's connections (its downstream port and the
- * upstream connections its requests used, from the access log), in a short diagram, although
- * three other trials ran alongside on the same hops. */
+ * reproduced (exit 0: the none cell's expectations hold) although no trial failed, and draws
+ * the slowest trial - only that trial's connections (its downstream port and the upstream
+ * connections its requests used, from the access log), in a short diagram, although three
+ * other trials ran alongside on the same hops. */
 static void test_repro_no_failure_draws_slowest_trial_alone(void **state)
 {
     (void)state;
     char *out = tsup_fmt("%s/slowest", tmp);
     int rc = racelab("slowest", "repro", SCN "/repro/slow-parallel.yaml", "--out", out, NULL);
     expect_exit("slowest", rc, 0);
+    json_t *res = results(out);
+    json_t *c = cell(res, "slow-parallel", "none");
+    assert_int_equal(num(c, "failures", NULL), 0);
+    assert_int_equal(json_array_size(json_object_get(c, "failing_trials")), 0);
+    assert_true(expect_passed(c));
+    json_t *recs = cell_jsonl(c, "downstream.jsonl");
+    long trial = slowest_trial(recs);
+    assert_true(trial >= 0);
     char *t = text_of("slowest", "out");
-    const char *said = strstr(t, "No trial failed; the slowest trial took ");
-    if (!said)
-        fail_msg("racelab repro does not name the slowest trial:\n%s", t);
-    long trial = -1;
-    const char *tp = strstr(said, "(trial ");
-    assert_non_null(tp);
-    assert_int_equal(sscanf(tp, "(trial %ld", &trial), 1);
-    assert_null(strstr(t, "did not reproduce"));
+    expect_diagram_of_trial(t, c, trial, 50);
+    free(t);
 
-    /* the trial's own ports, and every other trial's */
-    char *recp = tsup_fmt("%s/slow-parallel/none/downstream.jsonl", out);
-    char *accp = tsup_fmt("%s/slow-parallel/none/proxy.access.jsonl", out);
-    json_t *recs = jsonl(recp), *acc = jsonl(accp);
-    long mine[64], others[64], up_mine[64], up_others[64];
-    size_t nm = 0, no = 0, num = 0, nuo = 0;
-    size_t i;
-    json_t *o;
-    json_array_foreach(recs, i, o)
-    {
-        long port = (long)json_integer_value(json_object_get(o, "lport"));
-        bool is_mine = json_integer_value(json_object_get(o, "trial")) == trial;
-        if (is_mine && nm < 64)
-            mine[nm++] = port;
-        else if (!is_mine && no < 64)
-            others[no++] = port;
-    }
-    assert_true(nm >= 1 && no >= 3);
-    json_array_foreach(acc, i, o)
-    {
-        bool is_mine = has_port(mine, nm, (long)json_integer_value(json_object_get(o, "dport")));
-        size_t k;
-        json_t *u;
-        json_array_foreach(json_object_get(o, "upstream_ports"), k, u)
-        {
-            long port = (long)json_integer_value(u);
-            if (is_mine && num < 64)
-                up_mine[num++] = port;
-            else if (!is_mine && nuo < 64)
-                up_others[nuo++] = port;
-        }
-    }
-    assert_true(num >= 1);
-
-    /* the diagram: from "racelab explain:" to the per-direction summary */
-    const char *d = strstr(t, "racelab explain: ");
-    assert_non_null(d);
-    const char *end = strstr(d, "\nsent per direction");
-    assert_non_null(end);
-    size_t lines = 0;
-    bool drew_up = false;
-    for (const char *p = d; p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        lines++;
-        /* a packet line ends with the flow's client port ":PORT" */
-        const char *colon = n ? memrchr(p, ':', n) : NULL;
-        long port = -1;
-        if (colon && colon > p && colon[-1] == ' ' && sscanf(colon, ":%ld", &port) == 1 &&
-            strspn(colon + 1, "0123456789") == (size_t)(p + n - colon - 1)) {
-            if (has_port(others, no, port) && !has_port(mine, nm, port))
-                fail_msg("the diagram of trial %ld shows another trial's downstream port %ld:\n%s",
-                         trial, port, t);
-            if (has_port(up_others, nuo, port) && !has_port(up_mine, num, port))
-                fail_msg("the diagram of trial %ld shows upstream port %ld, which only other "
-                         "trials used:\n%s",
-                         trial, port, t);
-            if (!has_port(mine, nm, port) && !has_port(up_mine, num, port))
-                fail_msg("the diagram of trial %ld shows port %ld, not one of the trial's:\n%s",
-                         trial, port, t);
-            drew_up = drew_up || has_port(up_mine, num, port);
-        }
-        p += n + 1;
-    }
-    assert_true(drew_up);
-    if (lines >= 60)
-        fail_msg("the diagram of one trial is %zu lines long:\n%s", lines, t);
-
-    /* explain --flow of the first trial's port: the upstream connections alive meanwhile that
-     * later trials reused are pooled, so they are clipped to that connection's life: their
-     * FINs, after the later trials' requests, are not drawn */
+    /* explain --flow of the first trial's port: an upstream connection its request used that a
+     * later request used again (one that began after the last packet of that downstream
+     * connection) is pooled, so it is clipped to the downstream connection's life: its FIN,
+     * after the later request, is not drawn */
     long first_port = -1;
+    size_t i, k, j, m;
+    json_t *o, *u, *o2, *u2;
     json_array_foreach(recs, i, o)
     {
         if (json_integer_value(json_object_get(o, "trial")) == 0)
@@ -621,48 +871,88 @@ static void test_repro_no_failure_draws_slowest_trial_alone(void **state)
     }
     assert_true(first_port > 0);
     char *pcap = tsup_fmt("%s/slow-parallel/none/capture.pcap", out);
+    long proxy_port = num(c, "ports", "proxy"), up_port = num(c, "ports", "upstream");
+    size_t npk;
+    struct pkt *pk = capture_packets(pcap, &npk);
+    uint64_t last = 0;
+    for (i = 0; i < npk; i++)
+        if (on_flow(&pk[i], first_port, proxy_port) && pk[i].ts_us > last)
+            last = pk[i].ts_us;
+    assert_true(last > 0);
+    json_t *acc = cell_jsonl(c, "proxy.access.jsonl");
+    struct ports pooled = {0};
+    json_array_foreach(acc, i, o)
+    {
+        if (json_integer_value(json_object_get(o, "dport")) != first_port)
+            continue;
+        json_array_foreach(json_object_get(o, "upstream_ports"), k, u)
+        {
+            json_array_foreach(acc, j, o2)
+            {
+                if ((uint64_t)json_integer_value(json_object_get(o2, "start_us")) <= last)
+                    continue;
+                json_array_foreach(json_object_get(o2, "upstream_ports"), m, u2)
+                {
+                    if (json_integer_value(u2) == json_integer_value(u))
+                        ports_add(&pooled, (long)json_integer_value(u));
+                }
+            }
+        }
+    }
+    if (pooled.n == 0)
+        fail_msg("no later request reused an upstream connection of trial 0 (downstream port "
+                 "%ld)",
+                 first_port);
+    bool fin_captured = false;
+    for (i = 0; i < npk; i++)
+        for (k = 0; k < pooled.n; k++)
+            fin_captured =
+                fin_captured || ((pk[i].flags & 0x01) && on_flow(&pk[i], pooled.v[k], up_port));
+    assert_true(fin_captured);
     char *port = tsup_fmt("%ld", first_port);
     rc = racelab("flow", "explain", pcap, "--flow", port, NULL);
     expect_exit("flow", rc, 0);
     char *x = text_of("flow", "out");
-    const char *pooled = strstr(x, "pooled (other requests used ");
-    if (!pooled)
-        fail_msg("explain --flow %ld clips no pooled upstream connection:\n%s", first_port, x);
-    long pp[16];
-    size_t npp = 0;
-    const char *lend = pooled + strcspn(pooled, "\n");
-    for (const char *q = strchr(strstr(pooled, "time:") + 5, ':'); q && q < lend && npp < 16;
-         q = strchr(q + 1, ':'))
-        if (sscanf(q, ":%ld", &pp[npp]) == 1)
-            npp++;
-    assert_true(npp >= 1);
-    for (const char *p = x; *p;) {
-        size_t n = strcspn(p, "\n");
-        const char *colon = n ? memrchr(p, ':', n) : NULL;
-        long tagp = -1;
-        if (memmem(p, n, "[F.]", 4) && colon && sscanf(colon, ":%ld", &tagp) == 1 &&
-            has_port(pp, npp, tagp))
-            fail_msg("explain --flow %ld draws pooled connection %ld's FIN:\n%s", first_port, tagp,
-                     x);
-        p += n + (p[n] ? 1 : 0);
+    struct drawn d[512];
+    size_t nd = drawn_packets(x, d, 512);
+    assert_true(nd <= 512);
+    bool drew_pooled = false;
+    for (i = 0; i < nd; i++) {
+        if (!ports_has(&pooled, d[i].port))
+            continue;
+        drew_pooled = true;
+        if (d[i].fin)
+            fail_msg("explain --flow %ld draws pooled connection %ld's FIN:\n%s", first_port,
+                     d[i].port, x);
     }
+    if (!drew_pooled)
+        fail_msg("explain --flow %ld draws no upstream connection of that trial:\n%s", first_port,
+                 x);
     free(x);
     free(port);
+    free(pk);
     free(pcap);
-    json_decref(recs);
     json_decref(acc);
-    free(recp);
-    free(accp);
-    free(t);
+    json_decref(recs);
+    json_decref(res);
 
-    /* a case that does not reproduce as its scenario says: exit 1 */
+    /* a case that does not reproduce as its scenario says: exit 1, and the diagram of a
+     * failing trial */
     char *out2 = tsup_fmt("%s/repro-wrong", tmp);
     rc =
         racelab("repro-wrong", "repro", SCN "/failing/wrong-expectation.yaml", "--out", out2, NULL);
     expect_exit("repro-wrong", rc, 1);
+    res = results(out2);
+    c = cell(res, "wrong-expectation", "none");
+    assert_false(expect_passed(c));
+    assert_int_equal(num(c, "failures", NULL), 5);
     t = text_of("repro-wrong", "out");
-    assert_non_null(strstr(t, "One failing trial"));
+    trial = drawn_trial(t, c);
+    if (!is_failing_trial(c, trial))
+        fail_msg("racelab repro draws trial %ld, not a failing one:\n%s", trial, t);
+    expect_diagram_of_trial(t, c, trial, 50);
     free(t);
+    json_decref(res);
     free(out2);
     free(out);
 }
@@ -692,10 +982,15 @@ static void test_503_uc_alias(void **state)
     int rc = racelab("503uc", "503-uc", "--out", out, NULL);
     assert_int_equal(chdir(old), 0);
     expect_exit("503uc", rc, 0);
+    json_t *res = results(out);
+    assert_int_equal(json_array_size(json_object_get(res, "cells")), 1);
+    json_t *c = cell(res, "upstream-reuse-after-fin", "none");
+    assert_int_equal(num(c, "proxy_flags", "UC"), 20);
+    assert_true(expect_passed(c));
+    json_decref(res);
+    /* and it prints the scenario's fix, with its proxy flags */
     char *t = text_of("503uc", "out");
-    assert_non_null(strstr(t, "upstream-reuse-after-fin"));
-    assert_non_null(strstr(t, "UC=20"));
-    assert_non_null(strstr(t, "What fixes it"));
+    assert_non_null(strstr(t, "--retry-on reset"));
     free(t);
     free(out);
     free(path);
@@ -714,7 +1009,8 @@ int main(void)
         cmocka_unit_test(test_proxy_cmd),
         cmocka_unit_test(test_two_runs_at_once),
         cmocka_unit_test(test_sigint_cleans_up),
-        cmocka_unit_test(test_repro_compare_list_explain),
+        cmocka_unit_test(test_repro),
+        cmocka_unit_test(test_compare_list_explain),
         cmocka_unit_test(test_repro_no_failure_draws_slowest_trial_alone),
         cmocka_unit_test(test_503_uc_alias),
     };

@@ -9,12 +9,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clk.h"
 #include "peers.h"
 
 static json_t *find_rec(json_t *r, long trial, long conn, long req)
@@ -433,6 +435,18 @@ static void test_timeouts(void **state)
     up_free(&u);
 }
 
+/* The connections waiting in the accept queue of listener lfd, and its backlog: TCP_INFO of a
+ * listening socket gives both (tcpi_unacked, tcpi_sacked), as ss shows them. */
+static void accept_queue(int lfd, unsigned *queued, unsigned *backlog)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    assert_int_equal(getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+    assert_int_equal(ti.tcpi_state, TCP_LISTEN);
+    *queued = ti.tcpi_unacked;
+    *backlog = ti.tcpi_sacked;
+}
+
 static void test_connect_errors(void **state)
 {
     struct tsup_ctx *c = *state;
@@ -451,24 +465,37 @@ static void test_connect_errors(void **state)
     assert_int_equal(rec_count_str(r, "phase", "connect"), 2);
     json_decref(r);
 
-    /* a listener whose accept queue is full drops the SYN: the connect times out */
+    /* a listener whose accept queue is full drops the SYN: the connect times out. The queue is
+     * filled one connection at a time, each waited for until it is queued, until it holds more
+     * than the backlog (the kernel's test before it drops a SYN); nothing accepts them. */
     int port;
     int lfd = raw_listen(&port);
     assert_int_equal(listen(lfd, 0), 0);
-    int fill[3];
+    int fill[8];
+    int nfill = 0;
+    unsigned queued, backlog;
     a.sin_port = htons((uint16_t)port);
-    for (int i = 0; i < 3; i++) {
-        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+    for (accept_queue(lfd, &queued, &backlog); queued <= backlog;) {
+        assert_true(nfill < 8);
+        fill[nfill] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(fill[nfill] >= 0);
+        (void)!connect(fill[nfill], (struct sockaddr *)&a, sizeof(a));
+        nfill++;
+        uint64_t deadline = clk_mono_us() + 10000000u;
+        for (accept_queue(lfd, &queued, &backlog); queued < (unsigned)nfill;
+             accept_queue(lfd, &queued, &backlog)) {
+            if (clk_mono_us() > deadline)
+                fail_msg("connection %d not queued on the listener within 10 s", nfill);
+            usleep(1000);
+        }
     }
-    usleep(50000);
     r = dn_run(c->dir, port, "--connect-timeout", "200", NULL);
     json_t *o = json_array_get(r, 0);
     assert_string_equal(rec_str(o, "outcome"), "connect-error");
     assert_string_equal(rec_str(o, "errno"), "ETIMEDOUT");
     assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") >= 200000);
     json_decref(r);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < nfill; i++)
         close(fill[i]);
     close(lfd);
 }

@@ -13,6 +13,23 @@
 
 void pxp_start(struct pxp *p, const char *dir, const char *tag, int upstream_port, ...)
 {
+    const char *flags[MAX_ARGS];
+    int n = 0;
+    va_list ap;
+    va_start(ap, upstream_port);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL) {
+        assert_true(n < MAX_ARGS - 1);
+        flags[n++] = a;
+    }
+    va_end(ap);
+    flags[n] = NULL;
+    pxp_startv(p, dir, tag, upstream_port, flags);
+}
+
+void pxp_startv(struct pxp *p, const char *dir, const char *tag, int upstream_port,
+                const char *const *flags)
+{
     char *argv[MAX_ARGS];
     char *bin = tsup_bin("racelab-proxy");
     char *pf = tsup_fmt("%s/%s.px.port", dir, tag);
@@ -33,14 +50,10 @@ void pxp_start(struct pxp *p, const char *dir, const char *tag, int upstream_por
     argv[n++] = p->access;
     argv[n++] = "--stats";
     argv[n++] = p->stats;
-    va_list ap;
-    va_start(ap, upstream_port);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL) {
+    for (; *flags; flags++) {
         assert_true(n < MAX_ARGS - 1);
-        argv[n++] = (char *)a;
+        argv[n++] = (char *)*flags;
     }
-    va_end(ap);
     argv[n] = NULL;
     assert_int_equal(tsup_spawn(&p->proc, argv, NULL, p->err), 0);
     p->port = tsup_wait_port(pf, 10000);

@@ -21,6 +21,9 @@ struct pxp {
 /* Starts racelab-proxy --upstream 127.0.0.1:upstream_port on port 0 with the extra flags
  * (NULL-terminated), its access log and stats in dir; waits for its port. */
 void pxp_start(struct pxp *p, const char *dir, const char *tag, int upstream_port, ...);
+/* The same with the extra flags in an array that ends with NULL. */
+void pxp_startv(struct pxp *p, const char *dir, const char *tag, int upstream_port,
+                const char *const *flags);
 /* SIGTERM; asserts a clean exit (0). */
 void pxp_stop(struct pxp *p);
 json_t *pxp_access(struct pxp *p);

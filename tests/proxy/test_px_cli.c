@@ -205,6 +205,35 @@ static void test_malformed_and_oversized(void **state)
     pxp_free(&p);
 }
 
+/* Waits up to 10 s for a record of the JSON-lines file at path whose key1 is val1 and, when
+ * key2 is not NULL, whose key2 is val2; fails the test when none comes. A line still being
+ * written (the file does not parse yet) is read again on the next turn. */
+static void wait_record(const char *path, const char *key1, const char *val1, const char *key2,
+                        const char *val2)
+{
+    uint64_t deadline = clk_mono_us() + 10000000u;
+    for (;;) {
+        json_t *recs = tsup_read_jsonl(path);
+        size_t i;
+        json_t *o;
+        bool found = false;
+        json_array_foreach(recs, i, o)
+        {
+            const char *v1 = json_string_value(json_object_get(o, key1));
+            const char *v2 = key2 ? json_string_value(json_object_get(o, key2)) : NULL;
+            found =
+                found || (v1 && strcmp(v1, val1) == 0 && (!key2 || (v2 && strcmp(v2, val2) == 0)));
+        }
+        json_decref(recs);
+        if (found)
+            return;
+        if (clk_mono_us() > deadline)
+            fail_msg("%s: no record with %s %s%s%s%s within 10 s", path, key1, val1,
+                     key2 ? " and " : "", key2 ? key2 : "", key2 ? val2 : "");
+        clk_sleep_us(2000);
+    }
+}
+
 /* A fake upstream in a child process that answers each connection with the next canned reply
  * (NULL: close without answering) and closes. */
 static pid_t bad_upstream(int lfd, const char *const *replies, size_t n)
@@ -394,13 +423,16 @@ static void test_local_replies(void **state)
     assert_int_equal(exchange(p.port, req, strlen(req), buf, sizeof(buf), &err), 504);
     assert_non_null(strstr(buf, "upstream request timeout"));
 
-    /* a client that goes away while its request waits for the upstream */
+    /* a client that goes away while its request waits for the upstream: it closes once the
+     * upstream has logged the request (the proxy has it on an upstream connection), and the
+     * proxy is stopped once it has logged the request (it noticed the close: the access-log
+     * record is written when the request ends, after the DC counters) */
     const char *ka = "GET /dc HTTP/1.1\r\nHost: a\r\n\r\n";
     int fd = raw_connect(p.port);
     assert_int_equal(send(fd, ka, strlen(ka), MSG_NOSIGNAL), (ssize_t)strlen(ka));
-    clk_sleep_us(50000);
+    wait_record(u.log, "event", "request", "path", "/dc");
     close(fd);
-    clk_sleep_us(50000);
+    wait_record(p.access, "path", "/dc", NULL, NULL);
     pxp_stop(&p);
     acc = pxp_access(&p);
     assert_int_equal(json_array_size(acc), 2);

@@ -40,28 +40,50 @@ static void outcome_free(struct outcome *o)
     json_decref(o->stats);
 }
 
+/* The proxy's settings of a pending-attach run; a NULL field leaves the proxy's default. */
+struct pending_opts {
+    const char *attach_pending;     /* --attach-pending */
+    const char *reuse_check;        /* --reuse-check */
+    const char *retry_on;           /* --retry-on */
+    const char *num_retries;        /* --num-retries */
+    const char *retry_backoff_base; /* --retry-backoff-base */
+    bool no_mitigations;            /* --no-mitigations */
+};
+
 /* pending-attach: two clients at once, one upstream connection, the upstream answering after
  * 100 ms (so the second request is queued before the first response) and closing with the FIN
  * in the response's segment. */
-static void pending_attach(struct tsup_ctx *c, const char *tag, struct outcome *o, ...)
+static void pending_attach(struct tsup_ctx *c, const char *tag, struct outcome *o,
+                           struct pending_opts opt)
 {
     struct up u;
     struct pxp p;
-    const char *args[16];
-    int n = 0;
-    va_list ap;
-    va_start(ap, o);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 14)
-        args[n++] = a;
-    va_end(ap);
-    while (n < 16)
-        args[n++] = NULL;
+    const struct {
+        const char *flag, *val;
+    } valued[] = {
+        {"--attach-pending", opt.attach_pending},
+        {"--reuse-check", opt.reuse_check},
+        {"--retry-on", opt.retry_on},
+        {"--num-retries", opt.num_retries},
+        {"--retry-backoff-base", opt.retry_backoff_base},
+    };
+    const char *args[2 * sizeof(valued) / sizeof(valued[0]) + 4];
+    size_t n = 0;
+    args[n++] = "--upstream-max-connections";
+    args[n++] = "1";
+    for (size_t i = 0; i < sizeof(valued) / sizeof(valued[0]); i++) {
+        if (!valued[i].val)
+            continue;
+        args[n++] = valued[i].flag;
+        args[n++] = valued[i].val;
+    }
+    if (opt.no_mitigations)
+        args[n++] = "--no-mitigations";
+    args[n] = NULL;
 
     up_start(&u, c->dir, tag, "--close-after", "1", "--close-how", "fin-with-data",
              "--delay-response", "100", NULL);
-    pxp_start(&p, c->dir, tag, u.port, "--upstream-max-connections", "1", args[0], args[1], args[2],
-              args[3], args[4], args[5], args[6], args[7], NULL);
+    pxp_startv(&p, c->dir, tag, u.port, args);
     o->recs = dn_run(c->dir, p.port, "--trials", TRIALS, "--conns", "2", NULL);
     pxp_stop(&p);
     o->acc = pxp_access(&p);
@@ -76,7 +98,7 @@ static void pending_attach(struct tsup_ctx *c, const char *tag, struct outcome *
 static void test_pending_attach_immediate_fails(void **state)
 {
     struct outcome o;
-    pending_attach(*state, "immediate", &o, "--attach-pending", "immediate", NULL);
+    pending_attach(*state, "immediate", &o, (struct pending_opts){.attach_pending = "immediate"});
     if (rec_count_str(o.recs, "outcome", "503") != NTRIALS)
         rec_dump(o.acc, "access log");
     assert_int_equal(rec_count_str(o.recs, "outcome", "200"), NTRIALS);
@@ -105,7 +127,7 @@ static void test_pending_attach_immediate_fails(void **state)
 static void test_pending_attach_no_mitigations_fails(void **state)
 {
     struct outcome o;
-    pending_attach(*state, "naive", &o, "--no-mitigations", NULL);
+    pending_attach(*state, "naive", &o, (struct pending_opts){.no_mitigations = true});
     assert_int_equal(rec_count_str(o.recs, "outcome", "503"), NTRIALS);
     assert_int_equal(acc_count_flag(o.acc, "UC"), NTRIALS);
     outcome_free(&o);
@@ -125,13 +147,13 @@ static void assert_all_200(struct outcome *o, long long destroyed)
 static void test_pending_attach_deferred_holds(void **state)
 {
     struct outcome o;
-    pending_attach(*state, "deferred", &o, "--attach-pending", "deferred", NULL);
+    pending_attach(*state, "deferred", &o, (struct pending_opts){.attach_pending = "deferred"});
     assert_all_200(&o, 0);
     /* no connection carried two requests */
     assert_int_equal(pxp_stat(o.stats, "upstream_cx_total"), 2 * NTRIALS);
     outcome_free(&o);
     /* and it is the default */
-    pending_attach(*state, "default", &o, NULL);
+    pending_attach(*state, "default", &o, (struct pending_opts){0});
     assert_all_200(&o, 0);
     outcome_free(&o);
 }
@@ -139,7 +161,7 @@ static void test_pending_attach_deferred_holds(void **state)
 static void test_pending_attach_delay_holds(void **state)
 {
     struct outcome o;
-    pending_attach(*state, "delay", &o, "--attach-pending", "delay:5", NULL);
+    pending_attach(*state, "delay", &o, (struct pending_opts){.attach_pending = "delay:5"});
     assert_all_200(&o, 0);
     outcome_free(&o);
 }
@@ -149,8 +171,9 @@ static void test_pending_attach_reuse_check_holds(void **state)
     static const char *const checks[] = {"peek", "tcp-info"};
     for (size_t k = 0; k < 2; k++) {
         struct outcome o;
-        pending_attach(*state, checks[k], &o, "--attach-pending", "immediate", "--reuse-check",
-                       checks[k], NULL);
+        pending_attach(
+            *state, checks[k], &o,
+            (struct pending_opts){.attach_pending = "immediate", .reuse_check = checks[k]});
         assert_all_200(&o, 0);
         /* the check is what saved each trial */
         assert_int_equal(pxp_stat(o.stats, "reuse_check_rejected"), NTRIALS);
@@ -162,8 +185,10 @@ static void test_pending_attach_reuse_check_holds(void **state)
 static void test_pending_attach_retry_on_reset(void **state)
 {
     struct outcome o;
-    pending_attach(*state, "retry", &o, "--attach-pending", "immediate", "--retry-on", "reset",
-                   "--retry-backoff-base", "10", NULL);
+    pending_attach(*state, "retry", &o,
+                   (struct pending_opts){.attach_pending = "immediate",
+                                         .retry_on = "reset",
+                                         .retry_backoff_base = "10"});
     assert_all_200(&o, NTRIALS);
     assert_int_equal(rec_count_int(o.acc, "attempts", 2), NTRIALS);
     assert_int_equal(acc_count_flag(o.acc, "URX"), 0);
@@ -184,8 +209,9 @@ static void test_pending_attach_retry_on_reset(void **state)
     outcome_free(&o);
 
     /* retries used up: 503 with URX */
-    pending_attach(*state, "retry0", &o, "--attach-pending", "immediate", "--retry-on", "reset",
-                   "--num-retries", "0", NULL);
+    pending_attach(*state, "retry0", &o,
+                   (struct pending_opts){
+                       .attach_pending = "immediate", .retry_on = "reset", .num_retries = "0"});
     assert_int_equal(rec_count_str(o.recs, "outcome", "503"), NTRIALS);
     assert_int_equal(acc_count_flag(o.acc, "URX"), NTRIALS);
     assert_int_equal(acc_count_flag(o.acc, "UC"), NTRIALS);
@@ -193,8 +219,9 @@ static void test_pending_attach_retry_on_reset(void **state)
     outcome_free(&o);
 
     /* reset-before-request does not cover a request already written to the connection */
-    pending_attach(*state, "rbr", &o, "--attach-pending", "immediate", "--retry-on",
-                   "reset-before-request", NULL);
+    pending_attach(
+        *state, "rbr", &o,
+        (struct pending_opts){.attach_pending = "immediate", .retry_on = "reset-before-request"});
     assert_int_equal(rec_count_str(o.recs, "outcome", "503"), NTRIALS);
     assert_int_equal(acc_count_flag(o.acc, "UC"), NTRIALS);
     assert_int_equal(acc_count_flag(o.acc, "URX"), 0);
