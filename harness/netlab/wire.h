@@ -52,11 +52,16 @@ struct wire_stats {
 
 struct wire;
 
+/* The most rules one wire_start takes: each becomes up to three iptables rules, and every
+ * queued packet is matched against every rule in the queue thread. Scenario files are held to
+ * it when they load. */
+#define WIRE_MAX_RULES 64
+
 /* Installs the iptables rules (OUTPUT chain, the namespace's own tables) and starts the queue
  * thread. queue_num: the NFQUEUE number to use. Returns NULL with a message naming the
  * missing piece (iptables binary, NFQUEUE support, permission) in err. */
 struct wire *wire_start(const struct wire_rule *rules, size_t nrules, uint16_t queue_num, char *err,
-                        size_t errlen);
+                        size_t errlen); /* nrules <= WIRE_MAX_RULES */
 
 /* Releases everything still held (verdict ACCEPT), removes the rules, stops the thread and
  * frees w. Safe with w == NULL. */

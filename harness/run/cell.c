@@ -366,7 +366,7 @@ static void stop_all(struct cell_run *r)
     }
 }
 
-/* The first n wire faults of the cell as rules, by port. */
+/* The cell's n wire faults as rules, by port. */
 static void wire_rules(const struct cell_run *r, struct wire_rule *rules, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -509,10 +509,16 @@ static int start_wire(struct cell_run *r)
     if (!r->c->nwire)
         return 0;
     char err[1024];
-    struct wire_rule rules[16];
-    size_t n = r->c->nwire < 16 ? r->c->nwire : 16;
+    /* every fault of the scenario (the loader refuses more than WIRE_MAX_RULES) */
+    size_t n = r->c->nwire;
+    struct wire_rule *rules = calloc(n, sizeof(*rules));
+    if (!rules) {
+        set_error(r, "wire faults: out of memory");
+        return -1;
+    }
     wire_rules(r, rules, n);
     r->wire = wire_start(rules, n, 0, err, sizeof(err));
+    free(rules);
     if (!r->wire) {
         set_error(r, "wire faults: %s", err);
         return -1;
