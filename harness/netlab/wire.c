@@ -25,6 +25,7 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include "clk.h"
+#include "grow.h"
 
 extern char **environ;
 
@@ -355,14 +356,10 @@ static void verdict(struct wire *w, uint32_t id, uint32_t v)
 
 static int hold(struct wire *w, uint32_t id, long hold_ms)
 {
-    if (w->nheld == w->capheld) {
-        size_t ncap = w->capheld ? w->capheld * 2 : 64;
-        struct held *n = realloc(w->held, ncap * sizeof *n);
-        if (!n)
-            return -1;
-        w->held = n;
-        w->capheld = ncap;
-    }
+    struct held *n = grow_array(w->held, &w->capheld, w->nheld + 1, sizeof *n);
+    if (!n)
+        return -1;
+    w->held = n;
     w->held[w->nheld++] = (struct held){id, clk_mono_us() + (uint64_t)hold_ms * 1000u};
     return 0;
 }
