@@ -20,39 +20,59 @@ const char *scenario_sec_name(enum scenario_sec sec)
     return scenario_sec_names[sec];
 }
 
+/* Each topology: its name and its programs in order, downstream first, upstream last; a program
+ * is named by its own settings section. */
+static const struct {
+    const char *name;
+    size_t n;
+    enum scenario_sec progs[4];
+} topos[SCENARIO_NTOPO] = {
+    [SCENARIO_DIRECT] = {"direct", 2, {SCENARIO_SEC_DOWNSTREAM, SCENARIO_SEC_UPSTREAM}},
+    [SCENARIO_PROXY] = {"proxy",
+                        3,
+                        {SCENARIO_SEC_DOWNSTREAM, SCENARIO_SEC_PROXY, SCENARIO_SEC_UPSTREAM}},
+    [SCENARIO_CHAIN] = {"chain",
+                        4,
+                        {SCENARIO_SEC_DOWNSTREAM, SCENARIO_SEC_PROXY1, SCENARIO_SEC_PROXY2,
+                         SCENARIO_SEC_UPSTREAM}},
+};
+
 const char *scenario_topo_name(enum scenario_topo t)
 {
-    switch (t) {
-    case SCENARIO_DIRECT:
-        return "direct";
-    case SCENARIO_PROXY:
-        return "proxy";
-    case SCENARIO_CHAIN:
-        return "chain";
-    }
-    return "?";
+    return (unsigned)t < SCENARIO_NTOPO ? topos[t].name : "?";
+}
+
+size_t scenario_topo_secs(enum scenario_topo t, enum scenario_sec secs[4])
+{
+    if ((unsigned)t >= SCENARIO_NTOPO)
+        return 0;
+    for (size_t i = 0; i < topos[t].n; i++)
+        secs[i] = topos[t].progs[i];
+    return topos[t].n;
 }
 
 size_t scenario_topo_nodes(enum scenario_topo t, const char *names[4])
 {
-    switch (t) {
-    case SCENARIO_DIRECT:
-        names[0] = "downstream";
-        names[1] = "upstream";
-        return 2;
-    case SCENARIO_PROXY:
-        names[0] = "downstream";
-        names[1] = "proxy";
-        names[2] = "upstream";
-        return 3;
-    case SCENARIO_CHAIN:
-        names[0] = "downstream";
-        names[1] = "proxy1";
-        names[2] = "proxy2";
-        names[3] = "upstream";
-        return 4;
-    }
-    return 0;
+    enum scenario_sec secs[4];
+    size_t n = scenario_topo_secs(t, secs);
+    for (size_t i = 0; i < n; i++)
+        names[i] = scenario_sec_names[secs[i]];
+    return n;
+}
+
+enum scenario_sec scenario_sec_common(enum scenario_sec sec)
+{
+    return sec == SCENARIO_SEC_PROXY1 || sec == SCENARIO_SEC_PROXY2 ? SCENARIO_SEC_PROXY : sec;
+}
+
+bool scenario_sec_allowed(enum scenario_topo t, enum scenario_sec sec)
+{
+    enum scenario_sec secs[4];
+    size_t n = scenario_topo_secs(t, secs);
+    for (size_t i = 0; i < n; i++)
+        if (secs[i] == sec || scenario_sec_common(secs[i]) == sec)
+            return true;
+    return false;
 }
 
 bool scenario_topo_has_dir(enum scenario_topo t, const char *from, const char *to)

@@ -19,6 +19,7 @@ enum scenario_topo {
     SCENARIO_PROXY,  /* downstream → proxy → upstream */
     SCENARIO_CHAIN,  /* downstream → proxy1 → proxy2 → upstream */
 };
+#define SCENARIO_NTOPO 3
 
 /* Settings sections of a scenario or a mitigation. `proxy` applies to every proxy of the
  * topology; `proxy1` / `proxy2` to one proxy of a chain (and win over `proxy`). */

@@ -1,7 +1,7 @@
 /* scenario_cell — one cell, scenario × mitigation: each program's settings merged layer by layer
  * (scenario, then mitigation; `proxy` under `proxy1`/`proxy2`), the mitigation's trials,
  * timeout, success, wire faults, proxy_cmd_args and checks in place of the scenario's. */
-#include "scenario.h"
+#include "scenario_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,35 +59,25 @@ int scenario_cell_build(const struct scn *s, const struct scenario_mit *m, long 
     c->wire = m->has_wire ? m->wire : s->wire;
     c->nwire = m->has_wire ? m->nwire : s->nwire;
 
-    const char *names[4];
-    c->nprogs = scenario_topo_nodes(s->topo, names);
+    enum scenario_sec secs[4];
+    c->nprogs = scenario_topo_secs(s->topo, secs);
     for (size_t i = 0; i < c->nprogs; i++) {
         struct scenario_prog *p = &c->progs[i];
-        p->name = names[i];
+        p->name = scenario_sec_names[secs[i]];
+        /* The scenario's settings, then the mitigation's; for a proxy of a chain, in each the
+         * proxies' common section, then the proxy's own. */
+        enum scenario_sec own = secs[i], common = scenario_sec_common(own);
         const struct scenario_settings *layers[4] = {NULL, NULL, NULL, NULL};
         size_t nl = 0;
-        if (strcmp(names[i], "downstream") == 0) {
-            p->sec = SCENARIO_SEC_DOWNSTREAM;
-            layers[nl++] = &s->set[SCENARIO_SEC_DOWNSTREAM];
-            layers[nl++] = &m->set[SCENARIO_SEC_DOWNSTREAM];
-        } else if (strcmp(names[i], "upstream") == 0) {
-            p->sec = SCENARIO_SEC_UPSTREAM;
-            layers[nl++] = &s->set[SCENARIO_SEC_UPSTREAM];
-            layers[nl++] = &m->set[SCENARIO_SEC_UPSTREAM];
-        } else {
-            enum scenario_sec own = strcmp(names[i], "proxy1") == 0   ? SCENARIO_SEC_PROXY1
-                                    : strcmp(names[i], "proxy2") == 0 ? SCENARIO_SEC_PROXY2
-                                                                      : SCENARIO_SEC_PROXY;
-            p->sec = own;
-            layers[nl++] = &s->set[SCENARIO_SEC_PROXY];
-            if (own != SCENARIO_SEC_PROXY)
-                layers[nl++] = &s->set[own];
-            layers[nl++] = &m->set[SCENARIO_SEC_PROXY];
-            if (own != SCENARIO_SEC_PROXY)
-                layers[nl++] = &m->set[own];
-            if (m->set[SCENARIO_SEC_PROXY].n || m->set[own].n)
-                c->proxy_overridden = true;
-        }
+        p->sec = own;
+        layers[nl++] = &s->set[common];
+        if (own != common)
+            layers[nl++] = &s->set[own];
+        layers[nl++] = &m->set[common];
+        if (own != common)
+            layers[nl++] = &m->set[own];
+        if (common == SCENARIO_SEC_PROXY && (m->set[common].n || m->set[own].n))
+            c->proxy_overridden = true;
         if (merge(p, layers, nl) != 0)
             goto oom;
     }

@@ -19,6 +19,15 @@
 /* The section names, indexed by enum scenario_sec. */
 extern const char *const scenario_sec_names[SCENARIO_NSEC];
 
+/* The programs of topology t as their own settings sections, in topology order (the order of
+ * scenario_topo_nodes). */
+size_t scenario_topo_secs(enum scenario_topo t, enum scenario_sec secs[4]);
+/* The section a program of section sec shares with the other proxies of a chain: proxy for
+ * proxy1 and proxy2; sec itself for the others. */
+enum scenario_sec scenario_sec_common(enum scenario_sec sec);
+/* Whether topology t reads section sec: its programs' own sections and their common one. */
+bool scenario_sec_allowed(enum scenario_topo t, enum scenario_sec sec);
+
 /* One scenario_load under way: the file, the scenario being filled in, where errors go. */
 struct scn_loader {
     const char *path;

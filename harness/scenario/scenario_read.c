@@ -56,19 +56,28 @@ static int parse_success(struct scn_loader *L, const struct yml_node *n, const c
     return 0;
 }
 
-static bool sec_allowed(enum scenario_topo t, enum scenario_sec sec)
+/* Appends text to buf (len bytes, NUL-terminated), cutting what does not fit. */
+static void cat(char *buf, size_t len, const char *text)
 {
-    switch (sec) {
-    case SCENARIO_SEC_UPSTREAM:
-    case SCENARIO_SEC_DOWNSTREAM:
-        return true;
-    case SCENARIO_SEC_PROXY:
-        return t != SCENARIO_DIRECT;
-    case SCENARIO_SEC_PROXY1:
-    case SCENARIO_SEC_PROXY2:
-        return t == SCENARIO_CHAIN;
+    strncat(buf, text, len - strlen(buf) - 1);
+}
+
+/* The sections topology t reads, for messages: "downstream, proxy1, proxy2, upstream (and
+ * proxy for settings common to both proxies)". */
+static void topo_sections(enum scenario_topo t, char *buf, size_t len)
+{
+    enum scenario_sec secs[4];
+    size_t n = scenario_topo_secs(t, secs);
+    bool common = scenario_sec_allowed(t, SCENARIO_SEC_PROXY);
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        cat(buf, len, i ? ", " : "");
+        cat(buf, len, scenario_sec_names[secs[i]]);
+        if (secs[i] == SCENARIO_SEC_PROXY)
+            common = false;
     }
-    return false;
+    if (common)
+        cat(buf, len, " (and proxy for settings common to both proxies)");
 }
 
 static int parse_settings(struct scn_loader *L, const struct yml_node *n, const char *where,
@@ -76,14 +85,12 @@ static int parse_settings(struct scn_loader *L, const struct yml_node *n, const 
 {
     char key[256];
     snprintf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", scenario_sec_names[sec]);
-    if (!sec_allowed(L->s->topo, sec))
+    if (!scenario_sec_allowed(L->s->topo, sec)) {
+        char progs[160];
+        topo_sections(L->s->topo, progs, sizeof(progs));
         return scn_bad(L, n, key, "topology %s has no %s (its programs: %s)",
-                       scenario_topo_name(L->s->topo), scenario_sec_names[sec],
-                       L->s->topo == SCENARIO_DIRECT ? "downstream, upstream"
-                       : L->s->topo == SCENARIO_PROXY
-                           ? "downstream, proxy, upstream"
-                           : "downstream, proxy1, proxy2, upstream (and proxy "
-                             "for settings common to both proxies)");
+                       scenario_topo_name(L->s->topo), scenario_sec_names[sec], progs);
+    }
     out->line = n->line;
     if (yml_is_null(n))
         return 0;
@@ -400,6 +407,23 @@ static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struc
     return 0;
 }
 
+static int read_topology(struct scn_loader *L, const struct yml_node *n)
+{
+    const char *t = NULL;
+    if (scn_want_text(L, n, "topology", &t) != 0)
+        return -1;
+    char names[64] = "";
+    for (int i = 0; i < SCENARIO_NTOPO; i++) {
+        if (strcmp(t, scenario_topo_name((enum scenario_topo)i)) == 0) {
+            L->s->topo = (enum scenario_topo)i;
+            return 0;
+        }
+        cat(names, sizeof(names), i == 0 ? "" : i + 1 < SCENARIO_NTOPO ? ", " : " or ");
+        cat(names, sizeof(names), scenario_topo_name((enum scenario_topo)i));
+    }
+    return scn_bad(L, n, "topology", "expected %s, got '%s'", names, t);
+}
+
 static const char *const top_keys[] = {
     "name",     "intent",     "seed",  "topology",    "trials", "timeout", "success",
     "upstream", "downstream", "proxy", "proxy1",      "proxy2", "wire",    "proxy_cmd_args",
@@ -441,18 +465,8 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
     if ((n = yml_get(root, "seed")) && scn_want_texts(L, n, "seed", &s->seed, &s->nseed) != 0)
         return -1;
 
-    const char *t = NULL;
-    n = yml_get(root, "topology");
-    if (scn_want_text(L, n, "topology", &t) != 0)
+    if (read_topology(L, yml_get(root, "topology")) != 0)
         return -1;
-    if (strcmp(t, "direct") == 0)
-        s->topo = SCENARIO_DIRECT;
-    else if (strcmp(t, "proxy") == 0)
-        s->topo = SCENARIO_PROXY;
-    else if (strcmp(t, "chain") == 0)
-        s->topo = SCENARIO_CHAIN;
-    else
-        return scn_bad(L, n, "topology", "expected direct, proxy or chain, got '%s'", t);
 
     s->trials = DEFAULT_TRIALS;
     if ((n = yml_get(root, "trials")) && scn_want_long(L, n, "trials", 1, 1000000, &s->trials) != 0)

@@ -56,10 +56,7 @@ int scenario_validate_cells(struct scn_loader *L)
             /* A contradiction belongs to the mitigation's section when it has one, else to
              * the scenario's section of that program. */
             if (!line) {
-                enum scenario_sec common =
-                    pr->sec == SCENARIO_SEC_PROXY1 || pr->sec == SCENARIO_SEC_PROXY2
-                        ? SCENARIO_SEC_PROXY
-                        : pr->sec;
+                enum scenario_sec common = scenario_sec_common(pr->sec);
                 line = m->set[pr->sec].line   ? m->set[pr->sec].line
                        : m->set[common].line  ? m->set[common].line
                        : s->set[pr->sec].line ? s->set[pr->sec].line
