@@ -9,10 +9,10 @@
 
 #include "scenario_internal.h"
 
-const char *const scenario_sec_names[SCENARIO_NSEC] = {
+const char *const scenario_sec_names[SCENARIO_NSEC + 1] = {
     [SCENARIO_SEC_UPSTREAM] = "upstream", [SCENARIO_SEC_DOWNSTREAM] = "downstream",
     [SCENARIO_SEC_PROXY] = "proxy",       [SCENARIO_SEC_PROXY1] = "proxy1",
-    [SCENARIO_SEC_PROXY2] = "proxy2",
+    [SCENARIO_SEC_PROXY2] = "proxy2",     [SCENARIO_NSEC] = NULL,
 };
 
 const char *scenario_sec_name(enum scenario_sec sec)

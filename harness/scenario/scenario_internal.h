@@ -16,8 +16,8 @@
 #include "scenario.h"
 #include "yml.h"
 
-/* The section names, indexed by enum scenario_sec. */
-extern const char *const scenario_sec_names[SCENARIO_NSEC];
+/* The section names, indexed by enum scenario_sec, then NULL (a list of keys). */
+extern const char *const scenario_sec_names[SCENARIO_NSEC + 1];
 
 /* The programs of topology t as their own settings sections, in topology order (the order of
  * scenario_topo_nodes). */
@@ -53,6 +53,10 @@ int scn_oom(struct scn_loader *L);
  * key path of m ("" at the top). */
 int scn_known_keys(struct scn_loader *L, const struct yml_node *m, const char *where,
                    const char *const *allowed);
+/* The same with the allowed keys in several lists (each NULL-terminated; lists ends with NULL),
+ * named in order by the error. */
+int scn_known_keys_in(struct scn_loader *L, const struct yml_node *m, const char *where,
+                      const char *const *const *lists);
 int scn_want_map(struct scn_loader *L, const struct yml_node *n, const char *key);
 /* A scalar that is not null; *out points into the tree. */
 int scn_want_text(struct scn_loader *L, const struct yml_node *n, const char *key,

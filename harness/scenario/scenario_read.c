@@ -332,9 +332,11 @@ static int parse_expect(struct scn_loader *L, const struct yml_node *n, const ch
     return 0;
 }
 
-static const char *const mit_keys[] = {
-    "about",          "upstream", "downstream", "proxy",   "proxy1", "proxy2", "wire",
-    "proxy_cmd_args", "trials",   "timeout",    "success", "expect", NULL};
+/* The keys of a mitigation: about, the settings sections, then these. */
+static const char *const mit_about[] = {"about", NULL};
+static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "trials", "timeout",
+                                       "success", "expect",         NULL};
+static const char *const *const mit_keys[] = {mit_about, scenario_sec_names, mit_tail, NULL};
 
 static int parse_common_sections(struct scn_loader *L, const struct yml_node *m, const char *where,
                                  struct scenario_settings set[SCENARIO_NSEC])
@@ -359,7 +361,7 @@ static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struc
             return scn_bad(L, k, where, "a mitigation name uses letters, digits, '-', '_' and '.'");
     if (yml_is_null(v))
         return 0;
-    if (scn_want_map(L, v, where) != 0 || scn_known_keys(L, v, where, mit_keys) != 0)
+    if (scn_want_map(L, v, where) != 0 || scn_known_keys_in(L, v, where, mit_keys) != 0)
         return -1;
     const struct yml_node *n;
     char kk[320];
@@ -424,31 +426,38 @@ static int read_topology(struct scn_loader *L, const struct yml_node *n)
     return scn_bad(L, n, "topology", "expected %s, got '%s'", names, t);
 }
 
-static const char *const top_keys[] = {
-    "name",     "intent",     "seed",  "topology",    "trials", "timeout", "success",
-    "upstream", "downstream", "proxy", "proxy1",      "proxy2", "wire",    "proxy_cmd_args",
-    "expect",   "fix",        "sweep", "mitigations", NULL,
-};
+/* The top-level keys of a scenario: these, the settings sections, then these. */
+static const char *const top_head[] = {"name",   "intent",  "seed",    "topology",
+                                       "trials", "timeout", "success", NULL};
+static const char *const top_tail[] = {"wire",  "proxy_cmd_args", "expect", "fix",
+                                       "sweep", "mitigations",    NULL};
+static const char *const *const top_keys[] = {top_head, scenario_sec_names, top_tail, NULL};
+/* The keys a scenario cannot do without. */
+static const char *const top_required[] = {"name", "intent", "topology", "mitigations", NULL};
 
 int scenario_read(struct scn_loader *L, const struct yml_node *root)
 {
     struct scn *s = L->s;
     const struct yml_node *n;
 
-    if (!root)
+    if (!root) {
+        char keys[128] = "";
+        for (size_t i = 0; top_required[i]; i++) {
+            cat(keys, sizeof(keys), i ? ", " : "");
+            cat(keys, sizeof(keys), top_required[i]);
+        }
         return scn_bad(L, NULL, "(file)",
-                       "empty scenario (expected name, intent, topology, "
-                       "mitigations; see docs/scenario-format.md)");
+                       "empty scenario (expected %s; see docs/scenario-format.md)", keys);
+    }
     if (root->kind != YML_MAP)
         return scn_bad(L, root, "(file)",
                        "a scenario is a map of keys (name:, intent:, ...), got a %s",
                        yml_kind_name(root));
-    if (scn_known_keys(L, root, "", top_keys) != 0)
+    if (scn_known_keys_in(L, root, "", top_keys) != 0)
         return -1;
-    static const char *const required[] = {"name", "intent", "topology", "mitigations", NULL};
-    for (size_t i = 0; required[i]; i++)
-        if (!yml_get(root, required[i]))
-            return scn_bad(L, root, required[i], "missing required key");
+    for (size_t i = 0; top_required[i]; i++)
+        if (!yml_get(root, top_required[i]))
+            return scn_bad(L, root, top_required[i], "missing required key");
 
     n = yml_get(root, "name");
     if (scn_want_text(L, n, "name", &s->name) != 0)

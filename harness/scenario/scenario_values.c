@@ -27,29 +27,42 @@ int scn_oom(struct scn_loader *L)
     return -1;
 }
 
-/* Every key of map must be in allowed (NULL-terminated); the error lists them. */
-int scn_known_keys(struct scn_loader *L, const struct yml_node *m, const char *where,
-                   const char *const *allowed)
+static bool listed(const char *k, const char *const *const *lists)
+{
+    for (size_t l = 0; lists[l]; l++)
+        for (size_t j = 0; lists[l][j]; j++)
+            if (strcmp(k, lists[l][j]) == 0)
+                return true;
+    return false;
+}
+
+int scn_known_keys_in(struct scn_loader *L, const struct yml_node *m, const char *where,
+                      const char *const *const *lists)
 {
     for (size_t i = 0; i < m->n; i++) {
         const char *k = m->keys[i]->str;
-        bool ok = false;
-        for (size_t j = 0; allowed[j]; j++)
-            if (strcmp(k, allowed[j]) == 0)
-                ok = true;
-        if (!ok) {
-            char list[512] = "";
-            for (size_t j = 0; allowed[j]; j++) {
-                if (j)
+        if (listed(k, lists))
+            continue;
+        char list[512] = "";
+        for (size_t l = 0; lists[l]; l++) {
+            for (size_t j = 0; lists[l][j]; j++) {
+                if (list[0])
                     strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-                strncat(list, allowed[j], sizeof(list) - strlen(list) - 1);
+                strncat(list, lists[l][j], sizeof(list) - strlen(list) - 1);
             }
-            char key[256];
-            snprintf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", k);
-            return scn_bad(L, m->keys[i], key, "unknown key (allowed here: %s)", list);
         }
+        char key[256];
+        snprintf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", k);
+        return scn_bad(L, m->keys[i], key, "unknown key (allowed here: %s)", list);
     }
     return 0;
+}
+
+int scn_known_keys(struct scn_loader *L, const struct yml_node *m, const char *where,
+                   const char *const *allowed)
+{
+    const char *const *const lists[] = {allowed, NULL};
+    return scn_known_keys_in(L, m, where, lists);
 }
 
 int scn_want_map(struct scn_loader *L, const struct yml_node *n, const char *key)
