@@ -88,6 +88,27 @@ bool scenario_topo_has_dir(enum scenario_topo t, const char *from, const char *t
     return false;
 }
 
+bool scenario_topo_hop(enum scenario_topo t, const char *hop, const char **from, const char **to)
+{
+    const char *arrow = strstr(hop, "->"), *f = NULL, *r = NULL;
+    const char *names[4];
+    size_t n = scenario_topo_nodes(t, names);
+    for (size_t i = 0; arrow && i < n; i++) {
+        size_t l = strlen(names[i]);
+        if (l == (size_t)(arrow - hop) && strncmp(hop, names[i], l) == 0)
+            f = names[i];
+        if (strcmp(arrow + 2, names[i]) == 0)
+            r = names[i];
+    }
+    if (!f || !r || !scenario_topo_has_dir(t, f, r))
+        return false;
+    if (from)
+        *from = f;
+    if (to)
+        *to = r;
+    return true;
+}
+
 const struct scenario_mit *scenario_find_mit(const struct scn *s, const char *name)
 {
     for (size_t i = 0; i < s->nmit; i++)

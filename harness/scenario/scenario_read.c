@@ -154,23 +154,9 @@ static int parse_wire(struct scn_loader *L, const struct yml_node *n, const char
         const char *h = NULL;
         if (scn_want_text(L, hop, kk, &h) != 0)
             return -1;
-        const char *arrow = strstr(h, "->");
-        char from[32] = "";
-        if (arrow && (size_t)(arrow - h) < sizeof(from)) {
-            memcpy(from, h, (size_t)(arrow - h));
-            from[arrow - h] = '\0';
-        }
         const char *names[4];
         size_t nn = scenario_topo_nodes(L->s->topo, names);
-        w->from = NULL;
-        w->to = NULL;
-        for (size_t j = 0; arrow && j < nn; j++) {
-            if (strcmp(names[j], from) == 0)
-                w->from = names[j];
-            if (strcmp(names[j], arrow + 2) == 0)
-                w->to = names[j];
-        }
-        if (!w->from || !w->to || !scenario_topo_has_dir(L->s->topo, w->from, w->to))
+        if (!scenario_topo_hop(L->s->topo, h, &w->from, &w->to))
             return scn_bad(L, hop, kk,
                            "'%s' is not a hop direction of topology %s (write SENDER->RECEIVER "
                            "between adjacent programs, e.g. %s->%s)",
@@ -272,13 +258,7 @@ static int parse_expect(struct scn_loader *L, const struct yml_node *n, const ch
             if (scn_want_texts(L, v, kk, &hops, &nh) != 0)
                 return -1;
             for (size_t j = 0; j < nh; j++) {
-                const char *arrow = strstr(hops[j], "->");
-                char from[32] = "";
-                if (arrow && (size_t)(arrow - hops[j]) < sizeof(from)) {
-                    memcpy(from, hops[j], (size_t)(arrow - hops[j]));
-                    from[arrow - hops[j]] = '\0';
-                }
-                if (!arrow || !scenario_topo_has_dir(L->s->topo, from, arrow + 2)) {
+                if (!scenario_topo_hop(L->s->topo, hops[j], NULL, NULL)) {
                     scn_bad(L, v, kk, "'%s' is not a hop direction of topology %s", hops[j],
                             scenario_topo_name(L->s->topo));
                     free(hops);
