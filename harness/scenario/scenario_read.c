@@ -34,6 +34,35 @@ static bool is_outcome_word(const char *s)
            isdigit((unsigned char)s[2]) && s[0] >= '1' && s[0] <= '5';
 }
 
+/* A scenario or mitigation name: letters, digits, '-', '_' and '.' (it names folders). */
+static bool is_name(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return false;
+    return true;
+}
+
+/* `trials:` and `timeout:`, of the scenario or of a mitigation. */
+static int parse_trials(struct scn_loader *L, const struct yml_node *n, const char *key, long *out)
+{
+    return scn_want_long(L, n, key, 1, 1000000, out);
+}
+
+static int parse_timeout(struct scn_loader *L, const struct yml_node *n, const char *key, long *out)
+{
+    return scn_want_ms(L, n, key, 100, 3600000, out);
+}
+
+/* `proxy_cmd_args:`: a value or a list; nothing (null, []) gives none. */
+static int parse_args(struct scn_loader *L, const struct yml_node *n, const char *key,
+                      const char ***out, size_t *nout)
+{
+    if (yml_is_null(n) || (n->kind == YML_SEQ && n->n == 0))
+        return 0;
+    return scn_want_texts(L, n, key, out, nout);
+}
+
 static int parse_success(struct scn_loader *L, const struct yml_node *n, const char *key,
                          const char ***out, size_t *nout)
 {
@@ -336,9 +365,8 @@ static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struc
     snprintf(where, sizeof(where), "mitigations.%s", k->str);
     m->name = k->str;
     m->line = k->line;
-    for (const char *p = m->name; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return scn_bad(L, k, where, "a mitigation name uses letters, digits, '-', '_' and '.'");
+    if (!is_name(m->name))
+        return scn_bad(L, k, where, "a mitigation name uses letters, digits, '-', '_' and '.'");
     if (yml_is_null(v))
         return 0;
     if (scn_want_map(L, v, where) != 0 || scn_known_keys_in(L, v, where, mit_keys) != 0)
@@ -362,18 +390,17 @@ static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struc
     if ((n = yml_get(v, "proxy_cmd_args"))) {
         snprintf(kk, sizeof(kk), "%s.proxy_cmd_args", where);
         m->has_args = true;
-        if (!yml_is_null(n) && !(n->kind == YML_SEQ && n->n == 0) &&
-            scn_want_texts(L, n, kk, &m->args, &m->nargs) != 0)
+        if (parse_args(L, n, kk, &m->args, &m->nargs) != 0)
             return -1;
     }
     if ((n = yml_get(v, "trials"))) {
         snprintf(kk, sizeof(kk), "%s.trials", where);
-        if (scn_want_long(L, n, kk, 1, 1000000, &m->trials) != 0)
+        if (parse_trials(L, n, kk, &m->trials) != 0)
             return -1;
     }
     if ((n = yml_get(v, "timeout"))) {
         snprintf(kk, sizeof(kk), "%s.timeout", where);
-        if (scn_want_ms(L, n, kk, 100, 3600000, &m->timeout_ms) != 0)
+        if (parse_timeout(L, n, kk, &m->timeout_ms) != 0)
             return -1;
     }
     if ((n = yml_get(v, "success"))) {
@@ -442,12 +469,11 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
     n = yml_get(root, "name");
     if (scn_want_text(L, n, "name", &s->name) != 0)
         return -1;
-    for (const char *p = s->name; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return scn_bad(L, n, "name",
-                           "a scenario name uses letters, digits, '-', '_' and '.' "
-                           "(it names folders), got '%s'",
-                           s->name);
+    if (!is_name(s->name))
+        return scn_bad(L, n, "name",
+                       "a scenario name uses letters, digits, '-', '_' and '.' "
+                       "(it names folders), got '%s'",
+                       s->name);
     if (scn_want_text(L, yml_get(root, "intent"), "intent", &s->intent) != 0)
         return -1;
     trim_end(yml_get(root, "intent"));
@@ -458,11 +484,10 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
         return -1;
 
     s->trials = DEFAULT_TRIALS;
-    if ((n = yml_get(root, "trials")) && scn_want_long(L, n, "trials", 1, 1000000, &s->trials) != 0)
+    if ((n = yml_get(root, "trials")) && parse_trials(L, n, "trials", &s->trials) != 0)
         return -1;
     s->timeout_ms = DEFAULT_TIMEOUT_MS;
-    if ((n = yml_get(root, "timeout")) &&
-        scn_want_ms(L, n, "timeout", 100, 3600000, &s->timeout_ms) != 0)
+    if ((n = yml_get(root, "timeout")) && parse_timeout(L, n, "timeout", &s->timeout_ms) != 0)
         return -1;
     if ((n = yml_get(root, "success"))) {
         if (parse_success(L, n, "success", &s->success, &s->nsuccess) != 0)
@@ -479,9 +504,8 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
         return -1;
     if ((n = yml_get(root, "wire")) && parse_wire(L, n, "wire", &s->wire, &s->nwire) != 0)
         return -1;
-    if ((n = yml_get(root, "proxy_cmd_args")) && !yml_is_null(n) &&
-        !(n->kind == YML_SEQ && n->n == 0) &&
-        scn_want_texts(L, n, "proxy_cmd_args", &s->args, &s->nargs) != 0)
+    if ((n = yml_get(root, "proxy_cmd_args")) &&
+        parse_args(L, n, "proxy_cmd_args", &s->args, &s->nargs) != 0)
         return -1;
     if ((n = yml_get(root, "expect")) && parse_expect(L, n, "expect", &s->expect, &s->nexpect) != 0)
         return -1;
