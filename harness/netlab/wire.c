@@ -660,38 +660,3 @@ void wire_stop(struct wire *w, struct wire_stats *stats)
         *stats = w->st;
     wire_free(w);
 }
-
-int wire_parse_what(const char *s, unsigned *what)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } words[] = {
-        {"any", WIRE_ANY}, {"syn", WIRE_SYN},   {"fin", WIRE_FIN},
-        {"rst", WIRE_RST}, {"data", WIRE_DATA},
-    };
-    if (!s || !*s)
-        return -1;
-    unsigned acc = 0;
-    bool any = false;
-    const char *p = s;
-    for (;;) {
-        const char *bar = strchr(p, '|');
-        size_t n = bar ? (size_t)(bar - p) : strlen(p);
-        size_t i;
-        for (i = 0; i < sizeof words / sizeof words[0]; i++)
-            if (strlen(words[i].name) == n && strncmp(words[i].name, p, n) == 0)
-                break;
-        if (i == sizeof words / sizeof words[0])
-            return -1;
-        if (words[i].bit == WIRE_ANY)
-            any = true;
-        acc |= words[i].bit;
-        if (!bar)
-            break;
-        p = bar + 1;
-    }
-    /* "any" swallows the others: every packet matches */
-    *what = any ? WIRE_ANY : acc;
-    return 0;
-}

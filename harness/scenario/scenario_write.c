@@ -50,22 +50,12 @@ static void write_settings(FILE *out, const char *ind, const struct scenario_set
 
 static void write_wire(FILE *out, const char *ind, const struct scenario_wire *w, size_t n)
 {
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } bits[] = {{WIRE_SYN, "syn"}, {WIRE_FIN, "fin"}, {WIRE_RST, "rst"}, {WIRE_DATA, "data"}};
     fprintf(out, "%swire:%s\n", ind, n ? "" : " []");
     for (size_t i = 0; i < n; i++) {
-        char what[64] = "";
-        for (size_t b = 0; b < 4; b++) {
-            if (!(w[i].what & bits[b].bit))
-                continue;
-            if (what[0])
-                strncat(what, "|", sizeof(what) - strlen(what) - 1);
-            strncat(what, bits[b].name, sizeof(what) - strlen(what) - 1);
-        }
+        char what[64];
+        wire_format_what(w[i].what, what, sizeof(what));
         fprintf(out, "%s  - hop: \"%s->%s\"\n%s    what: \"%s\"\n%s    nth: %u\n", ind, w[i].from,
-                w[i].to, ind, what[0] ? what : "any", ind, w[i].nth);
+                w[i].to, ind, what, ind, w[i].nth);
         if (w[i].drop)
             fprintf(out, "%s    drop: true\n", ind);
         else
