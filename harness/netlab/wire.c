@@ -25,6 +25,7 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include "clk.h"
+#include "grow.h"
 
 extern char **environ;
 
@@ -355,14 +356,10 @@ static void verdict(struct wire *w, uint32_t id, uint32_t v)
 
 static int hold(struct wire *w, uint32_t id, long hold_ms)
 {
-    if (w->nheld == w->capheld) {
-        size_t ncap = w->capheld ? w->capheld * 2 : 64;
-        struct held *n = realloc(w->held, ncap * sizeof *n);
-        if (!n)
-            return -1;
-        w->held = n;
-        w->capheld = ncap;
-    }
+    struct held *n = grow_array(w->held, &w->capheld, w->nheld + 1, sizeof *n);
+    if (!n)
+        return -1;
+    w->held = n;
     w->held[w->nheld++] = (struct held){id, clk_mono_us() + (uint64_t)hold_ms * 1000u};
     return 0;
 }
@@ -662,39 +659,4 @@ void wire_stop(struct wire *w, struct wire_stats *stats)
     if (stats)
         *stats = w->st;
     wire_free(w);
-}
-
-int wire_parse_what(const char *s, unsigned *what)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } words[] = {
-        {"any", WIRE_ANY}, {"syn", WIRE_SYN},   {"fin", WIRE_FIN},
-        {"rst", WIRE_RST}, {"data", WIRE_DATA},
-    };
-    if (!s || !*s)
-        return -1;
-    unsigned acc = 0;
-    bool any = false;
-    const char *p = s;
-    for (;;) {
-        const char *bar = strchr(p, '|');
-        size_t n = bar ? (size_t)(bar - p) : strlen(p);
-        size_t i;
-        for (i = 0; i < sizeof words / sizeof words[0]; i++)
-            if (strlen(words[i].name) == n && strncmp(words[i].name, p, n) == 0)
-                break;
-        if (i == sizeof words / sizeof words[0])
-            return -1;
-        if (words[i].bit == WIRE_ANY)
-            any = true;
-        acc |= words[i].bit;
-        if (!bar)
-            break;
-        p = bar + 1;
-    }
-    /* "any" swallows the others: every packet matches */
-    *what = any ? WIRE_ANY : acc;
-    return 0;
 }

@@ -70,5 +70,8 @@ void wire_stop(struct wire *w, struct wire_stats *stats);
 /* Parses a rule selector word as scenario files write it: "fin", "rst", "syn", "data",
  * "any", or several joined with '|' ("fin|rst"). Returns 0, or -1. */
 int wire_parse_what(const char *s, unsigned *what);
+/* Writes what as wire_parse_what reads it: the words of its bits joined with '|' ("fin|rst"),
+ * or "any". */
+void wire_format_what(unsigned what, char *buf, size_t len);
 
 #endif

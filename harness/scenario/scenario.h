@@ -19,6 +19,7 @@ enum scenario_topo {
     SCENARIO_PROXY,  /* downstream → proxy → upstream */
     SCENARIO_CHAIN,  /* downstream → proxy1 → proxy2 → upstream */
 };
+#define SCENARIO_NTOPO 3
 
 /* Settings sections of a scenario or a mitigation. `proxy` applies to every proxy of the
  * topology; `proxy1` / `proxy2` to one proxy of a chain (and win over `proxy`). */
@@ -172,6 +173,9 @@ size_t scenario_topo_nodes(enum scenario_topo t, const char *names[4]);
 const char *scenario_topo_name(enum scenario_topo t);
 /* True when from->to is a hop direction of the topology (adjacent programs). */
 bool scenario_topo_has_dir(enum scenario_topo t, const char *from, const char *to);
+/* True when hop is a hop direction of the topology written "SENDER->RECEIVER"
+ * ("upstream->proxy"); then *from and *to (when not NULL) are the topology's own names. */
+bool scenario_topo_hop(enum scenario_topo t, const char *hop, const char **from, const char **to);
 
 const char *scenario_sec_name(enum scenario_sec sec);
 

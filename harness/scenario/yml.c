@@ -6,6 +6,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "grow.h"
+
 struct builder {
     yaml_parser_t parser;
     const char *name;
@@ -41,13 +43,14 @@ void yml_free(struct yml_node *n)
 
 static int append(struct yml_node *parent, struct yml_node *key, struct yml_node *val)
 {
-    size_t cap = parent->n + 1;
-    struct yml_node **items = realloc(parent->items, cap * sizeof(*items));
+    struct yml_node **items =
+        grow_array(parent->items, &parent->cap_items, parent->n + 1, sizeof(*items));
     if (!items)
         return -1;
     parent->items = items;
     if (parent->kind == YML_MAP) {
-        struct yml_node **keys = realloc(parent->keys, cap * sizeof(*keys));
+        struct yml_node **keys =
+            grow_array(parent->keys, &parent->cap_keys, parent->n + 1, sizeof(*keys));
         if (!keys)
             return -1;
         parent->keys = keys;

@@ -24,7 +24,8 @@ struct yml_node {
     bool plain;             /* YML_SCALAR: written without quotes (so `true`/`null` are keywords) */
     size_t n;               /* YML_MAP: pairs; YML_SEQ: items */
     struct yml_node **keys; /* YML_MAP: scalar keys */
-    struct yml_node **items; /* YML_MAP: values; YML_SEQ: items */
+    struct yml_node **items;    /* YML_MAP: values; YML_SEQ: items */
+    size_t cap_keys, cap_items; /* room allocated in keys / items (grow_array) */
 };
 
 /* Loads path. *root is NULL for a file without any document (empty, or only comments).

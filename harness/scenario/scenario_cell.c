@@ -1,0 +1,151 @@
+/* scenario_cell — one cell, scenario × mitigation: each program's settings merged layer by layer
+ * (scenario, then mitigation; `proxy` under `proxy1`/`proxy2`), the mitigation's trials,
+ * timeout, success, wire faults, proxy_cmd_args and checks in place of the scenario's. */
+#include "scenario_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Merge: later layers replace a flag of the same name; `off` removes it. */
+static int merge(struct scenario_prog *p, const struct scenario_settings *layers[], size_t nlayers)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < nlayers; i++)
+        cap += layers[i] ? layers[i]->n : 0;
+    p->set = calloc(cap ? cap : 1, sizeof(*p->set));
+    if (!p->set)
+        return -1;
+    p->nset = 0;
+    for (size_t i = 0; i < nlayers; i++) {
+        if (!layers[i])
+            continue;
+        for (size_t j = 0; j < layers[i]->n; j++) {
+            const struct scenario_setting *s = &layers[i]->v[j];
+            size_t k;
+            for (k = 0; k < p->nset; k++)
+                if (strcmp(p->set[k]->name, s->name) == 0)
+                    break;
+            if (k < p->nset) {
+                if (s->off) {
+                    memmove(&p->set[k], &p->set[k + 1], (p->nset - k - 1) * sizeof(*p->set));
+                    p->nset--;
+                } else {
+                    p->set[k] = s;
+                }
+            } else if (!s->off) {
+                p->set[p->nset++] = s;
+            }
+        }
+    }
+    return 0;
+}
+
+static bool checks_same(const struct scenario_check *a, const struct scenario_check *b)
+{
+    return a->kind == b->kind && strcmp(a->metric, b->metric) == 0;
+}
+
+int scenario_cell_build(const struct scn *s, const struct scenario_mit *m, long trials_override,
+                        struct scenario_cell *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    c->s = s;
+    c->m = m;
+    c->trials = trials_override > 0 ? trials_override : m->trials ? m->trials : s->trials;
+    c->timeout_ms = m->timeout_ms ? m->timeout_ms : s->timeout_ms;
+    c->success = m->nsuccess ? m->success : s->success;
+    c->nsuccess = m->nsuccess ? m->nsuccess : s->nsuccess;
+    c->wire = m->has_wire ? m->wire : s->wire;
+    c->nwire = m->has_wire ? m->nwire : s->nwire;
+
+    enum scenario_sec secs[4];
+    c->nprogs = scenario_topo_secs(s->topo, secs);
+    for (size_t i = 0; i < c->nprogs; i++) {
+        struct scenario_prog *p = &c->progs[i];
+        p->name = scenario_sec_names[secs[i]];
+        /* The scenario's settings, then the mitigation's; for a proxy of a chain, in each the
+         * proxies' common section, then the proxy's own. */
+        enum scenario_sec own = secs[i], common = scenario_sec_common(own);
+        const struct scenario_settings *layers[4] = {NULL, NULL, NULL, NULL};
+        size_t nl = 0;
+        p->sec = own;
+        layers[nl++] = &s->set[common];
+        if (own != common)
+            layers[nl++] = &s->set[own];
+        layers[nl++] = &m->set[common];
+        if (own != common)
+            layers[nl++] = &m->set[own];
+        if (common == SCENARIO_SEC_PROXY && (m->set[common].n || m->set[own].n))
+            c->proxy_overridden = true;
+        if (merge(p, layers, nl) != 0)
+            goto oom;
+    }
+
+    c->nargs = s->nargs + m->nargs;
+    c->args = calloc(c->nargs ? c->nargs : 1, sizeof(*c->args));
+    if (!c->args)
+        goto oom;
+    for (size_t i = 0; i < s->nargs; i++)
+        c->args[i] = s->args[i];
+    for (size_t i = 0; i < m->nargs; i++)
+        c->args[s->nargs + i] = m->args[i];
+
+    c->checks = calloc(s->nexpect + m->nexpect + 1, sizeof(*c->checks));
+    if (!c->checks)
+        goto oom;
+    for (size_t i = 0; i < s->nexpect; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < m->nexpect; j++)
+            if (checks_same(&s->expect[i], &m->expect[j]))
+                replaced = true;
+        if (!replaced)
+            c->checks[c->nchecks++] = s->expect[i];
+    }
+    for (size_t j = 0; j < m->nexpect; j++)
+        c->checks[c->nchecks++] = m->expect[j];
+
+    const struct scenario_prog *dn = scenario_cell_prog(c, "downstream");
+    c->sweep = s->sweep >= 0 ? s->sweep == 1 : (dn && scenario_prog_get(dn, "gap-sweep") != NULL);
+    return 0;
+oom:
+    scenario_cell_free(c);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+void scenario_cell_free(struct scenario_cell *c)
+{
+    for (size_t i = 0; i < 4; i++) {
+        free(c->progs[i].set);
+        c->progs[i].set = NULL;
+    }
+    free(c->args);
+    free(c->checks);
+    c->args = NULL;
+    c->checks = NULL;
+}
+
+const struct scenario_setting *scenario_prog_get(const struct scenario_prog *p, const char *name)
+{
+    for (size_t i = 0; i < p->nset; i++)
+        if (strcmp(p->set[i]->name, name) == 0)
+            return p->set[i];
+    return NULL;
+}
+
+const struct scenario_prog *scenario_cell_prog(const struct scenario_cell *c, const char *name)
+{
+    for (size_t i = 0; i < c->nprogs; i++)
+        if (strcmp(c->progs[i].name, name) == 0)
+            return &c->progs[i];
+    return NULL;
+}
+
+bool scenario_cell_success(const struct scenario_cell *c, const char *outcome)
+{
+    for (size_t i = 0; i < c->nsuccess; i++)
+        if (strcmp(c->success[i], outcome) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,155 @@
+/* scenario_write — a scenario written back as canonical YAML (`racelab check --print`): every
+ * key, defaults filled in, values quoted; loading the output gives the same scenario. */
+#include "scenario_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "jl.h"
+#include "wire.h"
+
+static void wq(FILE *out, const char *str)
+{
+    char buf[4096];
+    jl_escape(buf, sizeof(buf), str, strlen(str));
+    fputs(buf, out);
+}
+
+static void write_list(FILE *out, const char *const *v, size_t n)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", out);
+        wq(out, v[i]);
+    }
+    fputc(']', out);
+}
+
+static void write_settings(FILE *out, const char *ind, const struct scenario_settings *set)
+{
+    for (int sec = 0; sec < SCENARIO_NSEC; sec++) {
+        if (!set[sec].line)
+            continue;
+        fprintf(out, "%s%s:%s\n", ind, scenario_sec_names[sec], set[sec].n ? "" : " {}");
+        for (size_t i = 0; i < set[sec].n; i++) {
+            const struct scenario_setting *st = &set[sec].v[i];
+            fprintf(out, "%s  %s: ", ind, st->name);
+            if (st->off)
+                fputs("false", out);
+            else if (!st->vals)
+                fputs("true", out);
+            else if (st->nvals == 1)
+                wq(out, st->vals[0]);
+            else
+                write_list(out, st->vals, st->nvals);
+            fputc('\n', out);
+        }
+    }
+}
+
+static void write_wire(FILE *out, const char *ind, const struct scenario_wire *w, size_t n)
+{
+    fprintf(out, "%swire:%s\n", ind, n ? "" : " []");
+    for (size_t i = 0; i < n; i++) {
+        char what[64];
+        wire_format_what(w[i].what, what, sizeof(what));
+        fprintf(out, "%s  - hop: \"%s->%s\"\n%s    what: \"%s\"\n%s    nth: %u\n", ind, w[i].from,
+                w[i].to, ind, what, ind, w[i].nth);
+        if (w[i].drop)
+            fprintf(out, "%s    drop: true\n", ind);
+        else
+            fprintf(out, "%s    hold: %ld\n", ind, w[i].hold_ms);
+    }
+}
+
+static void write_bound(FILE *out, const char *name, const struct scenario_bound *b, bool *first)
+{
+    if (!b->set)
+        return;
+    fprintf(out, "%s%s: \"%.17g%s\"", *first ? "" : ", ", name, b->v, b->pct ? "%" : "");
+    *first = false;
+}
+
+static void write_expect(FILE *out, const char *ind, const struct scenario_check *c, size_t n)
+{
+    fprintf(out, "%sexpect:%s\n", ind, n ? "" : " {}");
+    bool rst_done = false;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].kind == SCENARIO_CHECK_RST_ON_FAILING) {
+            if (rst_done)
+                continue;
+            rst_done = true;
+            fprintf(out, "%s  rst_on_failing: [", ind);
+            bool first = true;
+            for (size_t j = i; j < n; j++) {
+                if (c[j].kind != SCENARIO_CHECK_RST_ON_FAILING)
+                    continue;
+                fputs(first ? "" : ", ", out);
+                wq(out, c[j].metric);
+                first = false;
+            }
+            fputs("]\n", out);
+            continue;
+        }
+        bool first = true;
+        fprintf(out, "%s  %s: {", ind, c[i].metric);
+        write_bound(out, "min", &c[i].min, &first);
+        write_bound(out, "max", &c[i].max, &first);
+        write_bound(out, "eq", &c[i].eq, &first);
+        fputs("}\n", out);
+    }
+}
+
+void scenario_write(FILE *out, const struct scn *s)
+{
+    fputs("name: ", out);
+    wq(out, s->name);
+    fputs("\nintent: ", out);
+    wq(out, s->intent);
+    fputs("\nseed: ", out);
+    write_list(out, s->seed, s->nseed);
+    fprintf(out,
+            "\ntopology: %s\ntrials: %ld\ntimeout: %ld\nsuccess: ", scenario_topo_name(s->topo),
+            s->trials, s->timeout_ms);
+    write_list(out, s->success, s->nsuccess);
+    fputc('\n', out);
+    if (s->sweep >= 0)
+        fprintf(out, "sweep: %s\n", s->sweep ? "true" : "false");
+    write_settings(out, "", s->set);
+    write_wire(out, "", s->wire, s->nwire);
+    fputs("proxy_cmd_args: ", out);
+    write_list(out, s->args, s->nargs);
+    fputc('\n', out);
+    write_expect(out, "", s->expect, s->nexpect);
+    fputs("fix: ", out);
+    write_list(out, s->fix, s->nfix);
+    fputs("\nmitigations:\n", out);
+    for (size_t i = 0; i < s->nmit; i++) {
+        const struct scenario_mit *m = &s->mit[i];
+        fprintf(out, "  %s:\n", m->name);
+        if (m->about) {
+            fputs("    about: ", out);
+            wq(out, m->about);
+            fputc('\n', out);
+        }
+        write_settings(out, "    ", m->set);
+        if (m->has_wire)
+            write_wire(out, "    ", m->wire, m->nwire);
+        if (m->has_args) {
+            fputs("    proxy_cmd_args: ", out);
+            write_list(out, m->args, m->nargs);
+            fputc('\n', out);
+        }
+        if (m->trials)
+            fprintf(out, "    trials: %ld\n", m->trials);
+        if (m->timeout_ms)
+            fprintf(out, "    timeout: %ld\n", m->timeout_ms);
+        if (m->nsuccess) {
+            fputs("    success: ", out);
+            write_list(out, m->success, m->nsuccess);
+            fputc('\n', out);
+        }
+        write_expect(out, "    ", m->expect, m->nexpect);
+    }
+}
