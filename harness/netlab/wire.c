@@ -526,6 +526,10 @@ static void wire_free(struct wire *w)
 
 static int validate(const struct wire_rule *rules, size_t nrules, char *err, size_t errlen)
 {
+    if (nrules > WIRE_MAX_RULES) {
+        snprintf(err, errlen, "%zu wire rules: at most %d", nrules, WIRE_MAX_RULES);
+        return -1;
+    }
     for (size_t i = 0; i < nrules; i++) {
         const struct wire_rule *r = &rules[i];
         if (r->what & ~(unsigned)(WIRE_SYN | WIRE_FIN | WIRE_RST | WIRE_DATA)) {

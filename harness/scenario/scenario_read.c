@@ -35,8 +35,12 @@ static bool is_outcome_word(const char *s)
 }
 
 /* A scenario or mitigation name: letters, digits, '-', '_' and '.' (it names folders). */
+/* A scenario or mitigation name names a folder of the run (OUT/SCENARIO/MITIGATION): "..",
+ * "." or a hidden name must not pass, or the cell writes outside --out. */
 static bool is_name(const char *s)
 {
+    if (!isalnum((unsigned char)s[0]))
+        return false;
     for (const char *p = s; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
             return false;
@@ -164,6 +168,14 @@ static int parse_wire(struct scn_loader *L, const struct yml_node *n, const char
         return 0;
     if (n->kind != YML_SEQ)
         return scn_bad(L, n, key, "expected a list of faults (- hop: ..., what: ..., hold: ...)");
+    if (n->n > WIRE_MAX_RULES) {
+        char k[256];
+        snprintf(k, sizeof(k), "%s[%d]", key, WIRE_MAX_RULES);
+        return scn_bad(L, n->items[WIRE_MAX_RULES], k,
+                       "at most %d wire faults per scenario or mitigation (each becomes iptables "
+                       "rules and is matched against every queued packet); this list has %zu",
+                       WIRE_MAX_RULES, n->n);
+    }
     *out = calloc(n->n ? n->n : 1, sizeof(**out));
     if (!*out)
         return scn_oom(L);
@@ -366,7 +378,9 @@ static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struc
     m->name = k->str;
     m->line = k->line;
     if (!is_name(m->name))
-        return scn_bad(L, k, where, "a mitigation name uses letters, digits, '-', '_' and '.'");
+        return scn_bad(L, k, where,
+                       "a mitigation name starts with a letter or digit and uses "
+                       "letters, digits, '-', '_' and '.' (it names a folder)");
     if (yml_is_null(v))
         return 0;
     if (scn_want_map(L, v, where) != 0 || scn_known_keys_in(L, v, where, mit_keys) != 0)
@@ -471,8 +485,8 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
         return -1;
     if (!is_name(s->name))
         return scn_bad(L, n, "name",
-                       "a scenario name uses letters, digits, '-', '_' and '.' "
-                       "(it names folders), got '%s'",
+                       "a scenario name starts with a letter or digit and uses letters, "
+                       "digits, '-', '_' and '.' (it names folders), got '%s'",
                        s->name);
     if (scn_want_text(L, yml_get(root, "intent"), "intent", &s->intent) != 0)
         return -1;

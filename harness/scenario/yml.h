@@ -3,13 +3,17 @@
  * libyaml's event stream is turned into maps, sequences and scalars; every node keeps the
  * mark where it starts, so that whoever rejects a value can name file:line and the key. Keys
  * must be scalars and unique within their map (a duplicate key is an error, not "the last one
- * wins", so a scenario never silently loses a setting). Anchors, aliases and tags are refused:
- * scenario files are plain data. */
+ * wins", so a scenario never silently loses a setting). Anchors, aliases, tags (on any node, and
+ * %TAG directives) and nesting deeper than YML_MAX_DEPTH are refused: scenario files are plain
+ * data. */
 #ifndef RACELAB_YML_H
 #define RACELAB_YML_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Maps and lists nest at most this deep (the loader recurses once per level). */
+#define YML_MAX_DEPTH 64
 
 enum yml_kind {
     YML_SCALAR,
