@@ -9,7 +9,7 @@ int cmd_check(int argc, char **argv)
 {
     struct cli cli = {0};
     char *pos[MAX_SCENARIOS], *paths[MAX_SCENARIOS];
-    struct scn *scns[MAX_SCENARIOS];
+    struct scenario *scns[MAX_SCENARIOS];
     int npos = 0;
     size_t npaths = 0;
     int rc = cli_parse(cli_check_opts, &cli, argc, argv, pos, &npos, MAX_SCENARIOS,

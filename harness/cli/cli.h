@@ -85,7 +85,7 @@ int cli_collect(char **args, int nargs, char **paths, size_t *npaths);
 
 /* Loads every file into out[i] (NULL when it does not load); reports every bad one
  * (file:line: key: problem) and names given twice. 0 when all loaded, else -1. */
-int cli_load_all(char **paths, size_t n, struct scn **out);
+int cli_load_all(char **paths, size_t n, struct scenario **out);
 
 /* CASE: a file, or NAME → scenarios/NAME.yaml (current folder, then the source tree). 0, or
  * -1 after saying where it looked. */
@@ -101,7 +101,7 @@ struct session {
     char out[PATH_MAX];
     bool locked; /* lock_fd holds the flock on out/.racelab.lock while the run lives */
     int lock_fd;
-    struct scn *scns[MAX_SCENARIOS];
+    struct scenario *scns[MAX_SCENARIOS];
     size_t nscn;
     struct suite su;
 };

@@ -82,7 +82,7 @@ int cli_collect(char **args, int nargs, char **paths, size_t *npaths)
 }
 
 /* Loads every file; reports every bad one (file:line: key: problem). */
-int cli_load_all(char **paths, size_t n, struct scn **out)
+int cli_load_all(char **paths, size_t n, struct scenario **out)
 {
     int bad = 0;
     for (size_t i = 0; i < n; i++) {

@@ -33,7 +33,7 @@ int cmd_list(int argc, char **argv)
     rc = EXIT_PASS;
     for (size_t i = 0; i < npaths; i++) {
         char err[1024];
-        struct scn *s = scenario_load(paths[i], err, sizeof(err));
+        struct scenario *s = scenario_load(paths[i], err, sizeof(err));
         if (!s) {
             fprintf(stderr, "racelab: %s\n", err);
             rc = EXIT_BAD;

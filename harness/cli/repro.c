@@ -38,7 +38,7 @@ static void print_overrides(FILE *out, const struct scenario_mit *m)
 
 /* The trial repro draws: a failing one (one with an RST, when some have one), else the
  * slowest; told in words before its diagram. */
-static void draw_trial(const struct scn *s, const json_t *cell, const char *pcap)
+static void draw_trial(const struct scenario *s, const json_t *cell, const char *pcap)
 {
     const json_t *ft = json_object_get(cell, "failing_trials");
     const json_t *pick = NULL;
@@ -136,7 +136,7 @@ static int repro(struct session *ss, const char *name)
     int rc = cli_execute(ss, paths, 1, REPORT_TABLE_RUN, false);
     if (rc == EXIT_BAD || ss->su.n == 0)
         return rc;
-    const struct scn *s = ss->scns[0];
+    const struct scenario *s = ss->scns[0];
     const json_t *cell = ss->su.cells[0].result;
     report_words(stdout, s, cell);
     report_verdict(stdout, s, cell);

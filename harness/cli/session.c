@@ -58,7 +58,7 @@ static bool executable_in_path(const char *cmd)
 }
 
 /* Everything a run needs, checked before anything starts: programs, namespace, capture. */
-static int preflight(struct suite *su, struct scn **scns, size_t nscn)
+static int preflight(struct suite *su, struct scenario **scns, size_t nscn)
 {
     bool need_proxy = false, need_netns = false;
     for (size_t i = 0; i < su->n; i++) {
@@ -91,7 +91,7 @@ static int preflight(struct suite *su, struct scn **scns, size_t nscn)
     }
     if (!su->env.netns) {
         for (size_t i = 0; i < nscn; i++) {
-            const struct scn *s = scns[i];
+            const struct scenario *s = scns[i];
             int line = s->nwire ? s->wire[0].line : 0;
             for (size_t j = 0; j < s->nmit && !line; j++)
                 if (s->mit[j].nwire)
@@ -163,7 +163,7 @@ static int build_cells(struct session *ss)
         }
     }
     for (size_t i = 0; i < ss->nscn; i++) {
-        const struct scn *s = ss->scns[i];
+        const struct scenario *s = ss->scns[i];
         for (size_t j = 0; j < s->nmit; j++) {
             bool wanted = c->mit.n == 0;
             for (size_t k = 0; k < c->mit.n; k++)

@@ -141,7 +141,7 @@ static void write_testcase(FILE *f, const struct suite_cell *sc)
  * Returns the index of the first cell after them. */
 static size_t write_testsuite(FILE *f, const struct suite *su, size_t i)
 {
-    const struct scn *s = su->cells[i].cell.s;
+    const struct scenario *s = su->cells[i].cell.s;
     struct tally t = {0};
     size_t end = i;
     for (; end < su->n && su->cells[end].cell.s == s; end++)

@@ -411,7 +411,7 @@ json_t *report_results(const struct suite *su, const char *run_id)
     return o;
 }
 
-void report_words(FILE *out, const struct scn *s, const json_t *cell)
+void report_words(FILE *out, const struct scenario *s, const json_t *cell)
 {
     long long trials = json_integer_value(json_object_get(cell, "trials"));
     long long failures = json_integer_value(json_object_get(cell, "failures"));
@@ -471,7 +471,7 @@ void report_words(FILE *out, const struct scn *s, const json_t *cell)
         fprintf(out, "  The cell did not complete: %s\n", json_string_value(err));
 }
 
-void report_verdict(FILE *out, const struct scn *s, const json_t *cell)
+void report_verdict(FILE *out, const struct scenario *s, const json_t *cell)
 {
     const char *mit = json_string_value(json_object_get(cell, "mitigation"));
     const json_t *checks = json_object_get(json_object_get(cell, "expect"), "checks");

@@ -56,11 +56,11 @@ json_t *report_ordered(const json_t *cell);
 json_t *report_results(const struct suite *su, const char *run_id);
 
 /* `racelab repro`: what happened in the cell, in words. */
-void report_words(FILE *out, const struct scn *s, const json_t *cell);
+void report_words(FILE *out, const struct scenario *s, const json_t *cell);
 
 /* `racelab repro`: whether the cell's expectations held (the verdict of repro), and each
  * failed check with its file:line. */
-void report_verdict(FILE *out, const struct scn *s, const json_t *cell);
+void report_verdict(FILE *out, const struct scenario *s, const json_t *cell);
 
 /* "200=98 503=2" from an object of counts, zero counts left out ("-" when all are zero). */
 void report_counts(char *buf, size_t len, const json_t *obj, bool short_hops);

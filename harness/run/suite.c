@@ -54,7 +54,7 @@ int suite_mkdirs(const char *path)
     return 0;
 }
 
-int suite_add(struct suite *su, const struct scn *s, const struct scenario_mit *m,
+int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
               long trials_override, char *err, size_t errlen)
 {
     struct suite_cell *v = grow_array(su->cells, &su->cap, su->n + 1, sizeof(*v));

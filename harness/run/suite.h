@@ -41,7 +41,7 @@ struct suite {
 /* Adds cell (s, m) to the suite with trials_override (> 0) applied; with --proxy-cmd, a
  * mitigation that changes proxy settings without proxy_cmd_args is added as skipped. Returns 0
  * or -1 (out of memory). */
-int suite_add(struct suite *su, const struct scn *s, const struct scenario_mit *m,
+int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
               long trials_override, char *err, size_t errlen);
 
 /* Runs every cell; fills result/passed of each. Returns 0, or -1 when the run was interrupted. */

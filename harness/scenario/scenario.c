@@ -109,7 +109,7 @@ bool scenario_topo_hop(enum scenario_topo t, const char *hop, const char **from,
     return true;
 }
 
-const struct scenario_mit *scenario_find_mit(const struct scn *s, const char *name)
+const struct scenario_mit *scenario_find_mit(const struct scenario *s, const char *name)
 {
     for (size_t i = 0; i < s->nmit; i++)
         if (strcmp(s->mit[i].name, name) == 0)
@@ -124,7 +124,7 @@ static void settings_free(struct scenario_settings *set)
     free(set->v);
 }
 
-void scenario_free(struct scn *s)
+void scenario_free(struct scenario *s)
 {
     if (!s)
         return;
@@ -151,15 +151,15 @@ void scenario_free(struct scn *s)
     free(s);
 }
 
-struct scn *scenario_load(const char *path, char *err, size_t errlen)
+struct scenario *scenario_load(const char *path, char *err, size_t errlen)
 {
-    struct scn *s = calloc(1, sizeof(*s));
+    struct scenario *s = calloc(1, sizeof(*s));
     if (!s || !(s->path = strdup(path))) {
         free(s);
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
-    struct scn_loader L = {.path = s->path, .s = s, .err = err, .errlen = errlen};
+    struct scenario_loader L = {.path = s->path, .s = s, .err = err, .errlen = errlen};
     if (yml_load(path, &s->doc, err, errlen) != 0)
         goto fail;
     if (scenario_read(&L, s->doc) != 0)

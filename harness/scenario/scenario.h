@@ -96,7 +96,7 @@ struct scenario_mit {
     size_t nexpect;
 };
 
-struct scn {
+struct scenario {
     char *path;
     struct yml_node *doc; /* owns every string below */
     const char *name;
@@ -132,7 +132,7 @@ struct scenario_prog {
 
 /* A cell: scenario × mitigation with the mitigation's overrides applied. */
 struct scenario_cell {
-    const struct scn *s;
+    const struct scenario *s;
     const struct scenario_mit *m;
     long trials;
     long timeout_ms;
@@ -153,19 +153,19 @@ struct scenario_cell {
 
 /* Loads and validates path (including every cell's program settings). Returns the scenario,
  * or NULL with "PATH:LINE: key: problem" in err. */
-struct scn *scenario_load(const char *path, char *err, size_t errlen);
-void scenario_free(struct scn *s);
+struct scenario *scenario_load(const char *path, char *err, size_t errlen);
+void scenario_free(struct scenario *s);
 
-const struct scenario_mit *scenario_find_mit(const struct scn *s, const char *name);
+const struct scenario_mit *scenario_find_mit(const struct scenario *s, const char *name);
 
 /* Writes s as canonical YAML (every key, defaults filled in, values quoted): what racelab
  * understood of the file. Loading the output gives the same scenario. */
-void scenario_write(FILE *out, const struct scn *s);
+void scenario_write(FILE *out, const struct scenario *s);
 
 /* Resolves cell (s, m) into c. trials_override > 0 replaces the trial count. Returns 0, or -1
  * with a message (out of memory). Free with scenario_cell_free. */
-int scenario_cell_build(const struct scn *s, const struct scenario_mit *m, long trials_override,
-                        struct scenario_cell *c, char *err, size_t errlen);
+int scenario_cell_build(const struct scenario *s, const struct scenario_mit *m,
+                        long trials_override, struct scenario_cell *c, char *err, size_t errlen);
 void scenario_cell_free(struct scenario_cell *c);
 
 /* The program names of a topology in order, downstream first, upstream last. */

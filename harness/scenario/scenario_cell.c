@@ -46,8 +46,8 @@ static bool checks_same(const struct scenario_check *a, const struct scenario_ch
     return a->kind == b->kind && strcmp(a->metric, b->metric) == 0;
 }
 
-int scenario_cell_build(const struct scn *s, const struct scenario_mit *m, long trials_override,
-                        struct scenario_cell *c, char *err, size_t errlen)
+int scenario_cell_build(const struct scenario *s, const struct scenario_mit *m,
+                        long trials_override, struct scenario_cell *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->s = s;

@@ -29,46 +29,47 @@ enum scenario_sec scenario_sec_common(enum scenario_sec sec);
 bool scenario_sec_allowed(enum scenario_topo t, enum scenario_sec sec);
 
 /* One scenario_load under way: the file, the scenario being filled in, where errors go. */
-struct scn_loader {
+struct scenario_loader {
     const char *path;
-    struct scn *s;
+    struct scenario *s;
     char *err;
     size_t errlen;
 };
 
 /* Reads the document root into L->s (scenario_read.c). Returns 0, or -1 with the error. */
-int scenario_read(struct scn_loader *L, const struct yml_node *root);
+int scenario_read(struct scenario_loader *L, const struct yml_node *root);
 /* Checks every cell's program settings (scenario_validate.c). Returns 0, or -1 with the error. */
-int scenario_validate_cells(struct scn_loader *L);
+int scenario_validate_cells(struct scenario_loader *L);
 
 /* ---- scenario_values.c: every one returns 0, or -1 with "FILE:LINE: key: problem" in L->err */
 
 /* "FILE:LINE: KEY: message" (the line of n; 1 when n is NULL) — the one place scenario errors
  * are written. Returns -1. */
-int scn_bad(struct scn_loader *L, const struct yml_node *n, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int scenario_bad(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* "FILE: out of memory". Returns -1. */
-int scn_oom(struct scn_loader *L);
+int scenario_oom(struct scenario_loader *L);
 /* Every key of map m must be in allowed (NULL-terminated); the error lists them. where is the
  * key path of m ("" at the top). */
-int scn_known_keys(struct scn_loader *L, const struct yml_node *m, const char *where,
-                   const char *const *allowed);
+int scenario_known_keys(struct scenario_loader *L, const struct yml_node *m, const char *where,
+                        const char *const *allowed);
 /* The same with the allowed keys in several lists (each NULL-terminated; lists ends with NULL),
  * named in order by the error. */
-int scn_known_keys_in(struct scn_loader *L, const struct yml_node *m, const char *where,
-                      const char *const *const *lists);
-int scn_want_map(struct scn_loader *L, const struct yml_node *n, const char *key);
+int scenario_known_keys_in(struct scenario_loader *L, const struct yml_node *m, const char *where,
+                           const char *const *const *lists);
+int scenario_want_map(struct scenario_loader *L, const struct yml_node *n, const char *key);
 /* A scalar that is not null; *out points into the tree. */
-int scn_want_text(struct scn_loader *L, const struct yml_node *n, const char *key,
-                  const char **out);
+int scenario_want_text(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                       const char **out);
 /* A single value or a list of values: *out is a new array of pointers into the tree. */
-int scn_want_texts(struct scn_loader *L, const struct yml_node *n, const char *key,
-                   const char ***out, size_t *nout);
-int scn_want_long(struct scn_loader *L, const struct yml_node *n, const char *key, long min,
-                  long max, long *out);
+int scenario_want_texts(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                        const char ***out, size_t *nout);
+int scenario_want_long(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                       long min, long max, long *out);
 /* Milliseconds as opt_parse_ms reads them (100, 250ms, 2s). */
-int scn_want_ms(struct scn_loader *L, const struct yml_node *n, const char *key, long min, long max,
-                long *out);
-int scn_want_bool(struct scn_loader *L, const struct yml_node *n, const char *key, bool *out);
+int scenario_want_ms(struct scenario_loader *L, const struct yml_node *n, const char *key, long min,
+                     long max, long *out);
+int scenario_want_bool(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                       bool *out);
 
 #endif

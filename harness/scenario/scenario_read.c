@@ -1,4 +1,4 @@
-/* scenario_read — a scenario file's YAML tree into the model (struct scn): the top-level keys,
+/* scenario_read — a scenario file's YAML tree into the model (struct scenario): the top-level keys,
  * each program's settings (flag by flag against its flag table), wire faults, expectations and
  * the mitigations. Cross-flag rules need a whole cell: scenario_validate.c checks those. */
 #include "scenario_internal.h"
@@ -48,36 +48,39 @@ static bool is_name(const char *s)
 }
 
 /* `trials:` and `timeout:`, of the scenario or of a mitigation. */
-static int parse_trials(struct scn_loader *L, const struct yml_node *n, const char *key, long *out)
+static int parse_trials(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                        long *out)
 {
-    return scn_want_long(L, n, key, 1, 1000000, out);
+    return scenario_want_long(L, n, key, 1, 1000000, out);
 }
 
-static int parse_timeout(struct scn_loader *L, const struct yml_node *n, const char *key, long *out)
+static int parse_timeout(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                         long *out)
 {
-    return scn_want_ms(L, n, key, 100, 3600000, out);
+    return scenario_want_ms(L, n, key, 100, 3600000, out);
 }
 
 /* `proxy_cmd_args:`: a value or a list; nothing (null, []) gives none. */
-static int parse_args(struct scn_loader *L, const struct yml_node *n, const char *key,
+static int parse_args(struct scenario_loader *L, const struct yml_node *n, const char *key,
                       const char ***out, size_t *nout)
 {
     if (yml_is_null(n) || (n->kind == YML_SEQ && n->n == 0))
         return 0;
-    return scn_want_texts(L, n, key, out, nout);
+    return scenario_want_texts(L, n, key, out, nout);
 }
 
-static int parse_success(struct scn_loader *L, const struct yml_node *n, const char *key,
+static int parse_success(struct scenario_loader *L, const struct yml_node *n, const char *key,
                          const char ***out, size_t *nout)
 {
-    if (scn_want_texts(L, n, key, out, nout) != 0)
+    if (scenario_want_texts(L, n, key, out, nout) != 0)
         return -1;
     if (*nout == 0)
-        return scn_bad(L, n, key, "expected at least one outcome");
+        return scenario_bad(L, n, key, "expected at least one outcome");
     for (size_t i = 0; i < *nout; i++) {
         if (!is_outcome_word((*out)[i])) {
             const struct yml_node *it = n->kind == YML_SEQ ? n->items[i] : n;
-            int rc = scn_bad(L, it, key,
+            int rc =
+                scenario_bad(L, it, key,
                              "'%s' is not a client outcome (a status code such as 200 or 413, or "
                              "reset, empty, partial, timeout, connect-error)",
                              (*out)[i]);
@@ -113,7 +116,7 @@ static void topo_sections(enum scenario_topo t, char *buf, size_t len)
         cat(buf, len, " (and proxy for settings common to both proxies)");
 }
 
-static int parse_settings(struct scn_loader *L, const struct yml_node *n, const char *where,
+static int parse_settings(struct scenario_loader *L, const struct yml_node *n, const char *where,
                           enum scenario_sec sec, struct scenario_settings *out)
 {
     char key[256];
@@ -121,17 +124,17 @@ static int parse_settings(struct scn_loader *L, const struct yml_node *n, const 
     if (!scenario_sec_allowed(L->s->topo, sec)) {
         char progs[160];
         topo_sections(L->s->topo, progs, sizeof(progs));
-        return scn_bad(L, n, key, "topology %s has no %s (its programs: %s)",
-                       scenario_topo_name(L->s->topo), scenario_sec_names[sec], progs);
+        return scenario_bad(L, n, key, "topology %s has no %s (its programs: %s)",
+                            scenario_topo_name(L->s->topo), scenario_sec_names[sec], progs);
     }
     out->line = n->line;
     if (yml_is_null(n))
         return 0;
-    if (scn_want_map(L, n, key) != 0)
+    if (scenario_want_map(L, n, key) != 0)
         return -1;
     out->v = calloc(n->n ? n->n : 1, sizeof(*out->v));
     if (!out->v)
-        return scn_oom(L);
+        return scenario_oom(L);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i], *v = n->items[i];
         struct scenario_setting *s = &out->v[out->n++];
@@ -140,25 +143,25 @@ static int parse_settings(struct scn_loader *L, const struct yml_node *n, const 
         s->name = k->str;
         s->line = k->line;
         if (strncmp(s->name, "--", 2) == 0)
-            return scn_bad(L, k, fkey, "write flag names without the leading \"--\"");
+            return scenario_bad(L, k, fkey, "write flag names without the leading \"--\"");
         int b = yml_bool(v);
         if (b == 1) {
             s->vals = NULL;
         } else if (b == 0 || yml_is_null(v)) {
             s->off = true;
-        } else if (scn_want_texts(L, v, fkey, &s->vals, &s->nvals) != 0) {
+        } else if (scenario_want_texts(L, v, fkey, &s->vals, &s->nvals) != 0) {
             return -1;
         } else if (s->nvals == 0) {
-            return scn_bad(L, v, fkey, "an empty list gives the flag no value");
+            return scenario_bad(L, v, fkey, "an empty list gives the flag no value");
         }
         char why[400];
         if (program_check_setting(program_kind_of(sec), s, why, sizeof(why)) != 0)
-            return scn_bad(L, k, fkey, "%s", why);
+            return scenario_bad(L, k, fkey, "%s", why);
     }
     return 0;
 }
 
-static int parse_wire(struct scn_loader *L, const struct yml_node *n, const char *key,
+static int parse_wire(struct scenario_loader *L, const struct yml_node *n, const char *key,
                       struct scenario_wire **out, size_t *nout)
 {
     static const char *const keys[] = {"hop", "what", "nth", "hold", "drop", NULL};
@@ -167,128 +170,134 @@ static int parse_wire(struct scn_loader *L, const struct yml_node *n, const char
     if (yml_is_null(n))
         return 0;
     if (n->kind != YML_SEQ)
-        return scn_bad(L, n, key, "expected a list of faults (- hop: ..., what: ..., hold: ...)");
+        return scenario_bad(L, n, key,
+                            "expected a list of faults (- hop: ..., what: ..., hold: ...)");
     if (n->n > WIRE_MAX_RULES) {
         char k[256];
         snprintf(k, sizeof(k), "%s[%d]", key, WIRE_MAX_RULES);
-        return scn_bad(L, n->items[WIRE_MAX_RULES], k,
-                       "at most %d wire faults per scenario or mitigation (each becomes iptables "
-                       "rules and is matched against every queued packet); this list has %zu",
-                       WIRE_MAX_RULES, n->n);
+        return scenario_bad(
+            L, n->items[WIRE_MAX_RULES], k,
+            "at most %d wire faults per scenario or mitigation (each becomes iptables "
+            "rules and is matched against every queued packet); this list has %zu",
+            WIRE_MAX_RULES, n->n);
     }
     *out = calloc(n->n ? n->n : 1, sizeof(**out));
     if (!*out)
-        return scn_oom(L);
+        return scenario_oom(L);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *f = n->items[i];
         struct scenario_wire *w = &(*out)[(*nout)++];
         char k[256];
         snprintf(k, sizeof(k), "%s[%zu]", key, i);
         w->line = f->line;
-        if (scn_want_map(L, f, k) != 0 || scn_known_keys(L, f, k, keys) != 0)
+        if (scenario_want_map(L, f, k) != 0 || scenario_known_keys(L, f, k, keys) != 0)
             return -1;
         const struct yml_node *hop = yml_get(f, "hop");
         if (!hop)
-            return scn_bad(L, f, k, "missing key 'hop' (a hop direction such as upstream->proxy)");
+            return scenario_bad(L, f, k,
+                                "missing key 'hop' (a hop direction such as upstream->proxy)");
         char kk[300];
         snprintf(kk, sizeof(kk), "%s.hop", k);
         const char *h = NULL;
-        if (scn_want_text(L, hop, kk, &h) != 0)
+        if (scenario_want_text(L, hop, kk, &h) != 0)
             return -1;
         const char *names[4];
         size_t nn = scenario_topo_nodes(L->s->topo, names);
         if (!scenario_topo_hop(L->s->topo, h, &w->from, &w->to))
-            return scn_bad(L, hop, kk,
-                           "'%s' is not a hop direction of topology %s (write SENDER->RECEIVER "
-                           "between adjacent programs, e.g. %s->%s)",
-                           h, scenario_topo_name(L->s->topo), names[nn - 1], names[nn - 2]);
+            return scenario_bad(
+                L, hop, kk,
+                "'%s' is not a hop direction of topology %s (write SENDER->RECEIVER "
+                "between adjacent programs, e.g. %s->%s)",
+                h, scenario_topo_name(L->s->topo), names[nn - 1], names[nn - 2]);
         const struct yml_node *what = yml_get(f, "what");
         w->what = WIRE_ANY;
         if (what) {
             snprintf(kk, sizeof(kk), "%s.what", k);
             const char *t = NULL;
-            if (scn_want_text(L, what, kk, &t) != 0)
+            if (scenario_want_text(L, what, kk, &t) != 0)
                 return -1;
             if (wire_parse_what(t, &w->what) != 0)
-                return scn_bad(L, what, kk,
-                               "expected fin, rst, syn, data or any, or several joined "
-                               "with | (fin|rst), got '%s'",
-                               t);
+                return scenario_bad(L, what, kk,
+                                    "expected fin, rst, syn, data or any, or several joined "
+                                    "with | (fin|rst), got '%s'",
+                                    t);
         }
         const struct yml_node *nth = yml_get(f, "nth");
         if (nth) {
             long v = 0;
             snprintf(kk, sizeof(kk), "%s.nth", k);
-            if (scn_want_long(L, nth, kk, 0, 1000000, &v) != 0)
+            if (scenario_want_long(L, nth, kk, 0, 1000000, &v) != 0)
                 return -1;
             w->nth = (unsigned)v;
         }
         const struct yml_node *hold = yml_get(f, "hold"), *drop = yml_get(f, "drop");
         if (hold && drop)
-            return scn_bad(L, drop, k, "give either hold or drop, not both");
+            return scenario_bad(L, drop, k, "give either hold or drop, not both");
         if (!hold && !drop)
-            return scn_bad(L, f, k, "missing key 'hold' (milliseconds) or 'drop: true'");
+            return scenario_bad(L, f, k, "missing key 'hold' (milliseconds) or 'drop: true'");
         if (hold) {
             snprintf(kk, sizeof(kk), "%s.hold", k);
-            if (scn_want_ms(L, hold, kk, 1, 600000, &w->hold_ms) != 0)
+            if (scenario_want_ms(L, hold, kk, 1, 600000, &w->hold_ms) != 0)
                 return -1;
         } else {
             snprintf(kk, sizeof(kk), "%s.drop", k);
-            if (scn_want_bool(L, drop, kk, &w->drop) != 0)
+            if (scenario_want_bool(L, drop, kk, &w->drop) != 0)
                 return -1;
             if (!w->drop)
-                return scn_bad(L, drop, kk, "drop: false holds nothing; remove the fault instead");
+                return scenario_bad(L, drop, kk,
+                                    "drop: false holds nothing; remove the fault instead");
         }
     }
     return 0;
 }
 
-static int parse_bound(struct scn_loader *L, const struct yml_node *n, const char *key,
+static int parse_bound(struct scenario_loader *L, const struct yml_node *n, const char *key,
                        bool countable, bool rate, bool bounded, struct scenario_bound *b)
 {
     const char *t = NULL;
-    if (scn_want_text(L, n, key, &t) != 0)
+    if (scenario_want_text(L, n, key, &t) != 0)
         return -1;
     char buf[64];
     size_t len = strlen(t);
     if (len == 0 || len >= sizeof(buf))
-        return scn_bad(L, n, key, "expected a number or a percentage, got '%s'", t);
+        return scenario_bad(L, n, key, "expected a number or a percentage, got '%s'", t);
     memcpy(buf, t, len + 1);
     b->pct = buf[len - 1] == '%';
     if (b->pct) {
         buf[len - 1] = '\0';
         if (!countable && !rate)
-            return scn_bad(L, n, key, "a percentage only applies to counts of trials or to rates");
+            return scenario_bad(L, n, key,
+                                "a percentage only applies to counts of trials or to rates");
     }
     char *end;
     double v = strtod(buf, &end);
     if (end == buf || *end || v != v)
-        return scn_bad(L, n, key, "expected a number or a percentage (99%%), got '%s'", t);
+        return scenario_bad(L, n, key, "expected a number or a percentage (99%%), got '%s'", t);
     if (v < 0)
-        return scn_bad(L, n, key, "must not be negative, got '%s'", t);
+        return scenario_bad(L, n, key, "must not be negative, got '%s'", t);
     /* Only for metrics bounded by the trials: two requests per trial are 200% of them. */
     if (b->pct && v > 100 && bounded)
-        return scn_bad(L, n, key, "a percentage above 100%% can never hold: '%s'", t);
+        return scenario_bad(L, n, key, "a percentage above 100%% can never hold: '%s'", t);
     b->set = true;
     b->v = v;
     return 0;
 }
 
-static int parse_expect(struct scn_loader *L, const struct yml_node *n, const char *key,
+static int parse_expect(struct scenario_loader *L, const struct yml_node *n, const char *key,
                         struct scenario_check **out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
     if (yml_is_null(n))
         return 0;
-    if (scn_want_map(L, n, key) != 0)
+    if (scenario_want_map(L, n, key) != 0)
         return -1;
     size_t cap = 0;
     for (size_t i = 0; i < n->n; i++)
         cap += n->items[i]->kind == YML_SEQ ? n->items[i]->n : 1;
     *out = calloc(cap ? cap : 1, sizeof(**out));
     if (!*out)
-        return scn_oom(L);
+        return scenario_oom(L);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i], *v = n->items[i];
         char kk[320];
@@ -296,12 +305,12 @@ static int parse_expect(struct scn_loader *L, const struct yml_node *n, const ch
         if (strcmp(k->str, "rst_on_failing") == 0) {
             const char **hops;
             size_t nh;
-            if (scn_want_texts(L, v, kk, &hops, &nh) != 0)
+            if (scenario_want_texts(L, v, kk, &hops, &nh) != 0)
                 return -1;
             for (size_t j = 0; j < nh; j++) {
                 if (!scenario_topo_hop(L->s->topo, hops[j], NULL, NULL)) {
-                    scn_bad(L, v, kk, "'%s' is not a hop direction of topology %s", hops[j],
-                            scenario_topo_name(L->s->topo));
+                    scenario_bad(L, v, kk, "'%s' is not a hop direction of topology %s", hops[j],
+                                 scenario_topo_name(L->s->topo));
                     free(hops);
                     return -1;
                 }
@@ -316,7 +325,7 @@ static int parse_expect(struct scn_loader *L, const struct yml_node *n, const ch
         bool countable = false, rate = false;
         char why[600];
         if (expect_metric_check(L->s->topo, k->str, &countable, &rate, why, sizeof(why)) != 0)
-            return scn_bad(L, k, kk, "%s", why);
+            return scenario_bad(L, k, kk, "%s", why);
         bool bounded = expect_metric_bounded(k->str);
         struct scenario_check *c = &(*out)[(*nout)++];
         c->kind = SCENARIO_CHECK_CMP;
@@ -329,11 +338,12 @@ static int parse_expect(struct scn_loader *L, const struct yml_node *n, const ch
         }
         static const char *const ckeys[] = {"min", "max", "eq", NULL};
         if (v->kind != YML_MAP)
-            return scn_bad(L, v, kk, "expected a number, a percentage, or a map of min/max/eq");
-        if (scn_known_keys(L, v, kk, ckeys) != 0)
+            return scenario_bad(L, v, kk,
+                                "expected a number, a percentage, or a map of min/max/eq");
+        if (scenario_known_keys(L, v, kk, ckeys) != 0)
             return -1;
         if (v->n == 0)
-            return scn_bad(L, v, kk, "give min, max or eq");
+            return scenario_bad(L, v, kk, "give min, max or eq");
         struct {
             const char *name;
             struct scenario_bound *b;
@@ -346,9 +356,9 @@ static int parse_expect(struct scn_loader *L, const struct yml_node *n, const ch
                 return -1;
         }
         if (c->eq.set && (c->min.set || c->max.set))
-            return scn_bad(L, v, kk, "eq with min or max: give one or the other");
+            return scenario_bad(L, v, kk, "eq with min or max: give one or the other");
         if (c->min.set && c->max.set && c->min.pct == c->max.pct && c->min.v > c->max.v)
-            return scn_bad(L, v, kk, "min is above max: the check can never hold");
+            return scenario_bad(L, v, kk, "min is above max: the check can never hold");
     }
     return 0;
 }
@@ -359,8 +369,8 @@ static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "trials", "t
                                        "success", "expect",         NULL};
 static const char *const *const mit_keys[] = {mit_about, scenario_sec_names, mit_tail, NULL};
 
-static int parse_common_sections(struct scn_loader *L, const struct yml_node *m, const char *where,
-                                 struct scenario_settings set[SCENARIO_NSEC])
+static int parse_common_sections(struct scenario_loader *L, const struct yml_node *m,
+                                 const char *where, struct scenario_settings set[SCENARIO_NSEC])
 {
     for (int sec = 0; sec < SCENARIO_NSEC; sec++) {
         const struct yml_node *n = yml_get(m, scenario_sec_names[sec]);
@@ -370,7 +380,7 @@ static int parse_common_sections(struct scn_loader *L, const struct yml_node *m,
     return 0;
 }
 
-static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struct yml_node *v,
+static int parse_mit(struct scenario_loader *L, const struct yml_node *k, const struct yml_node *v,
                      struct scenario_mit *m)
 {
     char where[256];
@@ -378,18 +388,18 @@ static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struc
     m->name = k->str;
     m->line = k->line;
     if (!is_name(m->name))
-        return scn_bad(L, k, where,
-                       "a mitigation name starts with a letter or digit and uses "
-                       "letters, digits, '-', '_' and '.' (it names a folder)");
+        return scenario_bad(L, k, where,
+                            "a mitigation name starts with a letter or digit and uses "
+                            "letters, digits, '-', '_' and '.' (it names a folder)");
     if (yml_is_null(v))
         return 0;
-    if (scn_want_map(L, v, where) != 0 || scn_known_keys_in(L, v, where, mit_keys) != 0)
+    if (scenario_want_map(L, v, where) != 0 || scenario_known_keys_in(L, v, where, mit_keys) != 0)
         return -1;
     const struct yml_node *n;
     char kk[320];
     if ((n = yml_get(v, "about"))) {
         snprintf(kk, sizeof(kk), "%s.about", where);
-        if (scn_want_text(L, n, kk, &m->about) != 0)
+        if (scenario_want_text(L, n, kk, &m->about) != 0)
             return -1;
         trim_end(yml_get(v, "about"));
     }
@@ -430,10 +440,10 @@ static int parse_mit(struct scn_loader *L, const struct yml_node *k, const struc
     return 0;
 }
 
-static int read_topology(struct scn_loader *L, const struct yml_node *n)
+static int read_topology(struct scenario_loader *L, const struct yml_node *n)
 {
     const char *t = NULL;
-    if (scn_want_text(L, n, "topology", &t) != 0)
+    if (scenario_want_text(L, n, "topology", &t) != 0)
         return -1;
     char names[64] = "";
     for (int i = 0; i < SCENARIO_NTOPO; i++) {
@@ -444,7 +454,7 @@ static int read_topology(struct scn_loader *L, const struct yml_node *n)
         cat(names, sizeof(names), i == 0 ? "" : i + 1 < SCENARIO_NTOPO ? ", " : " or ");
         cat(names, sizeof(names), scenario_topo_name((enum scenario_topo)i));
     }
-    return scn_bad(L, n, "topology", "expected %s, got '%s'", names, t);
+    return scenario_bad(L, n, "topology", "expected %s, got '%s'", names, t);
 }
 
 /* The top-level keys of a scenario: these, the settings sections, then these. */
@@ -456,9 +466,9 @@ static const char *const *const top_keys[] = {top_head, scenario_sec_names, top_
 /* The keys a scenario cannot do without. */
 static const char *const top_required[] = {"name", "intent", "topology", "mitigations", NULL};
 
-int scenario_read(struct scn_loader *L, const struct yml_node *root)
+int scenario_read(struct scenario_loader *L, const struct yml_node *root)
 {
-    struct scn *s = L->s;
+    struct scenario *s = L->s;
     const struct yml_node *n;
 
     if (!root) {
@@ -467,31 +477,31 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
             cat(keys, sizeof(keys), i ? ", " : "");
             cat(keys, sizeof(keys), top_required[i]);
         }
-        return scn_bad(L, NULL, "(file)",
-                       "empty scenario (expected %s; see docs/scenario-format.md)", keys);
+        return scenario_bad(L, NULL, "(file)",
+                            "empty scenario (expected %s; see docs/scenario-format.md)", keys);
     }
     if (root->kind != YML_MAP)
-        return scn_bad(L, root, "(file)",
-                       "a scenario is a map of keys (name:, intent:, ...), got a %s",
-                       yml_kind_name(root));
-    if (scn_known_keys_in(L, root, "", top_keys) != 0)
+        return scenario_bad(L, root, "(file)",
+                            "a scenario is a map of keys (name:, intent:, ...), got a %s",
+                            yml_kind_name(root));
+    if (scenario_known_keys_in(L, root, "", top_keys) != 0)
         return -1;
     for (size_t i = 0; top_required[i]; i++)
         if (!yml_get(root, top_required[i]))
-            return scn_bad(L, root, top_required[i], "missing required key");
+            return scenario_bad(L, root, top_required[i], "missing required key");
 
     n = yml_get(root, "name");
-    if (scn_want_text(L, n, "name", &s->name) != 0)
+    if (scenario_want_text(L, n, "name", &s->name) != 0)
         return -1;
     if (!is_name(s->name))
-        return scn_bad(L, n, "name",
-                       "a scenario name starts with a letter or digit and uses letters, "
-                       "digits, '-', '_' and '.' (it names folders), got '%s'",
-                       s->name);
-    if (scn_want_text(L, yml_get(root, "intent"), "intent", &s->intent) != 0)
+        return scenario_bad(L, n, "name",
+                            "a scenario name starts with a letter or digit and uses letters, "
+                            "digits, '-', '_' and '.' (it names folders), got '%s'",
+                            s->name);
+    if (scenario_want_text(L, yml_get(root, "intent"), "intent", &s->intent) != 0)
         return -1;
     trim_end(yml_get(root, "intent"));
-    if ((n = yml_get(root, "seed")) && scn_want_texts(L, n, "seed", &s->seed, &s->nseed) != 0)
+    if ((n = yml_get(root, "seed")) && scenario_want_texts(L, n, "seed", &s->seed, &s->nseed) != 0)
         return -1;
 
     if (read_topology(L, yml_get(root, "topology")) != 0)
@@ -510,7 +520,7 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
         static const char *ok200[] = {"200"};
         s->success = malloc(sizeof(*s->success));
         if (!s->success)
-            return scn_oom(L);
+            return scenario_oom(L);
         s->success[0] = ok200[0];
         s->nsuccess = 1;
     }
@@ -526,31 +536,31 @@ int scenario_read(struct scn_loader *L, const struct yml_node *root)
     s->sweep = -1;
     if ((n = yml_get(root, "sweep"))) {
         bool b = false;
-        if (scn_want_bool(L, n, "sweep", &b) != 0)
+        if (scenario_want_bool(L, n, "sweep", &b) != 0)
             return -1;
         s->sweep = b;
     }
 
     n = yml_get(root, "mitigations");
     if (n->kind != YML_MAP || n->n == 0)
-        return scn_bad(L, n, "mitigations",
-                       "expected a map of at least one named mitigation (none: {...})");
+        return scenario_bad(L, n, "mitigations",
+                            "expected a map of at least one named mitigation (none: {...})");
     s->mit = calloc(n->n, sizeof(*s->mit));
     if (!s->mit)
-        return scn_oom(L);
+        return scenario_oom(L);
     for (size_t i = 0; i < n->n; i++) {
         if (parse_mit(L, n->keys[i], n->items[i], &s->mit[s->nmit++]) != 0)
             return -1;
     }
 
     if ((n = yml_get(root, "fix"))) {
-        if (scn_want_texts(L, n, "fix", &s->fix, &s->nfix) != 0)
+        if (scenario_want_texts(L, n, "fix", &s->fix, &s->nfix) != 0)
             return -1;
         for (size_t i = 0; i < s->nfix; i++) {
             if (!scenario_find_mit(s, s->fix[i])) {
                 const struct yml_node *it = n->kind == YML_SEQ ? n->items[i] : n;
-                return scn_bad(L, it, "fix", "no mitigation named '%s' in this scenario",
-                               s->fix[i]);
+                return scenario_bad(L, it, "fix", "no mitigation named '%s' in this scenario",
+                                    s->fix[i]);
             }
         }
     }

@@ -10,7 +10,7 @@
 
 /* The key path of the setting at line (scenario or mitigation section), or of the section
  * where a cross-flag contradiction of program pr is reported. */
-static void setting_key(const struct scn *s, const struct scenario_mit *m,
+static void setting_key(const struct scenario *s, const struct scenario_mit *m,
                         const struct scenario_prog *pr, int line, char *buf, size_t len)
 {
     for (int sec = 0; sec < SCENARIO_NSEC; sec++) {
@@ -38,9 +38,9 @@ static void setting_key(const struct scn *s, const struct scenario_mit *m,
 }
 
 /* Every cell's program settings through the program's own flag table and cross-flag rules. */
-int scenario_validate_cells(struct scn_loader *L)
+int scenario_validate_cells(struct scenario_loader *L)
 {
-    const struct scn *s = L->s;
+    const struct scenario *s = L->s;
     for (size_t i = 0; i < s->nmit; i++) {
         const struct scenario_mit *m = &s->mit[i];
         struct scenario_cell c;

@@ -10,7 +10,8 @@
 
 #include "opt.h"
 
-int scn_bad(struct scn_loader *L, const struct yml_node *n, const char *key, const char *fmt, ...)
+int scenario_bad(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                 const char *fmt, ...)
 {
     char msg[768];
     va_list ap;
@@ -21,7 +22,7 @@ int scn_bad(struct scn_loader *L, const struct yml_node *n, const char *key, con
     return -1;
 }
 
-int scn_oom(struct scn_loader *L)
+int scenario_oom(struct scenario_loader *L)
 {
     snprintf(L->err, L->errlen, "%s: out of memory", L->path);
     return -1;
@@ -36,8 +37,8 @@ static bool listed(const char *k, const char *const *const *lists)
     return false;
 }
 
-int scn_known_keys_in(struct scn_loader *L, const struct yml_node *m, const char *where,
-                      const char *const *const *lists)
+int scenario_known_keys_in(struct scenario_loader *L, const struct yml_node *m, const char *where,
+                           const char *const *const *lists)
 {
     for (size_t i = 0; i < m->n; i++) {
         const char *k = m->keys[i]->str;
@@ -53,50 +54,52 @@ int scn_known_keys_in(struct scn_loader *L, const struct yml_node *m, const char
         }
         char key[256];
         snprintf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", k);
-        return scn_bad(L, m->keys[i], key, "unknown key (allowed here: %s)", list);
+        return scenario_bad(L, m->keys[i], key, "unknown key (allowed here: %s)", list);
     }
     return 0;
 }
 
-int scn_known_keys(struct scn_loader *L, const struct yml_node *m, const char *where,
-                   const char *const *allowed)
+int scenario_known_keys(struct scenario_loader *L, const struct yml_node *m, const char *where,
+                        const char *const *allowed)
 {
     const char *const *const lists[] = {allowed, NULL};
-    return scn_known_keys_in(L, m, where, lists);
+    return scenario_known_keys_in(L, m, where, lists);
 }
 
-int scn_want_map(struct scn_loader *L, const struct yml_node *n, const char *key)
+int scenario_want_map(struct scenario_loader *L, const struct yml_node *n, const char *key)
 {
     if (n->kind != YML_MAP)
-        return scn_bad(L, n, key, "expected a map (key: value lines), got a %s", yml_kind_name(n));
+        return scenario_bad(L, n, key, "expected a map (key: value lines), got a %s",
+                            yml_kind_name(n));
     return 0;
 }
 
-int scn_want_text(struct scn_loader *L, const struct yml_node *n, const char *key, const char **out)
+int scenario_want_text(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                       const char **out)
 {
     if (n->kind != YML_SCALAR)
-        return scn_bad(L, n, key, "expected a value, got a %s", yml_kind_name(n));
+        return scenario_bad(L, n, key, "expected a value, got a %s", yml_kind_name(n));
     if (yml_is_null(n))
-        return scn_bad(L, n, key, "expected a value, got nothing");
+        return scenario_bad(L, n, key, "expected a value, got nothing");
     *out = n->str;
     return 0;
 }
 
 /* A single value or a list of values. */
-int scn_want_texts(struct scn_loader *L, const struct yml_node *n, const char *key,
-                   const char ***out, size_t *nout)
+int scenario_want_texts(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                        const char ***out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
     if (n->kind == YML_MAP)
-        return scn_bad(L, n, key, "expected a value or a list of values, got a map");
+        return scenario_bad(L, n, key, "expected a value or a list of values, got a map");
     size_t cnt = n->kind == YML_SEQ ? n->n : 1;
     const char **v = calloc(cnt ? cnt : 1, sizeof(*v));
     if (!v)
-        return scn_oom(L);
+        return scenario_oom(L);
     for (size_t i = 0; i < cnt; i++) {
         const struct yml_node *it = n->kind == YML_SEQ ? n->items[i] : n;
-        if (scn_want_text(L, it, key, &v[i]) != 0) {
+        if (scenario_want_text(L, it, key, &v[i]) != 0) {
             free(v);
             return -1;
         }
@@ -106,39 +109,41 @@ int scn_want_texts(struct scn_loader *L, const struct yml_node *n, const char *k
     return 0;
 }
 
-int scn_want_long(struct scn_loader *L, const struct yml_node *n, const char *key, long min,
-                  long max, long *out)
+int scenario_want_long(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                       long min, long max, long *out)
 {
     const char *t = NULL;
-    if (scn_want_text(L, n, key, &t) != 0)
+    if (scenario_want_text(L, n, key, &t) != 0)
         return -1;
     long v = 0;
     if (opt_parse_long(t, &v) != 0 || v < min || v > max)
-        return scn_bad(L, n, key, "expected a whole number in [%ld, %ld], got '%s'", min, max, t);
+        return scenario_bad(L, n, key, "expected a whole number in [%ld, %ld], got '%s'", min, max,
+                            t);
     *out = v;
     return 0;
 }
 
-int scn_want_ms(struct scn_loader *L, const struct yml_node *n, const char *key, long min, long max,
-                long *out)
+int scenario_want_ms(struct scenario_loader *L, const struct yml_node *n, const char *key, long min,
+                     long max, long *out)
 {
     const char *t = NULL;
-    if (scn_want_text(L, n, key, &t) != 0)
+    if (scenario_want_text(L, n, key, &t) != 0)
         return -1;
     long v = 0;
     if (opt_parse_ms(t, &v) != 0 || v < min || v > max)
-        return scn_bad(L, n, key,
-                       "expected milliseconds in [%ld, %ld] (e.g. 100, 250ms, 2s), got '%s'", min,
-                       max, t);
+        return scenario_bad(L, n, key,
+                            "expected milliseconds in [%ld, %ld] (e.g. 100, 250ms, 2s), got '%s'",
+                            min, max, t);
     *out = v;
     return 0;
 }
 
-int scn_want_bool(struct scn_loader *L, const struct yml_node *n, const char *key, bool *out)
+int scenario_want_bool(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                       bool *out)
 {
     int b = yml_bool(n);
     if (b < 0)
-        return scn_bad(
+        return scenario_bad(
             L, n, key, "expected true or false, got %s%s%s", n->kind == YML_SCALAR ? "'" : "a ",
             n->kind == YML_SCALAR ? n->str : yml_kind_name(n), n->kind == YML_SCALAR ? "'" : "");
     *out = b;

@@ -101,7 +101,7 @@ static void write_expect(FILE *out, const char *ind, const struct scenario_check
     }
 }
 
-void scenario_write(FILE *out, const struct scn *s)
+void scenario_write(FILE *out, const struct scenario *s)
 {
     fputs("name: ", out);
     wq(out, s->name);

@@ -87,7 +87,7 @@ static long geti(const json_t *o, const char *a, const char *b)
 static void test_proxy_attribution(void **state)
 {
     (void)state;
-    struct scn s = {.name = "syn", .topo = SCENARIO_PROXY};
+    struct scenario s = {.name = "syn", .topo = SCENARIO_PROXY};
     struct scenario_cell c = {.s = &s, .trials = 4, .success = ok200, .nsuccess = 1, .nprogs = 3};
     json_t *records = json_array();
     json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "200", 0));
@@ -187,7 +187,7 @@ static void test_proxy_attribution(void **state)
 static void test_foreign_proxy_attributes_first_hop_only(void **state)
 {
     (void)state;
-    struct scn s = {.name = "syn", .topo = SCENARIO_PROXY};
+    struct scenario s = {.name = "syn", .topo = SCENARIO_PROXY};
     struct scenario_cell c = {.s = &s, .trials = 1, .success = ok200, .nsuccess = 1, .nprogs = 3};
     json_t *records = json_array();
     json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "503", 0));
@@ -220,7 +220,7 @@ static void test_foreign_proxy_attributes_first_hop_only(void **state)
 static void test_chain_attribution(void **state)
 {
     (void)state;
-    struct scn s = {.name = "chain", .topo = SCENARIO_CHAIN};
+    struct scenario s = {.name = "chain", .topo = SCENARIO_CHAIN};
     struct scenario_cell c = {.s = &s, .trials = 2, .success = ok200, .nsuccess = 1, .nprogs = 4};
     json_t *records = json_array();
     json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1900, "503", 0));
@@ -273,7 +273,7 @@ static void test_trial_outcome_first_failure(void **state)
 {
     (void)state;
     const char *ok[] = {"200", "413"};
-    struct scn s = {.name = "x", .topo = SCENARIO_DIRECT};
+    struct scenario s = {.name = "x", .topo = SCENARIO_DIRECT};
     struct scenario_cell c = {.s = &s, .trials = 2, .success = ok, .nsuccess = 2, .nprogs = 2};
     json_t *records = json_array();
     json_array_append_new(records, req(0, 1, 0, 40001, 1500, 1600, "empty", 0));
@@ -301,7 +301,7 @@ static void test_trial_outcome_first_failure(void **state)
 static void test_sweep(void **state)
 {
     (void)state;
-    struct scn s = {.name = "sw", .topo = SCENARIO_DIRECT};
+    struct scenario s = {.name = "sw", .topo = SCENARIO_DIRECT};
     struct scenario_cell c = {
         .s = &s, .trials = 6, .success = ok200, .nsuccess = 1, .nprogs = 2, .sweep = true};
     json_t *records = json_array();
@@ -337,7 +337,7 @@ static void test_sweep(void **state)
 static void test_sweep_first_request_fails(void **state)
 {
     (void)state;
-    struct scn s = {.name = "sw", .topo = SCENARIO_DIRECT};
+    struct scenario s = {.name = "sw", .topo = SCENARIO_DIRECT};
     struct scenario_cell c = {
         .s = &s, .trials = 6, .success = ok200, .nsuccess = 1, .nprogs = 2, .sweep = true};
     json_t *records = json_array();
@@ -524,14 +524,14 @@ static bool listed(const char *const *v, size_t n, const char *key)
  * upstream's events, a gap sweep. Freed with json_decref(); in->ana's arrays are static. */
 static json_t *rich_cell(enum scenario_topo topo)
 {
-    static struct scn s;
+    static struct scenario s;
     static struct scenario_cell c;
     static struct analysis_hop hops[3];
     static struct analysis_flow flows[6];
     static struct analysis_event ev[6][2];
     static const char *names[4];
     size_t nn = scenario_topo_nodes(topo, names), nh = nn - 1, np = nn - 2;
-    s = (struct scn){.name = "rich", .topo = topo};
+    s = (struct scenario){.name = "rich", .topo = topo};
     c = (struct scenario_cell){
         .s = &s, .trials = 2, .success = ok200, .nsuccess = 1, .nprogs = nn, .sweep = true};
     json_t *records = json_array(), *access[2] = {NULL, NULL}, *stats[2] = {NULL, NULL};

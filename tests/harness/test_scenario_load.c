@@ -61,7 +61,7 @@ static void test_bad_files_name_file_line_and_key(void **state)
         char *path = tsup_fmt("%s/%s", BAD_DIR, b->file);
         char *prefix = tsup_fmt("%s:%d:", path, b->line);
         char err[1024] = "";
-        struct scn *s = scenario_load(path, err, sizeof(err));
+        struct scenario *s = scenario_load(path, err, sizeof(err));
         if (s || strncmp(err, prefix, strlen(prefix)) != 0 || (b->key && !strstr(err, b->key)) ||
             !strstr(err, b->reason))
             fail_msg("%s: expected an error starting %s naming %s (%s), got: %s", b->file, prefix,
@@ -152,7 +152,7 @@ static void test_good_file_loads(void **state)
 {
     (void)state;
     char err[1024] = "";
-    struct scn *s = scenario_load(GOOD_DIR "/direct-reuse-after-close.yaml", err, sizeof(err));
+    struct scenario *s = scenario_load(GOOD_DIR "/direct-reuse-after-close.yaml", err, sizeof(err));
     if (!s)
         fail_msg("%s", err);
     assert_string_equal(s->name, "direct-reuse-after-close");
@@ -197,13 +197,13 @@ static void test_good_files_round_trip(void **state)
         char err[1024] = "";
         char *path = tsup_fmt("%s/%s", GOOD_DIR, e->d_name);
         char *p1 = tsup_fmt("%s/1-%s", tmp, e->d_name), *p2 = tsup_fmt("%s/2-%s", tmp, e->d_name);
-        struct scn *s = scenario_load(path, err, sizeof(err));
+        struct scenario *s = scenario_load(path, err, sizeof(err));
         if (!s)
             fail_msg("%s", err);
         FILE *f = fopen(p1, "w");
         scenario_write(f, s);
         fclose(f);
-        struct scn *s2 = scenario_load(p1, err, sizeof(err));
+        struct scenario *s2 = scenario_load(p1, err, sizeof(err));
         if (!s2)
             fail_msg("reloading %s: %s", p1, err);
         assert_string_equal(s2->name, s->name);
@@ -234,14 +234,14 @@ static void test_good_files_round_trip(void **state)
     assert_true(n >= 1);
 }
 
-static struct scn *load_text(const char *text, char *err, size_t errlen)
+static struct scenario *load_text(const char *text, char *err, size_t errlen)
 {
     char *tmp = tsup_tmpdir("scn-text");
     char *path = tsup_fmt("%s/s.yaml", tmp);
     FILE *f = fopen(path, "w");
     fputs(text, f);
     fclose(f);
-    struct scn *s = scenario_load(path, err, errlen);
+    struct scenario *s = scenario_load(path, err, errlen);
     tsup_rmtree(tmp);
     free(tmp);
     free(path);
@@ -279,7 +279,7 @@ static void test_mitigation_overrides_merge(void **state)
                                "    expect:\n"
                                "      failures: {min: 1, max: 50%}\n";
     char err[1024] = "";
-    struct scn *s = load_text(text, err, sizeof(err));
+    struct scenario *s = load_text(text, err, sizeof(err));
     if (!s)
         fail_msg("%s", err);
     struct scenario_cell a, b;
@@ -339,7 +339,7 @@ static void test_proxy_contradiction_in_second_mitigation(void **state)
                                "      skip-delay-close: true\n"
                                "      no-skip-delay-close: true\n";
     char err[1024] = "";
-    struct scn *s = load_text(text, err, sizeof(err));
+    struct scenario *s = load_text(text, err, sizeof(err));
     assert_null(s);
     assert_non_null(strstr(err, ":8: mitigations.both.proxy"));
     assert_non_null(strstr(err, "contradict"));
@@ -373,7 +373,7 @@ static void test_percentages_above_100(void **state)
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
         char *text = tsup_fmt("%s      %s\n", head, fine[i]);
         char err[1024] = "";
-        struct scn *s = load_text(text, err, sizeof(err));
+        struct scenario *s = load_text(text, err, sizeof(err));
         if (!s)
             fail_msg("'%s' was refused: %s", fine[i], err);
         scenario_free(s);
@@ -394,7 +394,7 @@ static void test_percentages_above_100(void **state)
     for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
         char *text = tsup_fmt("%s      %s\n", head, never[i]);
         char err[1024] = "";
-        struct scn *s = load_text(text, err, sizeof(err));
+        struct scenario *s = load_text(text, err, sizeof(err));
         if (s || !strstr(err, ":7: mitigations.none.expect.") ||
             !strstr(err, "above 100% can never hold"))
             fail_msg("'%s': expected a refusal at line 7, got: %s", never[i], s ? "(loaded)" : err);
