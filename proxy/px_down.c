@@ -116,6 +116,11 @@ static void req_log_end(struct px_dconn *dc)
     req->active = false;
 }
 
+static void set_details(struct px_req *req, const char *details)
+{
+    snprintf(req->details, sizeof(req->details), "%s", details);
+}
+
 /* The client is gone (EOF, RST, write error) or the response was cut: Envoy resets the stream
  * and closes without flushing. */
 static void dc_abort(struct px_dconn *dc, unsigned flags)
@@ -125,6 +130,8 @@ static void dc_abort(struct px_dconn *dc, unsigned flags)
         req->flags |= flags;
         if (flags & PX_F_DC)
             dc->px->stats.downstream_cx_destroy_remote_active_rq++;
+        if ((flags & PX_F_DC) && !req->resp_started)
+            set_details(req, "downstream_remote_disconnect");
         px_pool_detach(req);
         req_log_end(dc);
     }
@@ -152,7 +159,8 @@ static void req_reset(struct px_dconn *dc)
     evbuffer_drain(upbuf, evbuffer_get_length(upbuf));
 }
 
-static void local_reply(struct px_dconn *dc, int status, const char *body)
+/* The proxy's own response; details says why (Envoy's response code details). */
+static void local_reply(struct px_dconn *dc, int status, const char *body, const char *details)
 {
     struct px *px = dc->px;
     struct px_req *req = &dc->req;
@@ -161,6 +169,7 @@ static void local_reply(struct px_dconn *dc, int status, const char *body)
         return;
     }
     px_pool_detach(req);
+    set_details(req, details);
     req->status = status;
     req->resp_started = true;
     req->close_after = req_close_after(dc, req);
@@ -174,7 +183,7 @@ static void local_reply(struct px_dconn *dc, int status, const char *body)
 }
 
 /* A malformed or oversized head: 400/431, then a delayed close (Envoy always delays these). */
-static void protocol_error(struct px_dconn *dc, int status)
+static void protocol_error(struct px_dconn *dc, int status, const char *details)
 {
     struct px_req *req = &dc->req;
     req_reset(dc);
@@ -188,7 +197,7 @@ static void protocol_error(struct px_dconn *dc, int status)
     dc->px->stats.downstream_cx_protocol_error++;
     dc->px->stats.downstream_rq_total++;
     dc->nreq++;
-    local_reply(dc, status, h1_reason(status));
+    local_reply(dc, status, h1_reason(status), details);
 }
 
 static void start_attempt(struct px_dconn *dc)
@@ -198,7 +207,8 @@ static void start_attempt(struct px_dconn *dc)
     if (px_pool_request(dc->px->pool, req) == PX_POOL_OVERFLOW) {
         req->flags |= PX_F_UO;
         dc->px->stats.rq_503_by_reason[PX_REASON_OVERFLOW]++;
-        local_reply(dc, 503, PX_503_PREFIX "reset reason: overflow");
+        local_reply(dc, 503, PX_503_PREFIX "reset reason: overflow",
+                    "upstream_reset_before_response_started{overflow}");
     }
 }
 
@@ -257,7 +267,7 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
     if (req->resp_started)
         dc_abort(dc, 0);
     else
-        local_reply(dc, 504, "upstream request timeout");
+        local_reply(dc, 504, "upstream request timeout", "response_timeout");
 }
 
 static void request_complete(struct px_dconn *dc)
@@ -310,7 +320,7 @@ static void req_begin(struct px_dconn *dc, const struct h1_msg *m, size_t head_l
      * the body unread */
     if (cfg->max_request_bytes > 0 && m->content_length > cfg->max_request_bytes) {
         evbuffer_drain(dc->in, head_len);
-        local_reply(dc, 413, "Payload Too Large");
+        local_reply(dc, 413, "Payload Too Large", "request_payload_too_large");
         return;
     }
     bool expect = m->expect_continue && !req->body.done;
@@ -346,13 +356,13 @@ static bool req_body(struct px_dconn *dc)
         req->protocol_error = true;
         req->flags |= PX_F_DPE;
         dc->px->stats.downstream_cx_protocol_error++;
-        local_reply(dc, 400, "Bad Request");
+        local_reply(dc, 400, "Bad Request", "http1.codec_error");
         return false;
     }
     req->rx_bytes += (uint64_t)n;
     if (cfg->max_request_bytes > 0 && req->body.payload > (uint64_t)cfg->max_request_bytes) {
         evbuffer_drain(dc->in, (size_t)n);
-        local_reply(dc, 413, "Payload Too Large");
+        local_reply(dc, 413, "Payload Too Large", "request_payload_too_large");
         return false;
     }
     if (n > 0) {
@@ -395,15 +405,15 @@ static void dc_process(struct px_dconn *dc)
             int rc = h1_parse_request(p, take, &m);
             if (rc == H1_INCOMPLETE) {
                 if (len >= limit)
-                    protocol_error(dc, 431);
+                    protocol_error(dc, 431, "http1.headers_too_large");
                 break;
             }
             if (rc == H1_ERROR) {
-                protocol_error(dc, 400);
+                protocol_error(dc, 400, "http1.codec_error");
                 break;
             }
             if (rc == H1_TOO_MANY) {
-                protocol_error(dc, 431);
+                protocol_error(dc, 431, "http1.too_many_headers");
                 break;
             }
             req_begin(dc, &m, (size_t)rc);
@@ -490,6 +500,7 @@ void px_down_upstream_head(struct px_req *req, const struct h1_msg *resp, const 
     }
     req->status = resp->status;
     req->resp_started = true;
+    set_details(req, "via_upstream");
     req->reframe = PX_REFRAME_NONE;
     if (rb->kind == H1_BODY_CLOSE && req->minor >= 1)
         req->reframe = PX_REFRAME_CHUNK;
@@ -581,6 +592,8 @@ void px_down_upstream_reset(struct px_req *req, enum px_reason reason)
         return;
     if (req->resp_started) {
         /* the response is cut: the client sees the connection end mid-response */
+        snprintf(req->details, sizeof(req->details), "upstream_reset_after_response_started{%s}",
+                 px_reason_name(reason));
         dc_abort(dc, flag);
         return;
     }
@@ -595,7 +608,10 @@ void px_down_upstream_reset(struct px_req *req, enum px_reason reason)
     int status = reason == PX_REASON_PROTOCOL_ERROR ? 502 : 503;
     if (status == 503)
         px->stats.rq_503_by_reason[reason]++;
-    local_reply(dc, status, body);
+    char details[PX_DETAILS_MAX];
+    snprintf(details, sizeof(details), "upstream_reset_before_response_started{%s}",
+             px_reason_name(reason));
+    local_reply(dc, status, body, details);
 }
 
 void px_down_upstream_drained(struct px_req *req)

@@ -23,8 +23,9 @@
 struct evbuffer;
 struct px_uconn;
 
-#define PX_METHOD_MAX 24
-#define PX_PATH_MAX   256
+#define PX_METHOD_MAX  24
+#define PX_PATH_MAX    256
+#define PX_DETAILS_MAX 80
 
 struct px_req {
     struct px_dconn *dc;
@@ -63,6 +64,9 @@ struct px_req {
     bool http10_sans_cl;
     bool protocol_error; /* local 400/431 */
     unsigned flags;      /* PX_F_* */
+    /* why the response is what it is, Envoy's %RESPONSE_CODE_DETAILS% ("via_upstream",
+     * "missing_host_header", ...); empty when there was no response */
+    char details[PX_DETAILS_MAX];
 };
 
 struct px_dconn {
