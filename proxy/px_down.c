@@ -711,7 +711,7 @@ static void duration_cb(evutil_socket_t fd, short what, void *arg)
         start_drain(dc);
 }
 
-static void dc_new(struct px *px, int fd)
+void px_down_new(struct px *px, int fd)
 {
     const struct px_cfg *cfg = px->cfg;
     struct px_dconn *dc = calloc(1, sizeof(*dc));
@@ -751,21 +751,6 @@ static void dc_new(struct px *px, int fd)
     if (cfg->max_connection_duration_ms > 0) {
         dc->dur_tmr = evtimer_new(px->base, duration_cb, dc);
         px_arm_ms(dc->dur_tmr, cfg->max_connection_duration_ms);
-    }
-}
-
-void px_down_accept(int lfd, short what, void *arg)
-{
-    struct px *px = arg;
-    (void)what;
-    for (int i = 0; i < 64; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return;
-        }
-        dc_new(px, fd);
     }
 }
 

@@ -86,8 +86,8 @@ struct px_dconn {
     struct px_deferred dfr;
 };
 
-/* The listener's accept callback argument is the struct px. */
-void px_down_accept(int lfd, short what, void *arg);
+/* A connection px_listen accepted (non-blocking): the downstream side takes it over. */
+void px_down_new(struct px *px, int fd);
 
 /* Closes every downstream connection (exit). */
 void px_down_close_all(struct px *px);
