@@ -66,8 +66,8 @@ static void dc_close(struct px_dconn *dc, enum px_close_kind kind)
     if (dc->dead)
         return;
     dc->dead = true;
-    struct event *tmrs[] = {dc->idle_tmr, dc->dur_tmr, dc->drain_tmr, dc->retry_tmr,
-                            dc->timeout_tmr};
+    struct event *tmrs[] = {dc->idle_tmr,  dc->dur_tmr,     dc->drain_tmr,
+                            dc->retry_tmr, dc->timeout_tmr, dc->head_tmr};
     for (size_t i = 0; i < sizeof(tmrs) / sizeof(tmrs[0]); i++)
         if (tmrs[i])
             event_free(tmrs[i]);
@@ -182,8 +182,11 @@ static void local_reply(struct px_dconn *dc, int status, const char *body, const
     req_finish(dc);
 }
 
-/* A malformed or oversized head: 400/431, then a delayed close (Envoy always delays these). */
-static void protocol_error(struct px_dconn *dc, int status, const char *details)
+/* The proxy answers a request head it cannot take (400/431 malformed or oversized, 408 not
+ * complete in time), then closes with a delayed close (Envoy always delays these). dpe: a
+ * downstream protocol error (flag DPE, downstream_cx_protocol_error). */
+static void head_error(struct px_dconn *dc, int status, const char *body, const char *details,
+                       bool dpe)
 {
     struct px_req *req = &dc->req;
     req_reset(dc);
@@ -193,11 +196,44 @@ static void protocol_error(struct px_dconn *dc, int status, const char *details)
     req->start_mono = clk_mono_us();
     req->rx_bytes = evbuffer_get_length(dc->in);
     req->protocol_error = true;
-    req->flags |= PX_F_DPE;
-    dc->px->stats.downstream_cx_protocol_error++;
+    if (dpe) {
+        req->flags |= PX_F_DPE;
+        dc->px->stats.downstream_cx_protocol_error++;
+    }
     dc->px->stats.downstream_rq_total++;
     dc->nreq++;
-    local_reply(dc, status, h1_reason(status), details);
+    local_reply(dc, status, body, details);
+}
+
+static void protocol_error(struct px_dconn *dc, int status, const char *details)
+{
+    head_error(dc, status, h1_reason(status), details, true);
+}
+
+/* --request-headers-timeout (Envoy's request_headers_timeout): the head that started did not
+ * complete in time. Envoy sets no response flag for it, only the details. */
+static void head_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct px_dconn *dc = arg;
+    (void)fd;
+    (void)what;
+    if (dc->dead || dc->req.active)
+        return;
+    dc->px->stats.downstream_rq_header_timeout++;
+    head_error(dc, 408, "request header timeout", "request_header_timeout", false);
+}
+
+/* Bytes of a request head are in: the timer runs from the first of them (not re-armed by the
+ * next ones, or a client dripping its head would never time out). */
+static void head_timer_start(struct px_dconn *dc)
+{
+    struct px *px = dc->px;
+    if (!px->head_timeout_tv)
+        return;
+    if (!dc->head_tmr)
+        dc->head_tmr = evtimer_new(px->base, head_timeout_cb, dc);
+    if (dc->head_tmr && !evtimer_pending(dc->head_tmr, NULL))
+        event_add(dc->head_tmr, px->head_timeout_tv);
 }
 
 static void start_attempt(struct px_dconn *dc)
@@ -406,8 +442,12 @@ static void dc_process(struct px_dconn *dc)
             if (rc == H1_INCOMPLETE) {
                 if (len >= limit)
                     protocol_error(dc, 431, "http1.headers_too_large");
+                else
+                    head_timer_start(dc);
                 break;
             }
+            if (dc->head_tmr)
+                event_del(dc->head_tmr);
             if (rc == H1_ERROR) {
                 protocol_error(dc, 400, "http1.codec_error");
                 break;
@@ -743,6 +783,7 @@ void px_down_new(struct px *px, int fd)
         return;
     }
     LIST_INSERT_HEAD(&px->dconns, dc, link);
+    px->down_open++;
     px->stats.downstream_cx_total++;
     if (cfg->downstream_idle_timeout_ms > 0) {
         dc->idle_tmr = evtimer_new(px->base, idle_cb, dc);

@@ -62,7 +62,7 @@ struct px_req {
     struct h1_body dechunk; /* PX_REFRAME_DECHUNK: chunk grammar of the upstream body */
     bool close_after;
     bool http10_sans_cl;
-    bool protocol_error; /* local 400/431 */
+    bool protocol_error; /* local 400/431/408 to a head: closes after it, delayed */
     unsigned flags;      /* PX_F_* */
     /* why the response is what it is, Envoy's %RESPONSE_CODE_DETAILS% ("via_upstream",
      * "missing_host_header", ...); empty when there was no response */
@@ -80,7 +80,7 @@ struct px_dconn {
     bool dead;
     bool in_process; /* px_down's parse loop is on the stack */
     bool up_paused;  /* the upstream read is paused until out drains (back-pressure) */
-    struct event *idle_tmr, *dur_tmr, *drain_tmr, *retry_tmr, *timeout_tmr;
+    struct event *idle_tmr, *dur_tmr, *drain_tmr, *retry_tmr, *timeout_tmr, *head_tmr;
     struct px_req req; /* HTTP/1: one request at a time */
     LIST_ENTRY(px_dconn) link;
     struct px_deferred dfr;

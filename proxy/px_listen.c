@@ -93,6 +93,13 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
                 out_of_resources(l, err);
             return;
         }
+        long max = l->px->cfg->max_connections;
+        if (max > 0 && l->px->down_open >= max) {
+            /* Envoy's global connection limit: accepted and closed at once */
+            close(fd);
+            l->px->stats.downstream_global_cx_overflow++;
+            continue;
+        }
         px_down_new(l->px, fd);
     }
 }

@@ -1,4 +1,6 @@
-/* px_listen — the downstream listener: accepts connections and hands them to px_down.
+/* px_listen — the downstream listener: accepts connections and hands them to px_down. With
+ * --max-connections open client sockets (Envoy's global downstream connection limit) a new
+ * connection is accepted and closed at once (downstream_global_cx_overflow).
  *
  * Out of descriptors (accept() fails with EMFILE or ENFILE) the listener stays readable, so a
  * level-triggered accept loop would spin at 100% CPU and never get to the connections that could

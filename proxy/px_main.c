@@ -84,6 +84,7 @@ int main(int argc, char **argv)
     }
     px.down_idle_tv = px_common_timeout(&px, cfg.downstream_idle_timeout_ms);
     px.rq_timeout_tv = px_common_timeout(&px, cfg.upstream_timeout_ms);
+    px.head_timeout_tv = px_common_timeout(&px, cfg.request_headers_timeout_ms);
 
     if (cfg.access_log) {
         px.access_fd = px_log_open(cfg.access_log);

@@ -216,28 +216,6 @@ static char *upstream_leftovers(int lfd, size_t *n)
     return buf;
 }
 
-/* Reads one response (head and Content-Length body) from fd; returns its status, 0 when the
- * connection ended first. */
-static int read_response(int fd, char *buf, size_t cap, bool *closes)
-{
-    size_t len = 0;
-    for (;;) {
-        struct h1_msg m;
-        int hl = h1_parse_response(buf, len, &m);
-        if (hl > 0 && m.content_length >= 0 && len >= (size_t)hl + (size_t)m.content_length) {
-            *closes = m.conn_close;
-            return m.status;
-        }
-        if (hl != H1_INCOMPLETE && hl <= 0)
-            return 0;
-        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
-        if (r <= 0)
-            return 0;
-        len += (size_t)r;
-        buf[len] = '\0';
-    }
-}
-
 /* After a rejection the proxy closes: our FIN ends its delayed close, then EOF (or the RST of
  * unread request bytes). */
 static void assert_closed(int fd, const char *name)
@@ -263,7 +241,7 @@ static void run_row(const struct row *w, int pport, int lfd)
         up = raw_serve_one(lfd, OK_RESP, true);
     char buf[8192];
     bool closes = false;
-    int st = read_response(fd, buf, sizeof(buf), &closes);
+    int st = pxt_read_response(fd, buf, sizeof(buf), &closes);
     if (st != w->status)
         fail_msg("%s: status %d, want %d", w->name, st, w->status);
     if (w->status == 200) {
