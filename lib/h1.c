@@ -111,8 +111,7 @@ static int parse_status_line(const char *p, size_t n, struct h1_msg *m)
 }
 
 /* Walks the comma-separated tokens of a Connection/Transfer-Encoding value. */
-static void each_token(const char *v, size_t n, void (*fn)(const char *, size_t, void *),
-                       void *arg)
+static void each_token(const char *v, size_t n, void (*fn)(const char *, size_t, void *), void *arg)
 {
     size_t i = 0;
     while (i < n) {
@@ -223,16 +222,42 @@ static int parse_header_line(const char *p, size_t n, struct h1_msg *m)
     return 0;
 }
 
+/* Skips the empty lines (CRLF or LF) before a request line, at most H1_MAX_EMPTY_LINES; sets
+ * *pos past them. 0, H1_INCOMPLETE (a CR that may become one) or H1_ERROR (too many). */
+static int skip_empty_lines(const char *buf, size_t len, size_t *pos)
+{
+    size_t p = 0;
+    for (int n = 0;; n++) {
+        size_t k = 0;
+        if (p < len && buf[p] == '\n')
+            k = 1;
+        else if (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n')
+            k = 2;
+        else if (p + 1 == len && buf[p] == '\r')
+            return H1_INCOMPLETE;
+        if (k == 0)
+            break;
+        if (n == H1_MAX_EMPTY_LINES)
+            return H1_ERROR;
+        p += k;
+    }
+    *pos = p;
+    return 0;
+}
+
 static int parse_head(const char *buf, size_t len, struct h1_msg *m, bool request)
 {
     memset(m, 0, sizeof(*m));
     m->content_length = -1;
     size_t pos = 0, ll = 0, next;
+    int rc;
 
+    if (request && (rc = skip_empty_lines(buf, len, &pos)) != 0)
+        return rc;
     next = next_line(buf, len, pos, &ll);
     if (!next)
-        return partial_line_ok(buf, len) ? H1_INCOMPLETE : H1_ERROR;
-    int rc = request ? parse_request_line(buf, ll, m) : parse_status_line(buf, ll, m);
+        return partial_line_ok(buf + pos, len - pos) ? H1_INCOMPLETE : H1_ERROR;
+    rc = request ? parse_request_line(buf + pos, ll, m) : parse_status_line(buf + pos, ll, m);
     if (rc != 0)
         return rc;
     pos = next;
@@ -386,8 +411,8 @@ static long consume_chunked(struct h1_body *b, const char *buf, size_t len)
                     return H1_ERROR;
                 b->remaining = b->remaining * 16 + (uint64_t)v;
                 i++;
-            } else if (b->digits > 0 && (c == ';' || c == '\r' || c == '\n' || c == ' ' ||
-                                         c == '\t')) {
+            } else if (b->digits > 0 &&
+                       (c == ';' || c == '\r' || c == '\n' || c == ' ' || c == '\t')) {
                 b->state = CK_EXT;
             } else {
                 return H1_ERROR;

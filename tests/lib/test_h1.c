@@ -65,6 +65,8 @@ static struct sample samples[] = {
     {"get", true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, H1_BODY_NONE, "", true, 1},
     {"get-lf-only", true, "GET /x?y=1 HTTP/1.1\nHost: a\n\n", 0, H1_BODY_NONE, "", true, 1},
     {"get-10", true, "GET / HTTP/1.0\r\n\r\n", 0, H1_BODY_NONE, "", false, 0},
+    {"get-after-empty-lines", true, "\r\n\n\r\nGET /e HTTP/1.1\r\nHost: a\r\n\r\n", 0, H1_BODY_NONE,
+     "", true, 1},
     {"get-10-keep-alive", true, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, H1_BODY_NONE,
      "", true, 0},
     {"post-length", true,
@@ -92,8 +94,9 @@ static struct sample samples[] = {
 
 static size_t head_len_of(const char *msg)
 {
-    const char *a = strstr(msg, "\r\n\r\n");
-    const char *b = strstr(msg, "\n\n");
+    size_t skip = strspn(msg, "\r\n"); /* empty lines before a request line */
+    const char *a = strstr(msg + skip, "\r\n\r\n");
+    const char *b = strstr(msg + skip, "\n\n");
     if (a && (!b || a < b))
         return (size_t)(a - msg) + 4;
     return (size_t)(b - msg) + 2;
@@ -269,7 +272,12 @@ static const struct bad bads[] = {
     {true, " GET / HTTP/1.1\r\n\r\n", H1_ERROR},
     {true, "GET / HTTP/1.1 \r\n\r\n", H1_ERROR},
     {true, "G(T / HTTP/1.1\r\n\r\n", H1_ERROR},
-    {true, "\r\n\r\n", H1_ERROR},
+    /* empty lines before the request line are ignored (RFC 9112 §2.2), up to a bound */
+    {true, "\r\n\r\n", H1_INCOMPLETE},
+    {true, "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", H1_ERROR},
+    {true, "\rGET / HTTP/1.1\r\n\r\n", H1_ERROR},
+    {true, "\r\r\nGET / HTTP/1.1\r\n\r\n", H1_ERROR},
+    {false, "\r\nHTTP/1.1 200 OK\r\n\r\n", H1_ERROR},
     /* bad versions */
     {true, "GET / HTTP/2.0\r\n\r\n", H1_ERROR},
     {true, "GET / HTTP/1.2\r\n\r\n", H1_ERROR},
@@ -325,6 +333,36 @@ static void test_malformed_rejected(void **state)
     static const char nul[] = "GET / HTTP/1.1\r\nHo\0st: a\r\n\r\n";
     struct h1_msg m;
     assert_int_equal(parse(true, nul, sizeof(nul) - 1, &m), H1_ERROR);
+}
+
+/* RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line; this
+ * parser ignores up to H1_MAX_EMPTY_LINES (CRLF or LF), and they count in the head's length. */
+static void test_empty_lines_before_request(void **state)
+{
+    (void)state;
+    char buf[256];
+    for (int n = 1; n <= H1_MAX_EMPTY_LINES + 1; n++) {
+        size_t len = 0;
+        for (int i = 0; i < n; i++)
+            len += (size_t)sprintf(buf + len, "%s", i % 2 ? "\n" : "\r\n");
+        size_t lead = len;
+        len += (size_t)sprintf(buf + len, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
+        struct h1_msg m;
+        assert_int_equal(parse(true, buf, len, &m), n > H1_MAX_EMPTY_LINES ? H1_ERROR : (int)len);
+        int r = h1_parse_request(buf, len, &m); /* unguarded: m points into buf */
+        if (n > H1_MAX_EMPTY_LINES) {
+            assert_int_equal(r, H1_ERROR);
+            continue;
+        }
+        assert_int_equal(r, (int)len);
+        assert_true(h1_method_is(&m, "GET"));
+        assert_int_equal(m.target_len, 2);
+        assert_memory_equal(m.target, "/e", 2);
+        assert_ptr_equal(m.method, buf + lead);
+    }
+    /* a lone CR at the end may still become an empty line */
+    struct h1_msg m;
+    assert_int_equal(parse(true, "\r\n\r", 3, &m), H1_INCOMPLETE);
 }
 
 static void test_bad_chunks(void **state)
@@ -395,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_body_stops_at_message_end),
         cmocka_unit_test(test_header_facts),
         cmocka_unit_test(test_malformed_rejected),
+        cmocka_unit_test(test_empty_lines_before_request),
         cmocka_unit_test(test_bad_chunks),
         cmocka_unit_test(test_too_many_headers),
         cmocka_unit_test(test_reason_phrases),

@@ -146,6 +146,18 @@ static const struct row rows[] = {
     {"one LF among CRLFs", "GET /lf HTTP/1.1\r\nHost: a\nX-B: b\r\n\r\n", 0, NULL, 200, NULL,
      "Host: a\r\nX-B: b\r\n\r\n", NULL},
 
+    /* empty lines before the request line (RFC 9112 §2.2: SHOULD ignore at least one) */
+    {"CRLF before the request line", "\r\nGET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL, 200,
+     NULL, "GET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", NULL},
+    {"8 empty lines before the request line",
+     "\r\n\n\r\n\n\r\n\n\r\n\nGET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL, 200, NULL,
+     "GET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", NULL},
+    {"9 empty lines before the request line",
+     "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL, 400, CODEC,
+     NULL, NULL},
+    {"bare CR before the request line", "\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL, 400, CODEC,
+     NULL, NULL},
+
     /* NUL bytes */
     {"NUL in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n", 40, NULL, 400, CODEC, NULL,
      NULL},
