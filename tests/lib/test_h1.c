@@ -304,6 +304,10 @@ static const struct bad bads[] = {
     {true, "POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", H1_ERROR},
     {true, "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", H1_ERROR},
     {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", H1_ERROR},
+    /* chunked applied twice (RFC 9112 §7: MUST NOT be applied more than once) */
+    {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", H1_ERROR},
+    {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+     H1_ERROR},
     {true, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", H1_ERROR},
     {false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", H1_ERROR},
     /* control bytes */
@@ -377,6 +381,20 @@ static void test_bad_chunks(void **state)
         "5\r\nhelloX\r\n0\r\n\r\n",        /* data not followed by CRLF */
         "5\r\nhello\rX0\r\n\r\n",          /* CR not followed by LF */
         "5;ext\x01\r\nhello\r\n0\r\n\r\n", /* control byte in an extension */
+        "5 x\r\nhello\r\n0\r\n\r\n",       /* junk after the size's white space */
+        /* bare CR, bare LF: every line of the chunk framing ends with CRLF (RFC 9112 §7.1) */
+        "5;a\rb\r\nhello\r\n0\r\n\r\n",          /* bare CR in an extension */
+        "5\r\r\nhello\r\n0\r\n\r\n",             /* CR CR LF after the size */
+        "5\nhello\r\n0\r\n\r\n",                 /* bare LF after the size */
+        "5;ext\nhello\r\n0\r\n\r\n",             /* bare LF after an extension */
+        "5\r\nhello\n0\r\n\r\n",                 /* bare LF after the data */
+        "5\r\nhello\r\n0\n\r\n",                 /* bare LF after the last chunk */
+        "5\r\nhello\r\n0\r\n\n",                 /* bare LF as the final empty line */
+        "5\r\nhello\r\n0\r\n\rX",                /* CR not followed by LF at the end */
+        "5\r\nhello\r\n0\r\nT: x\n\r\n",         /* bare LF after a trailer */
+        "5\r\nhello\r\n0\r\nT: x\ry\r\n\r\n",    /* bare CR in a trailer */
+        "5\r\nhello\r\n0\r\nT: x\r\n y\r\n\r\n", /* obs-fold in the trailers */
+        "5\r\nhello\r\n0\r\nT: \x01\r\n\r\n",    /* control byte in a trailer */
     };
     const char *head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
     struct h1_msg m;

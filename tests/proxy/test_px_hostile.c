@@ -76,8 +76,9 @@ static char *many_headers(size_t *len)
     return r;
 }
 
-#define POST_TE(te) "POST /te HTTP/1.1\r\nHost: a\r\n" te "\r\n\r\n" CHUNKED
-#define CODEC       "http1.codec_error"
+#define POST_TE(te)   "POST /te HTTP/1.1\r\nHost: a\r\n" te "\r\n\r\n" CHUNKED
+#define POST_CK(body) "POST /ck HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" body
+#define CODEC         "http1.codec_error"
 
 static const struct row rows[] = {
     /* a control request: the table's 200 rows look like this */
@@ -191,6 +192,17 @@ static const struct row rows[] = {
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
      "-5\r\nhello\r\n0\r\n\r\n",
      0, NULL, 400, CODEC, NULL, NULL},
+    {"TE chunked, chunked", POST_TE("Transfer-Encoding: chunked, chunked"), 0, NULL, 400, CODEC,
+     NULL, NULL},
+    {"bare CR in a chunk extension", POST_CK("5;a\rb\r\nhello\r\n0\r\n\r\n"), 0, NULL, 400, CODEC,
+     NULL, NULL},
+    {"bare LF after the chunk size", POST_CK("5\nhello\r\n0\r\n\r\n"), 0, NULL, 400, CODEC, NULL,
+     NULL},
+    {"bare LF after chunk data", POST_CK("5\r\nhello\n0\r\n\r\n"), 0, NULL, 400, CODEC, NULL, NULL},
+    {"bare LF ends the last chunk", POST_CK("5\r\nhello\r\n0\n\n"), 0, NULL, 400, CODEC, NULL,
+     NULL},
+    {"bare LF after a trailer", POST_CK("5\r\nhello\r\n0\r\nT: x\n\r\n"), 0, NULL, 400, CODEC, NULL,
+     NULL},
     {"chunk longer than its size",
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
      "\r\n5\r\nhelloSMUGGLED\r\n0\r\n\r\n",
