@@ -360,7 +360,7 @@ static void req_begin(struct px_dconn *dc, const struct h1_msg *m, size_t head_l
         return;
     }
     bool expect = m->expect_continue && !req->body.done;
-    px_msg_request_head(req->upbuf, m, expect);
+    px_msg_request_head(req->upbuf, m, expect, cfg->upstream);
     if (cfg->retry_on) {
         if (!req->replay)
             req->replay = evbuffer_new();
@@ -448,8 +448,9 @@ static void dc_process(struct px_dconn *dc)
             }
             if (dc->head_tmr)
                 event_del(dc->head_tmr);
-            if (rc == H1_ERROR) {
-                protocol_error(dc, 400, "http1.codec_error");
+            const char *refusal = rc > 0 ? px_msg_request_refusal(&m) : NULL;
+            if (rc == H1_ERROR || refusal) {
+                protocol_error(dc, 400, refusal ? refusal : "http1.codec_error");
                 break;
             }
             if (rc == H1_TOO_MANY) {

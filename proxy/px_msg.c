@@ -61,7 +61,41 @@ static void sb_header(struct sb *s, const struct h1_header *h)
     sb_put(s, "\r\n", 2);
 }
 
-void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled)
+/* RFC 3986 uri-host [ ":" port ]: reg-name (unreserved, pct-encoded, sub-delims), IPv4, or an
+ * IP literal in brackets. Only the alphabet is checked: enough to refuse spaces, userinfo, paths
+ * and quotes that an upstream would read as something else. */
+static bool host_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            continue;
+        if (c == '\0' || !strchr("-._~%!$&'()*+,;=:[]", c))
+            return false;
+    }
+    return true;
+}
+
+const char *px_msg_request_refusal(const struct h1_msg *req)
+{
+    const struct h1_header *host = NULL;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct h1_header *h = &req->headers[i];
+        if (!name_is(h, "host"))
+            continue;
+        if (host)
+            return "duplicate_host_header";
+        host = h;
+    }
+    if (!host)
+        return req->minor >= 1 ? "missing_host_header" : NULL;
+    if (!host_ok(host->value, host->value_len))
+        return "invalid_host_header";
+    return NULL;
+}
+
+void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled,
+                         const char *default_host)
 {
     struct sb s;
     s.out = out;
@@ -70,6 +104,11 @@ void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool ex
     sb_put(&s, " ", 1);
     sb_put(&s, req->target, req->target_len);
     sb_str(&s, " HTTP/1.1\r\n");
+    if (default_host && !h1_find(req, "host")) {
+        sb_str(&s, "Host: ");
+        sb_str(&s, default_host);
+        sb_put(&s, "\r\n", 2);
+    }
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct h1_header *h = &req->headers[i];
         if (hop_by_hop(h) || (expect_handled && name_is(h, "expect")))

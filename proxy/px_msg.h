@@ -25,8 +25,18 @@ enum px_reframe {
  * "retried and the latest " goes before "reset reason". */
 #define PX_503_PREFIX "upstream connect error or disconnect/reset before headers. "
 
-/* expect_handled: the proxy answered "Expect: 100-continue" itself, so the header is dropped. */
-void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled);
+/* Why the parsed request must not be forwarded (the proxy answers 400): a name for the access
+ * log's details, NULL when it may be forwarded.
+ *   missing_host_header    HTTP/1.1 without Host (RFC 9112 §3.2; HTTP/1.0 may omit it)
+ *   duplicate_host_header  more than one Host line, even with the same value
+ *   invalid_host_header    a Host value that is not uri-host [ ":" port ] */
+const char *px_msg_request_refusal(const struct h1_msg *req);
+
+/* expect_handled: the proxy answered "Expect: 100-continue" itself, so the header is dropped.
+ * default_host: the Host sent for a request without one (HTTP/1.0): the upstream request is
+ * HTTP/1.1, which requires it; nginx sends its $proxy_host, the upstream's address. */
+void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled,
+                         const char *default_host);
 
 struct px_resp_head {
     int minor;  /* the client's HTTP version: the status line says the same */

@@ -147,6 +147,29 @@ static const struct row rows[] = {
     {"one LF among CRLFs", "GET /lf HTTP/1.1\r\nHost: a\nX-B: b\r\n\r\n", 0, NULL, 200, NULL,
      "Host: a\r\nX-B: b\r\n\r\n", NULL},
 
+    /* Host (RFC 9112 §3.2): required in HTTP/1.1, at most one, a valid authority */
+    {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\nX-A: b\r\n\r\n", 0, NULL, 400,
+     "missing_host_header", NULL, NULL},
+    {"two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: evil\r\n\r\n", 0, NULL, 400,
+     "duplicate_host_header", NULL, NULL},
+    {"two equal Host headers", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 0, NULL, 400,
+     "duplicate_host_header", NULL, NULL},
+    {"two Host headers in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 0, NULL, 400,
+     "duplicate_host_header", NULL, NULL},
+    {"Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 0, NULL, 400,
+     "invalid_host_header", NULL, NULL},
+    {"Host with userinfo", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 0, NULL, 400,
+     "invalid_host_header", NULL, NULL},
+    {"Host with a path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 0, NULL, 400, "invalid_host_header",
+     NULL, NULL},
+    {"Host with a port and an IPv6 literal", "GET /v6 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 0,
+     NULL, 200, NULL, "Host: [::1]:8080\r\n", NULL},
+    {"empty Host", "GET /e HTTP/1.1\r\nHost:\r\n\r\n", 0, NULL, 200, NULL, "Host: \r\n", NULL},
+    /* HTTP/1.0 without Host stays allowed; the upstream request is HTTP/1.1, so it names the
+     * upstream (nginx's $proxy_host) */
+    {"HTTP/1.0 without Host", "GET /10 HTTP/1.0\r\n\r\n", 0, NULL, 200, NULL,
+     "GET /10 HTTP/1.1\r\nHost: 127.0.0.1:", NULL},
+
     /* empty lines before the request line (RFC 9112 §2.2: SHOULD ignore at least one) */
     {"CRLF before the request line", "\r\nGET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL, 200,
      NULL, "GET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", NULL},

@@ -172,17 +172,59 @@ static void test_request_head(void **state)
     int rc = h1_parse_request(in, strlen(in), &m);
     assert_true(rc > 0);
     struct evbuffer *b = evbuffer_new();
-    px_msg_request_head(b, &m, true);
+    px_msg_request_head(b, &m, true, "up:9");
     char *s = drain_all(b);
     assert_string_equal(s,
                         "POST /up?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-A: b\r\n\r\n");
     free(s);
-    px_msg_request_head(b, &m, false);
+    px_msg_request_head(b, &m, false, "up:9");
     s = drain_all(b);
     assert_non_null(strstr(s, "Expect: 100-continue\r\n"));
     assert_null(strstr(s, "onnection"));
     free(s);
+    /* HTTP/1.0 without Host: the HTTP/1.1 request upstream names the upstream */
+    const char *in10 = "GET /x HTTP/1.0\r\nX-A: b\r\n\r\n";
+    assert_true(h1_parse_request(in10, strlen(in10), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "GET /x HTTP/1.1\r\nHost: up:9\r\nX-A: b\r\n\r\n");
+    free(s);
     evbuffer_free(b);
+}
+
+struct refusal {
+    const char *req;
+    const char *why; /* NULL: forwarded */
+};
+
+static const struct refusal refusals[] = {
+    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost: a.b-c_d~e%41:8080\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost:\r\n\r\n", NULL}, /* empty: a target without authority */
+    {"GET / HTTP/1.0\r\n\r\n", NULL},          /* HTTP/1.0 may omit it */
+    {"GET / HTTP/1.1\r\n\r\n", "missing_host_header"},
+    {"GET / HTTP/1.1\r\nX-Host: a\r\n\r\n", "missing_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "duplicate_host_header"},
+    {"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", "duplicate_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.0\r\nHost: a\"b\r\n\r\n", "invalid_host_header"},
+};
+
+static void test_request_refusal(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        struct h1_msg m;
+        assert_true(h1_parse_request(refusals[i].req, strlen(refusals[i].req), &m) > 0);
+        const char *why = px_msg_request_refusal(&m);
+        const char *want = refusals[i].why;
+        if ((why == NULL) != (want == NULL) || (why && strcmp(why, want) != 0))
+            fail_msg("refusal #%zu: %s, want %s", i, why ? why : "none", want ? want : "none");
+    }
 }
 
 static void test_response_head(void **state)
@@ -300,10 +342,10 @@ static void test_reframe_every_split(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backoff_bounds),      cmocka_unit_test(test_retry_policy),
-        cmocka_unit_test(test_close_decision),      cmocka_unit_test(test_request_head),
-        cmocka_unit_test(test_response_head),       cmocka_unit_test(test_local_reply),
-        cmocka_unit_test(test_reframe_every_split),
+        cmocka_unit_test(test_backoff_bounds),  cmocka_unit_test(test_retry_policy),
+        cmocka_unit_test(test_close_decision),  cmocka_unit_test(test_request_head),
+        cmocka_unit_test(test_request_refusal), cmocka_unit_test(test_response_head),
+        cmocka_unit_test(test_local_reply),     cmocka_unit_test(test_reframe_every_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
