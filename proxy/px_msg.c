@@ -1,5 +1,6 @@
 #include "px_msg.h"
 
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,11 +77,34 @@ static bool host_ok(const char *v, size_t n)
     return true;
 }
 
+/* A name with '_' that reads as a framing header once '_' is taken for '-', as CGI-style
+ * servers (and WSGI, PHP) do: Transfer_Encoding, content_length. */
+static bool framing_lookalike(const struct h1_header *h)
+{
+    static const char *const framing[] = {"content-length", "transfer-encoding"};
+    if (!memchr(h->name, '_', h->name_len))
+        return false;
+    for (size_t k = 0; k < sizeof(framing) / sizeof(framing[0]); k++) {
+        size_t n = strlen(framing[k]);
+        if (h->name_len != n)
+            continue;
+        size_t i = 0;
+        while (i < n &&
+               (h->name[i] == '_' ? '-' : tolower((unsigned char)h->name[i])) == framing[k][i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
 const char *px_msg_request_refusal(const struct h1_msg *req)
 {
     const struct h1_header *host = NULL;
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct h1_header *h = &req->headers[i];
+        if (framing_lookalike(h))
+            return "http1.unexpected_underscore";
         if (!name_is(h, "host"))
             continue;
         if (host)

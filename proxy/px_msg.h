@@ -29,7 +29,11 @@ enum px_reframe {
  * log's details, NULL when it may be forwarded.
  *   missing_host_header    HTTP/1.1 without Host (RFC 9112 §3.2; HTTP/1.0 may omit it)
  *   duplicate_host_header  more than one Host line, even with the same value
- *   invalid_host_header    a Host value that is not uri-host [ ":" port ] */
+ *   invalid_host_header    a Host value that is not uri-host [ ":" port ]
+ *   http1.unexpected_underscore  a name that is Content-Length or Transfer-Encoding once '_' is
+ *                          read as '-' (Transfer_Encoding): CGI-style upstreams do, and would
+ *                          frame the body differently (Envoy's headers_with_underscores_action
+ *                          REJECT_REQUEST, for these two names only) */
 const char *px_msg_request_refusal(const struct h1_msg *req);
 
 /* expect_handled: the proxy answered "Expect: 100-continue" itself, so the header is dropped.

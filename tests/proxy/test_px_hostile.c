@@ -170,6 +170,16 @@ static const struct row rows[] = {
     {"HTTP/1.0 without Host", "GET /10 HTTP/1.0\r\n\r\n", 0, NULL, 200, NULL,
      "GET /10 HTTP/1.1\r\nHost: 127.0.0.1:", NULL},
 
+    /* a name that normalises to a framing header ('_' read as '-' by CGI-style servers) */
+    {"Transfer_Encoding with Content-Length",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer_Encoding: chunked\r\n\r\n"
+     "0\r\n\r\n",
+     0, NULL, 400, "http1.unexpected_underscore", NULL, NULL},
+    {"Content_Length", "POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\nhello", 0, NULL, 400,
+     "http1.unexpected_underscore", NULL, NULL},
+    {"other names with '_' pass", "GET /u HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: b\r\n\r\n", 0,
+     NULL, 200, NULL, "X_Forwarded_For: b\r\n", NULL},
+
     /* empty lines before the request line (RFC 9112 §2.2: SHOULD ignore at least one) */
     {"CRLF before the request line", "\r\nGET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL, 200,
      NULL, "GET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", NULL},

@@ -212,6 +212,14 @@ static const struct refusal refusals[] = {
     {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "invalid_host_header"},
     {"GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", "invalid_host_header"},
     {"GET / HTTP/1.0\r\nHost: a\"b\r\n\r\n", "invalid_host_header"},
+    /* names that become a framing header when '_' is read as '-' (CGI, WSGI, PHP) */
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n",
+     "http1.unexpected_underscore"},
+    {"POST / HTTP/1.1\r\nHost: a\r\ncontent_length: 5\r\n\r\n", "http1.unexpected_underscore"},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\nContent-Length: 0\r\n\r\n",
+     "http1.unexpected_underscore"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: b\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent_Length_X: 1\r\n\r\n", NULL},
 };
 
 static void test_request_refusal(void **state)
