@@ -54,6 +54,49 @@ static bool hop_by_hop(const struct h1_header *h)
            name_is(h, "te") || name_is(h, "upgrade");
 }
 
+/* Whether the comma-separated list v (a Connection value) holds the token t. */
+static bool list_has(const char *v, size_t n, const char *t, size_t tlen)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e - s == tlen && strncasecmp(v + s, t, tlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a Connection line of m names the header called name (RFC 9110 §7.6.1: the sender
+ * marks it hop-by-hop). */
+static bool nominated(const struct h1_msg *m, const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const struct h1_header *c = &m->headers[i];
+        if (name_is(c, "connection") && list_has(c->value, c->value_len, name, name_len))
+            return true;
+    }
+    return false;
+}
+
+/* Hop-by-hop headers are not forwarded: the fixed ones and those the message's Connection names
+ * (never the framing ones: a request naming them is refused, and a response's body is relayed by
+ * them). */
+static bool drop_hop_by_hop(const struct h1_msg *m, bool has_connection, const struct h1_header *h)
+{
+    if (hop_by_hop(h))
+        return true;
+    if (!has_connection || name_is(h, "content-length") || name_is(h, "transfer-encoding"))
+        return false;
+    return nominated(m, h->name, h->name_len);
+}
+
 static void sb_header(struct sb *s, const struct h1_header *h)
 {
     sb_put(s, h->name, h->name_len);
@@ -111,6 +154,11 @@ const char *px_msg_request_refusal(const struct h1_msg *req)
             return "duplicate_host_header";
         host = h;
     }
+    /* dropping them would change how the body is framed, or where the request goes */
+    static const char *const kept[] = {"content-length", "transfer-encoding", "host"};
+    for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++)
+        if (nominated(req, kept[k], strlen(kept[k])))
+            return "connection_header_names_framing";
     if (!host)
         return req->minor >= 1 ? "missing_host_header" : NULL;
     if (!host_ok(host->value, host->value_len))
@@ -128,6 +176,7 @@ void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool ex
     sb_put(&s, " ", 1);
     sb_put(&s, req->target, req->target_len);
     sb_str(&s, " HTTP/1.1\r\n");
+    bool has_connection = h1_find(req, "connection") != NULL;
     if (default_host && !h1_find(req, "host")) {
         sb_str(&s, "Host: ");
         sb_str(&s, default_host);
@@ -135,7 +184,7 @@ void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool ex
     }
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct h1_header *h = &req->headers[i];
-        if (hop_by_hop(h) || (expect_handled && name_is(h, "expect")))
+        if (drop_hop_by_hop(req, has_connection, h) || (expect_handled && name_is(h, "expect")))
             continue;
         sb_header(&s, h);
     }
@@ -163,9 +212,10 @@ void px_msg_response_head(struct evbuffer *out, const struct h1_msg *resp,
     else
         status_line(&s, h->minor, resp->status, h1_reason(resp->status),
                     strlen(h1_reason(resp->status)));
+    bool has_connection = h1_find(resp, "connection") != NULL;
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct h1_header *hd = &resp->headers[i];
-        if (hop_by_hop(hd))
+        if (drop_hop_by_hop(resp, has_connection, hd))
             continue;
         if (h->reframe == PX_REFRAME_DECHUNK && name_is(hd, "transfer-encoding"))
             continue;

@@ -3,8 +3,9 @@
  * clients and close-delimited upstream bodies need. Pure functions on evbuffers, unit-tested.
  *
  * Upstream requests are always HTTP/1.1 (as Envoy sends them); hop-by-hop headers (Connection,
- * Keep-Alive, Proxy-Connection, TE, Upgrade) are not forwarded in either direction, so the
- * upstream's "Connection: close" never reaches the client (docs/behaviour.md, Envoy). */
+ * Keep-Alive, Proxy-Connection, TE, Upgrade, and those a Connection line names) are not
+ * forwarded in either direction, so the upstream's "Connection: close" never reaches the client
+ * (docs/behaviour.md, Envoy). */
 #ifndef RACELAB_PX_MSG_H
 #define RACELAB_PX_MSG_H
 
@@ -33,7 +34,10 @@ enum px_reframe {
  *   http1.unexpected_underscore  a name that is Content-Length or Transfer-Encoding once '_' is
  *                          read as '-' (Transfer_Encoding): CGI-style upstreams do, and would
  *                          frame the body differently (Envoy's headers_with_underscores_action
- *                          REJECT_REQUEST, for these two names only) */
+ *                          REJECT_REQUEST, for these two names only)
+ *   connection_header_names_framing  Connection names Content-Length, Transfer-Encoding or
+ *                          Host: dropping them as hop-by-hop would change the framing or the
+ *                          destination of the request */
 const char *px_msg_request_refusal(const struct h1_msg *req);
 
 /* expect_handled: the proxy answered "Expect: 100-continue" itself, so the header is dropped.

@@ -180,6 +180,18 @@ static const struct row rows[] = {
     {"other names with '_' pass", "GET /u HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: b\r\n\r\n", 0,
      NULL, 200, NULL, "X_Forwarded_For: b\r\n", NULL},
 
+    /* headers named in Connection are hop-by-hop (RFC 9110 §7.6.1): not forwarded */
+    {"Connection: close, X-Foo",
+     "GET /c HTTP/1.1\r\nHost: a\r\nConnection: close, X-Foo\r\n"
+     "X-Foo: secret\r\nX-Bar: b\r\n\r\n",
+     0, NULL, 200, NULL, "X-Bar: b\r\n", "X-Foo"},
+    {"Connection names Content-Length",
+     "POST / HTTP/1.1\r\nHost: a\r\nConnection: "
+     "Content-Length\r\nContent-Length: 5\r\n\r\nhello",
+     0, NULL, 400, "connection_header_names_framing", NULL, NULL},
+    {"Connection names Host", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Host\r\n\r\n", 0, NULL, 400,
+     "connection_header_names_framing", NULL, NULL},
+
     /* empty lines before the request line (RFC 9112 §2.2: SHOULD ignore at least one) */
     {"CRLF before the request line", "\r\nGET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL, 200,
      NULL, "GET /crlf HTTP/1.1\r\nHost: a\r\n\r\n", NULL},

@@ -182,6 +182,14 @@ static void test_request_head(void **state)
     assert_non_null(strstr(s, "Expect: 100-continue\r\n"));
     assert_null(strstr(s, "onnection"));
     free(s);
+    /* headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1), in any of its lines */
+    const char *nom = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Foo\r\nX-Foo: 1\r\n"
+                      "X-Bar: 2\r\nconnection: x-baz\r\nX-Baz: 3\r\nX-Foo-2: 4\r\n\r\n";
+    assert_true(h1_parse_request(nom, strlen(nom), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "GET / HTTP/1.1\r\nHost: a\r\nX-Bar: 2\r\nX-Foo-2: 4\r\n\r\n");
+    free(s);
     /* HTTP/1.0 without Host: the HTTP/1.1 request upstream names the upstream */
     const char *in10 = "GET /x HTTP/1.0\r\nX-A: b\r\n\r\n";
     assert_true(h1_parse_request(in10, strlen(in10), &m) > 0);
@@ -220,6 +228,14 @@ static const struct refusal refusals[] = {
      "http1.unexpected_underscore"},
     {"GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: b\r\n\r\n", NULL},
     {"GET / HTTP/1.1\r\nHost: a\r\nContent_Length_X: 1\r\n\r\n", NULL},
+    /* Connection naming a header the proxy cannot drop without changing the message */
+    {"POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: 1\r\n\r\n",
+     "connection_header_names_framing"},
+    {"POST / HTTP/1.1\r\nHost: a\r\nConnection: close, transfer-encoding\r\n\r\n",
+     "connection_header_names_framing"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nConnection: HOST\r\n\r\n",
+     "connection_header_names_framing"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Host\r\n\r\n", NULL},
 };
 
 static void test_request_refusal(void **state)
@@ -248,6 +264,15 @@ static void test_response_head(void **state)
     char *s = drain_all(b);
     /* the upstream's Connection: close is not passed on */
     assert_string_equal(s, "HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\nX-B: c\r\n\r\n");
+    free(s);
+    /* nor the headers it names, except the framing the proxy relays the body by */
+    const char *nom = "HTTP/1.1 200 OK\r\nConnection: close, X-Internal, Content-Length\r\n"
+                      "X-Internal: s\r\nContent-Length: 0\r\n\r\n";
+    struct h1_msg mn;
+    assert_true(h1_parse_response(nom, strlen(nom), &mn) > 0);
+    px_msg_response_head(b, &mn, &h);
+    s = drain_all(b);
+    assert_string_equal(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     free(s);
     struct px_resp_head h10 = {.minor = 0, .close = true, .reframe = PX_REFRAME_DECHUNK};
     px_msg_response_head(b, &m, &h10);
