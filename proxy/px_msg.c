@@ -166,6 +166,50 @@ const char *px_msg_request_refusal(const struct h1_msg *req)
     return NULL;
 }
 
+/* The framing headers of a request, in one spelling (the parser accepted them, so they agree):
+ * Content-Length once, in decimal without leading zeros; Transfer-Encoding codings joined by
+ * ", " with chunked in lower case. An upstream that would read "Chunked" or "005" another way
+ * than the proxy did gets nothing to misread. */
+static void sb_framing(struct sb *s, const struct h1_msg *req, const struct h1_header *h,
+                       bool *cl_sent)
+{
+    if (name_is(h, "content-length")) {
+        char tmp[32];
+        if (*cl_sent)
+            return;
+        *cl_sent = true;
+        int n = snprintf(tmp, sizeof(tmp), ": %lld\r\n", (long long)req->content_length);
+        sb_put(s, h->name, h->name_len);
+        sb_put(s, tmp, (size_t)n);
+        return;
+    }
+    sb_put(s, h->name, h->name_len);
+    sb_put(s, ": ", 2);
+    const char *v = h->value;
+    size_t i = 0, n = h->value_len;
+    bool first = true;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t b = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e == b)
+            continue;
+        if (!first)
+            sb_put(s, ", ", 2);
+        first = false;
+        if (e - b == 7 && strncasecmp(v + b, "chunked", 7) == 0)
+            sb_put(s, "chunked", 7);
+        else
+            sb_put(s, v + b, e - b);
+    }
+    sb_put(s, "\r\n", 2);
+}
+
 void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled,
                          const char *default_host)
 {
@@ -177,6 +221,7 @@ void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool ex
     sb_put(&s, req->target, req->target_len);
     sb_str(&s, " HTTP/1.1\r\n");
     bool has_connection = h1_find(req, "connection") != NULL;
+    bool cl_sent = false;
     if (default_host && !h1_find(req, "host")) {
         sb_str(&s, "Host: ");
         sb_str(&s, default_host);
@@ -186,7 +231,10 @@ void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool ex
         const struct h1_header *h = &req->headers[i];
         if (drop_hop_by_hop(req, has_connection, h) || (expect_handled && name_is(h, "expect")))
             continue;
-        sb_header(&s, h);
+        if (name_is(h, "content-length") || name_is(h, "transfer-encoding"))
+            sb_framing(&s, req, h, &cl_sent);
+        else
+            sb_header(&s, h);
     }
     sb_put(&s, "\r\n", 2);
     sb_done(&s);

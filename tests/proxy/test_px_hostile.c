@@ -120,6 +120,18 @@ static const struct row rows[] = {
     {"TE obs-fold", POST_TE("Transfer-Encoding:\r\n chunked"), 0, NULL, 400, CODEC, NULL, NULL},
     {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" CHUNKED, 0, NULL,
      400, CODEC, NULL, NULL},
+    /* accepted framing is forwarded in one canonical spelling: an upstream that reads a
+     * different length than the proxy is the whole of request smuggling */
+    {"TE Chunked casing", POST_TE("Transfer-Encoding: Chunked"), 0, NULL, 200, NULL,
+     "Transfer-Encoding: chunked\r\n\r\n" CHUNKED, "Chunked"},
+    {"TE gzip, CHUNKED", POST_TE("Transfer-Encoding: gzip,CHUNKED"), 0, NULL, 200, NULL,
+     "Transfer-Encoding: gzip, chunked\r\n", "CHUNKED"},
+    {"two equal CLs",
+     "POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n"
+     "\r\nhello",
+     0, NULL, 200, NULL, "Content-Length: 5\r\n\r\nhello", "Content-Length: 5\r\nContent-Length"},
+    {"CL with leading zeros", "POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 005\r\n\r\nhello", 0,
+     NULL, 200, NULL, "Content-Length: 5\r\n\r\nhello", "005"},
     {"TE OWS around chunked", POST_TE("Transfer-Encoding: \t chunked \t"), 0, NULL, 200, NULL,
      "\r\n\r\n" CHUNKED, NULL},
     {"TE gzip then chunked in two lines",

@@ -190,6 +190,22 @@ static void test_request_head(void **state)
     s = drain_all(b);
     assert_string_equal(s, "GET / HTTP/1.1\r\nHost: a\r\nX-Bar: 2\r\nX-Foo-2: 4\r\n\r\n");
     free(s);
+    /* framing in one spelling: one Content-Length in decimal, chunked in lower case */
+    const char *cl =
+        "POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 007\r\nContent-Length: 7\r\n\r\n";
+    assert_true(h1_parse_request(cl, strlen(cl), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 7\r\n\r\n");
+    free(s);
+    const char *te = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: x-a;q=\"B\" ,,\tGZIP\r\n"
+                     "transfer-encoding: CHUNKED\r\n\r\n";
+    assert_true(h1_parse_request(te, strlen(te), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: x-a;q=\"B\", GZIP\r\n"
+                           "transfer-encoding: chunked\r\n\r\n");
+    free(s);
     /* HTTP/1.0 without Host: the HTTP/1.1 request upstream names the upstream */
     const char *in10 = "GET /x HTTP/1.0\r\nX-A: b\r\n\r\n";
     assert_true(h1_parse_request(in10, strlen(in10), &m) > 0);
