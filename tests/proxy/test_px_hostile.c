@@ -78,7 +78,9 @@ static char *many_headers(size_t *len)
 
 #define POST_TE(te)   "POST /te HTTP/1.1\r\nHost: a\r\n" te "\r\n\r\n" CHUNKED
 #define POST_CK(body) "POST /ck HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" body
-#define CODEC         "http1.codec_error"
+/* a request holding a NUL byte, and its length */
+#define WITH_NUL(s) s, sizeof(s) - 1
+#define CODEC       "http1.codec_error"
 
 static const struct row rows[] = {
     /* a control request: the table's 200 rows look like this */
@@ -217,11 +219,11 @@ static const struct row rows[] = {
      NULL, NULL},
 
     /* NUL bytes */
-    {"NUL in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n", 40, NULL, 400, CODEC, NULL,
-     NULL},
-    {"NUL in a name", "GET / HTTP/1.1\r\nHost: a\r\nX\0A: b\r\n\r\n", 38, NULL, 400, CODEC, NULL,
-     NULL},
-    {"NUL in the target", "GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n", 31, NULL, 400, CODEC, NULL,
+    {"NUL in a value", WITH_NUL("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n"), NULL, 400, CODEC,
+     NULL, NULL},
+    {"NUL in a name", WITH_NUL("GET / HTTP/1.1\r\nHost: a\r\nX\0A: b\r\n\r\n"), NULL, 400, CODEC,
+     NULL, NULL},
+    {"NUL in the target", WITH_NUL("GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n"), NULL, 400, CODEC, NULL,
      NULL},
 
     /* other malformed heads */
