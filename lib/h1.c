@@ -111,8 +111,7 @@ static int parse_status_line(const char *p, size_t n, struct h1_msg *m)
 }
 
 /* Walks the comma-separated tokens of a Connection/Transfer-Encoding value. */
-static void each_token(const char *v, size_t n, void (*fn)(const char *, size_t, void *),
-                       void *arg)
+static void each_token(const char *v, size_t n, void (*fn)(const char *, size_t, void *), void *arg)
 {
     size_t i = 0;
     while (i < n) {
@@ -140,6 +139,7 @@ static void conn_token(const char *t, size_t n, void *arg)
 
 struct te_state {
     int count;
+    int chunked; /* how many times chunked is listed */
     bool last_chunked;
 };
 
@@ -148,6 +148,7 @@ static void te_token(const char *t, size_t n, void *arg)
     struct te_state *s = arg;
     s->count++;
     s->last_chunked = eq_ci(t, n, "chunked");
+    s->chunked += s->last_chunked;
 }
 
 static int parse_content_length(const char *v, size_t n, int64_t *out)
@@ -189,7 +190,9 @@ static int interpret_headers(struct h1_msg *m)
         }
     }
     if (have_te) {
-        if (m->content_length >= 0 || te.count == 0 || !te.last_chunked || m->minor == 0)
+        /* chunked last and only once (RFC 9112 §6.1, §7) */
+        if (m->content_length >= 0 || te.count == 0 || !te.last_chunked || te.chunked > 1 ||
+            m->minor == 0)
             return H1_ERROR;
         m->chunked = true;
     }
@@ -223,16 +226,42 @@ static int parse_header_line(const char *p, size_t n, struct h1_msg *m)
     return 0;
 }
 
+/* Skips the empty lines (CRLF or LF) before a request line, at most H1_MAX_EMPTY_LINES; sets
+ * *pos past them. 0, H1_INCOMPLETE (a CR that may become one) or H1_ERROR (too many). */
+static int skip_empty_lines(const char *buf, size_t len, size_t *pos)
+{
+    size_t p = 0;
+    for (int n = 0;; n++) {
+        size_t k = 0;
+        if (p < len && buf[p] == '\n')
+            k = 1;
+        else if (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n')
+            k = 2;
+        else if (p + 1 == len && buf[p] == '\r')
+            return H1_INCOMPLETE;
+        if (k == 0)
+            break;
+        if (n == H1_MAX_EMPTY_LINES)
+            return H1_ERROR;
+        p += k;
+    }
+    *pos = p;
+    return 0;
+}
+
 static int parse_head(const char *buf, size_t len, struct h1_msg *m, bool request)
 {
     memset(m, 0, sizeof(*m));
     m->content_length = -1;
     size_t pos = 0, ll = 0, next;
+    int rc;
 
+    if (request && (rc = skip_empty_lines(buf, len, &pos)) != 0)
+        return rc;
     next = next_line(buf, len, pos, &ll);
     if (!next)
-        return partial_line_ok(buf, len) ? H1_INCOMPLETE : H1_ERROR;
-    int rc = request ? parse_request_line(buf, ll, m) : parse_status_line(buf, ll, m);
+        return partial_line_ok(buf + pos, len - pos) ? H1_INCOMPLETE : H1_ERROR;
+    rc = request ? parse_request_line(buf + pos, ll, m) : parse_status_line(buf + pos, ll, m);
     if (rc != 0)
         return rc;
     pos = next;
@@ -351,15 +380,20 @@ void h1_body_init_response(struct h1_body *b, const struct h1_msg *resp, bool he
     }
 }
 
-/* chunked grammar positions */
+/* chunked grammar positions (RFC 9112 §7.1); every line of the framing ends with CRLF: a bare
+ * CR or a bare LF is an error, so that no recipient can split the body differently */
 enum {
-    CK_SIZE,      /* hex digits */
-    CK_EXT,       /* chunk extension up to LF */
-    CK_DATA,      /* chunk data */
-    CK_DATA_CR,   /* CR after data */
-    CK_DATA_LF,   /* LF after data */
-    CK_TRAILER,   /* start of a trailer line (or the final empty line) */
-    CK_TRAILER_IN /* inside a trailer line */
+    CK_SIZE,       /* hex digits */
+    CK_SIZE_WS,    /* white space after the digits: only ';' or the CR may follow */
+    CK_EXT,        /* chunk extension up to the CR */
+    CK_SIZE_LF,    /* LF after the size line's CR */
+    CK_DATA,       /* chunk data */
+    CK_DATA_CR,    /* CR after data */
+    CK_DATA_LF,    /* LF after data */
+    CK_TRAILER,    /* start of a trailer line (or the final empty line) */
+    CK_TRAILER_IN, /* inside a trailer line */
+    CK_TRAILER_LF, /* LF after a trailer line's CR */
+    CK_END_LF,     /* LF of the final empty line */
 };
 
 static int hexval(char c)
@@ -373,36 +407,72 @@ static int hexval(char c)
     return -1;
 }
 
+/* The chunk-size line: size, optional white space and extensions, CRLF. Returns the next state,
+ * or -1 on an error. */
+static int chunk_size_byte(struct h1_body *b, char c)
+{
+    int v = hexval(c);
+    switch (b->state) {
+    case CK_SIZE:
+        if (v >= 0) {
+            if (++b->digits > 15)
+                return -1;
+            b->remaining = b->remaining * 16 + (uint64_t)v;
+            return CK_SIZE;
+        }
+        if (b->digits == 0)
+            return -1;
+        if (c == ' ' || c == '\t')
+            return CK_SIZE_WS;
+        return c == ';' ? CK_EXT : c == '\r' ? CK_SIZE_LF : -1;
+    case CK_SIZE_WS:
+        if (c == ' ' || c == '\t')
+            return CK_SIZE_WS;
+        return c == ';' ? CK_EXT : c == '\r' ? CK_SIZE_LF : -1;
+    case CK_EXT:
+        if (c == '\r')
+            return CK_SIZE_LF;
+        return is_vchar_or_ws((unsigned char)c) ? CK_EXT : -1;
+    case CK_SIZE_LF:
+        if (c != '\n')
+            return -1;
+        b->digits = 0;
+        return b->remaining ? CK_DATA : CK_TRAILER;
+    }
+    return -1;
+}
+
+/* The trailer section: field lines, then the final CRLF. Returns the next state, or -1. */
+static int chunk_trailer_byte(struct h1_body *b, char c)
+{
+    switch (b->state) {
+    case CK_TRAILER:
+        if (c == '\r')
+            return CK_END_LF;
+        /* a field line starts with a name: no obs-fold, no bare LF */
+        return is_tchar((unsigned char)c) ? CK_TRAILER_IN : -1;
+    case CK_TRAILER_IN:
+        if (c == '\r')
+            return CK_TRAILER_LF;
+        return is_vchar_or_ws((unsigned char)c) ? CK_TRAILER_IN : -1;
+    case CK_TRAILER_LF:
+        return c == '\n' ? CK_TRAILER : -1;
+    case CK_END_LF:
+        if (c != '\n')
+            return -1;
+        b->done = true;
+        return CK_END_LF;
+    }
+    return -1;
+}
+
 static long consume_chunked(struct h1_body *b, const char *buf, size_t len)
 {
     size_t i = 0;
     while (i < len && !b->done) {
         char c = buf[i];
+        int next;
         switch (b->state) {
-        case CK_SIZE: {
-            int v = hexval(c);
-            if (v >= 0) {
-                if (++b->digits > 15)
-                    return H1_ERROR;
-                b->remaining = b->remaining * 16 + (uint64_t)v;
-                i++;
-            } else if (b->digits > 0 && (c == ';' || c == '\r' || c == '\n' || c == ' ' ||
-                                         c == '\t')) {
-                b->state = CK_EXT;
-            } else {
-                return H1_ERROR;
-            }
-            break;
-        }
-        case CK_EXT:
-            i++;
-            if (c == '\n') {
-                b->digits = 0;
-                b->state = b->remaining ? CK_DATA : CK_TRAILER;
-            } else if (c != '\r' && !is_vchar_or_ws((unsigned char)c)) {
-                return H1_ERROR;
-            }
-            break;
         case CK_DATA: {
             size_t n = len - i;
             if (n > b->remaining)
@@ -412,38 +482,28 @@ static long consume_chunked(struct h1_body *b, const char *buf, size_t len)
             i += n;
             if (b->remaining == 0)
                 b->state = CK_DATA_CR;
-            break;
+            continue;
         }
         case CK_DATA_CR:
-            i++;
-            if (c == '\r')
-                b->state = CK_DATA_LF;
-            else if (c == '\n')
-                b->state = CK_SIZE;
-            else
-                return H1_ERROR;
+            next = c == '\r' ? CK_DATA_LF : -1;
             break;
         case CK_DATA_LF:
-            i++;
-            if (c != '\n')
-                return H1_ERROR;
-            b->state = CK_SIZE;
+            next = c == '\n' ? CK_SIZE : -1;
             break;
         case CK_TRAILER:
-            i++;
-            if (c == '\n')
-                b->done = true;
-            else if (c != '\r')
-                b->state = CK_TRAILER_IN;
-            break;
         case CK_TRAILER_IN:
-            i++;
-            if (c == '\n')
-                b->state = CK_TRAILER;
+        case CK_TRAILER_LF:
+        case CK_END_LF:
+            next = chunk_trailer_byte(b, c);
             break;
         default:
-            return H1_ERROR;
+            next = chunk_size_byte(b, c);
+            break;
         }
+        if (next < 0)
+            return H1_ERROR;
+        b->state = next;
+        i++;
     }
     return (long)i;
 }

@@ -21,6 +21,9 @@
 #include <stdint.h>
 
 #define H1_MAX_HEADERS 64
+/* Empty lines (CRLF or LF) ignored before a request line (RFC 9112 §2.2: a server SHOULD
+ * ignore at least one); more are an error. */
+#define H1_MAX_EMPTY_LINES 8
 
 enum {
     H1_ERROR = -1,

@@ -53,8 +53,9 @@ struct px {
     struct event_base *base;
     struct px_pool *pool;
     struct px_stats stats;
-    int access_fd; /* -1: no access log */
-    int lport;     /* the listener's port */
+    int access_fd;  /* -1: no access log */
+    int lport;      /* the listener's port */
+    long down_open; /* client sockets open: connections and those px_close is still closing */
     LIST_HEAD(, px_dconn) dconns;
     LIST_HEAD(, px_closing) closings;
     struct px_deferred *graveyard;
@@ -63,6 +64,7 @@ struct px {
     /* libevent common timeouts: O(1) re-arming of the per-request and per-connection timers */
     const struct timeval *down_idle_tv;
     const struct timeval *rq_timeout_tv;
+    const struct timeval *head_timeout_tv;
 };
 
 void px_defer_free(struct px *px, struct px_deferred *d);

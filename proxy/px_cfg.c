@@ -36,6 +36,13 @@ void px_cfg_defaults(struct px_cfg *c)
     c->max_request_bytes = 0;
     /* HCM max_request_headers_kb: 60 */
     c->max_request_headers_kb = 60;
+    /* HCM request_headers_timeout: Envoy's default is off, nginx's client_header_timeout 60 s.
+     * Not Envoy's here: 10 s is far above the head of any honest client (and of any scenario),
+     * and without it a client sending its head a byte at a time holds a connection for the
+     * 1 h idle timeout (slowloris). */
+    c->request_headers_timeout_ms = 10000;
+    /* overload manager's global downstream connection limit: unset, as in Envoy */
+    c->max_connections = 0;
     /* cluster common_http_protocol_options.idle_timeout: 1 h */
     c->upstream_idle_timeout_ms = 3600 * 1000L;
     /* cluster circuit breakers: max_connections 1024, max_pending_requests 1024 */
@@ -200,6 +207,22 @@ const struct opt_spec px_cfg_opts[] = {
      .metavar = "KB",
      .help = "Envoy HCM max_request_headers_kb (default 60): a larger request head gets 431",
      .min = 1, .max = 8192},
+    {.name = "request-headers-timeout", .type = OPT_MS, .off = F(request_headers_timeout_ms),
+     .metavar = "MS",
+     .help = "Envoy HCM request_headers_timeout, nginx client_header_timeout (default 10000, "
+             "0 = off): runs from the first byte of a request head until the head is complete; "
+             "then 408 and a close (access log: details request_header_timeout; stats "
+             "downstream_rq_header_timeout). Envoy's default is off and nginx's 60 s; 10 s is "
+             "far above any honest client's head and keeps a client that drips its head "
+             "(slowloris) from holding a connection for the 1 h idle timeout",
+     .min = 0, .max = LONG_MAX},
+    {.name = "max-connections", .type = OPT_INT, .off = F(max_connections), .metavar = "N",
+     .help = "Envoy overload manager global downstream connection limit "
+             "(max_active_downstream_connections), nginx worker_connections (default unset = 0, "
+             "as Envoy): with N client connections open (those still in a delayed or lingering "
+             "close included) a new one is accepted and closed at once (stats "
+             "downstream_global_cx_overflow)",
+     .min = 0, .max = 100000000},
 
     {.name = "upstream-idle-timeout", .type = OPT_MS, .off = F(upstream_idle_timeout_ms),
      .metavar = "MS",

@@ -71,6 +71,8 @@ struct px_cfg {
     long max_requests_per_connection;
     long max_request_bytes;
     long max_request_headers_kb;
+    long request_headers_timeout_ms;
+    long max_connections;
 
     /* upstream pool */
     long upstream_idle_timeout_ms;

@@ -90,6 +90,7 @@ static void finish(struct px_closing *c)
     c->out = NULL;
     close(c->fd);
     c->fd = -1;
+    c->px->down_open--;
     LIST_REMOVE(c, link);
     c->dfr.free_fn = closing_free;
     px_defer_free(c->px, &c->dfr);
@@ -204,6 +205,7 @@ void px_close_start(struct px *px, int fd, struct evbuffer *out, enum px_close_k
         if (out)
             evbuffer_free(out);
         close(fd);
+        px->down_open--;
         return;
     }
     c->px = px;

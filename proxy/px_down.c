@@ -66,8 +66,8 @@ static void dc_close(struct px_dconn *dc, enum px_close_kind kind)
     if (dc->dead)
         return;
     dc->dead = true;
-    struct event *tmrs[] = {dc->idle_tmr, dc->dur_tmr, dc->drain_tmr, dc->retry_tmr,
-                            dc->timeout_tmr};
+    struct event *tmrs[] = {dc->idle_tmr,  dc->dur_tmr,     dc->drain_tmr,
+                            dc->retry_tmr, dc->timeout_tmr, dc->head_tmr};
     for (size_t i = 0; i < sizeof(tmrs) / sizeof(tmrs[0]); i++)
         if (tmrs[i])
             event_free(tmrs[i]);
@@ -116,6 +116,11 @@ static void req_log_end(struct px_dconn *dc)
     req->active = false;
 }
 
+static void set_details(struct px_req *req, const char *details)
+{
+    snprintf(req->details, sizeof(req->details), "%s", details);
+}
+
 /* The client is gone (EOF, RST, write error) or the response was cut: Envoy resets the stream
  * and closes without flushing. */
 static void dc_abort(struct px_dconn *dc, unsigned flags)
@@ -125,6 +130,8 @@ static void dc_abort(struct px_dconn *dc, unsigned flags)
         req->flags |= flags;
         if (flags & PX_F_DC)
             dc->px->stats.downstream_cx_destroy_remote_active_rq++;
+        if ((flags & PX_F_DC) && !req->resp_started)
+            set_details(req, "downstream_remote_disconnect");
         px_pool_detach(req);
         req_log_end(dc);
     }
@@ -152,7 +159,8 @@ static void req_reset(struct px_dconn *dc)
     evbuffer_drain(upbuf, evbuffer_get_length(upbuf));
 }
 
-static void local_reply(struct px_dconn *dc, int status, const char *body)
+/* The proxy's own response; details says why (Envoy's response code details). */
+static void local_reply(struct px_dconn *dc, int status, const char *body, const char *details)
 {
     struct px *px = dc->px;
     struct px_req *req = &dc->req;
@@ -161,6 +169,7 @@ static void local_reply(struct px_dconn *dc, int status, const char *body)
         return;
     }
     px_pool_detach(req);
+    set_details(req, details);
     req->status = status;
     req->resp_started = true;
     req->close_after = req_close_after(dc, req);
@@ -173,8 +182,11 @@ static void local_reply(struct px_dconn *dc, int status, const char *body)
     req_finish(dc);
 }
 
-/* A malformed or oversized head: 400/431, then a delayed close (Envoy always delays these). */
-static void protocol_error(struct px_dconn *dc, int status)
+/* The proxy answers a request head it cannot take (400/431 malformed or oversized, 408 not
+ * complete in time), then closes with a delayed close (Envoy always delays these). dpe: a
+ * downstream protocol error (flag DPE, downstream_cx_protocol_error). */
+static void head_error(struct px_dconn *dc, int status, const char *body, const char *details,
+                       bool dpe)
 {
     struct px_req *req = &dc->req;
     req_reset(dc);
@@ -184,11 +196,44 @@ static void protocol_error(struct px_dconn *dc, int status)
     req->start_mono = clk_mono_us();
     req->rx_bytes = evbuffer_get_length(dc->in);
     req->protocol_error = true;
-    req->flags |= PX_F_DPE;
-    dc->px->stats.downstream_cx_protocol_error++;
+    if (dpe) {
+        req->flags |= PX_F_DPE;
+        dc->px->stats.downstream_cx_protocol_error++;
+    }
     dc->px->stats.downstream_rq_total++;
     dc->nreq++;
-    local_reply(dc, status, h1_reason(status));
+    local_reply(dc, status, body, details);
+}
+
+static void protocol_error(struct px_dconn *dc, int status, const char *details)
+{
+    head_error(dc, status, h1_reason(status), details, true);
+}
+
+/* --request-headers-timeout (Envoy's request_headers_timeout): the head that started did not
+ * complete in time. Envoy sets no response flag for it, only the details. */
+static void head_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct px_dconn *dc = arg;
+    (void)fd;
+    (void)what;
+    if (dc->dead || dc->req.active)
+        return;
+    dc->px->stats.downstream_rq_header_timeout++;
+    head_error(dc, 408, "request header timeout", "request_header_timeout", false);
+}
+
+/* Bytes of a request head are in: the timer runs from the first of them (not re-armed by the
+ * next ones, or a client dripping its head would never time out). */
+static void head_timer_start(struct px_dconn *dc)
+{
+    struct px *px = dc->px;
+    if (!px->head_timeout_tv)
+        return;
+    if (!dc->head_tmr)
+        dc->head_tmr = evtimer_new(px->base, head_timeout_cb, dc);
+    if (dc->head_tmr && !evtimer_pending(dc->head_tmr, NULL))
+        event_add(dc->head_tmr, px->head_timeout_tv);
 }
 
 static void start_attempt(struct px_dconn *dc)
@@ -198,7 +243,8 @@ static void start_attempt(struct px_dconn *dc)
     if (px_pool_request(dc->px->pool, req) == PX_POOL_OVERFLOW) {
         req->flags |= PX_F_UO;
         dc->px->stats.rq_503_by_reason[PX_REASON_OVERFLOW]++;
-        local_reply(dc, 503, PX_503_PREFIX "reset reason: overflow");
+        local_reply(dc, 503, PX_503_PREFIX "reset reason: overflow",
+                    "upstream_reset_before_response_started{overflow}");
     }
 }
 
@@ -257,7 +303,7 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
     if (req->resp_started)
         dc_abort(dc, 0);
     else
-        local_reply(dc, 504, "upstream request timeout");
+        local_reply(dc, 504, "upstream request timeout", "response_timeout");
 }
 
 static void request_complete(struct px_dconn *dc)
@@ -310,11 +356,11 @@ static void req_begin(struct px_dconn *dc, const struct h1_msg *m, size_t head_l
      * the body unread */
     if (cfg->max_request_bytes > 0 && m->content_length > cfg->max_request_bytes) {
         evbuffer_drain(dc->in, head_len);
-        local_reply(dc, 413, "Payload Too Large");
+        local_reply(dc, 413, "Payload Too Large", "request_payload_too_large");
         return;
     }
     bool expect = m->expect_continue && !req->body.done;
-    px_msg_request_head(req->upbuf, m, expect);
+    px_msg_request_head(req->upbuf, m, expect, cfg->upstream);
     if (cfg->retry_on) {
         if (!req->replay)
             req->replay = evbuffer_new();
@@ -346,13 +392,13 @@ static bool req_body(struct px_dconn *dc)
         req->protocol_error = true;
         req->flags |= PX_F_DPE;
         dc->px->stats.downstream_cx_protocol_error++;
-        local_reply(dc, 400, "Bad Request");
+        local_reply(dc, 400, "Bad Request", "http1.codec_error");
         return false;
     }
     req->rx_bytes += (uint64_t)n;
     if (cfg->max_request_bytes > 0 && req->body.payload > (uint64_t)cfg->max_request_bytes) {
         evbuffer_drain(dc->in, (size_t)n);
-        local_reply(dc, 413, "Payload Too Large");
+        local_reply(dc, 413, "Payload Too Large", "request_payload_too_large");
         return false;
     }
     if (n > 0) {
@@ -395,15 +441,20 @@ static void dc_process(struct px_dconn *dc)
             int rc = h1_parse_request(p, take, &m);
             if (rc == H1_INCOMPLETE) {
                 if (len >= limit)
-                    protocol_error(dc, 431);
+                    protocol_error(dc, 431, "http1.headers_too_large");
+                else
+                    head_timer_start(dc);
                 break;
             }
-            if (rc == H1_ERROR) {
-                protocol_error(dc, 400);
+            if (dc->head_tmr)
+                event_del(dc->head_tmr);
+            const char *refusal = rc > 0 ? px_msg_request_refusal(&m) : NULL;
+            if (rc == H1_ERROR || refusal) {
+                protocol_error(dc, 400, refusal ? refusal : "http1.codec_error");
                 break;
             }
             if (rc == H1_TOO_MANY) {
-                protocol_error(dc, 431);
+                protocol_error(dc, 431, "http1.too_many_headers");
                 break;
             }
             req_begin(dc, &m, (size_t)rc);
@@ -490,6 +541,7 @@ void px_down_upstream_head(struct px_req *req, const struct h1_msg *resp, const 
     }
     req->status = resp->status;
     req->resp_started = true;
+    set_details(req, "via_upstream");
     req->reframe = PX_REFRAME_NONE;
     if (rb->kind == H1_BODY_CLOSE && req->minor >= 1)
         req->reframe = PX_REFRAME_CHUNK;
@@ -581,6 +633,8 @@ void px_down_upstream_reset(struct px_req *req, enum px_reason reason)
         return;
     if (req->resp_started) {
         /* the response is cut: the client sees the connection end mid-response */
+        snprintf(req->details, sizeof(req->details), "upstream_reset_after_response_started{%s}",
+                 px_reason_name(reason));
         dc_abort(dc, flag);
         return;
     }
@@ -595,7 +649,10 @@ void px_down_upstream_reset(struct px_req *req, enum px_reason reason)
     int status = reason == PX_REASON_PROTOCOL_ERROR ? 502 : 503;
     if (status == 503)
         px->stats.rq_503_by_reason[reason]++;
-    local_reply(dc, status, body);
+    char details[PX_DETAILS_MAX];
+    snprintf(details, sizeof(details), "upstream_reset_before_response_started{%s}",
+             px_reason_name(reason));
+    local_reply(dc, status, body, details);
 }
 
 void px_down_upstream_drained(struct px_req *req)
@@ -695,7 +752,7 @@ static void duration_cb(evutil_socket_t fd, short what, void *arg)
         start_drain(dc);
 }
 
-static void dc_new(struct px *px, int fd)
+void px_down_new(struct px *px, int fd)
 {
     const struct px_cfg *cfg = px->cfg;
     struct px_dconn *dc = calloc(1, sizeof(*dc));
@@ -727,6 +784,7 @@ static void dc_new(struct px *px, int fd)
         return;
     }
     LIST_INSERT_HEAD(&px->dconns, dc, link);
+    px->down_open++;
     px->stats.downstream_cx_total++;
     if (cfg->downstream_idle_timeout_ms > 0) {
         dc->idle_tmr = evtimer_new(px->base, idle_cb, dc);
@@ -735,21 +793,6 @@ static void dc_new(struct px *px, int fd)
     if (cfg->max_connection_duration_ms > 0) {
         dc->dur_tmr = evtimer_new(px->base, duration_cb, dc);
         px_arm_ms(dc->dur_tmr, cfg->max_connection_duration_ms);
-    }
-}
-
-void px_down_accept(int lfd, short what, void *arg)
-{
-    struct px *px = arg;
-    (void)what;
-    for (int i = 0; i < 64; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return;
-        }
-        dc_new(px, fd);
     }
 }
 

@@ -23,8 +23,9 @@
 struct evbuffer;
 struct px_uconn;
 
-#define PX_METHOD_MAX 24
-#define PX_PATH_MAX   256
+#define PX_METHOD_MAX  24
+#define PX_PATH_MAX    256
+#define PX_DETAILS_MAX 80
 
 struct px_req {
     struct px_dconn *dc;
@@ -61,8 +62,11 @@ struct px_req {
     struct h1_body dechunk; /* PX_REFRAME_DECHUNK: chunk grammar of the upstream body */
     bool close_after;
     bool http10_sans_cl;
-    bool protocol_error; /* local 400/431 */
+    bool protocol_error; /* local 400/431/408 to a head: closes after it, delayed */
     unsigned flags;      /* PX_F_* */
+    /* why the response is what it is, Envoy's %RESPONSE_CODE_DETAILS% ("via_upstream",
+     * "missing_host_header", ...); empty when there was no response */
+    char details[PX_DETAILS_MAX];
 };
 
 struct px_dconn {
@@ -76,14 +80,14 @@ struct px_dconn {
     bool dead;
     bool in_process; /* px_down's parse loop is on the stack */
     bool up_paused;  /* the upstream read is paused until out drains (back-pressure) */
-    struct event *idle_tmr, *dur_tmr, *drain_tmr, *retry_tmr, *timeout_tmr;
+    struct event *idle_tmr, *dur_tmr, *drain_tmr, *retry_tmr, *timeout_tmr, *head_tmr;
     struct px_req req; /* HTTP/1: one request at a time */
     LIST_ENTRY(px_dconn) link;
     struct px_deferred dfr;
 };
 
-/* The listener's accept callback argument is the struct px. */
-void px_down_accept(int lfd, short what, void *arg);
+/* A connection px_listen accepted (non-blocking): the downstream side takes it over. */
+void px_down_new(struct px *px, int fd);
 
 /* Closes every downstream connection (exit). */
 void px_down_close_all(struct px *px);

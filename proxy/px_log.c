@@ -51,6 +51,7 @@ void px_log_request(struct px *px, const struct px_req *req, const struct px_dco
     jl_str(&j, "protocol", req->minor ? "HTTP/1.1" : "HTTP/1.0");
     jl_int(&j, "status", req->resp_started ? req->status : 0);
     jl_str(&j, "flags", px_flags_str(req->flags, flags, sizeof(flags)));
+    jl_str(&j, "details", req->details[0] ? req->details : "-");
     jl_int(&j, "attempts", req->attempts);
     jl_raw(&j, "upstream_ports", ports);
     jl_raw(&j, "upstream_reused", reused);

@@ -14,6 +14,7 @@
 #include "px_cfg.h"
 #include "px_close.h"
 #include "px_down.h"
+#include "px_listen.h"
 #include "px_log.h"
 #include "px_pool.h"
 
@@ -48,7 +49,8 @@ int main(int argc, char **argv)
     char err[512];
     int rc = 1, lfd = -1;
     struct event_config *ecfg = NULL;
-    struct event *lev = NULL, *sigs[3] = {NULL, NULL, NULL};
+    struct px_listener *lst = NULL;
+    struct event *sigs[3] = {NULL, NULL, NULL};
     static const int signums[3] = {SIGTERM, SIGINT, SIGUSR1};
 
     int prc = px_cfg_parse(&cfg, argc, argv, err, sizeof(err));
@@ -82,6 +84,7 @@ int main(int argc, char **argv)
     }
     px.down_idle_tv = px_common_timeout(&px, cfg.downstream_idle_timeout_ms);
     px.rq_timeout_tv = px_common_timeout(&px, cfg.upstream_timeout_ms);
+    px.head_timeout_tv = px_common_timeout(&px, cfg.request_headers_timeout_ms);
 
     if (cfg.access_log) {
         px.access_fd = px_log_open(cfg.access_log);
@@ -100,8 +103,10 @@ int main(int argc, char **argv)
     px.lport = net_local_port(lfd);
     px.pool = px_pool_new(&px);
     px.reaper = event_new(px.base, -1, 0, reaper_cb, &px);
-    lev = event_new(px.base, lfd, EV_READ | EV_PERSIST, px_down_accept, &px);
-    if (!px.pool || !px.reaper || !lev || event_add(lev, NULL) != 0)
+    if (!px.pool || !px.reaper)
+        goto out;
+    lst = px_listen_new(&px, lfd);
+    if (!lst)
         goto out;
     for (int i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(px.base, signums[i], signal_cb, &px);
@@ -134,8 +139,7 @@ out:
     for (int i = 0; i < 3; i++)
         if (sigs[i])
             event_free(sigs[i]);
-    if (lev)
-        event_free(lev);
+    px_listen_free(lst);
     if (px.reaper)
         event_free(px.reaper);
     if (lfd >= 0)

@@ -1,5 +1,6 @@
 #include "px_msg.h"
 
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,49 @@ static bool hop_by_hop(const struct h1_header *h)
            name_is(h, "te") || name_is(h, "upgrade");
 }
 
+/* Whether the comma-separated list v (a Connection value) holds the token t. */
+static bool list_has(const char *v, size_t n, const char *t, size_t tlen)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e - s == tlen && strncasecmp(v + s, t, tlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a Connection line of m names the header called name (RFC 9110 §7.6.1: the sender
+ * marks it hop-by-hop). */
+static bool nominated(const struct h1_msg *m, const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const struct h1_header *c = &m->headers[i];
+        if (name_is(c, "connection") && list_has(c->value, c->value_len, name, name_len))
+            return true;
+    }
+    return false;
+}
+
+/* Hop-by-hop headers are not forwarded: the fixed ones and those the message's Connection names
+ * (never the framing ones: a request naming them is refused, and a response's body is relayed by
+ * them). */
+static bool drop_hop_by_hop(const struct h1_msg *m, bool has_connection, const struct h1_header *h)
+{
+    if (hop_by_hop(h))
+        return true;
+    if (!has_connection || name_is(h, "content-length") || name_is(h, "transfer-encoding"))
+        return false;
+    return nominated(m, h->name, h->name_len);
+}
+
 static void sb_header(struct sb *s, const struct h1_header *h)
 {
     sb_put(s, h->name, h->name_len);
@@ -61,7 +105,113 @@ static void sb_header(struct sb *s, const struct h1_header *h)
     sb_put(s, "\r\n", 2);
 }
 
-void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled)
+/* RFC 3986 uri-host [ ":" port ]: reg-name (unreserved, pct-encoded, sub-delims), IPv4, or an
+ * IP literal in brackets. Only the alphabet is checked: enough to refuse spaces, userinfo, paths
+ * and quotes that an upstream would read as something else. */
+static bool host_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            continue;
+        if (c == '\0' || !strchr("-._~%!$&'()*+,;=:[]", c))
+            return false;
+    }
+    return true;
+}
+
+/* A name with '_' that reads as a framing header once '_' is taken for '-', as CGI-style
+ * servers (and WSGI, PHP) do: Transfer_Encoding, content_length. */
+static bool framing_lookalike(const struct h1_header *h)
+{
+    static const char *const framing[] = {"content-length", "transfer-encoding"};
+    if (!memchr(h->name, '_', h->name_len))
+        return false;
+    for (size_t k = 0; k < sizeof(framing) / sizeof(framing[0]); k++) {
+        size_t n = strlen(framing[k]);
+        if (h->name_len != n)
+            continue;
+        size_t i = 0;
+        while (i < n &&
+               (h->name[i] == '_' ? '-' : tolower((unsigned char)h->name[i])) == framing[k][i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+const char *px_msg_request_refusal(const struct h1_msg *req)
+{
+    const struct h1_header *host = NULL;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct h1_header *h = &req->headers[i];
+        if (framing_lookalike(h))
+            return "http1.unexpected_underscore";
+        if (!name_is(h, "host"))
+            continue;
+        if (host)
+            return "duplicate_host_header";
+        host = h;
+    }
+    /* dropping them would change how the body is framed, or where the request goes */
+    static const char *const kept[] = {"content-length", "transfer-encoding", "host"};
+    for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++)
+        if (nominated(req, kept[k], strlen(kept[k])))
+            return "connection_header_names_framing";
+    if (!host)
+        return req->minor >= 1 ? "missing_host_header" : NULL;
+    if (!host_ok(host->value, host->value_len))
+        return "invalid_host_header";
+    return NULL;
+}
+
+/* The framing headers of a request, in one spelling (the parser accepted them, so they agree):
+ * Content-Length once, in decimal without leading zeros; Transfer-Encoding codings joined by
+ * ", " with chunked in lower case. An upstream that would read "Chunked" or "005" another way
+ * than the proxy did gets nothing to misread. */
+static void sb_framing(struct sb *s, const struct h1_msg *req, const struct h1_header *h,
+                       bool *cl_sent)
+{
+    if (name_is(h, "content-length")) {
+        char tmp[32];
+        if (*cl_sent)
+            return;
+        *cl_sent = true;
+        int n = snprintf(tmp, sizeof(tmp), ": %lld\r\n", (long long)req->content_length);
+        sb_put(s, h->name, h->name_len);
+        sb_put(s, tmp, (size_t)n);
+        return;
+    }
+    sb_put(s, h->name, h->name_len);
+    sb_put(s, ": ", 2);
+    const char *v = h->value;
+    size_t i = 0, n = h->value_len;
+    bool first = true;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t b = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e == b)
+            continue;
+        if (!first)
+            sb_put(s, ", ", 2);
+        first = false;
+        if (e - b == 7 && strncasecmp(v + b, "chunked", 7) == 0)
+            sb_put(s, "chunked", 7);
+        else
+            sb_put(s, v + b, e - b);
+    }
+    sb_put(s, "\r\n", 2);
+}
+
+void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled,
+                         const char *default_host)
 {
     struct sb s;
     s.out = out;
@@ -70,11 +220,21 @@ void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool ex
     sb_put(&s, " ", 1);
     sb_put(&s, req->target, req->target_len);
     sb_str(&s, " HTTP/1.1\r\n");
+    bool has_connection = h1_find(req, "connection") != NULL;
+    bool cl_sent = false;
+    if (default_host && !h1_find(req, "host")) {
+        sb_str(&s, "Host: ");
+        sb_str(&s, default_host);
+        sb_put(&s, "\r\n", 2);
+    }
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct h1_header *h = &req->headers[i];
-        if (hop_by_hop(h) || (expect_handled && name_is(h, "expect")))
+        if (drop_hop_by_hop(req, has_connection, h) || (expect_handled && name_is(h, "expect")))
             continue;
-        sb_header(&s, h);
+        if (name_is(h, "content-length") || name_is(h, "transfer-encoding"))
+            sb_framing(&s, req, h, &cl_sent);
+        else
+            sb_header(&s, h);
     }
     sb_put(&s, "\r\n", 2);
     sb_done(&s);
@@ -100,9 +260,10 @@ void px_msg_response_head(struct evbuffer *out, const struct h1_msg *resp,
     else
         status_line(&s, h->minor, resp->status, h1_reason(resp->status),
                     strlen(h1_reason(resp->status)));
+    bool has_connection = h1_find(resp, "connection") != NULL;
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct h1_header *hd = &resp->headers[i];
-        if (hop_by_hop(hd))
+        if (drop_hop_by_hop(resp, has_connection, hd))
             continue;
         if (h->reframe == PX_REFRAME_DECHUNK && name_is(hd, "transfer-encoding"))
             continue;

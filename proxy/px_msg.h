@@ -3,8 +3,9 @@
  * clients and close-delimited upstream bodies need. Pure functions on evbuffers, unit-tested.
  *
  * Upstream requests are always HTTP/1.1 (as Envoy sends them); hop-by-hop headers (Connection,
- * Keep-Alive, Proxy-Connection, TE, Upgrade) are not forwarded in either direction, so the
- * upstream's "Connection: close" never reaches the client (docs/behaviour.md, Envoy). */
+ * Keep-Alive, Proxy-Connection, TE, Upgrade, and those a Connection line names) are not
+ * forwarded in either direction, so the upstream's "Connection: close" never reaches the client
+ * (docs/behaviour.md, Envoy). */
 #ifndef RACELAB_PX_MSG_H
 #define RACELAB_PX_MSG_H
 
@@ -25,8 +26,25 @@ enum px_reframe {
  * "retried and the latest " goes before "reset reason". */
 #define PX_503_PREFIX "upstream connect error or disconnect/reset before headers. "
 
-/* expect_handled: the proxy answered "Expect: 100-continue" itself, so the header is dropped. */
-void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled);
+/* Why the parsed request must not be forwarded (the proxy answers 400): a name for the access
+ * log's details, NULL when it may be forwarded.
+ *   missing_host_header    HTTP/1.1 without Host (RFC 9112 §3.2; HTTP/1.0 may omit it)
+ *   duplicate_host_header  more than one Host line, even with the same value
+ *   invalid_host_header    a Host value that is not uri-host [ ":" port ]
+ *   http1.unexpected_underscore  a name that is Content-Length or Transfer-Encoding once '_' is
+ *                          read as '-' (Transfer_Encoding): CGI-style upstreams do, and would
+ *                          frame the body differently (Envoy's headers_with_underscores_action
+ *                          REJECT_REQUEST, for these two names only)
+ *   connection_header_names_framing  Connection names Content-Length, Transfer-Encoding or
+ *                          Host: dropping them as hop-by-hop would change the framing or the
+ *                          destination of the request */
+const char *px_msg_request_refusal(const struct h1_msg *req);
+
+/* expect_handled: the proxy answered "Expect: 100-continue" itself, so the header is dropped.
+ * default_host: the Host sent for a request without one (HTTP/1.0): the upstream request is
+ * HTTP/1.1, which requires it; nginx sends its $proxy_host, the upstream's address. */
+void px_msg_request_head(struct evbuffer *out, const struct h1_msg *req, bool expect_handled,
+                         const char *default_host);
 
 struct px_resp_head {
     int minor;  /* the client's HTTP version: the status line says the same */

@@ -81,6 +81,10 @@ int px_stats_write(const struct px_stats *s, const char *name, const char *path)
     C(downstream_cx_max_duration_reached);
     C(downstream_cx_max_requests_reached);
     C(downstream_cx_destroy_remote_active_rq);
+    C(downstream_cx_fd_exhausted);
+    C(listener_accept_paused);
+    C(downstream_global_cx_overflow);
+    C(downstream_rq_header_timeout);
     C(downstream_rq_total);
     C(downstream_rq_1xx);
     C(downstream_rq_2xx);

@@ -25,6 +25,10 @@ struct px_stats {
     uint64_t downstream_cx_max_duration_reached;
     uint64_t downstream_cx_max_requests_reached;
     uint64_t downstream_cx_destroy_remote_active_rq;
+    uint64_t downstream_cx_fd_exhausted;    /* accepted and closed at once: out of descriptors */
+    uint64_t listener_accept_paused;        /* the listener stopped for PX_ACCEPT_PAUSE_MS */
+    uint64_t downstream_global_cx_overflow; /* accepted and closed at once: --max-connections */
+    uint64_t downstream_rq_header_timeout;  /* 408: --request-headers-timeout */
     uint64_t downstream_rq_total;
     uint64_t downstream_rq_1xx, downstream_rq_2xx, downstream_rq_3xx, downstream_rq_4xx,
         downstream_rq_5xx;

@@ -65,6 +65,8 @@ static struct sample samples[] = {
     {"get", true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, H1_BODY_NONE, "", true, 1},
     {"get-lf-only", true, "GET /x?y=1 HTTP/1.1\nHost: a\n\n", 0, H1_BODY_NONE, "", true, 1},
     {"get-10", true, "GET / HTTP/1.0\r\n\r\n", 0, H1_BODY_NONE, "", false, 0},
+    {"get-after-empty-lines", true, "\r\n\n\r\nGET /e HTTP/1.1\r\nHost: a\r\n\r\n", 0, H1_BODY_NONE,
+     "", true, 1},
     {"get-10-keep-alive", true, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, H1_BODY_NONE,
      "", true, 0},
     {"post-length", true,
@@ -92,8 +94,9 @@ static struct sample samples[] = {
 
 static size_t head_len_of(const char *msg)
 {
-    const char *a = strstr(msg, "\r\n\r\n");
-    const char *b = strstr(msg, "\n\n");
+    size_t skip = strspn(msg, "\r\n"); /* empty lines before a request line */
+    const char *a = strstr(msg + skip, "\r\n\r\n");
+    const char *b = strstr(msg + skip, "\n\n");
     if (a && (!b || a < b))
         return (size_t)(a - msg) + 4;
     return (size_t)(b - msg) + 2;
@@ -269,7 +272,12 @@ static const struct bad bads[] = {
     {true, " GET / HTTP/1.1\r\n\r\n", H1_ERROR},
     {true, "GET / HTTP/1.1 \r\n\r\n", H1_ERROR},
     {true, "G(T / HTTP/1.1\r\n\r\n", H1_ERROR},
-    {true, "\r\n\r\n", H1_ERROR},
+    /* empty lines before the request line are ignored (RFC 9112 §2.2), up to a bound */
+    {true, "\r\n\r\n", H1_INCOMPLETE},
+    {true, "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", H1_ERROR},
+    {true, "\rGET / HTTP/1.1\r\n\r\n", H1_ERROR},
+    {true, "\r\r\nGET / HTTP/1.1\r\n\r\n", H1_ERROR},
+    {false, "\r\nHTTP/1.1 200 OK\r\n\r\n", H1_ERROR},
     /* bad versions */
     {true, "GET / HTTP/2.0\r\n\r\n", H1_ERROR},
     {true, "GET / HTTP/1.2\r\n\r\n", H1_ERROR},
@@ -296,6 +304,10 @@ static const struct bad bads[] = {
     {true, "POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", H1_ERROR},
     {true, "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", H1_ERROR},
     {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", H1_ERROR},
+    /* chunked applied twice (RFC 9112 §7: MUST NOT be applied more than once) */
+    {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", H1_ERROR},
+    {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+     H1_ERROR},
     {true, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", H1_ERROR},
     {false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", H1_ERROR},
     /* control bytes */
@@ -327,6 +339,36 @@ static void test_malformed_rejected(void **state)
     assert_int_equal(parse(true, nul, sizeof(nul) - 1, &m), H1_ERROR);
 }
 
+/* RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line; this
+ * parser ignores up to H1_MAX_EMPTY_LINES (CRLF or LF), and they count in the head's length. */
+static void test_empty_lines_before_request(void **state)
+{
+    (void)state;
+    char buf[256];
+    for (int n = 1; n <= H1_MAX_EMPTY_LINES + 1; n++) {
+        size_t len = 0;
+        for (int i = 0; i < n; i++)
+            len += (size_t)sprintf(buf + len, "%s", i % 2 ? "\n" : "\r\n");
+        size_t lead = len;
+        len += (size_t)sprintf(buf + len, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
+        struct h1_msg m;
+        assert_int_equal(parse(true, buf, len, &m), n > H1_MAX_EMPTY_LINES ? H1_ERROR : (int)len);
+        int r = h1_parse_request(buf, len, &m); /* unguarded: m points into buf */
+        if (n > H1_MAX_EMPTY_LINES) {
+            assert_int_equal(r, H1_ERROR);
+            continue;
+        }
+        assert_int_equal(r, (int)len);
+        assert_true(h1_method_is(&m, "GET"));
+        assert_int_equal(m.target_len, 2);
+        assert_memory_equal(m.target, "/e", 2);
+        assert_ptr_equal(m.method, buf + lead);
+    }
+    /* a lone CR at the end may still become an empty line */
+    struct h1_msg m;
+    assert_int_equal(parse(true, "\r\n\r", 3, &m), H1_INCOMPLETE);
+}
+
 static void test_bad_chunks(void **state)
 {
     (void)state;
@@ -339,6 +381,20 @@ static void test_bad_chunks(void **state)
         "5\r\nhelloX\r\n0\r\n\r\n",        /* data not followed by CRLF */
         "5\r\nhello\rX0\r\n\r\n",          /* CR not followed by LF */
         "5;ext\x01\r\nhello\r\n0\r\n\r\n", /* control byte in an extension */
+        "5 x\r\nhello\r\n0\r\n\r\n",       /* junk after the size's white space */
+        /* bare CR, bare LF: every line of the chunk framing ends with CRLF (RFC 9112 §7.1) */
+        "5;a\rb\r\nhello\r\n0\r\n\r\n",          /* bare CR in an extension */
+        "5\r\r\nhello\r\n0\r\n\r\n",             /* CR CR LF after the size */
+        "5\nhello\r\n0\r\n\r\n",                 /* bare LF after the size */
+        "5;ext\nhello\r\n0\r\n\r\n",             /* bare LF after an extension */
+        "5\r\nhello\n0\r\n\r\n",                 /* bare LF after the data */
+        "5\r\nhello\r\n0\n\r\n",                 /* bare LF after the last chunk */
+        "5\r\nhello\r\n0\r\n\n",                 /* bare LF as the final empty line */
+        "5\r\nhello\r\n0\r\n\rX",                /* CR not followed by LF at the end */
+        "5\r\nhello\r\n0\r\nT: x\n\r\n",         /* bare LF after a trailer */
+        "5\r\nhello\r\n0\r\nT: x\ry\r\n\r\n",    /* bare CR in a trailer */
+        "5\r\nhello\r\n0\r\nT: x\r\n y\r\n\r\n", /* obs-fold in the trailers */
+        "5\r\nhello\r\n0\r\nT: \x01\r\n\r\n",    /* control byte in a trailer */
     };
     const char *head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
     struct h1_msg m;
@@ -395,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_body_stops_at_message_end),
         cmocka_unit_test(test_header_facts),
         cmocka_unit_test(test_malformed_rejected),
+        cmocka_unit_test(test_empty_lines_before_request),
         cmocka_unit_test(test_bad_chunks),
         cmocka_unit_test(test_too_many_headers),
         cmocka_unit_test(test_reason_phrases),

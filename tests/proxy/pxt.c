@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include "h1.h"
 
 #define MAX_ARGS 64
 
@@ -137,6 +140,28 @@ size_t acc_count_flag(json_t *acc, const char *flag)
 size_t acc_count_status(json_t *acc, long long status)
 {
     return rec_count_int(acc, "status", status);
+}
+
+int pxt_read_response(int fd, char *buf, size_t cap, bool *closes)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (;;) {
+        struct h1_msg m;
+        int hl = h1_parse_response(buf, len, &m);
+        if (hl > 0 && m.content_length >= 0 && len >= (size_t)hl + (size_t)m.content_length) {
+            if (closes)
+                *closes = m.conn_close;
+            return m.status;
+        }
+        if (hl != H1_INCOMPLETE && hl <= 0)
+            return 0;
+        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
+        if (r <= 0)
+            return 0;
+        len += (size_t)r;
+        buf[len] = '\0';
+    }
 }
 
 int pxp_run(const char *dir, char **err, ...)

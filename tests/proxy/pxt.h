@@ -37,6 +37,10 @@ size_t acc_count_flag(json_t *acc, const char *flag);
 /* Access-log records with this status. */
 size_t acc_count_status(json_t *acc, long long status);
 
+/* Reads one response (head and Content-Length body) from a blocking socket into buf; returns
+ * its status, 0 when the connection ended first. *closes: it said "Connection: close". */
+int pxt_read_response(int fd, char *buf, size_t cap, bool *closes);
+
 /* Runs racelab-proxy with argv (NULL-terminated, without the program) to completion; returns
  * its exit code and its stderr (malloc'd) in *err. */
 int pxp_run(const char *dir, char **err, ...);

@@ -56,6 +56,9 @@ static void test_defaults_mirror_envoy(void **state)
     assert_int_equal(c.max_requests_per_connection, 0);
     assert_int_equal(c.max_request_bytes, 0);
     assert_int_equal(c.max_request_headers_kb, 60);
+    /* not Envoy's (off): nginx's client_header_timeout idea, shorter (see --help) */
+    assert_int_equal(c.request_headers_timeout_ms, 10000);
+    assert_int_equal(c.max_connections, 0);
     assert_int_equal(c.upstream_idle_timeout_ms, 3600000);
     assert_int_equal(c.upstream_max_connections, 1024);
     assert_int_equal(c.upstream_max_pending, 1024);
@@ -136,6 +139,12 @@ static void test_values(void **state)
     assert_int_equal(c.delayed_close_timeout_ms, 0);
     assert_int_equal(PARSE(&c, err, UP, "--lingering-close", "--delayed-close-timeout", "0"),
                      OPT_OK);
+    assert_int_equal(
+        PARSE(&c, err, UP, "--request-headers-timeout", "2s", "--max-connections", "500"), OPT_OK);
+    assert_int_equal(c.request_headers_timeout_ms, 2000);
+    assert_int_equal(c.max_connections, 500);
+    assert_int_equal(PARSE(&c, err, UP, "--request-headers-timeout", "0"), OPT_OK);
+    assert_int_equal(c.request_headers_timeout_ms, 0);
     assert_int_equal(PARSE(&c, err, UP, "--listen", ":0", "--name", "proxy2"), OPT_OK);
     assert_int_equal(c.listen_addr.sin_port, 0);
     assert_string_equal(c.name, "proxy2");
@@ -156,6 +165,9 @@ static void test_bad_values_name_the_flag(void **state)
     BAD("--delayed-close-timeout", NULL, UP, "--delayed-close-timeout", "-5");
     BAD("--max-request-headers-kb", NULL, UP, "--max-request-headers-kb", "0");
     BAD("--upstream-max-connections", NULL, UP, "--upstream-max-connections", "0");
+    BAD("--request-headers-timeout", NULL, UP, "--request-headers-timeout", "-1");
+    BAD("--max-connections", NULL, UP, "--max-connections", "-1");
+    BAD("--max-connections", NULL, UP, "--max-connections", "many");
     BAD("--upstream", NULL, "--name", "x");
     BAD("--upstream", NULL, "--upstream", "127.0.0.1:0");
     BAD("--upstream", NULL, "--upstream", "localhost:80");

@@ -172,17 +172,99 @@ static void test_request_head(void **state)
     int rc = h1_parse_request(in, strlen(in), &m);
     assert_true(rc > 0);
     struct evbuffer *b = evbuffer_new();
-    px_msg_request_head(b, &m, true);
+    px_msg_request_head(b, &m, true, "up:9");
     char *s = drain_all(b);
     assert_string_equal(s,
                         "POST /up?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-A: b\r\n\r\n");
     free(s);
-    px_msg_request_head(b, &m, false);
+    px_msg_request_head(b, &m, false, "up:9");
     s = drain_all(b);
     assert_non_null(strstr(s, "Expect: 100-continue\r\n"));
     assert_null(strstr(s, "onnection"));
     free(s);
+    /* headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1), in any of its lines */
+    const char *nom = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Foo\r\nX-Foo: 1\r\n"
+                      "X-Bar: 2\r\nconnection: x-baz\r\nX-Baz: 3\r\nX-Foo-2: 4\r\n\r\n";
+    assert_true(h1_parse_request(nom, strlen(nom), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "GET / HTTP/1.1\r\nHost: a\r\nX-Bar: 2\r\nX-Foo-2: 4\r\n\r\n");
+    free(s);
+    /* framing in one spelling: one Content-Length in decimal, chunked in lower case */
+    const char *cl =
+        "POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 007\r\nContent-Length: 7\r\n\r\n";
+    assert_true(h1_parse_request(cl, strlen(cl), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 7\r\n\r\n");
+    free(s);
+    const char *te = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: x-a;q=\"B\" ,,\tGZIP\r\n"
+                     "transfer-encoding: CHUNKED\r\n\r\n";
+    assert_true(h1_parse_request(te, strlen(te), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: x-a;q=\"B\", GZIP\r\n"
+                           "transfer-encoding: chunked\r\n\r\n");
+    free(s);
+    /* HTTP/1.0 without Host: the HTTP/1.1 request upstream names the upstream */
+    const char *in10 = "GET /x HTTP/1.0\r\nX-A: b\r\n\r\n";
+    assert_true(h1_parse_request(in10, strlen(in10), &m) > 0);
+    px_msg_request_head(b, &m, false, "up:9");
+    s = drain_all(b);
+    assert_string_equal(s, "GET /x HTTP/1.1\r\nHost: up:9\r\nX-A: b\r\n\r\n");
+    free(s);
     evbuffer_free(b);
+}
+
+struct refusal {
+    const char *req;
+    const char *why; /* NULL: forwarded */
+};
+
+static const struct refusal refusals[] = {
+    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost: a.b-c_d~e%41:8080\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost:\r\n\r\n", NULL}, /* empty: a target without authority */
+    {"GET / HTTP/1.0\r\n\r\n", NULL},          /* HTTP/1.0 may omit it */
+    {"GET / HTTP/1.1\r\n\r\n", "missing_host_header"},
+    {"GET / HTTP/1.1\r\nX-Host: a\r\n\r\n", "missing_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "duplicate_host_header"},
+    {"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", "duplicate_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", "invalid_host_header"},
+    {"GET / HTTP/1.0\r\nHost: a\"b\r\n\r\n", "invalid_host_header"},
+    /* names that become a framing header when '_' is read as '-' (CGI, WSGI, PHP) */
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n",
+     "http1.unexpected_underscore"},
+    {"POST / HTTP/1.1\r\nHost: a\r\ncontent_length: 5\r\n\r\n", "http1.unexpected_underscore"},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\nContent-Length: 0\r\n\r\n",
+     "http1.unexpected_underscore"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: b\r\n\r\n", NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent_Length_X: 1\r\n\r\n", NULL},
+    /* Connection naming a header the proxy cannot drop without changing the message */
+    {"POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: 1\r\n\r\n",
+     "connection_header_names_framing"},
+    {"POST / HTTP/1.1\r\nHost: a\r\nConnection: close, transfer-encoding\r\n\r\n",
+     "connection_header_names_framing"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nConnection: HOST\r\n\r\n",
+     "connection_header_names_framing"},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Host\r\n\r\n", NULL},
+};
+
+static void test_request_refusal(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        struct h1_msg m;
+        assert_true(h1_parse_request(refusals[i].req, strlen(refusals[i].req), &m) > 0);
+        const char *why = px_msg_request_refusal(&m);
+        const char *want = refusals[i].why;
+        if ((why == NULL) != (want == NULL) || (why && strcmp(why, want) != 0))
+            fail_msg("refusal #%zu: %s, want %s", i, why ? why : "none", want ? want : "none");
+    }
 }
 
 static void test_response_head(void **state)
@@ -198,6 +280,15 @@ static void test_response_head(void **state)
     char *s = drain_all(b);
     /* the upstream's Connection: close is not passed on */
     assert_string_equal(s, "HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\nX-B: c\r\n\r\n");
+    free(s);
+    /* nor the headers it names, except the framing the proxy relays the body by */
+    const char *nom = "HTTP/1.1 200 OK\r\nConnection: close, X-Internal, Content-Length\r\n"
+                      "X-Internal: s\r\nContent-Length: 0\r\n\r\n";
+    struct h1_msg mn;
+    assert_true(h1_parse_response(nom, strlen(nom), &mn) > 0);
+    px_msg_response_head(b, &mn, &h);
+    s = drain_all(b);
+    assert_string_equal(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     free(s);
     struct px_resp_head h10 = {.minor = 0, .close = true, .reframe = PX_REFRAME_DECHUNK};
     px_msg_response_head(b, &m, &h10);
@@ -300,10 +391,10 @@ static void test_reframe_every_split(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backoff_bounds),      cmocka_unit_test(test_retry_policy),
-        cmocka_unit_test(test_close_decision),      cmocka_unit_test(test_request_head),
-        cmocka_unit_test(test_response_head),       cmocka_unit_test(test_local_reply),
-        cmocka_unit_test(test_reframe_every_split),
+        cmocka_unit_test(test_backoff_bounds),  cmocka_unit_test(test_retry_policy),
+        cmocka_unit_test(test_close_decision),  cmocka_unit_test(test_request_head),
+        cmocka_unit_test(test_request_refusal), cmocka_unit_test(test_response_head),
+        cmocka_unit_test(test_local_reply),     cmocka_unit_test(test_reframe_every_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
