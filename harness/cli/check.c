@@ -20,8 +20,6 @@ int cmd_check(int argc, char **argv)
                        "with FILE:LINE: key: problem otherwise.");
     if (rc >= 0)
         return rc;
-    if (npos == 0)
-        pos[npos++] = (char *)cli_default_scenarios();
     if (cli_collect(pos, npos, paths, &npaths) != 0)
         return EXIT_BAD;
     rc = cli_load_all(paths, npaths, scns) == 0 ? EXIT_PASS : EXIT_BAD;

@@ -15,16 +15,6 @@
 
 #ifndef RACELAB_SOURCE_DIR
 #define RACELAB_SOURCE_DIR "."
-/* ---- the commands: each returns racelab's exit status ---- */
-
-int cmd_run(int argc, char **argv);     /* run.c */
-int cmd_compare(int argc, char **argv); /* run.c */
-int cmd_check(int argc, char **argv);   /* check.c */
-int cmd_list(int argc, char **argv);    /* list.c */
-int cmd_explain(int argc, char **argv); /* explain.c */
-/* repro.c: repro CASE, or 503-uc with fixed_case */
-int cmd_repro(int argc, char **argv, const char *fixed_case);
-
 #endif
 
 #define EXIT_PASS        0
@@ -80,7 +70,7 @@ bool cli_is_dir(const char *p);
 const char *cli_default_scenarios(void);
 
 /* Files from arguments (strdup'd into paths, at most MAX_SCENARIOS): a file as given, a folder's
- * *.yaml sorted by name. 0, or -1 after saying why. */
+ * *.yaml sorted by name; no argument is cli_default_scenarios(). 0, or -1 after saying why. */
 int cli_collect(char **args, int nargs, char **paths, size_t *npaths);
 
 /* Loads every file into out[i] (NULL when it does not load); reports every bad one

@@ -44,14 +44,27 @@ static bool is_yaml(const char *name)
                               (n > 4 && strcmp(name + n - 4, ".yml") == 0));
 }
 
+static int too_many(const char *where)
+{
+    fprintf(stderr, "racelab: %s: more than %d scenario files in one run (run them in parts)\n",
+            where, MAX_SCENARIOS);
+    return -1;
+}
+
 /* Files from arguments: a file as given, a folder's *.yaml sorted by name. */
 int cli_collect(char **args, int nargs, char **paths, size_t *npaths)
 {
+    char *deflt[] = {(char *)cli_default_scenarios()};
+    if (nargs == 0) {
+        args = deflt;
+        nargs = 1;
+    }
     *npaths = 0;
     for (int i = 0; i < nargs; i++) {
         if (is_file(args[i])) {
-            if (*npaths < MAX_SCENARIOS)
-                paths[(*npaths)++] = strdup(args[i]);
+            if (*npaths == MAX_SCENARIOS)
+                return too_many(args[i]);
+            paths[(*npaths)++] = strdup(args[i]);
             continue;
         }
         DIR *d = opendir(args[i]);
@@ -62,9 +75,13 @@ int cli_collect(char **args, int nargs, char **paths, size_t *npaths)
         }
         size_t first = *npaths;
         struct dirent *e;
-        while ((e = readdir(d)) && *npaths < MAX_SCENARIOS) {
+        while ((e = readdir(d))) {
             if (!is_yaml(e->d_name))
                 continue;
+            if (*npaths == MAX_SCENARIOS) {
+                closedir(d);
+                return too_many(args[i]);
+            }
             char p[PATH_MAX];
             size_t l = strlen(args[i]);
             snprintf(p, sizeof(p), "%s%s%s", args[i], l && args[i][l - 1] == '/' ? "" : "/",

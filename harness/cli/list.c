@@ -14,6 +14,17 @@ static void first_line(char *buf, size_t len, const char *text)
     buf[n] = '\0';
 }
 
+/* "  LABEL: a b c" on a line of its own; nothing when n is 0 */
+static void print_words(const char *label, const char *const *v, size_t n)
+{
+    if (!n)
+        return;
+    printf("  %s:", label);
+    for (size_t j = 0; j < n; j++)
+        printf(" %s", v[j]);
+    printf("\n");
+}
+
 int cmd_list(int argc, char **argv)
 {
     struct cli cli = {0};
@@ -26,8 +37,6 @@ int cmd_list(int argc, char **argv)
                   "references, mitigations and the fix.");
     if (rc >= 0)
         return rc;
-    if (npos == 0)
-        pos[npos++] = (char *)cli_default_scenarios();
     if (cli_collect(pos, npos, paths, &npaths) != 0)
         return EXIT_BAD;
     rc = EXIT_PASS;
@@ -44,22 +53,12 @@ int cmd_list(int argc, char **argv)
         first_line(intent, sizeof(intent), s->intent);
         printf("%s  (%s, %ld trials)\n  %s\n", s->name, scenario_topo_name(s->topo), s->trials,
                intent);
-        if (s->nseed) {
-            printf("  seed:");
-            for (size_t j = 0; j < s->nseed; j++)
-                printf(" %s", s->seed[j]);
-            printf("\n");
-        }
+        print_words("seed", (const char *const *)s->seed, s->nseed);
         printf("  mitigations:");
         for (size_t j = 0; j < s->nmit; j++)
             printf(" %s", s->mit[j].name);
         printf("\n");
-        if (s->nfix) {
-            printf("  fixed by:");
-            for (size_t j = 0; j < s->nfix; j++)
-                printf(" %s", s->fix[j]);
-            printf("\n");
-        }
+        print_words("fixed by", (const char *const *)s->fix, s->nfix);
         printf("\n");
         scenario_free(s);
         free(paths[i]);

@@ -23,8 +23,6 @@ int cmd_run(int argc, char **argv)
                        "capability, 130 interrupted.");
     if (rc >= 0)
         goto out;
-    if (npos == 0)
-        pos[npos++] = (char *)cli_default_scenarios();
     rc = EXIT_BAD;
     if (cli_collect(pos, npos, paths, &npaths) != 0)
         goto out;

@@ -128,6 +128,16 @@ static int parse_ip(const uint8_t *p, size_t n, struct seg *s)
 
 /* Returns 0 with s filled, 1 for a packet that is not TCP over IP, -1 for an unsupported link
  * type. */
+/* A Linux cooked-capture header of hdr bytes whose protocol (big-endian) at proto says IPv4 or
+ * IPv6. */
+static bool cooked_ip(const uint8_t *p, size_t n, size_t proto, size_t hdr)
+{
+    if (n < hdr)
+        return false;
+    unsigned et = (unsigned)p[proto] << 8 | p[proto + 1];
+    return et == 0x0800 || et == 0x86dd;
+}
+
 static int parse_frame(int dlt, const uint8_t *p, size_t n, struct seg *s)
 {
     size_t off;
@@ -157,25 +167,17 @@ static int parse_frame(int dlt, const uint8_t *p, size_t n, struct seg *s)
 #endif
         off = 0;
         break;
-    case DLT_LINUX_SLL: {
-        if (n < 16)
-            return 1;
-        unsigned et = (unsigned)p[14] << 8 | p[15];
-        if (et != 0x0800 && et != 0x86dd)
+    case DLT_LINUX_SLL: /* cooked header of 16 bytes, the protocol at 14 */
+        if (!cooked_ip(p, n, 14, 16))
             return 1;
         off = 16;
         break;
-    }
 #ifdef DLT_LINUX_SLL2
-    case DLT_LINUX_SLL2: {
-        if (n < 20)
-            return 1;
-        unsigned et = (unsigned)p[0] << 8 | p[1];
-        if (et != 0x0800 && et != 0x86dd)
+    case DLT_LINUX_SLL2: /* 20 bytes, the protocol first */
+        if (!cooked_ip(p, n, 0, 20))
             return 1;
         off = 20;
         break;
-    }
 #endif
     default:
         return -1;

@@ -30,6 +30,20 @@ static void xml_escape(FILE *f, const char *s)
     }
 }
 
+/* report_each_check emitters: a failed check's line ends with a newline, a skipped one's
+ * follows the line before it. */
+static void xml_line_then_newline(void *f, const char *line)
+{
+    xml_escape(f, line);
+    fputc('\n', f);
+}
+
+static void newline_then_xml_line(void *f, const char *line)
+{
+    fputc('\n', f);
+    xml_escape(f, line);
+}
+
 /* The counts of a testsuite (or of all of them): cells per status, and their time. */
 struct tally {
     size_t n, failures, errors, skipped;
@@ -64,17 +78,7 @@ static void write_status(FILE *f, const struct suite_cell *sc)
         fprintf(f, "</error>\n");
     } else if (st == REPORT_FAILED) {
         fprintf(f, "      <failure message=\"expectations failed\">");
-        size_t k;
-        const json_t *ck;
-        json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
-        {
-            if (expect_check_state(ck) != EXPECT_FAILED)
-                continue;
-            char line[1024];
-            report_check_line(line, sizeof(line), sc->cell.s->path, ck);
-            xml_escape(f, line);
-            fputc('\n', f);
-        }
+        report_each_check(r, sc->cell.s->path, EXPECT_FAILED, xml_line_then_newline, f);
         fprintf(f, "</failure>\n");
     }
 }
@@ -96,17 +100,7 @@ static void write_system_out(FILE *f, const struct suite_cell *sc)
     xml_escape(f, json_string_value(json_object_get(r, "dir")));
     if (report_checks(r, EXPECT_SKIPPED)) {
         fprintf(f, "\nchecks skipped (not observable in this run):");
-        size_t k;
-        const json_t *ck;
-        json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
-        {
-            if (expect_check_state(ck) != EXPECT_SKIPPED)
-                continue;
-            char line[1024];
-            report_check_line(line, sizeof(line), sc->cell.s->path, ck);
-            fputc('\n', f);
-            xml_escape(f, line);
-        }
+        report_each_check(r, sc->cell.s->path, EXPECT_SKIPPED, newline_then_xml_line, f);
     }
     fprintf(f, "</system-out>\n");
 }

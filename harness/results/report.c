@@ -118,6 +118,26 @@ void report_check_line(char *buf, size_t len, const char *path, const json_t *ch
              json_is_string(why) ? " - " : "", json_is_string(why) ? json_string_value(why) : "");
 }
 
+void report_each_check(const json_t *cell, const char *path, enum expect_state st,
+                       void (*fn)(void *ctx, const char *line), void *ctx)
+{
+    size_t k;
+    const json_t *ck;
+    json_array_foreach(json_object_get(json_object_get(cell, "expect"), "checks"), k, ck)
+    {
+        if (expect_check_state(ck) != st)
+            continue;
+        char line[1024];
+        report_check_line(line, sizeof(line), path, ck);
+        fn(ctx, line);
+    }
+}
+
+void report_print_indented(void *out, const char *line)
+{
+    fprintf(out, "  %s\n", line);
+}
+
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
                      double elapsed_s)
 {
@@ -304,16 +324,7 @@ static void table_notes(FILE *out, const struct suite_cell *sc)
     if (st != REPORT_FAILED)
         return;
     fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
-    size_t k;
-    const json_t *ck;
-    json_array_foreach(json_object_get(json_object_get(r, "expect"), "checks"), k, ck)
-    {
-        if (expect_check_state(ck) != EXPECT_FAILED)
-            continue;
-        char line[1024];
-        report_check_line(line, sizeof(line), sc->cell.s->path, ck);
-        fprintf(out, "  %s\n", line);
-    }
+    report_each_check(r, sc->cell.s->path, EXPECT_FAILED, report_print_indented, out);
 }
 
 /* The race window of a sweep: the failure rate per gap, with a bar. */
@@ -477,8 +488,6 @@ void report_verdict(FILE *out, const struct scenario *s, const json_t *cell)
     const json_t *checks = json_object_get(json_object_get(cell, "expect"), "checks");
     size_t n = json_array_size(checks), failed = report_checks(cell, EXPECT_FAILED),
            skipped = report_checks(cell, EXPECT_SKIPPED);
-    size_t i;
-    const json_t *ck;
     if (n == skipped) {
         fprintf(out, "\nMitigation %s has no expectation this run could check.\n", mit);
         return;
@@ -495,12 +504,5 @@ void report_verdict(FILE *out, const struct scenario *s, const json_t *cell)
             "\n%zu of the %zu expectations of mitigation %s failed: the case did not reproduce "
             "as the scenario says.\n",
             failed, n - skipped, mit);
-    json_array_foreach(checks, i, ck)
-    {
-        if (expect_check_state(ck) != EXPECT_FAILED)
-            continue;
-        char line[1024];
-        report_check_line(line, sizeof(line), s->path, ck);
-        fprintf(out, "  %s\n", line);
-    }
+    report_each_check(cell, s->path, EXPECT_FAILED, report_print_indented, out);
 }

@@ -38,6 +38,14 @@ void report_result(char *buf, size_t len, const struct suite_cell *sc);
  * and the reason only when the check has them. */
 void report_check_line(char *buf, size_t len, const char *path, const json_t *check);
 
+/* Calls fn(ctx, line) for each check of the cell object in state st, in order, with the line
+ * report_check_line makes of it (path: the scenario file). */
+void report_each_check(const json_t *cell, const char *path, enum expect_state st,
+                       void (*fn)(void *ctx, const char *line), void *ctx);
+
+/* A report_each_check fn: "  LINE\n" to the FILE * ctx. */
+void report_print_indented(void *out, const char *line);
+
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
                      double elapsed_s);
 

@@ -60,32 +60,37 @@ void run_argv_settings(struct run_argv *s, const struct scenario_prog *p)
     }
 }
 
+/* The value of the placeholder at p (rep), and its length in the template; 0 when p does not
+ * start one. */
+static size_t placeholder(const char *p, const struct run_vars *v, char *rep, size_t len)
+{
+    static const char *const names[] = {"{listen_port}", "{upstream_port}", "{listen}",
+                                        "{upstream}",    "{name}",          "{dir}"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(p, names[i], n) != 0)
+            continue;
+        unsigned port = i == 0 || i == 2 ? v->listen_port : v->upstream_port;
+        if (i < 2)
+            snprintf(rep, len, "%u", port);
+        else if (i < 4)
+            snprintf(rep, len, "127.0.0.1:%u", port);
+        else if (i == 4)
+            snprintf(rep, len, "%s", v->name ? v->name : "proxy");
+        else
+            snprintf(rep, len, "%s", v->dir ? v->dir : ".");
+        return n;
+    }
+    return 0;
+}
+
 static void subst(char *out, size_t cap, const char *word, const struct run_vars *v)
 {
     size_t o = 0;
     out[0] = '\0';
     for (const char *p = word; *p && o + 1 < cap;) {
         char rep[256] = "";
-        size_t skip = 0;
-        if (strncmp(p, "{listen_port}", 13) == 0) {
-            snprintf(rep, sizeof(rep), "%u", v->listen_port);
-            skip = 13;
-        } else if (strncmp(p, "{upstream_port}", 15) == 0) {
-            snprintf(rep, sizeof(rep), "%u", v->upstream_port);
-            skip = 15;
-        } else if (strncmp(p, "{listen}", 8) == 0) {
-            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->listen_port);
-            skip = 8;
-        } else if (strncmp(p, "{upstream}", 10) == 0) {
-            snprintf(rep, sizeof(rep), "127.0.0.1:%u", v->upstream_port);
-            skip = 10;
-        } else if (strncmp(p, "{name}", 6) == 0) {
-            snprintf(rep, sizeof(rep), "%s", v->name ? v->name : "proxy");
-            skip = 6;
-        } else if (strncmp(p, "{dir}", 5) == 0) {
-            snprintf(rep, sizeof(rep), "%s", v->dir ? v->dir : ".");
-            skip = 5;
-        }
+        size_t skip = placeholder(p, v, rep, sizeof(rep));
         if (skip) {
             size_t l = strlen(rep);
             if (o + l >= cap)

@@ -124,27 +124,30 @@ static void settings_free(struct scenario_settings *set)
     free(set->v);
 }
 
+/* What a scenario and each of its mitigations own alike: settings, wire faults, proxy_cmd_args,
+ * success outcomes, checks. */
+static void layer_free(struct scenario_settings set[SCENARIO_NSEC], void *wire, void *args,
+                       void *success, void *expect)
+{
+    for (int k = 0; k < SCENARIO_NSEC; k++)
+        settings_free(&set[k]);
+    free(wire);
+    free(args);
+    free(success);
+    free(expect);
+}
+
 void scenario_free(struct scenario *s)
 {
     if (!s)
         return;
     for (size_t i = 0; i < s->nmit; i++) {
         struct scenario_mit *m = &s->mit[i];
-        for (int k = 0; k < SCENARIO_NSEC; k++)
-            settings_free(&m->set[k]);
-        free(m->wire);
-        free(m->args);
-        free(m->success);
-        free(m->expect);
+        layer_free(m->set, m->wire, (void *)m->args, (void *)m->success, m->expect);
     }
-    for (int k = 0; k < SCENARIO_NSEC; k++)
-        settings_free(&s->set[k]);
+    layer_free(s->set, s->wire, (void *)s->args, (void *)s->success, s->expect);
     free(s->mit);
     free(s->seed);
-    free(s->success);
-    free(s->wire);
-    free(s->args);
-    free(s->expect);
     free(s->fix);
     yml_free(s->doc);
     free(s->path);
