@@ -187,20 +187,34 @@ const struct opt_spec dn_opts[] = {
      .type = OPT_FLAG,
      .off = F(chunked),
      .flag_value = true,
-     .help = "send the body with Transfer-Encoding: chunked (one chunk per --upload-chunk)"},
+     .help = "send the body with Transfer-Encoding: chunked (one chunk, or one per "
+             "--upload-chunk)"},
+    {.name = "split-head",
+     .type = OPT_FLAG,
+     .off = F(split_head),
+     .flag_value = true,
+     .help = "write the request head in a write of its own, then the body (default: head, body "
+             "and chunk framing go in one write, as far as the socket buffer takes them, as "
+             "clients write a small request). The client that streams its body after the head: "
+             "a proxy that forwards the head at once onto a reused upstream connection has sent "
+             "part of the request when that connection turns out dead, so it can neither retry "
+             "nor answer 502 (HAProxy closes the client with no response, whatever its "
+             "retry-on); implied by --upload-delay"},
     {.name = "upload-delay",
      .type = OPT_MS,
      .off = F(upload_delay_ms),
      .metavar = "MS",
-     .help = "send the head, wait MS, then the body (a server that answers on the head answers "
-             "while the body is still to come)",
+     .help = "send the head, wait MS, then the body (implies --split-head; a server that answers "
+             "on the head answers while the body is still to come)",
      .min = 0,
      .max = LONG_MAX},
     {.name = "upload-chunk",
      .type = OPT_SIZE,
      .off = F(upload_chunk),
      .metavar = "SIZE",
-     .help = "body bytes per write (default: all at once)",
+     .help = "body bytes per write (default: the whole body in one write, as far as the socket "
+             "buffer takes it); the first write carries the head too unless it is split; with "
+             "--chunked, each write is one chunk",
      .min = 0,
      .max = LONG_MAX},
     {.name = "upload-pace",
@@ -288,8 +302,9 @@ void dn_cfg_defaults(struct dn_cfg *c)
     c->path = "/";
     c->body_size = 0;
     c->chunked = false;
+    c->split_head = false; /* one write per request, as far as the socket buffer takes it */
     c->upload_delay_ms = 0;
-    c->upload_chunk = 0; /* the whole body in as few writes as the kernel allows */
+    c->upload_chunk = 0; /* the whole body in one write, as far as the kernel takes it */
     c->upload_pace_ms = 0;
     c->on_write_error = DN_WERR_GIVE_UP; /* the misbehaving client of the seed */
     c->read_while_uploading = false;
@@ -330,6 +345,11 @@ int dn_cfg_check(struct dn_cfg *c, char *err, size_t errlen)
                  c->upload_delay_ms ? "--upload-delay" : "--upload-chunk");
         return -1;
     }
+    if (c->split_head && !c->body_size && !c->chunked) {
+        snprintf(err, errlen,
+                 "--split-head needs --body-size or --chunked (there is no body to write apart)");
+        return -1;
+    }
     if (c->chunked && c->http10) {
         snprintf(err, errlen, "--chunked contradicts --http10 (HTTP/1.0 has no chunked encoding)");
         return -1;
@@ -351,8 +371,14 @@ void dn_cfg_usage(FILE *out)
               "A scriptable HTTP/1.1 and 1.0 client: the misbehaving clients of the seed. It "
               "reuses keep-alive connections at exact gaps without checking for a FIN, keeps "
               "uploading after the server closed, and gives up on a write error without reading. "
-              "One JSON line per request (docs/records.md); a summary on stderr.",
+              "A request goes in one write (head and body) unless a flag asks for more. One JSON "
+              "line per request (docs/records.md); a summary on stderr.",
               dn_opts);
+}
+
+bool dn_cfg_split_head(const struct dn_cfg *c)
+{
+    return c->split_head || c->upload_delay_ms > 0;
 }
 
 long dn_cfg_gap_us(const struct dn_cfg *c, long trial)

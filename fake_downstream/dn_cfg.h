@@ -43,6 +43,7 @@ struct dn_cfg {
     size_t nheaders;
     long body_size;
     bool chunked;
+    bool split_head;
     long upload_delay_ms;
     long upload_chunk;
     long upload_pace_ms;
@@ -70,6 +71,9 @@ int dn_cfg_check(struct dn_cfg *c, char *err, size_t errlen);
 int dn_cfg_parse(struct dn_cfg *c, int argc, char **argv, char *err, size_t errlen);
 
 void dn_cfg_usage(FILE *out);
+
+/* The head goes in a write of its own: --split-head, or implied by --upload-delay. */
+bool dn_cfg_split_head(const struct dn_cfg *c);
 
 /* The pause before a reused request in trial `trial` (µs): --gap, or the (trial mod K)-th value
  * of --gap-sweep. */

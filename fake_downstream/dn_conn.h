@@ -3,6 +3,9 @@
  * --check-before-reuse), opening a new socket when the server said close, when its own
  * --idle-timeout expired, or when the previous one is gone.
  *
+ * A request goes out in one write (sendmsg, head and body) as far as the socket buffer takes
+ * it, unless --split-head, --upload-delay or --upload-chunk put write breaks in it.
+ *
  * Non-blocking sockets driven directly by libevent: the write-error and EOF classification must
  * be exact (EPIPE/ECONNRESET while writing before a full response → reset; EOF with no response
  * byte → empty; EOF inside a framed body → partial; a close-delimited body ends at EOF). */

@@ -64,6 +64,8 @@ static const struct bad dn_bad[] = {
      {"--upload-pace", "--upload-chunk"}},
     {{"--target", "127.0.0.1:1", "--upload-delay", "5"}, {"--upload-delay", "--body-size"}},
     {{"--target", "127.0.0.1:1", "--chunked", "--http10"}, {"--chunked", "--http10"}},
+    {{"--target", "127.0.0.1:1", "--method", "POST", "--split-head"},
+     {"--split-head", "--body-size"}},
     {{"--target", "127.0.0.1:1", "--timeout", "0"}, {"--timeout"}},
     {{"--target", "127.0.0.1:1", "--header", "x"}, {"--header"}},
     {{"--target", "127.0.0.1:1", "--records", "/nonexistent/dir/r.jsonl"}, {"--records"}},

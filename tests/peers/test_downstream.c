@@ -312,6 +312,102 @@ static void test_body_uploads(void **state)
     close(lfd);
 }
 
+/* A request goes in one write unless a flag asks for more: head, body and chunk framing in one
+ * sendmsg. Checked where it lands: on loopback, with Nagle off (the client sets TCP_NODELAY),
+ * each write of a small request is one segment, and the server counts the data segments it
+ * received (TCP_INFO) once the whole request is queued - exact, no timing involved. A segment
+ * reaches the receive queue whole, so after one write the head is never seen without its body.
+ * The client's record counts its writes too. */
+static void test_one_write_per_request(void **state)
+{
+    struct tsup_ctx *c = *state;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    static const struct {
+        const char *args[8];
+        size_t body_wire; /* the body's bytes on the wire, framing included */
+        unsigned writes;
+    } cases[] = {
+        {{"--body-size", "100"}, 100, 1},
+        {{"--body-size", "100", "--split-head"}, 100, 2},
+        {{"--body-size", "100", "--upload-delay", "20"}, 100, 2},
+        /* fa CRLF, 250 bytes, CRLF, 0 CRLF CRLF */
+        {{"--body-size", "250", "--chunked"}, 4 + 250 + 2 + 5, 1},
+        /* --upload-chunk: a write per 100 bytes, the head with the first, the last chunk with
+         * the last: 64 CRLF 100 CRLF, twice, 32 CRLF 50 CRLF, 0 CRLF CRLF */
+        {{"--body-size", "250", "--chunked", "--upload-chunk", "100"}, 2 * 106 + 56 + 5, 3},
+        {{"--body-size", "250", "--chunked", "--upload-chunk", "100", "--split-head"},
+         2 * 106 + 56 + 5,
+         4},
+        {{"--body-size", "250", "--upload-chunk", "100"}, 250, 3},
+    };
+    int port;
+    int lfd = raw_listen(&port);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const *a = cases[i].args;
+        struct dn d;
+        dn_start(&d, c->dir, port, "--method", "POST", a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                 a[7], NULL);
+        struct raw_req q;
+        raw_accept_request(lfd, cases[i].body_wire, &q);
+        unsigned segs = tcp_data_segs_in(q.fd);
+        size_t total = q.head_len + cases[i].body_wire;
+        raw_answer(&q, ok);
+        json_t *r = dn_wait(&d);
+        json_t *o = json_array_get(r, 0);
+        if (segs != cases[i].writes || rec_int(o, "writes") != cases[i].writes || q.queued != total)
+            fail_msg("case %zu (%s %s %s %s): %u segments, %lld writes, %zu of %zu bytes, want "
+                     "%u",
+                     i, a[0], a[1], a[2] ? a[2] : "", a[3] ? a[3] : "", segs, rec_int(o, "writes"),
+                     q.queued, total, cases[i].writes);
+        if (cases[i].writes == 1)
+            assert_int_equal(q.first_seen, total);
+        assert_string_equal(rec_str(o, "outcome"), "200");
+        assert_int_equal(rec_int(o, "sent"), (long long)total);
+        json_decref(r);
+    }
+    close(lfd);
+}
+
+/* The order of a split request, by sequence: the server answers as soon as it has the head,
+ * and a client that watches for a response between writes (--read-while-uploading) reads it
+ * during --upload-delay's pause, before writing the body. The server saw the head alone, the
+ * body was never written. The default client, watching the same way, wrote the body with the
+ * head: the server never sees the head alone. */
+static void test_split_head_order(void **state)
+{
+    struct tsup_ctx *c = *state;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    int port;
+    int lfd = raw_listen(&port);
+    struct dn d;
+    dn_start(&d, c->dir, port, "--method", "POST", "--body-size", "100", "--upload-delay", "5000",
+             "--read-while-uploading", NULL);
+    struct raw_req q;
+    raw_accept_request(lfd, 0, &q);
+    assert_int_equal(q.first_seen, q.head_len);
+    raw_answer(&q, ok);
+    json_t *r = dn_wait(&d);
+    json_t *o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "200");
+    assert_int_equal(rec_int(o, "body_sent"), 0);
+    assert_int_equal(rec_int(o, "writes"), 1);
+    assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") < 5000000);
+    json_decref(r);
+
+    dn_start(&d, c->dir, port, "--method", "POST", "--body-size", "100", "--read-while-uploading",
+             NULL);
+    raw_accept_request(lfd, 0, &q);
+    assert_int_equal(q.first_seen, q.head_len + 100);
+    raw_answer(&q, ok);
+    r = dn_wait(&d);
+    o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "200");
+    assert_int_equal(rec_int(o, "body_sent"), 100);
+    assert_int_equal(rec_int(o, "writes"), 1);
+    json_decref(r);
+    close(lfd);
+}
+
 static void test_upload_delay_and_pace(void **state)
 {
     struct tsup_ctx *c = *state;
@@ -547,6 +643,8 @@ int main(void)
         T(test_method_path_headers),
         T(test_connection_header_and_http10),
         T(test_body_uploads),
+        T(test_one_write_per_request),
+        T(test_split_head_order),
         T(test_upload_delay_and_pace),
         T(test_read_while_uploading),
         T(test_client_idle_timeout),
