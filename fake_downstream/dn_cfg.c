@@ -7,6 +7,7 @@
 #include "net.h"
 
 static const char *const werr_names[] = {"give-up", "read", NULL};
+static const char *const fail_names[] = {"stop", "reconnect", NULL};
 static const char *const conn_names[] = {"close", "keep-alive", "none", NULL};
 
 int dn_parse_ms_us(const char *s, long *us)
@@ -240,6 +241,17 @@ const struct opt_spec dn_opts[] = {
      .flag_value = true,
      .help = "careful client: watch for a response while uploading and stop uploading when one "
              "arrives"},
+    {.name = "on-failure",
+     .type = OPT_ENUM,
+     .off = F(on_failure),
+     .metavar = "stop|reconnect",
+     .help = "after a failed request (reset, empty, partial, timeout, connect-error): stop "
+             "(default) = the connection's remaining requests are skipped; reconnect = the next "
+             "request (after --gap) opens a new connection and the sequence goes on, as a "
+             "client's pool does (records: lport, reconnected). The workload that a proxy's "
+             "per-connection reuse rules answer (HAProxy's http-reuse safe: the first request "
+             "of a client connection never goes on a reused server connection)",
+     .choices = fail_names},
     {.name = "http10",
      .type = OPT_FLAG,
      .off = F(http10),
@@ -308,6 +320,7 @@ void dn_cfg_defaults(struct dn_cfg *c)
     c->upload_pace_ms = 0;
     c->on_write_error = DN_WERR_GIVE_UP; /* the misbehaving client of the seed */
     c->read_while_uploading = false;
+    c->on_failure = DN_FAIL_STOP; /* the seed's clients give up on the connection */
     c->http10 = false;
     c->connection = DN_CONN_NONE;
     c->idle_timeout_ms = 0;
@@ -370,9 +383,10 @@ void dn_cfg_usage(FILE *out)
     opt_usage(out, "racelab-downstream", "--target ADDR [flags]",
               "A scriptable HTTP/1.1 and 1.0 client: the misbehaving clients of the seed. It "
               "reuses keep-alive connections at exact gaps without checking for a FIN, keeps "
-              "uploading after the server closed, and gives up on a write error without reading. "
-              "A request goes in one write (head and body) unless a flag asks for more. One JSON "
-              "line per request (docs/records.md); a summary on stderr.",
+              "uploading after the server closed, gives up on a write error without reading, and "
+              "skips a connection's remaining requests after a failed one. A request goes in one "
+              "write (head and body) unless a flag asks for more. One JSON line per request "
+              "(docs/records.md); a summary on stderr.",
               dn_opts);
 }
 

@@ -19,6 +19,12 @@ enum dn_on_write_error {
     DN_WERR_READ,    /* read whatever response is already queued (Linux keeps it after RST) */
 };
 
+/* what a connection does after a failed request (order = the flag's choices) */
+enum dn_on_failure {
+    DN_FAIL_STOP,      /* its remaining requests are skipped (the seed's behaviour) */
+    DN_FAIL_RECONNECT, /* the next request opens a new connection, as a client pool does */
+};
+
 /* the Connection header the client sends (order = the flag's choices) */
 enum dn_connection {
     DN_CONN_CLOSE,
@@ -49,6 +55,7 @@ struct dn_cfg {
     long upload_pace_ms;
     int on_write_error; /* enum dn_on_write_error */
     bool read_while_uploading;
+    int on_failure; /* enum dn_on_failure */
     bool http10;
     int connection; /* enum dn_connection */
     long idle_timeout_ms;

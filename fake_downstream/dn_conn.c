@@ -68,6 +68,8 @@ struct dn_conn {
     uint64_t start_us;
     long gap_us;
     bool reused;
+    bool reconnected; /* a new connection because the previous request failed */
+    bool last_failed; /* the previous request failed (--on-failure reconnect goes on) */
     struct wpos wp;
     uint64_t sent, received, body_sent;
     unsigned long writes; /* write calls that took bytes of this request */
@@ -154,6 +156,7 @@ static void write_record(struct dn_conn *c, const char *outcome, const char *pha
     jl_int(&j, "req", c->req);
     jl_int(&j, "lport", c->lport);
     jl_bool(&j, "reused", c->reused);
+    jl_bool(&j, "reconnected", c->reconnected);
     put_ms(&j, "gap_ms", c->gap_us);
     /* the trial's gap on every record, the first request's too: a trial whose first request
      * fails has no record with the swept gap in gap_ms, and a sweep groups trials by this */
@@ -194,8 +197,9 @@ static void next_request(struct dn_conn *c)
     arm_us(c->timer, c->gap_us);
 }
 
-/* outcome: the status code as a string, or a failure name; a failure ends the connection
- * (its remaining requests are skipped). */
+/* outcome: the status code as a string, or a failure name. A failure ends the connection:
+ * its remaining requests are skipped, or with --on-failure reconnect the socket is dropped and
+ * the next request opens a new one. */
 static void finish(struct dn_conn *c, const char *outcome, const char *phase, int err, bool ok)
 {
     uint64_t end = clk_real_us();
@@ -206,8 +210,14 @@ static void finish(struct dn_conn *c, const char *outcome, const char *phase, in
     evtimer_del(c->timer);
     evtimer_del(c->deadline);
     write_record(c, outcome, phase, err, end);
+    c->last_failed = !ok;
     if (!ok) {
-        conn_done(c);
+        if (c->cfg->on_failure == DN_FAIL_STOP) {
+            conn_done(c);
+            return;
+        }
+        close_sock(c);
+        next_request(c);
         return;
     }
     if (c->resp_keep)
@@ -227,6 +237,7 @@ static void finish_status(struct dn_conn *c)
 static void reset_request(struct dn_conn *c)
 {
     c->wp = (struct wpos){.part = W_HEAD, .body_left = (uint64_t)c->cfg->body_size};
+    c->reconnected = false;
     c->sent = c->received = c->body_sent = 0;
     c->writes = 0;
     c->write_err = 0;
@@ -684,6 +695,8 @@ static void start_request(struct dn_conn *c)
     if (c->fd >= 0 && c->cfg->check_before_reuse && !still_alive(c))
         close_sock(c);
     if (c->fd < 0) {
+        /* the failed request's socket was dropped (--on-failure reconnect) */
+        c->reconnected = c->last_failed;
         begin_connect(c);
         return;
     }

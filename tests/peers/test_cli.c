@@ -66,6 +66,7 @@ static const struct bad dn_bad[] = {
     {{"--target", "127.0.0.1:1", "--chunked", "--http10"}, {"--chunked", "--http10"}},
     {{"--target", "127.0.0.1:1", "--method", "POST", "--split-head"},
      {"--split-head", "--body-size"}},
+    {{"--target", "127.0.0.1:1", "--on-failure", "retry"}, {"--on-failure", "stop|reconnect"}},
     {{"--target", "127.0.0.1:1", "--timeout", "0"}, {"--timeout"}},
     {{"--target", "127.0.0.1:1", "--header", "x"}, {"--header"}},
     {{"--target", "127.0.0.1:1", "--records", "/nonexistent/dir/r.jsonl"}, {"--records"}},

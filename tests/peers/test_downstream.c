@@ -531,6 +531,80 @@ static void test_timeouts(void **state)
     up_free(&u);
 }
 
+/* A connection's requests after a failure. The server closes after every response without
+ * saying so, its FIN in the response's segment (fin-with-data): every reused request fails, on
+ * every trial. With stop (the default) the connection ends there; with reconnect the next
+ * request opens a new connection and the sequence goes on: 200, fail, 200, fail. */
+static void test_on_failure(void **state)
+{
+    struct tsup_ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "onfail", "--close-after", "1", "--close-how", "fin-with-data", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--requests", "4", "--gap", "20", NULL);
+    if (json_array_size(r) != 6)
+        rec_dump(r, "on-failure stop");
+    assert_int_equal(json_array_size(r), 6);
+    for (long t = 0; t < 3; t++) {
+        json_t *a = find_rec(r, t, 0, 0), *b = find_rec(r, t, 0, 1);
+        assert_string_equal(rec_str(a, "outcome"), "200");
+        assert_true(strcmp(rec_str(b, "outcome"), "empty") == 0 ||
+                    strcmp(rec_str(b, "outcome"), "reset") == 0);
+        assert_int_equal(rec_int(b, "reused"), 1);
+        assert_int_equal(rec_int(b, "lport"), rec_int(a, "lport"));
+    }
+    assert_int_equal(rec_count_int(r, "reconnected", 1), 0);
+    json_decref(r);
+
+    r = dn_run(c->dir, u.port, "--trials", "3", "--requests", "4", "--gap", "20", "--on-failure",
+               "reconnect", NULL);
+    if (json_array_size(r) != 12)
+        rec_dump(r, "on-failure reconnect");
+    assert_int_equal(json_array_size(r), 12);
+    for (long t = 0; t < 3; t++) {
+        json_t *q[4];
+        for (long k = 0; k < 4; k++)
+            q[k] = find_rec(r, t, 0, k);
+        for (long k = 0; k < 4; k += 2) {
+            /* a new connection: the first, or the one after the failure */
+            assert_string_equal(rec_str(q[k], "outcome"), "200");
+            assert_int_equal(rec_int(q[k], "reused"), 0);
+            assert_int_equal(rec_int(q[k], "reconnected"), k > 0);
+            /* reused, and failed: the server had closed it */
+            assert_true(strcmp(rec_str(q[k + 1], "outcome"), "empty") == 0 ||
+                        strcmp(rec_str(q[k + 1], "outcome"), "reset") == 0);
+            assert_int_equal(rec_int(q[k + 1], "reused"), 1);
+            assert_int_equal(rec_int(q[k + 1], "reconnected"), 0);
+            assert_int_equal(rec_int(q[k + 1], "lport"), rec_int(q[k], "lport"));
+            assert_int_equal(rec_int(q[k + 1], "gap_ms"), 20);
+        }
+        assert_int_not_equal(rec_int(q[2], "lport"), rec_int(q[0], "lport"));
+        assert_int_equal(rec_int(q[2], "gap_ms"), 20);
+        assert_true(rec_int(q[2], "start_us") - rec_int(q[1], "end_us") >= 20000);
+    }
+    json_decref(r);
+    assert_int_equal(up_stop(&u), 0);
+    json_t *log = up_log(&u);
+    assert_int_equal(rec_count_str(log, "event", "accept"), 3 + 6);
+    assert_int_equal(rec_count_str(log, "event", "request"), 3 + 6);
+    json_decref(log);
+    up_free(&u);
+
+    /* a failed connect is a failure too: each request tries a new connection */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    r = dn_run(c->dir, ntohs(a.sin_port), "--requests", "3", "--on-failure", "reconnect", NULL);
+    close(fd);
+    assert_int_equal(json_array_size(r), 3);
+    assert_int_equal(rec_count_str(r, "outcome", "connect-error"), 3);
+    assert_int_equal(rec_count_int(r, "reconnected", 1), 2);
+    assert_int_equal(rec_int(find_rec(r, 0, 0, 0), "reconnected"), 0);
+    json_decref(r);
+}
+
 /* The connections waiting in the accept queue of listener lfd, and its backlog: TCP_INFO of a
  * listening socket gives both (tcpi_unacked, tcpi_sacked), as ss shows them. */
 static void accept_queue(int lfd, unsigned *queued, unsigned *backlog)
@@ -649,6 +723,7 @@ int main(void)
         T(test_read_while_uploading),
         T(test_client_idle_timeout),
         T(test_check_before_reuse_keeps_live_connections),
+        T(test_on_failure),
         T(test_timeouts),
         T(test_connect_errors),
         T(test_outcome_classes),
