@@ -7,6 +7,7 @@
 #include "net.h"
 
 static const char *const werr_names[] = {"give-up", "read", NULL};
+static const char *const fail_names[] = {"stop", "reconnect", NULL};
 static const char *const conn_names[] = {"close", "keep-alive", "none", NULL};
 
 int dn_parse_ms_us(const char *s, long *us)
@@ -187,20 +188,34 @@ const struct opt_spec dn_opts[] = {
      .type = OPT_FLAG,
      .off = F(chunked),
      .flag_value = true,
-     .help = "send the body with Transfer-Encoding: chunked (one chunk per --upload-chunk)"},
+     .help = "send the body with Transfer-Encoding: chunked (one chunk, or one per "
+             "--upload-chunk)"},
+    {.name = "split-head",
+     .type = OPT_FLAG,
+     .off = F(split_head),
+     .flag_value = true,
+     .help = "write the request head in a write of its own, then the body (default: head, body "
+             "and chunk framing go in one write, as far as the socket buffer takes them, as "
+             "clients write a small request). The client that streams its body after the head: "
+             "a proxy that forwards the head at once onto a reused upstream connection has sent "
+             "part of the request when that connection turns out dead, so it can neither retry "
+             "nor answer 502 (HAProxy closes the client with no response, whatever its "
+             "retry-on); implied by --upload-delay"},
     {.name = "upload-delay",
      .type = OPT_MS,
      .off = F(upload_delay_ms),
      .metavar = "MS",
-     .help = "send the head, wait MS, then the body (a server that answers on the head answers "
-             "while the body is still to come)",
+     .help = "send the head, wait MS, then the body (implies --split-head; a server that answers "
+             "on the head answers while the body is still to come)",
      .min = 0,
      .max = LONG_MAX},
     {.name = "upload-chunk",
      .type = OPT_SIZE,
      .off = F(upload_chunk),
      .metavar = "SIZE",
-     .help = "body bytes per write (default: all at once)",
+     .help = "body bytes per write (default: the whole body in one write, as far as the socket "
+             "buffer takes it); the first write carries the head too unless it is split; with "
+             "--chunked, each write is one chunk",
      .min = 0,
      .max = LONG_MAX},
     {.name = "upload-pace",
@@ -226,6 +241,17 @@ const struct opt_spec dn_opts[] = {
      .flag_value = true,
      .help = "careful client: watch for a response while uploading and stop uploading when one "
              "arrives"},
+    {.name = "on-failure",
+     .type = OPT_ENUM,
+     .off = F(on_failure),
+     .metavar = "stop|reconnect",
+     .help = "after a failed request (reset, empty, partial, timeout, connect-error): stop "
+             "(default) = the connection's remaining requests are skipped; reconnect = the next "
+             "request (after --gap) opens a new connection and the sequence goes on, as a "
+             "client's pool does (records: lport, reconnected). The workload that a proxy's "
+             "per-connection reuse rules answer (HAProxy's http-reuse safe: the first request "
+             "of a client connection never goes on a reused server connection)",
+     .choices = fail_names},
     {.name = "http10",
      .type = OPT_FLAG,
      .off = F(http10),
@@ -288,11 +314,13 @@ void dn_cfg_defaults(struct dn_cfg *c)
     c->path = "/";
     c->body_size = 0;
     c->chunked = false;
+    c->split_head = false; /* one write per request, as far as the socket buffer takes it */
     c->upload_delay_ms = 0;
-    c->upload_chunk = 0; /* the whole body in as few writes as the kernel allows */
+    c->upload_chunk = 0; /* the whole body in one write, as far as the kernel takes it */
     c->upload_pace_ms = 0;
     c->on_write_error = DN_WERR_GIVE_UP; /* the misbehaving client of the seed */
     c->read_while_uploading = false;
+    c->on_failure = DN_FAIL_STOP; /* the seed's clients give up on the connection */
     c->http10 = false;
     c->connection = DN_CONN_NONE;
     c->idle_timeout_ms = 0;
@@ -330,6 +358,11 @@ int dn_cfg_check(struct dn_cfg *c, char *err, size_t errlen)
                  c->upload_delay_ms ? "--upload-delay" : "--upload-chunk");
         return -1;
     }
+    if (c->split_head && !c->body_size && !c->chunked) {
+        snprintf(err, errlen,
+                 "--split-head needs --body-size or --chunked (there is no body to write apart)");
+        return -1;
+    }
     if (c->chunked && c->http10) {
         snprintf(err, errlen, "--chunked contradicts --http10 (HTTP/1.0 has no chunked encoding)");
         return -1;
@@ -350,9 +383,16 @@ void dn_cfg_usage(FILE *out)
     opt_usage(out, "racelab-downstream", "--target ADDR [flags]",
               "A scriptable HTTP/1.1 and 1.0 client: the misbehaving clients of the seed. It "
               "reuses keep-alive connections at exact gaps without checking for a FIN, keeps "
-              "uploading after the server closed, and gives up on a write error without reading. "
-              "One JSON line per request (docs/records.md); a summary on stderr.",
+              "uploading after the server closed, gives up on a write error without reading, and "
+              "skips a connection's remaining requests after a failed one. A request goes in one "
+              "write (head and body) unless a flag asks for more. One JSON line per request "
+              "(docs/records.md); a summary on stderr.",
               dn_opts);
+}
+
+bool dn_cfg_split_head(const struct dn_cfg *c)
+{
+    return c->split_head || c->upload_delay_ms > 0;
 }
 
 long dn_cfg_gap_us(const struct dn_cfg *c, long trial)

@@ -19,6 +19,12 @@ enum dn_on_write_error {
     DN_WERR_READ,    /* read whatever response is already queued (Linux keeps it after RST) */
 };
 
+/* what a connection does after a failed request (order = the flag's choices) */
+enum dn_on_failure {
+    DN_FAIL_STOP,      /* its remaining requests are skipped (the seed's behaviour) */
+    DN_FAIL_RECONNECT, /* the next request opens a new connection, as a client pool does */
+};
+
 /* the Connection header the client sends (order = the flag's choices) */
 enum dn_connection {
     DN_CONN_CLOSE,
@@ -43,11 +49,13 @@ struct dn_cfg {
     size_t nheaders;
     long body_size;
     bool chunked;
+    bool split_head;
     long upload_delay_ms;
     long upload_chunk;
     long upload_pace_ms;
     int on_write_error; /* enum dn_on_write_error */
     bool read_while_uploading;
+    int on_failure; /* enum dn_on_failure */
     bool http10;
     int connection; /* enum dn_connection */
     long idle_timeout_ms;
@@ -70,6 +78,9 @@ int dn_cfg_check(struct dn_cfg *c, char *err, size_t errlen);
 int dn_cfg_parse(struct dn_cfg *c, int argc, char **argv, char *err, size_t errlen);
 
 void dn_cfg_usage(FILE *out);
+
+/* The head goes in a write of its own: --split-head, or implied by --upload-delay. */
+bool dn_cfg_split_head(const struct dn_cfg *c);
 
 /* The pause before a reused request in trial `trial` (µs): --gap, or the (trial mod K)-th value
  * of --gap-sweep. */

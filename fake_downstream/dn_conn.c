@@ -1,10 +1,12 @@
 #include "dn_conn.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "clk.h"
@@ -14,6 +16,12 @@
 
 #define RBUF_MAX 16384
 
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+/* iovecs of one write: 1024 of the 64 KiB pattern are far more than any socket buffer takes */
+#define WIOV_MAX (IOV_MAX < 1024 ? IOV_MAX : 1024)
+
 enum phase {
     PH_GAP,     /* before a request: the --gap (or the start of the connection) */
     PH_CONNECT, /* a new socket is connecting */
@@ -21,13 +29,25 @@ enum phase {
     PH_READ,    /* reading the response */
 };
 
-/* where the request writer is */
-enum wstep {
-    W_HEAD,       /* the request head */
-    W_BODY_START, /* before the next upload unit (a chunk of --upload-chunk, or the whole body) */
-    W_BODY_DATA,  /* inside a unit */
-    W_UNIT_END,   /* a unit is written; --upload-pace pauses here */
-    W_END,        /* everything written */
+/* The request as the writer sees it: the head, then the body in units (the whole body, or
+ * --upload-chunk bytes each), each unit framed as a chunk with --chunked, then the last chunk.
+ * The parts go out together, one write as far as the socket buffer takes them, except across a
+ * write break: after the head with --split-head (--upload-delay pauses there), after each unit
+ * with --upload-chunk (--upload-pace pauses there). */
+enum wpart {
+    W_HEAD, /* the request head */
+    W_PRE,  /* a unit's chunk-size line */
+    W_DATA, /* a unit's body bytes */
+    W_POST, /* a unit's CRLF after its data */
+    W_LAST, /* the last chunk, 0 CRLF CRLF */
+    W_END,  /* everything written */
+};
+
+struct wpos {
+    enum wpart part;
+    size_t off;         /* bytes of the part already written (head and framing parts) */
+    uint64_t body_left; /* body bytes not yet written */
+    uint64_t unit_left; /* bytes of the current unit not yet written */
 };
 
 struct dn_conn {
@@ -48,13 +68,12 @@ struct dn_conn {
     uint64_t start_us;
     long gap_us;
     bool reused;
-    enum wstep w;
-    size_t head_off;
-    uint64_t body_left, unit_left;
-    char pend[32]; /* chunk framing waiting to be written */
-    size_t pend_len, pend_off;
+    bool reconnected; /* a new connection because the previous request failed */
+    bool last_failed; /* the previous request failed (--on-failure reconnect goes on) */
+    struct wpos wp;
     uint64_t sent, received, body_sent;
-    int write_err; /* a write error passed over with --on-write-error read */
+    unsigned long writes; /* write calls that took bytes of this request */
+    int write_err;        /* a write error passed over with --on-write-error read */
     /* the response */
     char rbuf[RBUF_MAX];
     size_t rlen;
@@ -137,6 +156,7 @@ static void write_record(struct dn_conn *c, const char *outcome, const char *pha
     jl_int(&j, "req", c->req);
     jl_int(&j, "lport", c->lport);
     jl_bool(&j, "reused", c->reused);
+    jl_bool(&j, "reconnected", c->reconnected);
     put_ms(&j, "gap_ms", c->gap_us);
     /* the trial's gap on every record, the first request's too: a trial whose first request
      * fails has no record with the swept gap in gap_ms, and a sweep groups trials by this */
@@ -153,6 +173,7 @@ static void write_record(struct dn_conn *c, const char *outcome, const char *pha
     jl_uint(&j, "sent", c->sent);
     jl_uint(&j, "received", c->received);
     jl_uint(&j, "body_sent", c->body_sent);
+    jl_uint(&j, "writes", c->writes);
     if (jl_write(&j, c->run->rec_fd) != 0) {
         fprintf(stderr, "racelab-downstream: writing a record: %s\n", strerror(errno));
         c->run->failed = true;
@@ -176,8 +197,9 @@ static void next_request(struct dn_conn *c)
     arm_us(c->timer, c->gap_us);
 }
 
-/* outcome: the status code as a string, or a failure name; a failure ends the connection
- * (its remaining requests are skipped). */
+/* outcome: the status code as a string, or a failure name. A failure ends the connection:
+ * its remaining requests are skipped, or with --on-failure reconnect the socket is dropped and
+ * the next request opens a new one. */
 static void finish(struct dn_conn *c, const char *outcome, const char *phase, int err, bool ok)
 {
     uint64_t end = clk_real_us();
@@ -188,8 +210,14 @@ static void finish(struct dn_conn *c, const char *outcome, const char *phase, in
     evtimer_del(c->timer);
     evtimer_del(c->deadline);
     write_record(c, outcome, phase, err, end);
+    c->last_failed = !ok;
     if (!ok) {
-        conn_done(c);
+        if (c->cfg->on_failure == DN_FAIL_STOP) {
+            conn_done(c);
+            return;
+        }
+        close_sock(c);
+        next_request(c);
         return;
     }
     if (c->resp_keep)
@@ -208,26 +236,16 @@ static void finish_status(struct dn_conn *c)
 
 static void reset_request(struct dn_conn *c)
 {
-    const struct dn_cfg *cfg = c->cfg;
-    c->w = W_HEAD;
-    c->head_off = 0;
-    c->body_left = (uint64_t)cfg->body_size;
-    c->unit_left = 0;
-    c->pend_len = c->pend_off = 0;
+    c->wp = (struct wpos){.part = W_HEAD, .body_left = (uint64_t)c->cfg->body_size};
+    c->reconnected = false;
     c->sent = c->received = c->body_sent = 0;
+    c->writes = 0;
     c->write_err = 0;
     c->rlen = 0;
     c->head_done = false;
     c->status = 0;
     c->resp_keep = false;
     memset(&c->body, 0, sizeof(c->body));
-}
-
-static void set_pend(struct dn_conn *c, const char *s)
-{
-    c->pend_len = strlen(s);
-    memcpy(c->pend, s, c->pend_len);
-    c->pend_off = 0;
 }
 
 static void pause_write(struct dn_conn *c, long ms)
@@ -244,78 +262,187 @@ static bool something_came_back(struct dn_conn *c)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* 1: the request is written; 2: a response came back first (--read-while-uploading); 0:
- * waiting (for the socket or for a delay timer); -1: a write error, in errno. The server is not
- * read meanwhile (unless --read-while-uploading): a client that keeps writing after the server's
- * FIN is the one envoy#19821 describes (docs/behaviour.md, The public reports). */
-static int write_some(struct dn_conn *c)
+static const char crlf[] = "\r\n";
+static const char last_chunk[] = "0\r\n\r\n";
+
+/* The chunk-size line of a unit of n bytes. */
+static size_t chunk_line(char buf[24], uint64_t n)
+{
+    return (size_t)snprintf(buf, 24, "%llx\r\n", (unsigned long long)n);
+}
+
+/* Bytes of the current part still to write (W_END: 0). */
+static uint64_t part_left(const struct dn_conn *c, const struct wpos *p)
+{
+    char tmp[24];
+    switch (p->part) {
+    case W_HEAD:
+        return c->run->head_len - p->off;
+    case W_PRE:
+        return chunk_line(tmp, p->unit_left) - p->off;
+    case W_DATA:
+        return p->unit_left;
+    case W_POST:
+        return sizeof(crlf) - 1 - p->off;
+    case W_LAST:
+        return sizeof(last_chunk) - 1 - p->off;
+    case W_END:
+        break;
+    }
+    return 0;
+}
+
+/* The next unit of the body, or the end of it. */
+static void next_unit(const struct dn_cfg *cfg, struct wpos *p)
+{
+    p->off = 0;
+    if (p->body_left == 0) {
+        p->part = cfg->chunked ? W_LAST : W_END;
+        return;
+    }
+    p->unit_left = p->body_left;
+    if (cfg->upload_chunk && p->unit_left > (uint64_t)cfg->upload_chunk)
+        p->unit_left = (uint64_t)cfg->upload_chunk;
+    p->part = cfg->chunked ? W_PRE : W_DATA;
+}
+
+/* Moves p on by k bytes of its current part (k <= part_left). When that completes the part, p
+ * goes to the next one; the return value is then the pause of the write break crossed (0: a
+ * break without a pause), or -1 when no break lies there. *body gets the body bytes passed. */
+static long advance(const struct dn_conn *c, struct wpos *p, uint64_t k, uint64_t *body)
 {
     const struct dn_cfg *cfg = c->cfg;
-    bool has_body = cfg->body_size > 0 || cfg->chunked;
-    for (;;) {
-        const char *p = NULL;
-        size_t n = 0;
-        int kind = 0; /* 0 framing, 1 head, 2 body */
-        if (c->pend_off < c->pend_len) {
-            p = c->pend + c->pend_off;
-            n = c->pend_len - c->pend_off;
-        } else {
-            switch (c->w) {
-            case W_HEAD:
-                if (c->head_off < c->run->head_len) {
-                    p = c->run->head + c->head_off;
-                    n = c->run->head_len - c->head_off;
-                    kind = 1;
-                    break;
-                }
-                c->w = has_body ? W_BODY_START : W_END;
-                if (has_body && cfg->upload_delay_ms) {
-                    pause_write(c, cfg->upload_delay_ms);
-                    return 0;
-                }
-                continue;
-            case W_BODY_START:
-                if (c->body_left == 0) {
-                    c->w = W_END;
-                    if (cfg->chunked)
-                        set_pend(c, "0\r\n\r\n");
-                    continue;
-                }
-                c->unit_left = c->body_left;
-                if (cfg->upload_chunk && c->unit_left > (uint64_t)cfg->upload_chunk)
-                    c->unit_left = (uint64_t)cfg->upload_chunk;
-                if (cfg->chunked) {
-                    char tmp[32];
-                    snprintf(tmp, sizeof(tmp), "%llx\r\n", (unsigned long long)c->unit_left);
-                    set_pend(c, tmp);
-                }
-                c->w = W_BODY_DATA;
-                continue;
-            case W_BODY_DATA:
-                if (c->unit_left == 0) {
-                    if (cfg->chunked)
-                        set_pend(c, "\r\n");
-                    c->w = W_UNIT_END;
-                    continue;
-                }
-                p = pattern;
-                n = c->unit_left < sizeof(pattern) ? (size_t)c->unit_left : sizeof(pattern);
-                kind = 2;
-                break;
-            case W_UNIT_END:
-                c->w = W_BODY_START;
-                if (cfg->upload_pace_ms && c->body_left > 0) {
-                    pause_write(c, cfg->upload_pace_ms);
-                    return 0;
-                }
-                continue;
-            case W_END:
-                return 1;
-            }
+    *body = 0;
+    if (p->part == W_DATA) {
+        p->unit_left -= k;
+        p->body_left -= k;
+        *body = k;
+    } else {
+        p->off += (size_t)k;
+    }
+    if (part_left(c, p) > 0)
+        return -1;
+    switch (p->part) {
+    case W_HEAD:
+        if (cfg->body_size == 0 && !cfg->chunked) {
+            p->part = W_END;
+            return -1;
         }
-        if (kind != 1 && cfg->read_while_uploading && something_came_back(c))
+        next_unit(cfg, p);
+        return dn_cfg_split_head(cfg) ? cfg->upload_delay_ms : -1;
+    case W_PRE:
+        p->part = W_DATA;
+        p->off = 0;
+        return -1;
+    case W_DATA:
+        if (cfg->chunked) {
+            p->part = W_POST;
+            p->off = 0;
+            return -1;
+        }
+        break;
+    case W_POST:
+        break;
+    case W_LAST:
+        p->part = W_END;
+        return -1;
+    case W_END:
+        return -1;
+    }
+    /* the end of a unit: with --upload-chunk each unit is a write of its own */
+    next_unit(cfg, p);
+    return cfg->upload_chunk && p->body_left > 0 ? cfg->upload_pace_ms : -1;
+}
+
+/* One write: the iovecs from the writer's position up to the next write break, the end of the
+ * request, or WIOV_MAX iovecs. */
+struct wbatch {
+    struct iovec iov[WIOV_MAX];
+    int n;
+    size_t len;
+    char line[24]; /* a chunk-size line (at most one per write: a unit ends at a break) */
+    bool line_used;
+    bool whole; /* it reaches a write break or the end of the request */
+    long pause; /* with whole: the break's pause (-1 none, the end of the request) */
+};
+
+static void build_batch(const struct dn_conn *c, struct wbatch *b)
+{
+    struct wpos p = c->wp;
+    b->n = 0;
+    b->len = 0;
+    b->line_used = false;
+    b->whole = false;
+    b->pause = -1;
+    while (p.part != W_END && b->n < WIOV_MAX) {
+        const char *ptr = NULL;
+        size_t n = (size_t)part_left(c, &p);
+        switch (p.part) {
+        case W_HEAD:
+            ptr = c->run->head + p.off;
+            break;
+        case W_PRE:
+            if (b->line_used)
+                return;
+            chunk_line(b->line, p.unit_left);
+            b->line_used = true;
+            ptr = b->line + p.off;
+            break;
+        case W_DATA:
+            ptr = pattern;
+            if (n > sizeof(pattern))
+                n = sizeof(pattern);
+            break;
+        case W_POST:
+            ptr = crlf + p.off;
+            break;
+        case W_LAST:
+            ptr = last_chunk + p.off;
+            break;
+        case W_END:
+            return;
+        }
+        b->iov[b->n++] = (struct iovec){.iov_base = (void *)ptr, .iov_len = n};
+        b->len += n;
+        uint64_t body;
+        long brk = advance(c, &p, n, &body);
+        if (brk >= 0) {
+            b->whole = true;
+            b->pause = brk;
+            return;
+        }
+    }
+    b->whole = p.part == W_END;
+}
+
+/* The writer's position moves on by the k bytes a write took. */
+static void consume(struct dn_conn *c, size_t k)
+{
+    while (k > 0 && c->wp.part != W_END) {
+        uint64_t left = part_left(c, &c->wp), body;
+        uint64_t step = k < left ? k : left;
+        advance(c, &c->wp, step, &body);
+        c->body_sent += body;
+        k -= (size_t)step;
+    }
+}
+
+/* 1: the request is written; 2: a response came back first (--read-while-uploading); 0:
+ * waiting (for the socket or for a delay timer); -1: a write error, in errno. The server is not
+ * read meanwhile (unless --read-while-uploading, which looks before every write that carries
+ * no head byte): a client that keeps writing after the server's FIN is the one envoy#19821
+ * describes (docs/behaviour.md, The public reports). */
+static int write_some(struct dn_conn *c)
+{
+    struct wbatch b;
+    for (;;) {
+        if (c->wp.part == W_END)
+            return 1;
+        if (c->wp.part != W_HEAD && c->cfg->read_while_uploading && something_came_back(c))
             return 2;
-        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+        build_batch(c, &b);
+        struct msghdr m = {.msg_iov = b.iov, .msg_iovlen = (size_t)b.n};
+        ssize_t k = sendmsg(c->fd, &m, MSG_NOSIGNAL);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -326,14 +453,12 @@ static int write_some(struct dn_conn *c)
             return -1;
         }
         c->sent += (uint64_t)k;
-        if (kind == 0) {
-            c->pend_off += (size_t)k;
-        } else if (kind == 1) {
-            c->head_off += (size_t)k;
-        } else {
-            c->unit_left -= (uint64_t)k;
-            c->body_left -= (uint64_t)k;
-            c->body_sent += (uint64_t)k;
+        if (k > 0)
+            c->writes++;
+        consume(c, (size_t)k);
+        if ((size_t)k == b.len && b.whole && b.pause > 0 && c->wp.part != W_END) {
+            pause_write(c, b.pause);
+            return 0;
         }
     }
 }
@@ -570,6 +695,8 @@ static void start_request(struct dn_conn *c)
     if (c->fd >= 0 && c->cfg->check_before_reuse && !still_alive(c))
         close_sock(c);
     if (c->fd < 0) {
+        /* the failed request's socket was dropped (--on-failure reconnect) */
+        c->reconnected = c->last_failed;
         begin_connect(c);
         return;
     }

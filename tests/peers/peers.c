@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/tcp.h> /* tcpi_data_segs_in, which glibc's netinet/tcp.h lacks */
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -339,4 +341,62 @@ char *raw_serve_one(int lfd, const char *resp, bool read_body)
     assert_int_equal(send(fd, resp, rl, MSG_NOSIGNAL), (ssize_t)rl);
     close(fd);
     return buf;
+}
+
+void raw_accept_request(int lfd, size_t body_wire, struct raw_req *q)
+{
+    struct timeval tv = {10, 0};
+    setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    memset(q, 0, sizeof(*q));
+    q->fd = accept(lfd, NULL, NULL);
+    assert_true(q->fd >= 0);
+    set_timeouts(q->fd);
+    static char buf[65536];
+    uint64_t deadline = clk_mono_us() + 10000000u;
+    for (;;) {
+        struct pollfd p = {.fd = q->fd, .events = POLLIN};
+        (void)poll(&p, 1, 10);
+        ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0)
+            fail_msg("the client closed before its request was whole (%zu bytes)", q->queued);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            fail_msg("peeking at the request: %s", strerror(errno));
+        if (n > 0) {
+            q->queued = (size_t)n;
+            if (!q->head_len) {
+                const char *e = memmem(buf, (size_t)n, "\r\n\r\n", 4);
+                if (e) {
+                    q->head_len = (size_t)(e - buf) + 4;
+                    q->first_seen = (size_t)n;
+                }
+            }
+            if (q->head_len && q->queued >= q->head_len + body_wire)
+                return;
+        }
+        if (clk_mono_us() > deadline)
+            fail_msg("no whole request within 10 s (%zu bytes queued)", q->queued);
+        if (n > 0)
+            clk_sleep_us(1000); /* poll() says readable at once while bytes wait */
+    }
+}
+
+void raw_answer(struct raw_req *q, const char *resp)
+{
+    static char buf[65536];
+    while (recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+    size_t rl = strlen(resp);
+    assert_int_equal(send(q->fd, resp, rl, MSG_NOSIGNAL), (ssize_t)rl);
+    close(q->fd);
+    q->fd = -1;
+}
+
+unsigned tcp_data_segs_in(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+    assert_true(len >= offsetof(struct tcp_info, tcpi_data_segs_in) + sizeof(ti.tcpi_data_segs_in));
+    return ti.tcpi_data_segs_in;
 }

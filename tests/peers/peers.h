@@ -66,6 +66,22 @@ int raw_listen(int *port);
 /* Returns the bytes received (head + what was read), malloc'd and NUL-terminated. */
 char *raw_serve_one(int lfd, const char *resp, bool read_body);
 
+/* A raw server for checks of how a request arrives, in steps: raw_accept_request() accepts a
+ * connection and peeks, never reads, until its receive queue holds a whole request head and
+ * body_wire bytes after it (up to 10 s); raw_answer() reads what is queued, writes resp and
+ * closes. TCP delivers a segment to the queue whole, so first_seen tells whether the head
+ * arrived with its body. */
+struct raw_req {
+    int fd;
+    size_t head_len;   /* the request head's bytes */
+    size_t first_seen; /* bytes queued when the head was first seen whole */
+    size_t queued;     /* bytes queued when the wait ended */
+};
+void raw_accept_request(int lfd, size_t body_wire, struct raw_req *q);
+void raw_answer(struct raw_req *q, const char *resp);
+/* Segments with data received on a connected socket so far (TCP_INFO tcpi_data_segs_in). */
+unsigned tcp_data_segs_in(int fd);
+
 uint64_t now_us(void);
 
 #endif

@@ -312,6 +312,102 @@ static void test_body_uploads(void **state)
     close(lfd);
 }
 
+/* A request goes in one write unless a flag asks for more: head, body and chunk framing in one
+ * sendmsg. Checked where it lands: on loopback, with Nagle off (the client sets TCP_NODELAY),
+ * each write of a small request is one segment, and the server counts the data segments it
+ * received (TCP_INFO) once the whole request is queued - exact, no timing involved. A segment
+ * reaches the receive queue whole, so after one write the head is never seen without its body.
+ * The client's record counts its writes too. */
+static void test_one_write_per_request(void **state)
+{
+    struct tsup_ctx *c = *state;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    static const struct {
+        const char *args[8];
+        size_t body_wire; /* the body's bytes on the wire, framing included */
+        unsigned writes;
+    } cases[] = {
+        {{"--body-size", "100"}, 100, 1},
+        {{"--body-size", "100", "--split-head"}, 100, 2},
+        {{"--body-size", "100", "--upload-delay", "20"}, 100, 2},
+        /* fa CRLF, 250 bytes, CRLF, 0 CRLF CRLF */
+        {{"--body-size", "250", "--chunked"}, 4 + 250 + 2 + 5, 1},
+        /* --upload-chunk: a write per 100 bytes, the head with the first, the last chunk with
+         * the last: 64 CRLF 100 CRLF, twice, 32 CRLF 50 CRLF, 0 CRLF CRLF */
+        {{"--body-size", "250", "--chunked", "--upload-chunk", "100"}, 2 * 106 + 56 + 5, 3},
+        {{"--body-size", "250", "--chunked", "--upload-chunk", "100", "--split-head"},
+         2 * 106 + 56 + 5,
+         4},
+        {{"--body-size", "250", "--upload-chunk", "100"}, 250, 3},
+    };
+    int port;
+    int lfd = raw_listen(&port);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const *a = cases[i].args;
+        struct dn d;
+        dn_start(&d, c->dir, port, "--method", "POST", a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                 a[7], NULL);
+        struct raw_req q;
+        raw_accept_request(lfd, cases[i].body_wire, &q);
+        unsigned segs = tcp_data_segs_in(q.fd);
+        size_t total = q.head_len + cases[i].body_wire;
+        raw_answer(&q, ok);
+        json_t *r = dn_wait(&d);
+        json_t *o = json_array_get(r, 0);
+        if (segs != cases[i].writes || rec_int(o, "writes") != cases[i].writes || q.queued != total)
+            fail_msg("case %zu (%s %s %s %s): %u segments, %lld writes, %zu of %zu bytes, want "
+                     "%u",
+                     i, a[0], a[1], a[2] ? a[2] : "", a[3] ? a[3] : "", segs, rec_int(o, "writes"),
+                     q.queued, total, cases[i].writes);
+        if (cases[i].writes == 1)
+            assert_int_equal(q.first_seen, total);
+        assert_string_equal(rec_str(o, "outcome"), "200");
+        assert_int_equal(rec_int(o, "sent"), (long long)total);
+        json_decref(r);
+    }
+    close(lfd);
+}
+
+/* The order of a split request, by sequence: the server answers as soon as it has the head,
+ * and a client that watches for a response between writes (--read-while-uploading) reads it
+ * during --upload-delay's pause, before writing the body. The server saw the head alone, the
+ * body was never written. The default client, watching the same way, wrote the body with the
+ * head: the server never sees the head alone. */
+static void test_split_head_order(void **state)
+{
+    struct tsup_ctx *c = *state;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    int port;
+    int lfd = raw_listen(&port);
+    struct dn d;
+    dn_start(&d, c->dir, port, "--method", "POST", "--body-size", "100", "--upload-delay", "5000",
+             "--read-while-uploading", NULL);
+    struct raw_req q;
+    raw_accept_request(lfd, 0, &q);
+    assert_int_equal(q.first_seen, q.head_len);
+    raw_answer(&q, ok);
+    json_t *r = dn_wait(&d);
+    json_t *o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "200");
+    assert_int_equal(rec_int(o, "body_sent"), 0);
+    assert_int_equal(rec_int(o, "writes"), 1);
+    assert_true(rec_int(o, "end_us") - rec_int(o, "start_us") < 5000000);
+    json_decref(r);
+
+    dn_start(&d, c->dir, port, "--method", "POST", "--body-size", "100", "--read-while-uploading",
+             NULL);
+    raw_accept_request(lfd, 0, &q);
+    assert_int_equal(q.first_seen, q.head_len + 100);
+    raw_answer(&q, ok);
+    r = dn_wait(&d);
+    o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "200");
+    assert_int_equal(rec_int(o, "body_sent"), 100);
+    assert_int_equal(rec_int(o, "writes"), 1);
+    json_decref(r);
+    close(lfd);
+}
+
 static void test_upload_delay_and_pace(void **state)
 {
     struct tsup_ctx *c = *state;
@@ -435,6 +531,80 @@ static void test_timeouts(void **state)
     up_free(&u);
 }
 
+/* A connection's requests after a failure. The server closes after every response without
+ * saying so, its FIN in the response's segment (fin-with-data): every reused request fails, on
+ * every trial. With stop (the default) the connection ends there; with reconnect the next
+ * request opens a new connection and the sequence goes on: 200, fail, 200, fail. */
+static void test_on_failure(void **state)
+{
+    struct tsup_ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "onfail", "--close-after", "1", "--close-how", "fin-with-data", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--requests", "4", "--gap", "20", NULL);
+    if (json_array_size(r) != 6)
+        rec_dump(r, "on-failure stop");
+    assert_int_equal(json_array_size(r), 6);
+    for (long t = 0; t < 3; t++) {
+        json_t *a = find_rec(r, t, 0, 0), *b = find_rec(r, t, 0, 1);
+        assert_string_equal(rec_str(a, "outcome"), "200");
+        assert_true(strcmp(rec_str(b, "outcome"), "empty") == 0 ||
+                    strcmp(rec_str(b, "outcome"), "reset") == 0);
+        assert_int_equal(rec_int(b, "reused"), 1);
+        assert_int_equal(rec_int(b, "lport"), rec_int(a, "lport"));
+    }
+    assert_int_equal(rec_count_int(r, "reconnected", 1), 0);
+    json_decref(r);
+
+    r = dn_run(c->dir, u.port, "--trials", "3", "--requests", "4", "--gap", "20", "--on-failure",
+               "reconnect", NULL);
+    if (json_array_size(r) != 12)
+        rec_dump(r, "on-failure reconnect");
+    assert_int_equal(json_array_size(r), 12);
+    for (long t = 0; t < 3; t++) {
+        json_t *q[4];
+        for (long k = 0; k < 4; k++)
+            q[k] = find_rec(r, t, 0, k);
+        for (long k = 0; k < 4; k += 2) {
+            /* a new connection: the first, or the one after the failure */
+            assert_string_equal(rec_str(q[k], "outcome"), "200");
+            assert_int_equal(rec_int(q[k], "reused"), 0);
+            assert_int_equal(rec_int(q[k], "reconnected"), k > 0);
+            /* reused, and failed: the server had closed it */
+            assert_true(strcmp(rec_str(q[k + 1], "outcome"), "empty") == 0 ||
+                        strcmp(rec_str(q[k + 1], "outcome"), "reset") == 0);
+            assert_int_equal(rec_int(q[k + 1], "reused"), 1);
+            assert_int_equal(rec_int(q[k + 1], "reconnected"), 0);
+            assert_int_equal(rec_int(q[k + 1], "lport"), rec_int(q[k], "lport"));
+            assert_int_equal(rec_int(q[k + 1], "gap_ms"), 20);
+        }
+        assert_int_not_equal(rec_int(q[2], "lport"), rec_int(q[0], "lport"));
+        assert_int_equal(rec_int(q[2], "gap_ms"), 20);
+        assert_true(rec_int(q[2], "start_us") - rec_int(q[1], "end_us") >= 20000);
+    }
+    json_decref(r);
+    assert_int_equal(up_stop(&u), 0);
+    json_t *log = up_log(&u);
+    assert_int_equal(rec_count_str(log, "event", "accept"), 3 + 6);
+    assert_int_equal(rec_count_str(log, "event", "request"), 3 + 6);
+    json_decref(log);
+    up_free(&u);
+
+    /* a failed connect is a failure too: each request tries a new connection */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    r = dn_run(c->dir, ntohs(a.sin_port), "--requests", "3", "--on-failure", "reconnect", NULL);
+    close(fd);
+    assert_int_equal(json_array_size(r), 3);
+    assert_int_equal(rec_count_str(r, "outcome", "connect-error"), 3);
+    assert_int_equal(rec_count_int(r, "reconnected", 1), 2);
+    assert_int_equal(rec_int(find_rec(r, 0, 0, 0), "reconnected"), 0);
+    json_decref(r);
+}
+
 /* The connections waiting in the accept queue of listener lfd, and its backlog: TCP_INFO of a
  * listening socket gives both (tcpi_unacked, tcpi_sacked), as ss shows them. */
 static void accept_queue(int lfd, unsigned *queued, unsigned *backlog)
@@ -547,10 +717,13 @@ int main(void)
         T(test_method_path_headers),
         T(test_connection_header_and_http10),
         T(test_body_uploads),
+        T(test_one_write_per_request),
+        T(test_split_head_order),
         T(test_upload_delay_and_pace),
         T(test_read_while_uploading),
         T(test_client_idle_timeout),
         T(test_check_before_reuse_keeps_live_connections),
+        T(test_on_failure),
         T(test_timeouts),
         T(test_connect_errors),
         T(test_outcome_classes),
