@@ -1,7 +1,7 @@
 /* racelab — reproduce HTTP/1.1 connection-close races on demand, prove each with a capture,
  * and compare the mitigations side by side (docs/design.md). Sub-commands: run, compare, repro
- * (and its alias 503-uc), list, check, explain. Exit status: 0 every expectation held, 1 one
- * failed, 2 bad input or a missing capability, 130 interrupted. Here: the top-level --help and
+ * (and its alias 503-uc), list, check, explain, diff. Exit status: 0 every expectation held, 1
+ * one failed, 2 bad input or a missing capability, 130 interrupted. Here: the top-level --help and
  * the dispatch; each command has a file of its own in cli/ (what they share: cli.h). */
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +31,9 @@ static void usage_main(FILE *out)
             "  check [SCENARIO|DIR]... validate scenario files only (exit 2 on the first error)\n"
             "  explain PCAP [--flow PORT]\n"
             "                          sequence diagram of a capture, race annotated\n"
+            "  diff OLD NEW            what changed between two runs (folders or results.json):\n"
+            "                          verdicts, failure rates beyond their 95%% intervals,\n"
+            "                          latency; exit 1 when a cell got worse\n"
             "\n"
             "CASE is a scenario file, or NAME for scenarios/NAME.yaml.\n"
             "`racelab COMMAND --help` describes each command's flags.\n"
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
         return cmd_repro(argc, argv, "upstream-reuse-after-fin");
     if (strcmp(cmd, "explain") == 0)
         return cmd_explain(argc, argv);
+    if (strcmp(cmd, "diff") == 0)
+        return cmd_diff(argc, argv);
     fprintf(stderr, "%s: unknown command '%s' (see racelab --help)\n", prog, cmd);
     return EXIT_BAD;
 }

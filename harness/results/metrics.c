@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "interval.h"
 #include "metrics_json.h"
 
 #define MAX_DIRS           6 /* three hops at most (chain), two directions each */
@@ -299,6 +300,7 @@ static void add_trials(struct build *b)
     json_object_set_new(b->out, "failures", json_integer(failures));
     json_object_set_new(b->out, "failure_rate",
                         json_real(b->ntrials ? round3((double)failures / (double)b->ntrials) : 0));
+    json_object_set_new(b->out, "failure_rate_ci", interval_json(failures, b->ntrials));
 }
 
 /* Uses of each hop's connections. Hop 0: the downstream's own records; hop p + 1: the
@@ -546,6 +548,7 @@ static int add_sweep(struct build *b)
         json_object_set_new(o, "trials", json_integer(n));
         json_object_set_new(o, "failures", json_integer(f));
         json_object_set_new(o, "failure_rate", json_real(round3(rate)));
+        json_object_set_new(o, "failure_rate_ci", interval_json(f, n));
         json_array_append_new(sw, o);
         failing += f > 0;
         if (rate > maxr)

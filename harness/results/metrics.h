@@ -51,7 +51,7 @@ struct metrics_input {
  * data_after_fin, rst_after_data, data_packets, rst_abort —, failing_rst, trials_with_rst,
  * attributed, unattributed_rst, failing_trials, access_log, proxy_flags, stats, proxies,
  * upstream, latency_ms, downstream_wall_s, throughput_rps, sweep, sweep_stats). NULL with err
- * on out of memory. */
+ * on out of memory. Each failure_rate has its failure_rate_ci next to it (interval.h). */
 json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen);
 
 /* The trial whose requests took longest, from its first request's start to its last

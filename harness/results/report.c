@@ -7,6 +7,7 @@
 
 #include "expect.h"
 #include "grow.h"
+#include "interval.h"
 
 static const char *short_name(const char *n)
 {
@@ -279,9 +280,11 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
     tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
     tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
     if (cmp) {
-        const json_t *fr = json_object_get(r, "failure_rate");
-        if (json_is_number(fr))
-            snprintf(buf, sizeof(buf), "%.1f%%", json_number_value(fr) * 100);
+        /* the rate with its 95% interval: "< 3.7%", "50.0% (40.4-59.6)" (interval.h) */
+        if (json_is_number(json_object_get(r, "failure_rate")))
+            interval_format(buf, sizeof(buf),
+                            (long)json_integer_value(json_object_get(r, "failures")),
+                            (long)json_integer_value(json_object_get(r, "trials")));
         else
             snprintf(buf, sizeof(buf), "-");
         tadd(t, c++, "%s", buf);
@@ -348,7 +351,7 @@ static void table_sweep(FILE *out, struct table *t, const struct suite_cell *sc)
         if (!trow(t))
             break;
         double rate = json_number_value(json_object_get(g, "failure_rate"));
-        char bar[41];
+        char bar[41], buf[64];
         int nb = (int)lround(rate * 40);
         memset(bar, '#', (size_t)nb);
         bar[nb] = '\0';
@@ -356,10 +359,32 @@ static void table_sweep(FILE *out, struct table *t, const struct suite_cell *sc)
         tadd(t, c++, "%g", json_number_value(json_object_get(g, "gap_ms")));
         tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "trials")));
         tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(g, "failures")));
-        tadd(t, c++, "%.0f%%", rate * 100);
+        interval_format(buf, sizeof(buf), (long)json_integer_value(json_object_get(g, "failures")),
+                        (long)json_integer_value(json_object_get(g, "trials")));
+        tadd(t, c++, "%s", buf);
         tadd(t, c++, "%s", bar);
     }
     tprint(out, t);
+}
+
+/* compare: the mitigations whose failure rates the trials cannot tell apart (cells that ran to
+ * completion only). */
+static void table_distinguish(FILE *out, const struct suite *su)
+{
+    struct interval_arm *arms = calloc(su->n + 1, sizeof(*arms));
+    size_t n = 0;
+    for (size_t i = 0; arms && i < su->n; i++) {
+        const struct suite_cell *sc = &su->cells[i];
+        enum report_status st = report_status(sc);
+        if (st != REPORT_PASSED && st != REPORT_FAILED)
+            continue;
+        arms[n].name = sc->cell.m->name;
+        arms[n].k = (long)json_integer_value(json_object_get(sc->result, "failures"));
+        arms[n++].n = (long)json_integer_value(json_object_get(sc->result, "trials"));
+    }
+    if (arms)
+        interval_note(out, arms, n);
+    free(arms);
 }
 
 void report_table(FILE *out, const struct suite *su, enum report_table kind)
@@ -370,6 +395,8 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
     for (size_t i = 0; i < su->n; i++)
         table_row(&t, &su->cells[i], cmp);
     tprint(out, &t);
+    if (cmp)
+        table_distinguish(out, su);
     /* What failed, and the race window of every sweep. */
     for (size_t i = 0; i < su->n; i++) {
         table_notes(out, &su->cells[i]);
@@ -381,9 +408,10 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
 json_t *report_ordered(const json_t *cell)
 {
     static const char *const first[] = {
-        "scenario",       "mitigation", "trials", "failures",    "failure_rate", "outcomes",
-        "requests",       "rst",        "fin",    "failing_rst", "proxy_flags",  "latency_ms",
-        "throughput_rps", "sweep",      "expect", "capture",     "error",        NULL,
+        "scenario",   "mitigation",     "trials", "failures", "failure_rate", "failure_rate_ci",
+        "outcomes",   "requests",       "rst",    "fin",      "failing_rst",  "proxy_flags",
+        "latency_ms", "throughput_rps", "sweep",  "expect",   "capture",      "error",
+        NULL,
     };
     json_t *o = json_object();
     if (!o)
