@@ -67,7 +67,7 @@ json_t *run_error_cell(const struct scenario_cell *c, const char *error)
     json_object_set_new(o, "scenario", json_string(c->s->name));
     json_object_set_new(o, "mitigation", json_string(c->m->name));
     json_object_set_new(o, "trials", json_integer(c->trials));
-    json_object_set_new(o, "failures", json_integer(c->trials));
+    json_object_set_new(o, "failures", json_null()); /* no trial ran: none failed */
     json_object_set_new(o, "error", json_string(error));
     json_object_set_new(o, "capture", json_null());
     return o;
@@ -210,11 +210,11 @@ not_ready:
     } else if (!child_alive(ch)) {
         char how[64];
         child_describe(ch, how, sizeof(how));
-        set_error(r, "%s exited before listening on port %u (%s; see %s/%s.err)", r->names[idx],
-                  r->ports[idx], how, r->dir, r->names[idx]);
+        set_error(r, "%s ('%s') exited before listening on port %u (%s; see %s/%s.err)",
+                  r->names[idx], ch->prog, r->ports[idx], how, r->dir, r->names[idx]);
     } else {
-        set_error(r, "%s did not accept connections on port %u within %d ms (see %s/%s.err)",
-                  r->names[idx], r->ports[idx], READY_TIMEOUT_MS, r->dir, r->names[idx]);
+        set_error(r, "%s ('%s') did not accept connections on port %u within %d ms (see %s/%s.err)",
+                  r->names[idx], ch->prog, r->ports[idx], READY_TIMEOUT_MS, r->dir, r->names[idx]);
     }
     return -1;
 }
@@ -592,8 +592,10 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
     json_object_set_new(cell, "scenario", json_string(c->s->name));
     json_object_set_new(cell, "mitigation", json_string(c->m->name));
     json_object_set_new(cell, "trials", json_integer(c->trials));
+    /* No trial ran (a program that never started): the cell is an error, not a result with
+     * failed trials. */
     if (!json_object_get(cell, "failures"))
-        json_object_set_new(cell, "failures", json_integer(c->trials));
+        json_object_set_new(cell, "failures", json_null());
     json_object_set_new(cell, "capture", r->cap ? json_string(r->pcap) : json_null());
     json_object_set_new(cell, "dir", json_string(r->dir));
     json_object_set_new(cell, "netns", json_boolean(r->env->netns));

@@ -44,7 +44,8 @@ int run_ports(enum scenario_topo t, bool netns, uint16_t ports[4], char *err, si
  * contract between programs: the first one is reported in err (when err is still empty). */
 json_t *run_read_jsonl(const char *path, char *err, size_t errlen);
 
-/* A cell object with only its identity and an error (for cells that never ran). */
+/* A cell object with only its identity and an error (for cells that never ran): "failures"
+ * is null, since no trial ran. */
 json_t *run_error_cell(const struct scenario_cell *c, const char *error);
 
 #endif

@@ -1,10 +1,11 @@
 /* racelab end to end, in network namespaces: results.json values that come from the capture
  * (RSTs per direction, RSTs of each failing trial) and from the clients (outcome counts);
- * --json/--junit; exit codes 0/1/2; --proxy-cmd; --no-netns; two runs at once; SIGINT in the
- * middle of a cell leaves nothing running and a pcap that tshark reads; repro, compare, list,
- * explain. Behaviour is read from results.json, the cells' records and the capture, never from
- * the wording of what racelab prints; stdout is read only where a check is about the printed
- * format itself (run's table, compare's table, list, the sequence diagrams), each saying so. */
+ * --json/--junit; exit codes 0/1/2; --proxy-cmd (a program on PATH, one that never starts);
+ * --no-netns; two runs at once; SIGINT in the middle of a cell leaves nothing running and a
+ * pcap that tshark reads; repro, compare, list, explain. Behaviour is read from results.json, the
+ * cells' records and the capture, never from the wording of what racelab prints; stdout is read
+ * only where a check is about the printed format itself (run's table, compare's table, list, the
+ * sequence diagrams), each saying so. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -613,6 +614,106 @@ static void test_proxy_cmd(void **state)
     free(cmd);
 }
 
+/* A --proxy-cmd program found on PATH, as wrappers of nginx or HAProxy usually are: the
+ * pre-flight check and the exec find it the same way (execvp's rules), and the cell runs. */
+static void test_proxy_cmd_on_path(void **state)
+{
+    (void)state;
+    char *bindir = tsup_fmt("%s/path-bin", tmp);
+    assert_int_equal(mkdir(bindir, 0755), 0);
+    char *wrapper = tsup_fmt("%s/rl-proxy-wrapper", bindir);
+    char *proxy = tsup_bin("racelab-proxy");
+    FILE *f = fopen(wrapper, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\nexec '%s' \"$@\"\n", proxy);
+    fclose(f);
+    assert_int_equal(chmod(wrapper, 0755), 0);
+    const char *old = getenv("PATH");
+    char *saved = strdup(old ? old : "/usr/bin:/bin");
+    char *path = tsup_fmt("%s:%s", bindir, saved);
+    setenv("PATH", path, 1);
+    char *out = tsup_fmt("%s/on-path", tmp);
+    int rc = racelab("onpath", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd",
+                     "rl-proxy-wrapper --listen {listen} --upstream {upstream} --name {name}",
+                     "--out", out, NULL);
+    setenv("PATH", saved, 1);
+    expect_exit("onpath", rc, 0);
+    json_t *res = results(out);
+    check_held_fin(res, 20, false);
+    json_decref(res);
+    free(out);
+    free(path);
+    free(saved);
+    free(proxy);
+    free(wrapper);
+    free(bindir);
+}
+
+/* A --proxy-cmd program that never starts. The cell is an error (exit 1, junit <error>), never a
+ * result with failed trials ("failures" is null: no trial ran), and its message names the
+ * program and how it ended (this reads the wording of the cell's "error" and, for a command
+ * not found, of stderr: the check is that they name it). Not found at all: refused before
+ * anything starts (exit 2). */
+static void test_proxy_never_starts(void **state)
+{
+    (void)state;
+    struct {
+        const char *tag, *cmd, *prog, *how;
+    } cases[] = {
+        {"exit3", "sh -c 'exit 3'", "'sh'", "exit 3"},
+        /* found and executable, but exec refuses it (no #! line): exit 127 */
+        {"noexec", NULL, "not-a-program", "Exec format error"},
+    };
+    char *bad = tsup_fmt("%s/not-a-program", tmp);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fprintf(f, "this is no program\n");
+    fclose(f);
+    assert_int_equal(chmod(bad, 0755), 0);
+    char *badcmd = tsup_fmt("%s --listen {listen}", bad);
+    cases[1].cmd = badcmd;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = tsup_fmt("%s/never-%s", tmp, cases[i].tag);
+        char *ju = tsup_fmt("%s/never-%s.xml", tmp, cases[i].tag);
+        int rc = racelab(cases[i].tag, "run", SCN "/proxy-held-fin.yaml", "--mitigation", "none",
+                         "--proxy-cmd", cases[i].cmd, "--out", out, "--junit", ju, NULL);
+        expect_exit(cases[i].tag, rc, 1);
+        json_t *res = results(out);
+        json_t *c = cell(res, "proxy-held-fin", "none");
+        assert_true(json_is_null(json_object_get(c, "failures")));
+        assert_true(json_is_true(json_object_get(c, "setup_error")));
+        const char *err = json_string_value(json_object_get(c, "error"));
+        assert_non_null(err);
+        if (!strstr(err, cases[i].prog) || !strstr(err, cases[i].how))
+            fail_msg("%s: the error does not name %s and %s: %s", cases[i].tag, cases[i].prog,
+                     cases[i].how, err);
+        json_t *procs = json_object_get(c, "processes");
+        assert_string_equal(json_string_value(json_object_get(procs, "downstream")), "not started");
+        if (i == 0)
+            assert_string_equal(json_string_value(json_object_get(procs, "proxy")), "exit 3");
+        char *x = tsup_slurp(ju);
+        assert_non_null(x);
+        assert_non_null(strstr(x, "tests=\"1\" failures=\"0\" errors=\"1\""));
+        free(x);
+        json_decref(res);
+        free(out);
+        free(ju);
+    }
+    /* not found: exit 2, nothing run, the message names the command */
+    char *out = tsup_fmt("%s/never-missing", tmp);
+    int rc = racelab("missing", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd",
+                     "rl-no-such-proxy {listen}", "--out", out, NULL);
+    expect_exit("missing", rc, 2);
+    char *e = text_of("missing", "err");
+    assert_non_null(strstr(e, "rl-no-such-proxy"));
+    struct stat st;
+    assert_int_not_equal(stat(out, &st), 0);
+    free(e);
+    free(out);
+    free(badcmd);
+    free(bad);
+}
+
 /* Two runs at once: each cell in its own namespace, both results right. */
 static void test_two_runs_at_once(void **state)
 {
@@ -1007,6 +1108,8 @@ int main(void)
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_no_netns),
         cmocka_unit_test(test_proxy_cmd),
+        cmocka_unit_test(test_proxy_cmd_on_path),
+        cmocka_unit_test(test_proxy_never_starts),
         cmocka_unit_test(test_two_runs_at_once),
         cmocka_unit_test(test_sigint_cleans_up),
         cmocka_unit_test(test_repro),
