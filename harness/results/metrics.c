@@ -120,15 +120,6 @@ static double round3(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
-static bool is_probe(const struct metrics_input *in, size_t hop, const struct analysis_flow *f)
-{
-    for (size_t i = 0; i < in->nprobes; i++)
-        if (in->probes[i].hop == hop && in->probes[i].port == f->client_port &&
-            f->first_us <= in->probes[i].until_us)
-            return true;
-    return false;
-}
-
 static long hop_index(const struct metrics_input *in, const struct analysis_flow *f)
 {
     for (size_t h = 0; h < in->nhops; h++)
@@ -353,7 +344,7 @@ static long count_capture(struct build *b, uint64_t counts[][MAX_DIRS])
     for (size_t i = 0; i < in->ana->nflows; i++) {
         const struct analysis_flow *f = &in->ana->flows[i];
         long h = hop_index(in, f);
-        if (h < 0 || h >= 3 || is_probe(in, (size_t)h, f))
+        if (h < 0 || h >= 3)
             continue;
         const struct analysis_dir *d2[2] = {&f->c2s, &f->s2c};
         for (int k = 0; k < 2; k++) {

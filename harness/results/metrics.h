@@ -24,13 +24,6 @@
 #include "explain.h"
 #include "scenario.h"
 
-/* A readiness probe's connection, left out of every count. */
-struct metrics_probe {
-    size_t hop;        /* index into hops */
-    uint16_t port;     /* the probe's local port */
-    uint64_t until_us; /* flows with that port that started before this belong to the probe */
-};
-
 struct metrics_input {
     const struct scenario_cell *cell;
     const json_t *records;   /* downstream request records (array), NULL when none */
@@ -42,8 +35,6 @@ struct metrics_input {
     const struct analysis_result *ana; /* NULL when nothing was captured */
     const struct analysis_hop *hops;   /* hop i joins program i and i+1 of the topology */
     size_t nhops;
-    const struct metrics_probe *probes;
-    size_t nprobes;
 };
 
 /* Builds the metrics part of the cell object (trials, failures, failure_rate, outcomes,

@@ -17,12 +17,12 @@
 #include "clk.h"
 #include "cmd.h"
 #include "explain.h"
-#include "grow.h"
 #include "metrics.h"
 #include "netns.h"
 #include "wire.h"
 
 #define READY_TIMEOUT_MS 10000
+#define READY_POLL_US    2000
 #define STOP_GRACE_MS    5000
 
 static int free_port(char *err, size_t errlen)
@@ -114,8 +114,6 @@ struct cell_run {
     struct analysis_hop hops[3];
     size_t nhops;
     struct child procs[4]; /* by topology index; [0] is the downstream */
-    struct metrics_probe *probes;
-    size_t nprobes, probes_cap;
     struct cap *cap;
     struct wire *wire;
     struct capture_stats cstats;
@@ -142,21 +140,9 @@ static void set_error(struct cell_run *r, const char *fmt, ...)
     va_end(ap);
 }
 
-static int add_probe(struct cell_run *r, size_t hop, uint16_t port)
-{
-    struct metrics_probe *p = grow_array(r->probes, &r->probes_cap, r->nprobes + 1, sizeof(*p));
-    if (!p) {
-        set_error(r, "out of memory");
-        return -1;
-    }
-    r->probes = p;
-    /* Sent before now: a later connection that reuses the port is not the probe's. */
-    r->probes[r->nprobes++] = (struct metrics_probe){hop, port, clk_real_us()};
-    return 0;
-}
-
-/* Readiness: the port file (when the program writes one), then a connect that succeeds. The
- * probe connection is kept out of every count (metrics_probe). */
+/* Readiness: the port file (when the program writes one), then a listening socket on its port
+ * in the namespace's socket table (netns_listening). Nothing connects to the program, so no
+ * connection of the cell's capture, and no line of a proxy's log, is racelab's own. */
 static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
 {
     struct child *ch = &r->procs[idx];
@@ -174,34 +160,21 @@ static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
                 break;
             if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
                 goto not_ready;
-            clk_sleep_us(2000);
+            clk_sleep_us(READY_POLL_US);
         }
     }
     for (;;) {
-        /* Bound first, so that even a refused attempt (a SYN answered by RST) is known and
-         * left out of the counts. */
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in l = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t ll = sizeof(l);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&l, sizeof(l)) != 0 ||
-            getsockname(fd, (struct sockaddr *)&l, &ll) != 0) {
-            set_error(r, "readiness probe: %s", strerror(errno));
-            if (fd >= 0)
-                close(fd);
+        char err[256];
+        int rc = netns_listening(r->ports[idx], err, sizeof(err));
+        if (rc < 0) {
+            set_error(r, "readiness of %s: %s", r->names[idx], err);
             return -1;
         }
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons(r->ports[idx]),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-        close(fd);
-        if (add_probe(r, idx - 1, ntohs(l.sin_port)) != 0)
-            return -1;
-        if (rc == 0)
+        if (rc == 1)
             return 0;
         if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
             goto not_ready;
-        clk_sleep_us(2000);
+        clk_sleep_us(READY_POLL_US);
     }
 not_ready:
     if (*r->stop) {
@@ -213,7 +186,7 @@ not_ready:
         set_error(r, "%s ('%s') exited before listening on port %u (%s; see %s/%s.err)",
                   r->names[idx], ch->prog, r->ports[idx], how, r->dir, r->names[idx]);
     } else {
-        set_error(r, "%s ('%s') did not accept connections on port %u within %d ms (see %s/%s.err)",
+        set_error(r, "%s ('%s') did not listen on port %u within %d ms (see %s/%s.err)",
                   r->names[idx], ch->prog, r->ports[idx], READY_TIMEOUT_MS, r->dir, r->names[idx]);
     }
     return -1;
@@ -432,8 +405,6 @@ static json_t *analyse(struct cell_run *r)
         .ana = have_ana ? &ana : NULL,
         .hops = r->hops,
         .nhops = r->nhops,
-        .probes = r->probes,
-        .nprobes = r->nprobes,
     };
     for (size_t i = 0; i < 2; i++) {
         in.access[i] = access[i];
@@ -637,7 +608,6 @@ json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const
         stop_lab(r);
     }
     json_t *cell = cell_result(r, started, t0);
-    free(r->probes);
     free(r);
     return cell;
 }

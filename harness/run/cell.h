@@ -1,9 +1,10 @@
 /* cell — one cell (scenario × mitigation) from start to evidence.
  *
  * In a process of its own: network namespace → capture on lo → wire rules → upstream,
- * proxies (back to front, each ready when a connect succeeds) → downstream (all trials) →
- * SIGTERM the proxies (they write their stats) and the upstream → wire rules off → capture
- * closed → capture analysed and joined with the records → the cell object of results.json.
+ * proxies (back to front, each ready when it listens: netns_listening) → downstream (all
+ * trials) → SIGTERM the proxies (they write their stats) and the upstream → wire rules off →
+ * capture closed → capture analysed and joined with the records → the cell object of
+ * results.json.
  * Whatever happens (failure, timeout, SIGINT/SIGTERM), every process is stopped and reaped,
  * and the capture is closed, so its pcap is complete. */
 #ifndef RACELAB_CELL_H

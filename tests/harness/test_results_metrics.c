@@ -1,10 +1,10 @@
 /* Metrics of a cell from synthetic records and a synthetic capture (no processes): a trial's
  * outcome is its first failing request, a missing trial fails; RSTs are attributed to trials
  * by port through the access logs (a pooled upstream connection shared by several trials gives
- * each RST to the request whose window contains it, else the last one before it), readiness
- * probes are left out, a chain follows proxy1's upstream ports into proxy2's log, and a gap
- * sweep reports the failure rate per gap, grouping each trial by its reuse_gap_ms (records
- * without it: by the largest gap_ms of the trial). */
+ * each RST to the request whose window contains it, else the last one before it), a chain
+ * follows proxy1's upstream ports into proxy2's log, and a gap sweep reports the failure rate
+ * per gap, grouping each trial by its reuse_gap_ms (records without it: by the largest gap_ms
+ * of the trial). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,20 +106,17 @@ static void test_proxy_attribution(void **state)
     json_t *stats = jl("{\"upstream_rq_retry\":0}");
 
     struct analysis_hop hops[2] = {{8000, "downstream", "proxy"}, {9000, "proxy", "upstream"}};
-    struct analysis_event probe_ev[] = {RST(400, true)};
     struct analysis_event up_ev[] = {RST(2250, false), RST(2400, true)};
     struct analysis_event t2_ev[] = {RST(3050, false)};
     struct analysis_event lost_ev[] = {RST(5000, false)};
-    struct analysis_flow flows[7];
-    flow(&flows[0], &hops[0], 7000, 300, 400, probe_ev, 1); /* readiness probe */
-    flow(&flows[1], &hops[0], 40000, 1000, 1300, NULL, 0);
-    flow(&flows[2], &hops[0], 40001, 2000, 2300, NULL, 0);
-    flow(&flows[3], &hops[0], 40002, 3000, 3300, t2_ev, 1);
-    flow(&flows[4], &hops[1], 50000, 1010, 2400, up_ev, 2);
-    flow(&flows[5], &hops[1], 50001, 3010, 3090, NULL, 0);
-    flow(&flows[6], &hops[1], 50002, 4900, 5000, lost_ev, 1); /* no request names it */
-    struct analysis_result ana = {.flows = flows, .nflows = 7};
-    struct metrics_probe probes[] = {{0, 7000, 500}};
+    struct analysis_flow flows[6];
+    flow(&flows[0], &hops[0], 40000, 1000, 1300, NULL, 0);
+    flow(&flows[1], &hops[0], 40001, 2000, 2300, NULL, 0);
+    flow(&flows[2], &hops[0], 40002, 3000, 3300, t2_ev, 1);
+    flow(&flows[3], &hops[1], 50000, 1010, 2400, up_ev, 2);
+    flow(&flows[4], &hops[1], 50001, 3010, 3090, NULL, 0);
+    flow(&flows[5], &hops[1], 50002, 4900, 5000, lost_ev, 1); /* no request names it */
+    struct analysis_result ana = {.flows = flows, .nflows = 6};
 
     struct metrics_input in = {.cell = &c,
                                .records = records,
@@ -129,9 +126,7 @@ static void test_proxy_attribution(void **state)
                                .access_log = true,
                                .ana = &ana,
                                .hops = hops,
-                               .nhops = 2,
-                               .probes = probes,
-                               .nprobes = 1};
+                               .nhops = 2};
     char err[256];
     json_t *m = metrics_build(&in, err, sizeof(err));
     assert_non_null(m);
@@ -147,7 +142,7 @@ static void test_proxy_attribution(void **state)
     assert_int_equal(geti(m, "requests", "total"), 6);
     assert_int_equal(geti(m, "requests", "failures"), 2);
 
-    assert_int_equal(geti(m, "rst", "downstream->proxy"), 0); /* the probe's RST is left out */
+    assert_int_equal(geti(m, "rst", "downstream->proxy"), 0);
     assert_int_equal(geti(m, "rst", "proxy->downstream"), 1);
     assert_int_equal(geti(m, "rst", "upstream->proxy"), 2);
     assert_int_equal(geti(m, "rst", "proxy->upstream"), 1);

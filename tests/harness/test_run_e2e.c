@@ -473,6 +473,37 @@ static void test_direct_and_outputs(void **state)
     free(ju);
 }
 
+/* Every connection of a cell's capture is a trial's: readiness is read from the namespace's
+ * socket table, so no probe connects to a program. The downstream hop has exactly one SYN per
+ * connection the client's records name (trials × conns), the proxy counted as many downstream
+ * connections and logged no request of its own (no 400 of a probe), and every upstream
+ * connection in the capture is one the upstream accepted for the proxy. */
+static void check_only_trial_connections(json_t *c)
+{
+    json_t *recs = cell_jsonl(c, "downstream.jsonl");
+    json_t *acc = cell_jsonl(c, "proxy.access.jsonl");
+    struct ports lports = {.n = 0};
+    size_t i;
+    json_t *o;
+    json_array_foreach(recs, i, o)
+        ports_add(&lports, (long)json_integer_value(json_object_get(o, "lport")));
+    long trials = num(c, "trials", NULL);
+    assert_int_equal(lports.n, trials); /* one connection per trial in this scenario */
+    assert_int_equal(num(c, "syn", "downstream->proxy"), (long)lports.n);
+    assert_int_equal(num(c, "rst", "downstream->proxy"), 0);
+    assert_int_equal(num(c, "stats", "downstream_cx_total"), (long)lports.n);
+    json_array_foreach(acc, i, o)
+    {
+        long dport = (long)json_integer_value(json_object_get(o, "dport"));
+        if (!ports_has(&lports, dport) || json_integer_value(json_object_get(o, "status")) == 400)
+            fail_msg("an access-log line that is no trial's: dport %ld, status %lld", dport,
+                     (long long)json_integer_value(json_object_get(o, "status")));
+    }
+    assert_int_equal(num(c, "syn", "proxy->upstream"), num(c, "upstream", "accept"));
+    json_decref(recs);
+    json_decref(acc);
+}
+
 static void test_proxy_held_fin(void **state)
 {
     (void)state;
@@ -481,6 +512,8 @@ static void test_proxy_held_fin(void **state)
     expect_exit("held", rc, 0);
     json_t *res = results(out);
     check_held_fin(res, 20, true);
+    check_only_trial_connections(cell(res, "proxy-held-fin", "none"));
+    check_only_trial_connections(cell(res, "proxy-held-fin", "retry-reset"));
     json_decref(res);
     /* the same --out again: the cell folders start empty, so the proxy's access log (which
      * appends) does not carry the first run's requests into the second run's counts */
