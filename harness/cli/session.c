@@ -247,6 +247,8 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     ss->su.out_dir = ss->out;
     ss->su.env.bin_dir = ss->bin;
     ss->su.env.proxy_cmd = c->proxy_cmd;
+    ss->su.env.proxy_stop = (struct run_stop){
+        SIGTERM, c->proxy_stop_settle_set ? c->proxy_stop_settle : RUN_PROXY_CMD_SETTLE_MS};
     ss->su.env.netns = !c->no_netns;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
     ss->su.keep_going = c->keep_going;

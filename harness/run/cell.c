@@ -23,7 +23,6 @@
 
 #define READY_TIMEOUT_MS 10000
 #define READY_POLL_US    2000
-#define STOP_GRACE_MS    5000
 
 static int free_port(char *err, size_t errlen)
 {
@@ -113,7 +112,10 @@ struct cell_run {
     uint16_t ports[4];
     struct analysis_hop hops[3];
     size_t nhops;
-    struct child procs[4]; /* by topology index; [0] is the downstream */
+    struct child procs[4];    /* by topology index; [0] is the downstream */
+    struct run_stop stops[4]; /* how each is stopped */
+    /* when the downstream was seen to have finished every trial (0: it did not) */
+    uint64_t done_mono_us, done_real_us;
     struct cap *cap;
     struct wire *wire;
     struct capture_stats cstats;
@@ -211,6 +213,9 @@ static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, con
         fputc('\n', f);
         fclose(f);
     }
+    /* a --proxy-cmd proxy stops as the run says; racelab's own programs at once */
+    bool foreign = r->env->proxy_cmd && idx > 0 && idx < r->nnodes - 1;
+    r->stops[idx] = foreign ? r->env->proxy_stop : RUN_STOP_OWN;
     if (child_spawn(&r->procs[idx], r->names[idx], argv->v, out, errp, msg, sizeof(msg)) != 0) {
         set_error(r, "%s", msg);
         return -1;
@@ -303,9 +308,10 @@ static int run_downstream(struct cell_run *r)
                       "scenario's timeout:, or lower its trials)",
                       r->c->timeout_ms);
         }
-        child_stop(&r->procs[0], SIGTERM, STOP_GRACE_MS);
+        child_stop(&r->procs[0], SIGTERM, RUN_STOP_GRACE_MS);
         return -1;
     }
+    uint64_t mono = clk_mono_us(), real = clk_real_us();
     /* 1: it could not write its records; 2: bad flags; 128+: killed. */
     int code = child_code(&r->procs[0]);
     if (code != 0) {
@@ -314,28 +320,66 @@ static int run_downstream(struct cell_run *r)
         set_error(r, "racelab-downstream failed (%s; see %s/downstream.err)", how, r->dir);
         return -1;
     }
+    r->done_mono_us = mono;
+    r->done_real_us = real;
     return 0;
 }
 
-/* Proxies first (front to back: they write their stats on SIGTERM), then the upstream. A
- * program that is already gone died during the cell: that is an error of the cell. */
+static const char *signame(int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGQUIT:
+        return "SIGQUIT";
+    case SIGINT:
+        return "SIGINT";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGUSR1:
+        return "SIGUSR1";
+    case SIGUSR2:
+        return "SIGUSR2";
+    case SIGKILL:
+        return "SIGKILL";
+    }
+    return "a signal";
+}
+
+/* Waits out program idx's settle time, counted from the downstream's end; not when the cell
+ * is interrupted or the downstream did not finish, and no longer than the program lives. */
+static void settle(struct cell_run *r, size_t idx)
+{
+    if (!r->done_mono_us || r->stops[idx].settle_ms <= 0)
+        return;
+    uint64_t until = r->done_mono_us + (uint64_t)r->stops[idx].settle_ms * 1000u;
+    while (clk_mono_us() < until && !*r->stop && child_alive(&r->procs[idx]))
+        clk_sleep_us(2000);
+}
+
+/* Proxies first (front to back: they write their stats on SIGTERM), then the upstream, each
+ * with its stop (struct run_stop). A program that is already gone died during the cell: that
+ * is an error of the cell. */
 static void stop_all(struct cell_run *r)
 {
     for (size_t i = 0; i < r->nnodes; i++) {
         struct child *ch = &r->procs[i];
         if (!ch->pid)
             continue;
+        if (i > 0)
+            settle(r, i);
         if (i > 0 && !child_alive(ch) && !r->error[0]) {
             char how[64];
             child_describe(ch, how, sizeof(how));
             set_error(r, "%s exited during the cell (%s; see %s/%s.err)", r->names[i], how, r->dir,
                       r->names[i]);
         }
-        if (child_stop(ch, SIGTERM, STOP_GRACE_MS) != 0)
+        if (child_stop(ch, r->stops[i].sig, RUN_STOP_GRACE_MS) != 0)
             set_error(r,
-                      "%s did not exit within %d ms of SIGTERM and was killed (its logs and "
+                      "%s did not exit within %d ms of %s and was killed (its logs and "
                       "stats may be incomplete; see %s/%s.err)",
-                      r->names[i], STOP_GRACE_MS, r->dir, r->names[i]);
+                      r->names[i], RUN_STOP_GRACE_MS, signame(r->stops[i].sig), r->dir,
+                      r->names[i]);
     }
 }
 
@@ -531,8 +575,18 @@ static void add_lab_facts(json_t *cell, const struct cell_run *r)
         child_describe(&r->procs[i], how, sizeof(how));
         json_object_set_new(procs, r->names[i], json_string(how));
     }
+    json_t *stops = json_object();
+    for (size_t i = 1; i < r->nnodes; i++) {
+        if (!r->procs[i].pid)
+            continue;
+        json_t *s = json_object();
+        json_object_set_new(s, "signal", json_string(signame(r->stops[i].sig)));
+        json_object_set_new(s, "settle_ms", json_integer(r->stops[i].settle_ms));
+        json_object_set_new(stops, r->names[i], s);
+    }
     json_object_set_new(cell, "ports", ports);
     json_object_set_new(cell, "processes", procs);
+    json_object_set_new(cell, "stop", stops);
     if (r->cap) {
         json_t *cs = json_object();
         json_object_set_new(cs, "packets", json_integer((json_int_t)r->cstats.packets));

@@ -23,10 +23,29 @@
 #define RUN_PROXY_PORT    8000
 #define RUN_UPSTREAM_PORT 9000
 
+/* How a program of a cell is stopped once the downstream has finished its trials: settle_ms
+ * after the downstream's end (not one after the other: one settle time for all), then sig;
+ * SIGKILL RUN_STOP_GRACE_MS after sig, which makes the cell an error. The settle time lets a
+ * proxy finish what the last trials left it (nginx discarding the tail of an upload closes
+ * with an RST when stopped in the middle) before it is told to stop. Kept as data, so that a
+ * proxy's adapter can say how that proxy stops (nginx's graceful stop is SIGQUIT). A cell that
+ * is interrupted, or whose downstream did not finish, stops its programs without settling. */
+struct run_stop {
+    int sig;
+    long settle_ms;
+};
+
+#define RUN_STOP_GRACE_MS 5000
+/* racelab's own programs: SIGTERM at once (they write their stats and logs on it) */
+#define RUN_STOP_OWN ((struct run_stop){SIGTERM, 0})
+/* a --proxy-cmd proxy without --proxy-stop-settle */
+#define RUN_PROXY_CMD_SETTLE_MS 200
+
 struct run_env {
-    const char *bin_dir;   /* racelab-upstream, racelab-downstream, racelab-proxy */
-    const char *proxy_cmd; /* --proxy-cmd template, or NULL */
-    bool netns;            /* false with --no-netns: host loopback, free ports, no wire faults */
+    const char *bin_dir;        /* racelab-upstream, racelab-downstream, racelab-proxy */
+    const char *proxy_cmd;      /* --proxy-cmd template, or NULL */
+    struct run_stop proxy_stop; /* how a --proxy-cmd proxy is stopped */
+    bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
 };
 
 /* Runs cell c with every file in dir (which exists). Enters a network namespace when

@@ -513,6 +513,9 @@ static void test_proxy_held_fin(void **state)
     json_t *res = results(out);
     check_held_fin(res, 20, true);
     check_only_trial_connections(cell(res, "proxy-held-fin", "none"));
+    /* racelab's own proxy is stopped at once */
+    assert_int_equal(
+        num(json_object_get(cell(res, "proxy-held-fin", "none"), "stop"), "proxy", "settle_ms"), 0);
     check_only_trial_connections(cell(res, "proxy-held-fin", "retry-reset"));
     json_decref(res);
     /* the same --out again: the cell folders start empty, so the proxy's access log (which
@@ -673,6 +676,11 @@ static void test_proxy_cmd_on_path(void **state)
     expect_exit("onpath", rc, 0);
     json_t *res = results(out);
     check_held_fin(res, 20, false);
+    /* the default stop of a --proxy-cmd proxy: SIGTERM 200 ms after the last trial */
+    json_t *stop =
+        json_object_get(json_object_get(cell(res, "proxy-held-fin", "none"), "stop"), "proxy");
+    assert_string_equal(json_string_value(json_object_get(stop, "signal")), "SIGTERM");
+    assert_int_equal(num(stop, "settle_ms", NULL), 200);
     json_decref(res);
     free(out);
     free(path);
@@ -745,6 +753,67 @@ static void test_proxy_never_starts(void **state)
     free(out);
     free(badcmd);
     free(bad);
+}
+
+/* A --proxy-cmd proxy is stopped --proxy-stop-settle ms after the client's last trial, not at
+ * once (nginx still discarding an upload's tail would close with an RST): a shell around
+ * racelab-proxy notes when its SIGTERM came; racelab's own proxy is stopped at once. */
+static void test_proxy_cmd_stop_settle(void **state)
+{
+    (void)state;
+    char *wrapper = tsup_fmt("%s/noting-wrapper", tmp);
+    char *proxy = tsup_bin("racelab-proxy");
+    FILE *f = fopen(wrapper, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\n"
+            "dir=$1; shift\n"
+            "trap 'date +%%s%%N > \"$dir/term.ns\"; kill -TERM $pid; wait $pid; exit 0' TERM\n"
+            "'%s' \"$@\" &\n"
+            "pid=$!\n"
+            "wait $pid\n",
+            proxy);
+    fclose(f);
+    assert_int_equal(chmod(wrapper, 0755), 0);
+    char *cmd = tsup_fmt("%s {dir} --listen {listen} --upstream {upstream} --name {name}", wrapper);
+    char *out = tsup_fmt("%s/settle", tmp);
+    int rc =
+        racelab("settle", "run", SCN "/proxy-held-fin.yaml", "--mitigation", "none", "--trials",
+                "5", "--proxy-cmd", cmd, "--proxy-stop-settle", "300", "--out", out, NULL);
+    expect_exit("settle", rc, 0);
+    json_t *res = results(out);
+    json_t *c = cell(res, "proxy-held-fin", "none");
+    json_t *stop = json_object_get(json_object_get(c, "stop"), "proxy");
+    assert_string_equal(json_string_value(json_object_get(stop, "signal")), "SIGTERM");
+    assert_int_equal(num(stop, "settle_ms", NULL), 300);
+    assert_int_equal(num(json_object_get(c, "stop"), "upstream", "settle_ms"), 0);
+    json_t *recs = cell_jsonl(c, "downstream.jsonl");
+    uint64_t last_end = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(recs, i, o)
+    {
+        uint64_t e = (uint64_t)json_integer_value(json_object_get(o, "end_us"));
+        if (e > last_end)
+            last_end = e;
+    }
+    char *p = tsup_fmt("%s/term.ns", json_string_value(json_object_get(c, "dir")));
+    char *t = tsup_slurp(p);
+    if (!t)
+        fail_msg("the proxy got no SIGTERM (no %s)", p);
+    uint64_t term_us = strtoull(t, NULL, 10) / 1000u;
+    /* 300 ms at least after the last trial's end (a little less for the clocks' rounding) */
+    if (!(term_us + 2000 >= last_end + 300000 && term_us < last_end + 5000000))
+        fail_msg("SIGTERM came %.1f ms after the last trial ended, expected 300 ms or more",
+                 ((double)term_us - (double)last_end) / 1000.0);
+    free(t);
+    free(p);
+    json_decref(recs);
+    json_decref(res);
+    free(out);
+    free(cmd);
+    free(proxy);
+    free(wrapper);
 }
 
 /* Two runs at once: each cell in its own namespace, both results right. */
@@ -1143,6 +1212,7 @@ int main(void)
         cmocka_unit_test(test_proxy_cmd),
         cmocka_unit_test(test_proxy_cmd_on_path),
         cmocka_unit_test(test_proxy_never_starts),
+        cmocka_unit_test(test_proxy_cmd_stop_settle),
         cmocka_unit_test(test_two_runs_at_once),
         cmocka_unit_test(test_sigint_cleans_up),
         cmocka_unit_test(test_repro),
