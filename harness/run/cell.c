@@ -449,6 +449,7 @@ static json_t *analyse(struct cell_run *r)
         .ana = have_ana ? &ana : NULL,
         .hops = r->hops,
         .nhops = r->nhops,
+        .teardown_us = r->done_real_us,
     };
     for (size_t i = 0; i < 2; i++) {
         in.access[i] = access[i];

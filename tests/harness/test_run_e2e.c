@@ -787,6 +787,9 @@ static void test_proxy_cmd_stop_settle(void **state)
     assert_string_equal(json_string_value(json_object_get(stop, "signal")), "SIGTERM");
     assert_int_equal(num(stop, "settle_ms", NULL), 300);
     assert_int_equal(num(json_object_get(c, "stop"), "upstream", "settle_ms"), 0);
+    /* stopped after it settled: nothing of the stop reset a downstream connection */
+    assert_int_equal(num(c, "teardown_rst", "proxy->downstream"), 0);
+    assert_int_equal(num(c, "teardown_rst", "downstream->proxy"), 0);
     json_t *recs = cell_jsonl(c, "downstream.jsonl");
     uint64_t last_end = 0;
     size_t i;
