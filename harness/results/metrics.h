@@ -14,13 +14,13 @@
  * last one that started before it. Without access logs (--proxy-cmd) only the first hop is
  * attributed.
  *
- * Teardown: once the downstream has finished every trial, the cell stops its programs (run/
- * cell.c). An RST after that moment (teardown_us) that also comes after the last request of
- * the trial its connection served ended — or on a connection no trial used — is the
- * stopping's, not a trial's: it is given to no trial (trials_with_rst, failing_rst,
- * failing_trials[].rst, rst_on_failing) and is not unattributed_rst either; it is counted in
- * teardown_rst of its direction. The per-direction counters (rst, ...) still count every
- * packet. */
+ * Teardown: once the downstream has finished every trial, the cell delivers what the wire
+ * still holds and then stops its programs (run/cell.c). An RST after the first stop signal
+ * (teardown_us) that also comes after the last request of the trial its connection served
+ * ended — or on a connection no trial used — is the stopping's, not a trial's: it is given
+ * to no trial (trials_with_rst, failing_rst, failing_trials[].rst, rst_on_failing) and is
+ * not unattributed_rst either; it is counted in teardown_rst of its direction. The
+ * per-direction counters (rst, ...) still count every packet. */
 #ifndef RACELAB_METRICS_H
 #define RACELAB_METRICS_H
 
@@ -43,8 +43,9 @@ struct metrics_input {
     const struct analysis_result *ana; /* NULL when nothing was captured */
     const struct analysis_hop *hops;   /* hop i joins program i and i+1 of the topology */
     size_t nhops;
-    /* when the downstream had finished every trial (µs since the epoch, the capture's clock);
-     * 0 when it did not (timeout, interrupted): then no RST is taken as teardown */
+    /* when the cell sent the first stop signal to a program, after the downstream had
+     * finished every trial (µs since the epoch, the capture's clock); 0 when the downstream
+     * did not finish (timeout, interrupted): then no RST is taken as teardown */
     uint64_t teardown_us;
 };
 

@@ -23,6 +23,8 @@
 
 #define READY_TIMEOUT_MS 10000
 #define READY_POLL_US    2000
+/* after the wire released what it held: time for the answers to it to cross lo */
+#define WIRE_RELEASE_SETTLE_US 5000
 
 static int free_port(char *err, size_t errlen)
 {
@@ -115,7 +117,10 @@ struct cell_run {
     struct child procs[4];    /* by topology index; [0] is the downstream */
     struct run_stop stops[4]; /* how each is stopped */
     /* when the downstream was seen to have finished every trial (0: it did not) */
-    uint64_t done_mono_us, done_real_us;
+    uint64_t done_mono_us;
+    /* when, after that, the first program was sent its stop signal (0: never): RSTs from then
+     * on that follow their trial's last request are the stop's (metrics.h, teardown) */
+    uint64_t teardown_real_us;
     struct cap *cap;
     struct wire *wire;
     struct capture_stats cstats;
@@ -311,7 +316,7 @@ static int run_downstream(struct cell_run *r)
         child_stop(&r->procs[0], SIGTERM, RUN_STOP_GRACE_MS);
         return -1;
     }
-    uint64_t mono = clk_mono_us(), real = clk_real_us();
+    uint64_t mono = clk_mono_us();
     /* 1: it could not write its records; 2: bad flags; 128+: killed. */
     int code = child_code(&r->procs[0]);
     if (code != 0) {
@@ -321,7 +326,6 @@ static int run_downstream(struct cell_run *r)
         return -1;
     }
     r->done_mono_us = mono;
-    r->done_real_us = real;
     return 0;
 }
 
@@ -368,6 +372,8 @@ static void stop_all(struct cell_run *r)
             continue;
         if (i > 0)
             settle(r, i);
+        if (i > 0 && r->done_mono_us && !r->teardown_real_us)
+            r->teardown_real_us = clk_real_us();
         if (i > 0 && !child_alive(ch) && !r->error[0]) {
             char how[64];
             child_describe(ch, how, sizeof(how));
@@ -449,7 +455,7 @@ static json_t *analyse(struct cell_run *r)
         .ana = have_ana ? &ana : NULL,
         .hops = r->hops,
         .nhops = r->nhops,
-        .teardown_us = r->done_real_us,
+        .teardown_us = r->teardown_real_us,
     };
     for (size_t i = 0; i < 2; i++) {
         in.access[i] = access[i];
@@ -554,12 +560,20 @@ static int start_programs(struct cell_run *r)
     return 0;
 }
 
-/* Every program stopped, the wire rules off, the capture closed (its pcap complete). */
+/* The wire rules off (what they held delivered), every program stopped, the capture closed
+ * (its pcap complete). */
 static void stop_lab(struct cell_run *r)
 {
-    stop_all(r);
-    if (r->wire)
+    /* The wire first: the trials are over, so what it still holds is delivered while the
+     * programs run, and what answers it (a held FIN meeting a socket closed by the race) is
+     * still the trials' doing, as when the hold runs out; only then are the programs
+     * stopped. */
+    if (r->wire) {
         wire_stop(r->wire, &r->wstats);
+        r->wire = NULL;
+        clk_sleep_us(WIRE_RELEASE_SETTLE_US);
+    }
+    stop_all(r);
     if (r->cap && capture_stop(r->cap, &r->cstats) != 0)
         set_error(r, "capture: %s could not be completed", r->pcap);
 }

@@ -2,9 +2,9 @@
  *
  * In a process of its own: network namespace → capture on lo → wire rules → upstream,
  * proxies (back to front, each ready when it listens: netns_listening) → downstream (all
- * trials) → SIGTERM the proxies (they write their stats) and the upstream → wire rules off →
- * capture closed → capture analysed and joined with the records → the cell object of
- * results.json.
+ * trials) → wire rules off (what they held is delivered) → the proxies stopped (they write
+ * their stats), then the upstream (struct run_stop) → capture closed → capture analysed and
+ * joined with the records → the cell object of results.json.
  * Whatever happens (failure, timeout, SIGINT/SIGTERM), every process is stopped and reaped,
  * and the capture is closed, so its pcap is complete. */
 #ifndef RACELAB_CELL_H

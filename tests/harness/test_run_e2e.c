@@ -416,7 +416,13 @@ static void check_held_fin(json_t *res, long trials, bool access_log)
     if (access_log) {
         assert_int_equal(num(none, "failing_rst", "upstream->proxy"), trials);
         assert_int_equal(num(none, "proxy_flags", "UC"), trials);
+        /* the proxy's RST to each held FIN, which the wire delivers after the last trials
+         * (before the programs are stopped), is its trial's, not the teardown's */
+        assert_int_equal(num(none, "trials_with_rst", "proxy->upstream"),
+                         num(none, "rst", "proxy->upstream"));
     }
+    assert_int_equal(num(none, "teardown_rst", "proxy->upstream"), 0);
+    assert_int_equal(num(none, "teardown_rst", "proxy->downstream"), 0);
     assert_true(expect_passed(none));
     json_t *retry = cell(res, "proxy-held-fin", "retry-reset");
     assert_int_equal(num(retry, "failures", NULL), 0);
