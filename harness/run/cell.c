@@ -221,6 +221,8 @@ static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, con
     /* a --proxy-cmd proxy stops as the run says; racelab's own programs at once */
     bool foreign = r->env->proxy_cmd && idx > 0 && idx < r->nnodes - 1;
     r->stops[idx] = foreign ? r->env->proxy_stop : RUN_STOP_OWN;
+    if (!r->stops[idx].sig) /* a run_env that says nothing */
+        r->stops[idx].sig = SIGTERM;
     if (child_spawn(&r->procs[idx], r->names[idx], argv->v, out, errp, msg, sizeof(msg)) != 0) {
         set_error(r, "%s", msg);
         return -1;
