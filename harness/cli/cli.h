@@ -40,6 +40,8 @@ struct cli {
     const char *json;
     const char *junit;
     const char *proxy_cmd;
+    long proxy_stop_settle; /* ms; with proxy_stop_settle_set */
+    bool proxy_stop_settle_set;
     long jobs;
     bool no_netns;
     bool keep_going;

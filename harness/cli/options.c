@@ -16,6 +16,19 @@ static int add_mitigation(void *cfg, const char *val, char *err, size_t errlen)
     return 0;
 }
 
+static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
+{
+    struct cli *c = cfg;
+    long ms;
+    if (opt_parse_ms(val, &ms) != 0 || ms < 0 || ms > 60000) {
+        snprintf(err, errlen, "expected milliseconds from 0 to 60000 (or with s), got '%s'", val);
+        return -1;
+    }
+    c->proxy_stop_settle = ms;
+    c->proxy_stop_settle_set = true;
+    return 0;
+}
+
 #define F(field) offsetof(struct cli, field)
 
 #define OPT_TRIALS                                                                                 \
@@ -49,6 +62,14 @@ static int add_mitigation(void *cfg, const char *val, char *err, size_t errlen)
                 "appended; mitigations that change proxy flags without proxy_cmd_args are "        \
                 "skipped; without an access log only the downstream hop is attributed"             \
     }
+#define OPT_PROXY_STOP_SETTLE                                                                      \
+    {                                                                                              \
+        .name = "proxy-stop-settle", .type = OPT_CUSTOM, .metavar = "MS",                          \
+        .help = "with --proxy-cmd: how long after the client's last trial the proxy is left "      \
+                "before SIGTERM, to finish what the trials left it (default 200; racelab's own "   \
+                "programs are stopped at once)",                                                   \
+        .parse = set_stop_settle                                                                   \
+    }
 #define OPT_JOBS                                                                                   \
     {                                                                                              \
         .name = "jobs", .type = OPT_INT, .off = F(jobs), .metavar = "N",                           \
@@ -81,6 +102,7 @@ const struct opt_spec cli_run_opts[] = {
     OPT_JSON,
     OPT_JUNIT,
     OPT_PROXY_CMD,
+    OPT_PROXY_STOP_SETTLE,
     OPT_JOBS,
     OPT_NO_NETNS,
     {.name = "keep-going",
@@ -96,7 +118,7 @@ const struct opt_spec cli_run_opts[] = {
 };
 
 const struct opt_spec cli_compare_opts[] = {
-    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD,
+    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD, OPT_PROXY_STOP_SETTLE,
     OPT_JOBS,   OPT_NO_NETNS, OPT_QUIET, OPT_END,
 };
 
@@ -104,6 +126,7 @@ const struct opt_spec cli_repro_opts[] = {
     OPT_TRIALS,
     OPT_OUT,
     OPT_PROXY_CMD,
+    OPT_PROXY_STOP_SETTLE,
     OPT_NO_NETNS,
     {.name = "mitigation",
      .type = OPT_CUSTOM,

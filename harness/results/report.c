@@ -146,10 +146,14 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
     char oc[256], res[64];
     report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
     report_result(res, sizeof(res), sc);
-    fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
-            sc->cell.s->name, sc->cell.m->name,
-            (long long)json_integer_value(json_object_get(r, "failures")),
-            (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
+    if (json_is_integer(json_object_get(r, "failures")))
+        fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
+                sc->cell.s->name, sc->cell.m->name,
+                (long long)json_integer_value(json_object_get(r, "failures")),
+                (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
+    else /* no trial ran */
+        fprintf(out, "[%zu/%zu] %s × %s: no trial ran %s  %.1f s\n", done, total, sc->cell.s->name,
+                sc->cell.m->name, res, elapsed_s);
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
@@ -278,7 +282,8 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
         tadd(t, c++, "%s", sc->cell.s->name);
     tadd(t, c++, "%s", sc->cell.m->name);
     tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
-    tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
+    fmt_num(buf, sizeof(buf), json_object_get(r, "failures"), "%.0f"); /* "-": no trial ran */
+    tadd(t, c++, "%s", buf);
     if (cmp) {
         /* the rate with its 95% interval: "< 3.7%", "50.0% (40.4-59.6)" (interval.h) */
         if (json_is_number(json_object_get(r, "failure_rate")))
@@ -465,6 +470,13 @@ void report_words(FILE *out, const struct scenario *s, const json_t *cell)
     }
     fprintf(out, "What happened (mitigation %s, %lld trials):\n",
             json_string_value(json_object_get(cell, "mitigation")), trials);
+    if (!json_is_integer(json_object_get(cell, "failures"))) {
+        fprintf(out, "  No trial ran.\n");
+        const json_t *err = json_object_get(cell, "error");
+        if (json_is_string(err))
+            fprintf(out, "  The cell did not complete: %s\n", json_string_value(err));
+        return;
+    }
     fprintf(out, "  %lld of %lld trials failed", failures, trials);
     report_counts(buf, sizeof(buf), json_object_get(cell, "outcomes"), false);
     fprintf(out, "; the client saw %s (success is", buf);
