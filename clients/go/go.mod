@@ -1,0 +1,3 @@
+module racelab/clients/go
+
+go 1.19
