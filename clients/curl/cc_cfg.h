@@ -1,0 +1,41 @@
+/* cc_cfg — racelab-client-curl's settings: the racelab-downstream flags that apply to a library
+ * client, parsed with racelab-downstream's own parsers and messages (lib/opt, dn_cfg). A
+ * racelab-downstream flag that libcurl decides for itself (--chunked, --split-head, ...) is
+ * refused by name, found in racelab-downstream's own table (dn_opts). */
+#ifndef RACELAB_CC_CFG_H
+#define RACELAB_CC_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CC_MAX_HEADERS 32
+#define CC_MAX_SWEEP 4096
+
+enum cc_on_failure { CC_FAIL_STOP, CC_FAIL_RECONNECT };
+
+struct cc_cfg {
+    const char *target;
+    char url_base[64]; /* "http://HOST:PORT", filled by cc_cfg_parse */
+    long trials, conns, requests;
+    long gap_us;
+    bool gap_given;
+    long sweep[CC_MAX_SWEEP]; /* µs, one gap per trial (mod nsweep) */
+    size_t nsweep;
+    long trial_gap_ms;
+    const char *method, *path;
+    const char *headers[CC_MAX_HEADERS];
+    size_t nheaders;
+    long body_size;
+    long timeout_ms, connect_timeout_ms;
+    int on_failure; /* enum cc_on_failure */
+    const char *records;
+};
+
+/* OPT_OK, OPT_HELP or OPT_BAD with a one-line message naming the flag in err. */
+int cc_cfg_parse(struct cc_cfg *c, int argc, char **argv, char *err, size_t errlen);
+void cc_cfg_usage(FILE *out);
+/* trial t's gap in µs: --gap, or the (t mod K)-th value of --gap-sweep */
+long cc_cfg_gap_us(const struct cc_cfg *c, long trial);
+
+#endif
