@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #define CC_MAX_HEADERS 32
-#define CC_MAX_SWEEP 4096
+#define CC_MAX_SWEEP   4096
 
 enum cc_on_failure { CC_FAIL_STOP, CC_FAIL_RECONNECT };
 

@@ -50,14 +50,20 @@ struct attempts {
     bool reuse_seen; /* "Re-using existing connection" since the last attempt */
     int retries;     /* "Connection died, retrying a fresh connect" */
     bool conn_close; /* the response said Connection: close, or was HTTP/1.0 */
-    char said[1536];  /* those lines of libcurl's info text, as a JSON array's items */
+    char said[1536]; /* those lines of libcurl's info text, as a JSON array's items */
     size_t said_len;
 };
 
 /* libcurl's info lines that say what it did with the connection */
 static const char *const telling[] = {
-    "Re-using existing connection", "seems to be dead", "retrying a fresh connect",
-    "Recv failure", "Send failure", "Empty reply", "rewindbeforesend", NULL,
+    "Re-using existing connection",
+    "seems to be dead",
+    "retrying a fresh connect",
+    "Recv failure",
+    "Send failure",
+    "Empty reply",
+    "rewindbeforesend",
+    NULL,
 };
 
 static void said(struct attempts *a, const char *line)
@@ -318,16 +324,15 @@ static void *run_conn(void *p)
         size_t pl = 0;
         ports[pl++] = '[';
         for (size_t i = 0; i < at.n; i++)
-            pl += (size_t)snprintf(ports + pl, sizeof(ports) - pl, "%s%d", i ? "," : "",
-                                   at.port[i]);
+            pl +=
+                (size_t)snprintf(ports + pl, sizeof(ports) - pl, "%s%d", i ? "," : "", at.port[i]);
         snprintf(ports + pl, sizeof(ports) - pl, "]");
         jl_raw(&j, "lports", ports);
         /* the previous response left the connection open, yet libcurl did not reuse it */
         jl_bool(&j, "reuse_avoided", req > 0 && prev_keep_alive && !(at.n && at.reused[0]));
         if (!ok) {
             char e[600];
-            snprintf(e, sizeof(e), "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
-                     errbuf);
+            snprintf(e, sizeof(e), "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
             jl_str(&j, "error", e);
         }
         if (at.said_len) {
