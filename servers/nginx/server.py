@@ -331,6 +331,7 @@ class Conns:
         self.c = {}
         self.prev = ("", None, "")  # the previous line: level, conn, message
         self.stopping = False
+        self.closing = []  # connections whose close line was read, logged by flush_closes
 
     def get(self, n):
         return self.c.setdefault(n, dict(rport=0, responses=0, idle=False, peer=False, err=None,
@@ -395,6 +396,13 @@ class Conns:
         elif msg == "set http lingering close handler":
             st["lingering"] = True
         elif msg.startswith("close http connection:"):
+            st["closed_us"] = now_us()
+            st["stopping"] = self.stopping
+            self.closing.append(n)
+
+    def flush_closes(self):
+        for n in self.closing:
+            st = self.c.pop(n)
             how, why = "fin", "other"
             if st["peer"]:
                 how, why = "peer", "peer-eof"
@@ -402,7 +410,7 @@ class Conns:
                 why = "error"
             elif st["idle"]:
                 why = "idle"
-            elif self.stopping:
+            elif st["stopping"]:
                 why = "exit"
             elif st["close_after"]:
                 why = "after-response"
@@ -411,11 +419,11 @@ class Conns:
             rec = dict(event="close", conn=n, lport=self.lport, rport=st["rport"], how=how,
                        why=why, responses=st["responses"], src="error-log")
             if st["responses"] and st["last_end_us"]:
-                rec["idle_us"] = now_us() - st["last_end_us"]
+                rec["idle_us"] = st["closed_us"] - st["last_end_us"]
             if st["err"]:
                 rec["errno"] = st["err"]
-            log(**rec)
-            del self.c[n]
+            log(ts_us=st["closed_us"], **rec)
+        self.closing = []
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -458,13 +466,19 @@ def main():
     conns = Conns(port)
 
     def pump():
-        for line in access.lines():
+        # what nginx wrote since the last look: the error log's lines first (accepts come before
+        # their requests), the access log's, then the closes the error log had (a close comes
+        # after its connection's last access-log line)
+        errs = errors.lines()
+        accs = access.lines()
+        for line in errs:
+            conns.error(line)
+        for line in accs:
             try:
                 conns.access(json.loads(line))
             except (ValueError, KeyError, TypeError):
                 sys.stderr.write(f"{PROG}: unreadable access-log line: {line}\n")
-        for line in errors.lines():
-            conns.error(line)
+        conns.flush_closes()
 
     # ready: nginx wrote its pid file (after opening its listening sockets) and the port listens
     deadline = time.monotonic() + 10
