@@ -233,6 +233,7 @@ type rconn struct {
 	lastEndUs    int64
 	closeAfter   bool
 	lastReadErr  error
+	shutdown     bool
 	closed       bool
 }
 
@@ -261,6 +262,18 @@ func (c *rconn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite keeps what Go does with a *net.TCPConn: after a request whose body it would not
+// read (closeWriteAndWait) it sends its FIN with shutdown(SHUT_WR), waits, then closes.
+func (c *rconn) CloseWrite() error {
+	c.mu.Lock()
+	c.shutdown = true
+	c.mu.Unlock()
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func errnoName(err error) string {
 	var se syscall.Errno
 	if errors.As(err, &se) {
@@ -286,6 +299,7 @@ func (c *rconn) Close() error {
 	c.closed = true
 	rerr := c.lastReadErr
 	busy, closeAfter, responses, lastEnd := c.busy, c.closeAfter, c.responses, c.lastEndUs
+	shut := c.shutdown
 	c.mu.Unlock()
 	c.s.mu.Lock()
 	stopping := c.s.stopping
@@ -295,6 +309,9 @@ func (c *rconn) Close() error {
 	var ne net.Error
 	var errno string
 	switch {
+	case closeAfter && !busy:
+		// Go closes after a response that said Connection: close, whatever the client does
+		why = "after-response"
 	case rerr != nil && errors.As(rerr, &ne) && ne.Timeout():
 		// the read deadline: IdleTimeout between requests, ReadHeaderTimeout/ReadTimeout in one
 		if busy {
@@ -308,8 +325,9 @@ func (c *rconn) Close() error {
 		why = "exit"
 	case rerr != nil && !errors.Is(rerr, net.ErrClosed):
 		why, errno = "error", errnoName(rerr)
-	case closeAfter:
-		why = "after-response"
+	}
+	if shut && how == "fin" {
+		how = "shutdown"
 	}
 	err := c.Conn.Close()
 	f := []kv{{"event", "close"}, {"conn", c.id}, {"lport", c.lport}, {"rport", c.rport},

@@ -306,12 +306,14 @@ class RTConn(TConn):
             st.log_close("fin", "idle")
         elif getattr(_tls, "stopping", False):
             st.log_close("fin", "exit")
+        elif st.close_after and not st.busy:
+            # gunicorn closes after a response that said Connection: close, whatever the client
+            # does after reading it
+            st.log_close("fin", "after-response")
         else:
             seen = peer_state(self.sock)
             if seen:
                 st.log_close(*seen)
-            elif st.close_after:
-                st.log_close("fin", "after-response")
             else:
                 st.log_close("fin", "other")
         super().close()

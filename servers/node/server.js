@@ -167,12 +167,14 @@ server.on('connection', (sock) => {
   sock.on('close', () => {
     conns.delete(sock);
     let why, how = 'fin';
+    // a response that said Connection: close is followed by the server's own end(), whatever
+    // the client does after reading it
     if (st.err) why = 'error';
+    else if (st.closeAfter && !st.busy) why = 'after-response';
     else if (st.peerEnded) { why = 'peer-eof'; how = 'peer'; }
     else if (stopping) why = 'exit';
     else if (st.timedOut && !st.busy) why = 'idle';
     else if (st.timedOut) why = 'timeout';
-    else if (st.closeAfter) why = 'after-response';
     else why = 'other';
     const rec = { event: 'close', conn: st.conn, lport: st.lport, rport: st.rport, how, why,
       responses: st.responses };
@@ -205,7 +207,9 @@ server.on('request', (req, res) => {
         st.responses++;
         st.busy = false;
         st.lastEndUs = nowUs();
-        const close = res.shouldKeepAlive === false || /close/i.test(String(res.getHeader('connection') || ''));
+        // what was sent: Node writes Connection: close itself (the request asked for it,
+        // maxRequestsPerSocket reached), so read the head it wrote
+        const close = res.shouldKeepAlive === false || /\r\nconnection:[ \t]*close/i.test(String(res._header || ''));
         if (close) st.closeAfter = true;
         log({ event: 'response', conn: st.conn, req: reqNo, lport: st.lport, rport: st.rport,
           status: cfg.status, bytes: sock.bytesWritten - written0, close, start_us: startUs });
