@@ -455,17 +455,28 @@ static int read_slots(struct loader *L, const struct yml_node *n)
     return 0;
 }
 
-/* The flags a rule's with/without names are racelab-proxy's. */
+static int check_value(struct loader *L, const struct yml_node *n, const char *key,
+                       const struct opt_spec *spec, const char *val);
+
+/* The conditions of a rule's with/without: racelab-proxy flags a scenario can set, "flag" or
+ * "flag=value" (a value the flag takes). */
 static int read_flag_list(struct loader *L, const struct yml_node *n, const char *key,
                           const char ***out, size_t *nout)
 {
     if (want_texts(L, n, key, out, nout) != 0)
         return -1;
     const struct program_def *px = program_get(PROGRAM_PROXY);
-    for (size_t i = 0; i < *nout; i++)
-        if (!opt_find(px->opts, (*out)[i]) || program_reserved(px, (*out)[i]))
-            return bad(L, n->kind == YML_SEQ ? n->items[i] : n, key,
-                       "'%s' is not a racelab-proxy flag a scenario can set", (*out)[i]);
+    for (size_t i = 0; i < *nout; i++) {
+        const struct yml_node *it = n->kind == YML_SEQ ? n->items[i] : n;
+        const char *c = (*out)[i], *eq = strchr(c, '=');
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - c) : (int)strlen(c), c);
+        const struct opt_spec *spec = opt_find(px->opts, name);
+        if (!spec || program_reserved(px, name))
+            return bad(L, it, key, "'%s' is not a racelab-proxy flag a scenario can set", name);
+        if (eq && (spec->type == OPT_FLAG || check_value(L, it, key, spec, eq + 1) != 0))
+            return spec->type == OPT_FLAG ? bad(L, it, key, "--%s takes no value", name) : -1;
+    }
     return 0;
 }
 
@@ -698,7 +709,7 @@ static int check_coverage(struct loader *L, const struct yml_node *root)
     for (const struct opt_spec *o = px->opts; o->name; o++) {
         if (program_reserved(px, o->name) || kind_flag_find(L->k, o->name))
             continue;
-        return bad(L, root, "settings",
+        return bad(L, yml_get(root, "settings"), "settings",
                    "--%s is neither mapped under settings nor listed under unsupported (with "
                    "the reason)",
                    o->name);
@@ -938,8 +949,9 @@ int kind_find_binary(const struct kind *k, char *out, size_t outlen, char *err, 
     }
     size_t o = (size_t)snprintf(err, errlen, "%s not installed (looked for ", k->name);
     for (size_t i = 0; i < k->nbinary && o < errlen; i++)
-        o += (size_t)snprintf(err + o, errlen - o, "%s%s", i ? ", " : "", k->binary[i]);
+        o += (size_t)snprintf(err + o, errlen - o, "%s%s%s", i ? ", " : "", k->binary[i],
+                              strchr(k->binary[i], '/') ? "" : " in PATH");
     if (o < errlen)
-        snprintf(err + o, errlen - o, "%s)", strchr(k->binary[0], '/') ? "" : " in PATH");
+        snprintf(err + o, errlen - o, ")");
     return -1;
 }

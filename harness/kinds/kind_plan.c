@@ -131,13 +131,28 @@ static void unsupported(char *why, size_t whylen, const struct kind *k,
                s->vals ? s->vals[0] : "", k->name, reason);
 }
 
-static bool applies(const struct kind_rule *r, const struct scenario_prog *p)
+static bool same_value(const struct opt_spec *spec, const char *a, const char *b);
+
+/* A condition of with/without: "flag" (given) or "flag=value" (given with that value). */
+static bool holds(const struct kind *k, const struct scenario_prog *p, const char *cond)
+{
+    const char *eq = strchr(cond, '=');
+    char name[128];
+    snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - cond) : (int)strlen(cond), cond);
+    const struct scenario_setting *s = scenario_prog_get(p, name);
+    if (!s || !eq)
+        return s != NULL;
+    const struct kind_flag *f = kind_flag_find(k, name);
+    return f && s->vals && same_value(f->spec, s->vals[0], eq + 1);
+}
+
+static bool applies(const struct kind *k, const struct kind_rule *r, const struct scenario_prog *p)
 {
     for (size_t i = 0; i < r->nwith; i++)
-        if (!scenario_prog_get(p, r->with[i]))
+        if (!holds(k, p, r->with[i]))
             return false;
     for (size_t i = 0; i < r->nwithout; i++)
-        if (scenario_prog_get(p, r->without[i]))
+        if (holds(k, p, r->without[i]))
             return false;
     return true;
 }
@@ -306,7 +321,7 @@ static int plan_setting(const struct kind *k, const struct scenario_prog *p,
     bool matched = false;
     for (size_t i = 0; i < f->nrules; i++) {
         const struct kind_rule *r = &f->rules[i];
-        if (!applies(r, p))
+        if (!applies(k, r, p))
             continue;
         matched = true;
         if (r->unsupported) {
