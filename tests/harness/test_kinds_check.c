@@ -86,6 +86,79 @@ static void check_one(struct kind *k, const char *bin, const struct scenario_cel
     free(dir);
 }
 
+/* Settings beyond the seed suite's: every flag each kind maps, at once. */
+static const char *const extra[][24] = {
+    {"nginx", "no-mitigations", "retry-on=reset,5xx", "num-retries=2", "lingering-close",
+     "lingering-timeout=5000", "lingering-time=30s", "upstream-idle-timeout=3",
+     "downstream-idle-timeout=40", "drain-timeout=0", "max-connection-duration=40",
+     "max-requests-per-connection=3", "max-request-bytes=64k", "upstream-connect-timeout=500",
+     "reuse-check=none", "skip-delay-close", NULL},
+    {"haproxy", "no-mitigations", "retry-on=reset,connect-failure", "num-retries=2",
+     "retry-idempotent-only", "downstream-idle-timeout=40", "drain-timeout=0",
+     "max-request-bytes=64k", "upstream-connect-timeout=500", "delayed-close-timeout=0",
+     "reuse-check=none", "skip-delay-close", NULL},
+    {"haproxy", "retry-on=5xx", "upstream-max-connections=2", "upstream-max-pending=8", NULL},
+    {"apache", "upstream-idle-timeout=2s", "upstream-max-connections=4",
+     "upstream-connect-timeout=250", "downstream-idle-timeout=40", "drain-timeout=0",
+     "max-requests-per-connection=3", "max-request-bytes=16k", "reuse-check=peek",
+     "lingering-close", "skip-delay-close", NULL},
+    {"envoy",
+     "no-mitigations",
+     "delayed-close-timeout=0",
+     "downstream-idle-timeout=40",
+     "max-connection-duration=40",
+     "max-requests-per-connection=3",
+     "drain-timeout=0",
+     "upstream-idle-timeout=3",
+     "upstream-max-connections=1",
+     "upstream-max-pending=8",
+     "upstream-connect-timeout=250",
+     "upstream-timeout=2s",
+     "retry-on=reset",
+     "num-retries=2",
+     "retry-backoff-base=10",
+     "retry-idempotent-only",
+     "max-request-bytes=64k",
+     "max-request-headers-kb=60",
+     "max-connections=100",
+     "request-headers-timeout=5000",
+     NULL},
+};
+
+/* A scenario of one proxy with these settings (the rest of it does not matter here). */
+static void check_extra(struct kind *k, const char *bin, const char *const *spec, const char *root,
+                        struct tally *t)
+{
+    char *path = tsup_fmt("%s/extra-%zu.yaml", root, t->checked);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "name: extra-%s\nintent: every setting %s maps\ntopology: proxy\n"
+            "mitigations:\n  all:\n    proxy:\n",
+            kind_name(k), kind_name(k));
+    for (size_t i = 0; spec[i]; i++) {
+        const char *eq = strchr(spec[i], '=');
+        if (eq)
+            fprintf(f, "      %.*s: \"%s\"\n", (int)(eq - spec[i]), spec[i], eq + 1);
+        else
+            fprintf(f, "      %s: true\n", spec[i]);
+    }
+    fclose(f);
+    char err[1024];
+    struct scenario *s = scenario_load(path, err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    struct scenario_cell c;
+    assert_int_equal(scenario_cell_build(s, &s->mit[0], 0, &c, err, sizeof(err)), 0);
+    size_t before = t->unsupported;
+    check_one(k, bin, &c, 1, root, t);
+    if (t->unsupported != before)
+        fail_msg("%s: the settings of every flag it maps were not expressible", kind_name(k));
+    scenario_cell_free(&c);
+    scenario_free(s);
+    free(path);
+}
+
 static void check_kind(const char *name)
 {
     char err[1024], bin[1024];
@@ -120,6 +193,9 @@ static void check_kind(const char *name)
     }
     print_message("%s (%s): %zu configs of the seed suite accepted, %zu proxies unsupported\n",
                   name, bin, t.checked, t.unsupported);
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        if (strcmp(extra[i][0], name) == 0)
+            check_extra(k, bin, extra[i] + 1, root, &t);
     assert_true(t.checked > 0);
     tsup_rmtree(root);
     free(root);
