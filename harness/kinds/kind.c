@@ -333,8 +333,8 @@ static int read_stop(struct loader *L, const struct yml_node *n)
     const struct yml_node *s = yml_get(n, "signal"), *t = yml_get(n, "settle");
     if (!s || !t)
         return bad(L, n, "stop",
-                   "give signal (TERM, QUIT, USR1, WINCH...) and settle (ms the "
-                   "proxy gets to exit after it)");
+                   "give signal (TERM, QUIT, USR1, WINCH...) and settle (ms after the "
+                   "downstream's end before the signal)");
     const char *name, *ms;
     if (want_text(L, s, "stop.signal", &name) != 0 || want_text(L, t, "stop.settle", &ms) != 0)
         return -1;
@@ -349,8 +349,8 @@ static int read_stop(struct loader *L, const struct yml_node *n)
                    "WINCH",
                    name);
     L->k->stop_signal_name = bare;
-    if (opt_parse_ms(ms, &L->k->settle_ms) != 0 || L->k->settle_ms < 1 || L->k->settle_ms > 600000)
-        return bad(L, t, "stop.settle", "expected milliseconds in [1, 600000], got '%s'", ms);
+    if (opt_parse_ms(ms, &L->k->settle_ms) != 0 || L->k->settle_ms < 0 || L->k->settle_ms > 60000)
+        return bad(L, t, "stop.settle", "expected milliseconds in [0, 60000], got '%s'", ms);
     return 0;
 }
 

@@ -37,8 +37,9 @@ const char *kind_path(const struct kind *k);
  * (looked for ...)" in err. */
 int kind_find_binary(const struct kind *k, char *out, size_t outlen, char *err, size_t errlen);
 
-/* How the proxy is stopped: the signal (SIGQUIT for nginx's graceful stop...) and how long it
- * gets to exit after it, in ms. */
+/* How the proxy is stopped once the downstream has finished (run/cell.h, struct run_stop): its
+ * settle time, ms after the downstream's end, then the signal (SIGQUIT for nginx's graceful
+ * stop...). */
 int kind_stop_signal(const struct kind *k);
 long kind_settle_ms(const struct kind *k);
 /* The signal's name as the adapter wrote it ("QUIT"). */
@@ -86,6 +87,23 @@ enum kind_cmd {
  * adapter has no `check:`, out of memory). */
 char **kind_argv(const struct kind *k, enum kind_cmd which, const char *binary,
                  const struct kind_vars *v, char *err, size_t errlen);
+
+/* Whether every proxy of cell c (proxy, or proxy1 and proxy2) can be expressed by the kind,
+ * the cell's native lines for it included. Returns 0; 1 with the reasons in why (in a chain
+ * each prefixed with its proxy, "proxy2: --delayed-close-timeout 1000 has no ..."); -1 when out
+ * of memory. */
+int kind_check_cell(const struct kind *k, const struct scenario_cell *c, char *why, size_t whylen);
+
+/* Proxy idx of cell c (its index in the topology, 1 for the first proxy): the config rendered
+ * into v->dir, then the start command (binary first), a NULL-terminated malloc'd argv (free it
+ * with run_argv_free); NULL with a message when the settings cannot be expressed or a file
+ * cannot be written. */
+char **kind_prepare(const struct kind *k, const char *binary, const struct scenario_cell *c,
+                    size_t idx, const struct kind_vars *v, char *err, size_t errlen);
+
+/* The first line the binary prints for the adapter's `version:` arguments (on stdout or
+ * stderr: nginx -v writes to stderr), "" when it has none. */
+void kind_version(const struct kind *k, const char *binary, char *out, size_t outlen);
 
 /* Where the proxy's logs go, relative to the cell's folder, with {name} filled in ("" when the
  * adapter does not say). */

@@ -2,6 +2,7 @@
  *   kind.c         the adapter file read and checked into struct kind
  *   kind_plan.c    a proxy's settings into slot texts (kind_plan), the templates rendered
  *                  (kind_render), the command lines (kind_argv)
+ *   kind_cell.c    a cell's proxies through the kind: checked, rendered, started; the version
  *   kind_log.c     the proxy's access-log lines read (kind_read_entry) */
 #ifndef RACELAB_KIND_INTERNAL_H
 #define RACELAB_KIND_INTERNAL_H
