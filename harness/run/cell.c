@@ -17,6 +17,7 @@
 #include "clk.h"
 #include "cmd.h"
 #include "explain.h"
+#include "kind.h"
 #include "metrics.h"
 #include "netns.h"
 #include "wire.h"
@@ -218,8 +219,8 @@ static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, con
         fputc('\n', f);
         fclose(f);
     }
-    /* a --proxy-cmd proxy stops as the run says; racelab's own programs at once */
-    bool foreign = r->env->proxy_cmd && idx > 0 && idx < r->nnodes - 1;
+    /* a --proxy-cmd or KIND proxy stops as the run says; racelab's own programs at once */
+    bool foreign = (r->env->proxy_cmd || r->env->kind) && idx > 0 && idx < r->nnodes - 1;
     r->stops[idx] = foreign ? r->env->proxy_stop : RUN_STOP_OWN;
     if (!r->stops[idx].sig) /* a run_env that says nothing */
         r->stops[idx].sig = SIGTERM;
@@ -257,11 +258,15 @@ static int start_proxy(struct cell_run *r, size_t idx)
     char pf[1100];
     int rc;
     path_of(pf, sizeof(pf), r->dir, name, ".port");
-    if (r->env->proxy_cmd) {
+    if (r->env->proxy_cmd || r->env->kind) {
         struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
-        char msg[512];
+        struct kind_vars kv = {r->dir, name, r->ports[idx], r->ports[idx + 1], NULL};
+        char msg[2560];
+        /* a kind's config rendered into the cell's folder, then its command */
         char **argv =
-            run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
+            r->env->kind
+                ? kind_prepare(r->env->kind, r->env->kind_binary, r->c, idx, &kv, msg, sizeof(msg))
+                : run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
         if (!argv) {
             set_error(r, "%s", msg);
             return -1;
@@ -452,7 +457,7 @@ static json_t *analyse(struct cell_run *r)
         .cell = r->c,
         .records = records,
         .nproxies = np,
-        .access_log = !r->env->proxy_cmd,
+        .access_log = !r->env->proxy_cmd && !r->env->kind, /* racelab-proxy's */
         .upstream_log = up,
         .ana = have_ana ? &ana : NULL,
         .hops = r->hops,
