@@ -12,6 +12,7 @@
 #ifndef RACELAB_KIND_H
 #define RACELAB_KIND_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,5 +123,12 @@ struct kind_entry {
 /* Reads one line of the proxy's access log. Returns 0, or -1 when it is not a line of the
  * adapter's format. */
 int kind_read_entry(const struct kind *k, const char *line, struct kind_entry *e);
+
+/* What proxy `name`'s own logs in the cell's folder dir say, for results.json (no check reads
+ * it yet): {"requests", "statuses": {"200": N, ...}, "retried", "upstream_resets" (access-log
+ * lines with the adapter's reset words), "error_log_resets" (error-log lines with its
+ * error_resets words), "unread_lines"}; the keys whose log the adapter does not name are left
+ * out. NULL when out of memory. */
+json_t *kind_log_summary(const struct kind *k, const char *dir, const char *name);
 
 #endif

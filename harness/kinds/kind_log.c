@@ -4,6 +4,7 @@
 #include "kind_internal.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,4 +82,89 @@ int kind_read_entry(const struct kind *k, const char *line, struct kind_entry *e
     }
     json_decref(o);
     return 0;
+}
+
+/* The lines of a file, one at a time: fn(ctx, line). false when the file cannot be read. */
+static bool each_line(const char *path, void (*fn)(void *ctx, const char *line), void *ctx)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len)
+            fn(ctx, line);
+    }
+    free(line);
+    fclose(f);
+    return true;
+}
+
+struct tally {
+    const struct kind *k;
+    long requests, retried, resets, error_resets, unread;
+    json_t *statuses;
+};
+
+static void count_access(void *ctx, const char *line)
+{
+    struct tally *t = ctx;
+    struct kind_entry e;
+    if (kind_read_entry(t->k, line, &e) != 0) {
+        t->unread++; /* HAProxy's own notices go to the same stdout */
+        return;
+    }
+    t->requests++;
+    t->retried += e.retried;
+    t->resets += e.upstream_reset;
+    char st[16];
+    snprintf(st, sizeof(st), "%d", e.status);
+    json_t *n = json_object_get(t->statuses, st);
+    json_object_set_new(t->statuses, st, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+static void count_errors(void *ctx, const char *line)
+{
+    struct tally *t = ctx;
+    for (size_t i = 0; i < t->k->nerror_resets; i++) {
+        if (strstr(line, t->k->error_resets[i])) {
+            t->error_resets++;
+            return;
+        }
+    }
+}
+
+json_t *kind_log_summary(const struct kind *k, const char *dir, const char *name)
+{
+    json_t *o = json_object();
+    struct tally t = {k, 0, 0, 0, 0, 0, json_object()};
+    if (!o || !t.statuses) {
+        json_decref(o);
+        json_decref(t.statuses);
+        return NULL;
+    }
+    char rel[512], path[2048];
+    kind_access_log(k, name, rel, sizeof(rel));
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    if (rel[0] && each_line(path, count_access, &t)) {
+        json_object_set_new(o, "access_log", json_string(path));
+        json_object_set_new(o, "requests", json_integer(t.requests));
+        json_object_set(o, "statuses", t.statuses);
+        json_object_set_new(o, "retried", json_integer(t.retried));
+        if (k->access.reset_field)
+            json_object_set_new(o, "upstream_resets", json_integer(t.resets));
+        json_object_set_new(o, "unread_lines", json_integer(t.unread));
+    }
+    kind_error_log(k, name, rel, sizeof(rel));
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    if (rel[0] && k->nerror_resets && each_line(path, count_errors, &t)) {
+        json_object_set_new(o, "error_log", json_string(path));
+        json_object_set_new(o, "error_log_resets", json_integer(t.error_resets));
+    }
+    json_decref(t.statuses);
+    return o;
 }

@@ -647,6 +647,13 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
     json_object_set_new(cell, "dir", json_string(r->dir));
     json_object_set_new(cell, "netns", json_boolean(r->env->netns));
     add_lab_facts(cell, r);
+    /* a KIND proxy's own logs, as its adapter reads them: evidence beside the checks */
+    for (size_t i = 1; r->env->kind && i + 1 < r->nnodes; i++) {
+        json_t *logs = json_object_get(cell, "proxy_logs");
+        if (!logs)
+            json_object_set_new(cell, "proxy_logs", logs = json_object());
+        json_object_set_new(logs, r->names[i], kind_log_summary(r->env->kind, r->dir, r->names[i]));
+    }
     json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
     if (r->error[0])
         json_object_set_new(cell, "error", json_string(r->error));
