@@ -140,8 +140,9 @@ static json_t *run_kind(const struct tsup_ctx *ctx, const char *kind, const char
         assert_int_equal(json_integer_value(json_object_get(c, "trials")), 20);
         assert_true(json_is_true(json_object_get(c, "netns")));
         assert_non_null(json_object_get(json_object_get(c, "proxy_logs"), "proxy"));
-        print_message("%s × %s: %s\n", kind, mit,
-                      json_dumps(json_object_get(c, "outcomes"), JSON_COMPACT));
+        char *oc = json_dumps(json_object_get(c, "outcomes"), JSON_COMPACT);
+        print_message("%s × %s: %s\n", kind, mit, oc);
+        free(oc);
     }
     return res;
 }
