@@ -16,6 +16,19 @@ static int add_mitigation(void *cfg, const char *val, char *err, size_t errlen)
     return 0;
 }
 
+static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
+{
+    struct cli *c = cfg;
+    long ms;
+    if (opt_parse_ms(val, &ms) != 0 || ms < 0 || ms > 60000) {
+        snprintf(err, errlen, "expected milliseconds from 0 to 60000 (or with s), got '%s'", val);
+        return -1;
+    }
+    c->proxy_stop_settle = ms;
+    c->proxy_stop_settle_set = true;
+    return 0;
+}
+
 #define F(field) offsetof(struct cli, field)
 
 #define OPT_TRIALS                                                                                 \
@@ -40,14 +53,33 @@ static int add_mitigation(void *cfg, const char *val, char *err, size_t errlen)
         .name = "junit", .type = OPT_STR, .off = F(junit), .metavar = "FILE",                      \
         .help = "also write junit.xml to FILE (one testcase per cell)"                             \
     }
+#define OPT_PROXY                                                                                  \
+    {                                                                                              \
+        .name = "proxy", .type = OPT_STR, .off = F(proxy), .metavar = "KIND",                      \
+        .help = "the proxy under test: racelab (racelab-proxy, the default), nginx, haproxy, "     \
+                "apache, envoy (proxies/KIND/: a config rendered from each cell's settings; a "    \
+                "cell the kind cannot express is reported unsupported, a kind not installed "      \
+                "skipped), a folder with an adapter.yaml, or cmd:'CMD' (= --proxy-cmd CMD); "      \
+                "every proxy of a cell is of that kind (docs/proxies.md)"                          \
+    }
 #define OPT_PROXY_CMD                                                                              \
     {                                                                                              \
         .name = "proxy-cmd", .type = OPT_STR, .off = F(proxy_cmd), .metavar = "CMD",               \
-        .help = "run CMD in place of racelab-proxy, e.g. 'nginx-wrapper {listen_port} "            \
+        .help = "run CMD in place of racelab-proxy (= --proxy cmd:'CMD'), e.g. 'nginx-wrapper "    \
+                "{listen_port} "                                                                   \
                 "{upstream_port}'; placeholders {listen_port} {upstream_port} {listen} "           \
                 "{upstream} (127.0.0.1:PORT) {name} {dir}; each mitigation's proxy_cmd_args are "  \
                 "appended; mitigations that change proxy flags without proxy_cmd_args are "        \
                 "skipped; without an access log only the downstream hop is attributed"             \
+    }
+#define OPT_PROXY_STOP_SETTLE                                                                      \
+    {                                                                                              \
+        .name = "proxy-stop-settle", .type = OPT_CUSTOM, .metavar = "MS",                          \
+        .help = "with --proxy-cmd or --proxy KIND: how long after the client's last trial the "    \
+                "proxy is left before its stop signal (SIGTERM; a kind's adapter says which), to " \
+                "finish what the trials left it (default 200, or the adapter's; racelab's own "    \
+                "programs are stopped at once)",                                                   \
+        .parse = set_stop_settle                                                                   \
     }
 #define OPT_JOBS                                                                                   \
     {                                                                                              \
@@ -80,7 +112,9 @@ const struct opt_spec cli_run_opts[] = {
     OPT_OUT,
     OPT_JSON,
     OPT_JUNIT,
+    OPT_PROXY,
     OPT_PROXY_CMD,
+    OPT_PROXY_STOP_SETTLE,
     OPT_JOBS,
     OPT_NO_NETNS,
     {.name = "keep-going",
@@ -96,14 +130,16 @@ const struct opt_spec cli_run_opts[] = {
 };
 
 const struct opt_spec cli_compare_opts[] = {
-    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD,
+    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY, OPT_PROXY_CMD, OPT_PROXY_STOP_SETTLE,
     OPT_JOBS,   OPT_NO_NETNS, OPT_QUIET, OPT_END,
 };
 
 const struct opt_spec cli_repro_opts[] = {
     OPT_TRIALS,
     OPT_OUT,
+    OPT_PROXY,
     OPT_PROXY_CMD,
+    OPT_PROXY_STOP_SETTLE,
     OPT_NO_NETNS,
     {.name = "mitigation",
      .type = OPT_CUSTOM,

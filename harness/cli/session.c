@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "cli.h"
+#include "kind.h"
+#include "cmd.h"
 #include "netns.h"
 
 static void bin_dir(char *buf, size_t len)
@@ -26,35 +29,22 @@ static void bin_dir(char *buf, size_t len)
     snprintf(buf, len, "%s", dirname(exe));
 }
 
-static bool executable_in_path(const char *cmd)
+/* The program of --proxy-cmd: its first word as the cell splits it (run_expand_cmd), found
+ * as the cell will exec it (child_resolve: PATH, like execvp). 0, or -1 after saying why. */
+static int check_proxy_cmd(const char *cmd)
 {
-    char word[PATH_MAX];
-    size_t i = 0;
-    const char *p = cmd;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    bool quoted = *p == '\'' || *p == '"';
-    if (quoted)
-        p++;
-    while (*p && i + 1 < sizeof(word) &&
-           (quoted ? *p != '\'' && *p != '"' : *p != ' ' && *p != '\t'))
-        word[i++] = *p++;
-    word[i] = '\0';
-    if (strchr(word, '/'))
-        return access(word, X_OK) == 0;
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char buf[2 * PATH_MAX + 2];
-    for (const char *s = path; *s;) {
-        const char *e = strchr(s, ':');
-        size_t l = e ? (size_t)(e - s) : strlen(s);
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)l, s, word);
-        if (access(buf, X_OK) == 0)
-            return true;
-        s += l + (e ? 1 : 0);
+    struct run_vars v = {RUN_PROXY_PORT, RUN_UPSTREAM_PORT, "proxy", "."};
+    char err[PATH_MAX + 256], exe[PATH_MAX];
+    char **argv = run_expand_cmd(cmd, &v, NULL, 0, err, sizeof(err));
+    if (!argv) {
+        fprintf(stderr, "racelab: %s\n", err);
+        return -1;
     }
-    return false;
+    int rc = child_resolve(argv[0], exe, sizeof(exe), err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "racelab: --proxy-cmd: %s\n", err);
+    run_argv_free(argv);
+    return rc;
 }
 
 /* Everything a run needs, checked before anything starts: programs, namespace, capture. */
@@ -70,7 +60,7 @@ static int preflight(struct suite *su, struct scenario **scns, size_t nscn)
     }
     const char *progs[] = {"racelab-upstream", "racelab-downstream", "racelab-proxy"};
     for (size_t i = 0; i < 3; i++) {
-        if (i == 2 && (!need_proxy || su->env.proxy_cmd))
+        if (i == 2 && (!need_proxy || su->env.proxy_cmd || su->env.kind))
             continue;
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/%s", su->env.bin_dir, progs[i]);
@@ -82,13 +72,8 @@ static int preflight(struct suite *su, struct scenario **scns, size_t nscn)
             return -1;
         }
     }
-    if (su->env.proxy_cmd && need_proxy && !executable_in_path(su->env.proxy_cmd)) {
-        fprintf(stderr,
-                "racelab: --proxy-cmd: '%s': the command is not an executable file or "
-                "in PATH\n",
-                su->env.proxy_cmd);
+    if (su->env.proxy_cmd && need_proxy && check_proxy_cmd(su->env.proxy_cmd) != 0)
         return -1;
-    }
     if (!su->env.netns) {
         for (size_t i = 0; i < nscn; i++) {
             const struct scenario *s = scns[i];
@@ -142,6 +127,7 @@ void cli_session_free(struct session *ss)
     suite_free(&ss->su);
     for (size_t i = 0; i < ss->nscn; i++)
         scenario_free(ss->scns[i]);
+    kind_free(ss->kind);
 }
 
 /* Builds the matrix; --mitigation names must exist in at least one scenario. */
@@ -263,6 +249,10 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     ss->su.out_dir = ss->out;
     ss->su.env.bin_dir = ss->bin;
     ss->su.env.proxy_cmd = c->proxy_cmd;
+    ss->su.env.proxy_stop = (struct run_stop){
+        SIGTERM, c->proxy_stop_settle_set ? c->proxy_stop_settle : RUN_PROXY_CMD_SETTLE_MS};
+    if (cli_proxy(ss) != 0) /* --proxy KIND */
+        return EXIT_BAD;
     ss->su.env.netns = !c->no_netns;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
     ss->su.keep_going = c->keep_going;

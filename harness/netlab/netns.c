@@ -193,3 +193,41 @@ int netns_probe(char *err, size_t errlen)
         snprintf(err, errlen, "namespace probe failed (exit %d)", WEXITSTATUS(status));
     return -1;
 }
+
+bool netns_table_listens(FILE *f, uint16_t port)
+{
+    char line[512];
+    /* "  sl  local_address rem_address   st ..." then one socket a line:
+     * "   0: 0100007F:1F40 00000000:0000 0A ..." (tcp6: 32 hex digits of address) */
+    while (fgets(line, sizeof(line), f)) {
+        unsigned lport, st;
+        if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport, &st) == 2 &&
+            lport == port && st == 0x0A)
+            return true;
+        /* a line longer than the buffer: skip its rest */
+        while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+            ;
+    }
+    return false;
+}
+
+int netns_listening(uint16_t port, char *err, size_t errlen)
+{
+    static const char *const tables[] = {"/proc/self/net/tcp", "/proc/self/net/tcp6"};
+    bool read_one = false;
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        FILE *f = fopen(tables[i], "re");
+        if (!f)
+            continue; /* no tcp6 without IPv6 */
+        read_one = true;
+        bool yes = netns_table_listens(f, port);
+        fclose(f);
+        if (yes)
+            return 1;
+    }
+    if (!read_one) {
+        snprintf(err, errlen, "cannot read the socket table %s: %s", tables[0], strerror(errno));
+        return -1;
+    }
+    return 0;
+}

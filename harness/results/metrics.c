@@ -41,6 +41,7 @@ struct trial {
     bool seen;
     double gap_ms; /* the trial's gap: reuse_gap_ms, else the largest gap_ms */
     bool has_trial_gap;
+    uint64_t last_end; /* when its last request ended */
     int lport;
     bool rst[MAX_DIRS];
 };
@@ -119,15 +120,6 @@ static int dbl_cmp(const void *a, const void *b)
 static double round3(double v)
 {
     return round(v * 1000.0) / 1000.0;
-}
-
-static bool is_probe(const struct metrics_input *in, size_t hop, const struct analysis_flow *f)
-{
-    for (size_t i = 0; i < in->nprobes; i++)
-        if (in->probes[i].hop == hop && in->probes[i].port == f->client_port &&
-            f->first_us <= in->probes[i].until_us)
-            return true;
-    return false;
 }
 
 static long hop_index(const struct metrics_input *in, const struct analysis_flow *f)
@@ -254,6 +246,9 @@ static void add_trials(struct build *b)
             continue;
         struct trial *t = &tr[q->trial];
         bool ok = scenario_cell_success(c, q->outcome);
+        uint64_t end = q->end > q->start ? q->end : q->start;
+        if (end > t->last_end)
+            t->last_end = end;
         /* A trial whose first request fails has no record with its gap in gap_ms; the
          * downstream's reuse_gap_ms names it on every record. Older records: the largest. */
         if (q->has_trial_gap) {
@@ -345,17 +340,17 @@ static int add_uses(struct build *b)
     return 0;
 }
 
-/* The capture's counts per direction (counts[k][d]: analysis_counters[k] on b->dirs[d]), and
- * each RST of an attributed hop given to a trial (b->tr[].rst). Returns the RSTs no trial
- * could claim. */
-static long count_capture(struct build *b, uint64_t counts[][MAX_DIRS])
+/* The capture's counts per direction (counts[k][d]: analysis_counters[k] on b->dirs[d]), each
+ * RST of an attributed hop given to a trial (b->tr[].rst), and the RSTs of the teardown per
+ * direction (teardown[d]; metrics.h). Returns the RSTs no trial could claim. */
+static long count_capture(struct build *b, uint64_t counts[][MAX_DIRS], uint64_t *teardown)
 {
     const struct metrics_input *in = b->in;
     long unattributed = 0;
     for (size_t i = 0; i < in->ana->nflows; i++) {
         const struct analysis_flow *f = &in->ana->flows[i];
         long h = hop_index(in, f);
-        if (h < 0 || h >= 3 || is_probe(in, (size_t)h, f))
+        if (h < 0 || h >= 3)
             continue;
         const struct analysis_dir *d2[2] = {&f->c2s, &f->s2c};
         for (int k = 0; k < 2; k++) {
@@ -363,19 +358,27 @@ static long count_capture(struct build *b, uint64_t counts[][MAX_DIRS])
             for (size_t n = 0; n < ANALYSIS_NRESULT; n++)
                 counts[n][d] += analysis_dir_count(d2[k], n);
         }
-        if ((size_t)h >= b->nattributed_hops)
-            continue;
+        bool attributed = (size_t)h < b->nattributed_hops;
         for (size_t e = 0; e < f->nevents; e++) {
             const struct analysis_event *ev = &f->events[e];
             if (ev->kind != ANALYSIS_EV_RST)
                 continue;
-            const struct use *u =
-                uses_find(&b->uses[h], f->client_port, ev->ts_us, f->first_us, f->last_us);
+            size_t d = (size_t)h * 2 + (ev->from_client ? 0 : 1);
+            bool stopping = in->teardown_us && ev->ts_us > in->teardown_us;
+            const struct use *u = attributed ? uses_find(&b->uses[h], f->client_port, ev->ts_us,
+                                                         f->first_us, f->last_us)
+                                             : NULL;
+            if (stopping && (!u || ev->ts_us > b->tr[u->trial].last_end)) {
+                teardown[d]++;
+                continue;
+            }
+            if (!attributed)
+                continue;
             if (!u) {
                 unattributed++;
                 continue;
             }
-            b->tr[u->trial].rst[(size_t)h * 2 + (ev->from_client ? 0 : 1)] = true;
+            b->tr[u->trial].rst[d] = true;
         }
     }
     return unattributed;
@@ -390,12 +393,15 @@ static void add_capture(struct build *b)
     json_t *fams[ANALYSIS_NRESULT];
     for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
         fams[k] = json_object();
-    uint64_t counts[ANALYSIS_NRESULT][MAX_DIRS] = {{0}};
-    long unattributed = in->ana ? count_capture(b, counts) : 0;
+    json_t *down = json_object();
+    uint64_t counts[ANALYSIS_NRESULT][MAX_DIRS] = {{0}}, teardown[MAX_DIRS] = {0};
+    long unattributed = in->ana ? count_capture(b, counts, teardown) : 0;
     for (size_t d = 0; d < b->ndirs; d++) {
         for (size_t k = 0; k < ANALYSIS_NRESULT; k++)
             json_object_set_new(fams[k], b->dirs[d],
                                 in->ana ? json_integer((json_int_t)counts[k][d]) : json_null());
+        json_object_set_new(down, b->dirs[d],
+                            in->ana ? json_integer((json_int_t)teardown[d]) : json_null());
         if (d / 2 < b->nattributed_hops) {
             long fr = 0, wr = 0;
             for (long t = 0; t < b->ntrials; t++) {
@@ -414,6 +420,7 @@ static void add_capture(struct build *b)
     json_object_set_new(b->out, "attributed", att);
     json_object_set_new(b->out, "unattributed_rst",
                         in->ana ? json_integer(unattributed) : json_null());
+    json_object_set_new(b->out, "teardown_rst", down);
 }
 
 /* Failing trials, with the port that identifies them in the capture. */

@@ -12,7 +12,15 @@
  * upstream ports are proxy2's dports). A flow is used by the requests that name it; a packet on
  * a flow used by several trials belongs to the use whose time window contains it, or else the
  * last one that started before it. Without access logs (--proxy-cmd) only the first hop is
- * attributed. */
+ * attributed.
+ *
+ * Teardown: once the downstream has finished every trial, the cell delivers what the wire
+ * still holds and then stops its programs (run/cell.c). An RST after the first stop signal
+ * (teardown_us) that also comes after the last request of the trial its connection served
+ * ended — or on a connection no trial used — is the stopping's, not a trial's: it is given
+ * to no trial (trials_with_rst, failing_rst, failing_trials[].rst, rst_on_failing) and is
+ * not unattributed_rst either; it is counted in teardown_rst of its direction. The
+ * per-direction counters (rst, ...) still count every packet. */
 #ifndef RACELAB_METRICS_H
 #define RACELAB_METRICS_H
 
@@ -23,13 +31,6 @@
 #include "analysis.h"
 #include "explain.h"
 #include "scenario.h"
-
-/* A readiness probe's connection, left out of every count. */
-struct metrics_probe {
-    size_t hop;        /* index into hops */
-    uint16_t port;     /* the probe's local port */
-    uint64_t until_us; /* flows with that port that started before this belong to the probe */
-};
 
 struct metrics_input {
     const struct scenario_cell *cell;
@@ -42,16 +43,18 @@ struct metrics_input {
     const struct analysis_result *ana; /* NULL when nothing was captured */
     const struct analysis_hop *hops;   /* hop i joins program i and i+1 of the topology */
     size_t nhops;
-    const struct metrics_probe *probes;
-    size_t nprobes;
+    /* when the cell sent the first stop signal to a program, after the downstream had
+     * finished every trial (µs since the epoch, the capture's clock); 0 when the downstream
+     * did not finish (timeout, interrupted): then no RST is taken as teardown */
+    uint64_t teardown_us;
 };
 
 /* Builds the metrics part of the cell object (trials, failures, failure_rate, outcomes,
  * requests, the packet counters of ANALYSIS_RESULT_COUNTERS per hop direction — rst, fin, syn,
  * data_after_fin, rst_after_data, data_packets, rst_abort —, failing_rst, trials_with_rst,
- * attributed, unattributed_rst, failing_trials, access_log, proxy_flags, stats, proxies,
- * upstream, latency_ms, downstream_wall_s, throughput_rps, sweep, sweep_stats). NULL with err
- * on out of memory. Each failure_rate has its failure_rate_ci next to it (interval.h). */
+ * attributed, unattributed_rst, teardown_rst, failing_trials, access_log, proxy_flags, stats,
+ * proxies, upstream, latency_ms, downstream_wall_s, throughput_rps, sweep, sweep_stats). NULL with
+ * err on out of memory. Each failure_rate has its failure_rate_ci next to it (interval.h). */
 json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen);
 
 /* The trial whose requests took longest, from its first request's start to its last

@@ -8,6 +8,7 @@
 #include "expect.h"
 #include "grow.h"
 #include "interval.h"
+#include "kind.h"
 
 static const char *short_name(const char *n)
 {
@@ -65,6 +66,8 @@ void report_counts(char *buf, size_t len, const json_t *obj, bool short_hops)
 
 enum report_status report_status(const struct suite_cell *sc)
 {
+    if (sc->unsupported)
+        return REPORT_UNSUPPORTED;
     if (sc->skipped)
         return REPORT_SKIPPED;
     if (json_object_get(sc->result, "error"))
@@ -83,6 +86,8 @@ const char *report_status_word(enum report_status st)
         return "ERROR";
     case REPORT_SKIPPED:
         return "SKIP";
+    case REPORT_UNSUPPORTED:
+        return "UNSUPPORTED";
     }
     return "?";
 }
@@ -146,10 +151,14 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
     char oc[256], res[64];
     report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
     report_result(res, sizeof(res), sc);
-    fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
-            sc->cell.s->name, sc->cell.m->name,
-            (long long)json_integer_value(json_object_get(r, "failures")),
-            (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
+    if (json_is_integer(json_object_get(r, "failures")))
+        fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
+                sc->cell.s->name, sc->cell.m->name,
+                (long long)json_integer_value(json_object_get(r, "failures")),
+                (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
+    else /* no trial ran */
+        fprintf(out, "[%zu/%zu] %s × %s: no trial ran %s  %.1f s\n", done, total, sc->cell.s->name,
+                sc->cell.m->name, res, elapsed_s);
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
@@ -278,7 +287,8 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
         tadd(t, c++, "%s", sc->cell.s->name);
     tadd(t, c++, "%s", sc->cell.m->name);
     tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
-    tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "failures")));
+    fmt_num(buf, sizeof(buf), json_object_get(r, "failures"), "%.0f"); /* "-": no trial ran */
+    tadd(t, c++, "%s", buf);
     if (cmp) {
         /* the rate with its 95% interval: "< 3.7%", "50.0% (40.4-59.6)" (interval.h) */
         if (json_is_number(json_object_get(r, "failure_rate")))
@@ -319,9 +329,13 @@ static void table_notes(FILE *out, const struct suite_cell *sc)
 {
     const json_t *r = sc->result;
     enum report_status st = report_status(sc);
-    if (st == REPORT_ERROR || st == REPORT_SKIPPED) {
-        fprintf(out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
-                json_string_value(json_object_get(r, st == REPORT_ERROR ? "error" : "skipped")));
+    if (st == REPORT_ERROR || st == REPORT_SKIPPED || st == REPORT_UNSUPPORTED) {
+        const char *key = st == REPORT_ERROR         ? "error"
+                          : st == REPORT_UNSUPPORTED ? "unsupported"
+                                                     : "skipped";
+        fprintf(out, "\n%s × %s: %s%s\n", sc->cell.s->name, sc->cell.m->name,
+                st == REPORT_UNSUPPORTED ? "unsupported: " : "",
+                json_string_value(json_object_get(r, key)));
         return;
     }
     if (st != REPORT_FAILED)
@@ -446,6 +460,13 @@ json_t *report_results(const struct suite *su, const char *run_id)
     json_object_set_new(o, "netns", json_boolean(su->env.netns));
     if (su->env.proxy_cmd)
         json_object_set_new(o, "proxy_cmd", json_string(su->env.proxy_cmd));
+    if (su->env.kind)
+        json_object_set_new(
+            o, "proxy_kind",
+            json_pack("{s:s, s:s, s:o, s:s}", "kind", kind_name(su->env.kind), "adapter",
+                      kind_path(su->env.kind), "binary",
+                      su->env.kind_binary ? json_string(su->env.kind_binary) : json_null(),
+                      "version", su->kind_version));
     json_object_set_new(o, "cells", cells);
     return o;
 }
@@ -465,6 +486,13 @@ void report_words(FILE *out, const struct scenario *s, const json_t *cell)
     }
     fprintf(out, "What happened (mitigation %s, %lld trials):\n",
             json_string_value(json_object_get(cell, "mitigation")), trials);
+    if (!json_is_integer(json_object_get(cell, "failures"))) {
+        fprintf(out, "  No trial ran.\n");
+        const json_t *err = json_object_get(cell, "error");
+        if (json_is_string(err))
+            fprintf(out, "  The cell did not complete: %s\n", json_string_value(err));
+        return;
+    }
     fprintf(out, "  %lld of %lld trials failed", failures, trials);
     report_counts(buf, sizeof(buf), json_object_get(cell, "outcomes"), false);
     fprintf(out, "; the client saw %s (success is", buf);

@@ -17,13 +17,15 @@
 #include "clk.h"
 #include "cmd.h"
 #include "explain.h"
-#include "grow.h"
+#include "kind.h"
 #include "metrics.h"
 #include "netns.h"
 #include "wire.h"
 
 #define READY_TIMEOUT_MS 10000
-#define STOP_GRACE_MS    5000
+#define READY_POLL_US    2000
+/* after the wire released what it held: time for the answers to it to cross lo */
+#define WIRE_RELEASE_SETTLE_US 5000
 
 static int free_port(char *err, size_t errlen)
 {
@@ -67,7 +69,7 @@ json_t *run_error_cell(const struct scenario_cell *c, const char *error)
     json_object_set_new(o, "scenario", json_string(c->s->name));
     json_object_set_new(o, "mitigation", json_string(c->m->name));
     json_object_set_new(o, "trials", json_integer(c->trials));
-    json_object_set_new(o, "failures", json_integer(c->trials));
+    json_object_set_new(o, "failures", json_null()); /* no trial ran: none failed */
     json_object_set_new(o, "error", json_string(error));
     json_object_set_new(o, "capture", json_null());
     return o;
@@ -113,9 +115,13 @@ struct cell_run {
     uint16_t ports[4];
     struct analysis_hop hops[3];
     size_t nhops;
-    struct child procs[4]; /* by topology index; [0] is the downstream */
-    struct metrics_probe *probes;
-    size_t nprobes, probes_cap;
+    struct child procs[4];    /* by topology index; [0] is the downstream */
+    struct run_stop stops[4]; /* how each is stopped */
+    /* when the downstream was seen to have finished every trial (0: it did not) */
+    uint64_t done_mono_us;
+    /* when, after that, the first program was sent its stop signal (0: never): RSTs from then
+     * on that follow their trial's last request are the stop's (metrics.h, teardown) */
+    uint64_t teardown_real_us;
     struct cap *cap;
     struct wire *wire;
     struct capture_stats cstats;
@@ -142,21 +148,9 @@ static void set_error(struct cell_run *r, const char *fmt, ...)
     va_end(ap);
 }
 
-static int add_probe(struct cell_run *r, size_t hop, uint16_t port)
-{
-    struct metrics_probe *p = grow_array(r->probes, &r->probes_cap, r->nprobes + 1, sizeof(*p));
-    if (!p) {
-        set_error(r, "out of memory");
-        return -1;
-    }
-    r->probes = p;
-    /* Sent before now: a later connection that reuses the port is not the probe's. */
-    r->probes[r->nprobes++] = (struct metrics_probe){hop, port, clk_real_us()};
-    return 0;
-}
-
-/* Readiness: the port file (when the program writes one), then a connect that succeeds. The
- * probe connection is kept out of every count (metrics_probe). */
+/* Readiness: the port file (when the program writes one), then a listening socket on its port
+ * in the namespace's socket table (netns_listening). Nothing connects to the program, so no
+ * connection of the cell's capture, and no line of a proxy's log, is racelab's own. */
 static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
 {
     struct child *ch = &r->procs[idx];
@@ -174,34 +168,21 @@ static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
                 break;
             if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
                 goto not_ready;
-            clk_sleep_us(2000);
+            clk_sleep_us(READY_POLL_US);
         }
     }
     for (;;) {
-        /* Bound first, so that even a refused attempt (a SYN answered by RST) is known and
-         * left out of the counts. */
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in l = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t ll = sizeof(l);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&l, sizeof(l)) != 0 ||
-            getsockname(fd, (struct sockaddr *)&l, &ll) != 0) {
-            set_error(r, "readiness probe: %s", strerror(errno));
-            if (fd >= 0)
-                close(fd);
+        char err[256];
+        int rc = netns_listening(r->ports[idx], err, sizeof(err));
+        if (rc < 0) {
+            set_error(r, "readiness of %s: %s", r->names[idx], err);
             return -1;
         }
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons(r->ports[idx]),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-        close(fd);
-        if (add_probe(r, idx - 1, ntohs(l.sin_port)) != 0)
-            return -1;
-        if (rc == 0)
+        if (rc == 1)
             return 0;
         if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
             goto not_ready;
-        clk_sleep_us(2000);
+        clk_sleep_us(READY_POLL_US);
     }
 not_ready:
     if (*r->stop) {
@@ -210,11 +191,11 @@ not_ready:
     } else if (!child_alive(ch)) {
         char how[64];
         child_describe(ch, how, sizeof(how));
-        set_error(r, "%s exited before listening on port %u (%s; see %s/%s.err)", r->names[idx],
-                  r->ports[idx], how, r->dir, r->names[idx]);
+        set_error(r, "%s ('%s') exited before listening on port %u (%s; see %s/%s.err)",
+                  r->names[idx], ch->prog, r->ports[idx], how, r->dir, r->names[idx]);
     } else {
-        set_error(r, "%s did not accept connections on port %u within %d ms (see %s/%s.err)",
-                  r->names[idx], r->ports[idx], READY_TIMEOUT_MS, r->dir, r->names[idx]);
+        set_error(r, "%s ('%s') did not listen on port %u within %d ms (see %s/%s.err)",
+                  r->names[idx], ch->prog, r->ports[idx], READY_TIMEOUT_MS, r->dir, r->names[idx]);
     }
     return -1;
 }
@@ -238,6 +219,11 @@ static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, con
         fputc('\n', f);
         fclose(f);
     }
+    /* a --proxy-cmd or KIND proxy stops as the run says; racelab's own programs at once */
+    bool foreign = (r->env->proxy_cmd || r->env->kind) && idx > 0 && idx < r->nnodes - 1;
+    r->stops[idx] = foreign ? r->env->proxy_stop : RUN_STOP_OWN;
+    if (!r->stops[idx].sig) /* a run_env that says nothing */
+        r->stops[idx].sig = SIGTERM;
     if (child_spawn(&r->procs[idx], r->names[idx], argv->v, out, errp, msg, sizeof(msg)) != 0) {
         set_error(r, "%s", msg);
         return -1;
@@ -272,11 +258,15 @@ static int start_proxy(struct cell_run *r, size_t idx)
     char pf[1100];
     int rc;
     path_of(pf, sizeof(pf), r->dir, name, ".port");
-    if (r->env->proxy_cmd) {
+    if (r->env->proxy_cmd || r->env->kind) {
         struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
-        char msg[512];
+        struct kind_vars kv = {r->dir, name, r->ports[idx], r->ports[idx + 1], NULL};
+        char msg[2560];
+        /* a kind's config rendered into the cell's folder, then its command */
         char **argv =
-            run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
+            r->env->kind
+                ? kind_prepare(r->env->kind, r->env->kind_binary, r->c, idx, &kv, msg, sizeof(msg))
+                : run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
         if (!argv) {
             set_error(r, "%s", msg);
             return -1;
@@ -330,9 +320,10 @@ static int run_downstream(struct cell_run *r)
                       "scenario's timeout:, or lower its trials)",
                       r->c->timeout_ms);
         }
-        child_stop(&r->procs[0], SIGTERM, STOP_GRACE_MS);
+        child_stop(&r->procs[0], SIGTERM, RUN_STOP_GRACE_MS);
         return -1;
     }
+    uint64_t mono = clk_mono_us();
     /* 1: it could not write its records; 2: bad flags; 128+: killed. */
     int code = child_code(&r->procs[0]);
     if (code != 0) {
@@ -341,28 +332,67 @@ static int run_downstream(struct cell_run *r)
         set_error(r, "racelab-downstream failed (%s; see %s/downstream.err)", how, r->dir);
         return -1;
     }
+    r->done_mono_us = mono;
     return 0;
 }
 
-/* Proxies first (front to back: they write their stats on SIGTERM), then the upstream. A
- * program that is already gone died during the cell: that is an error of the cell. */
+static const char *signame(int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGQUIT:
+        return "SIGQUIT";
+    case SIGINT:
+        return "SIGINT";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGUSR1:
+        return "SIGUSR1";
+    case SIGUSR2:
+        return "SIGUSR2";
+    case SIGKILL:
+        return "SIGKILL";
+    }
+    return "a signal";
+}
+
+/* Waits out program idx's settle time, counted from the downstream's end; not when the cell
+ * is interrupted or the downstream did not finish, and no longer than the program lives. */
+static void settle(struct cell_run *r, size_t idx)
+{
+    if (!r->done_mono_us || r->stops[idx].settle_ms <= 0)
+        return;
+    uint64_t until = r->done_mono_us + (uint64_t)r->stops[idx].settle_ms * 1000u;
+    while (clk_mono_us() < until && !*r->stop && child_alive(&r->procs[idx]))
+        clk_sleep_us(2000);
+}
+
+/* Proxies first (front to back: they write their stats on SIGTERM), then the upstream, each
+ * with its stop (struct run_stop). A program that is already gone died during the cell: that
+ * is an error of the cell. */
 static void stop_all(struct cell_run *r)
 {
     for (size_t i = 0; i < r->nnodes; i++) {
         struct child *ch = &r->procs[i];
         if (!ch->pid)
             continue;
+        if (i > 0)
+            settle(r, i);
+        if (i > 0 && r->done_mono_us && !r->teardown_real_us)
+            r->teardown_real_us = clk_real_us();
         if (i > 0 && !child_alive(ch) && !r->error[0]) {
             char how[64];
             child_describe(ch, how, sizeof(how));
             set_error(r, "%s exited during the cell (%s; see %s/%s.err)", r->names[i], how, r->dir,
                       r->names[i]);
         }
-        if (child_stop(ch, SIGTERM, STOP_GRACE_MS) != 0)
+        if (child_stop(ch, r->stops[i].sig, RUN_STOP_GRACE_MS) != 0)
             set_error(r,
-                      "%s did not exit within %d ms of SIGTERM and was killed (its logs and "
+                      "%s did not exit within %d ms of %s and was killed (its logs and "
                       "stats may be incomplete; see %s/%s.err)",
-                      r->names[i], STOP_GRACE_MS, r->dir, r->names[i]);
+                      r->names[i], RUN_STOP_GRACE_MS, signame(r->stops[i].sig), r->dir,
+                      r->names[i]);
     }
 }
 
@@ -427,13 +457,12 @@ static json_t *analyse(struct cell_run *r)
         .cell = r->c,
         .records = records,
         .nproxies = np,
-        .access_log = !r->env->proxy_cmd,
+        .access_log = !r->env->proxy_cmd && !r->env->kind, /* racelab-proxy's */
         .upstream_log = up,
         .ana = have_ana ? &ana : NULL,
         .hops = r->hops,
         .nhops = r->nhops,
-        .probes = r->probes,
-        .nprobes = r->nprobes,
+        .teardown_us = r->teardown_real_us,
     };
     for (size_t i = 0; i < 2; i++) {
         in.access[i] = access[i];
@@ -538,12 +567,20 @@ static int start_programs(struct cell_run *r)
     return 0;
 }
 
-/* Every program stopped, the wire rules off, the capture closed (its pcap complete). */
+/* The wire rules off (what they held delivered), every program stopped, the capture closed
+ * (its pcap complete). */
 static void stop_lab(struct cell_run *r)
 {
-    stop_all(r);
-    if (r->wire)
+    /* The wire first: the trials are over, so what it still holds is delivered while the
+     * programs run, and what answers it (a held FIN meeting a socket closed by the race) is
+     * still the trials' doing, as when the hold runs out; only then are the programs
+     * stopped. */
+    if (r->wire) {
         wire_stop(r->wire, &r->wstats);
+        r->wire = NULL;
+        clk_sleep_us(WIRE_RELEASE_SETTLE_US);
+    }
+    stop_all(r);
     if (r->cap && capture_stop(r->cap, &r->cstats) != 0)
         set_error(r, "capture: %s could not be completed", r->pcap);
 }
@@ -560,8 +597,18 @@ static void add_lab_facts(json_t *cell, const struct cell_run *r)
         child_describe(&r->procs[i], how, sizeof(how));
         json_object_set_new(procs, r->names[i], json_string(how));
     }
+    json_t *stops = json_object();
+    for (size_t i = 1; i < r->nnodes; i++) {
+        if (!r->procs[i].pid)
+            continue;
+        json_t *s = json_object();
+        json_object_set_new(s, "signal", json_string(signame(r->stops[i].sig)));
+        json_object_set_new(s, "settle_ms", json_integer(r->stops[i].settle_ms));
+        json_object_set_new(stops, r->names[i], s);
+    }
     json_object_set_new(cell, "ports", ports);
     json_object_set_new(cell, "processes", procs);
+    json_object_set_new(cell, "stop", stops);
     if (r->cap) {
         json_t *cs = json_object();
         json_object_set_new(cs, "packets", json_integer((json_int_t)r->cstats.packets));
@@ -592,12 +639,21 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
     json_object_set_new(cell, "scenario", json_string(c->s->name));
     json_object_set_new(cell, "mitigation", json_string(c->m->name));
     json_object_set_new(cell, "trials", json_integer(c->trials));
+    /* No trial ran (a program that never started): the cell is an error, not a result with
+     * failed trials. */
     if (!json_object_get(cell, "failures"))
-        json_object_set_new(cell, "failures", json_integer(c->trials));
+        json_object_set_new(cell, "failures", json_null());
     json_object_set_new(cell, "capture", r->cap ? json_string(r->pcap) : json_null());
     json_object_set_new(cell, "dir", json_string(r->dir));
     json_object_set_new(cell, "netns", json_boolean(r->env->netns));
     add_lab_facts(cell, r);
+    /* a KIND proxy's own logs, as its adapter reads them: evidence beside the checks */
+    for (size_t i = 1; r->env->kind && i + 1 < r->nnodes; i++) {
+        json_t *logs = json_object_get(cell, "proxy_logs");
+        if (!logs)
+            json_object_set_new(cell, "proxy_logs", logs = json_object());
+        json_object_set_new(logs, r->names[i], kind_log_summary(r->env->kind, r->dir, r->names[i]));
+    }
     json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
     if (r->error[0])
         json_object_set_new(cell, "error", json_string(r->error));
@@ -635,7 +691,6 @@ json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const
         stop_lab(r);
     }
     json_t *cell = cell_result(r, started, t0);
-    free(r->probes);
     free(r);
     return cell;
 }

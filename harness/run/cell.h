@@ -1,9 +1,10 @@
 /* cell — one cell (scenario × mitigation) from start to evidence.
  *
  * In a process of its own: network namespace → capture on lo → wire rules → upstream,
- * proxies (back to front, each ready when a connect succeeds) → downstream (all trials) →
- * SIGTERM the proxies (they write their stats) and the upstream → wire rules off → capture
- * closed → capture analysed and joined with the records → the cell object of results.json.
+ * proxies (back to front, each ready when it listens: netns_listening) → downstream (all
+ * trials) → wire rules off (what they held is delivered) → the proxies stopped (they write
+ * their stats), then the upstream (struct run_stop) → capture closed → capture analysed and
+ * joined with the records → the cell object of results.json.
  * Whatever happens (failure, timeout, SIGINT/SIGTERM), every process is stopped and reaped,
  * and the capture is closed, so its pcap is complete. */
 #ifndef RACELAB_CELL_H
@@ -22,10 +23,33 @@
 #define RUN_PROXY_PORT    8000
 #define RUN_UPSTREAM_PORT 9000
 
+/* How a program of a cell is stopped once the downstream has finished its trials: settle_ms
+ * after the downstream's end (not one after the other: one settle time for all), then sig;
+ * SIGKILL RUN_STOP_GRACE_MS after sig, which makes the cell an error. The settle time lets a
+ * proxy finish what the last trials left it (nginx discarding the tail of an upload closes
+ * with an RST when stopped in the middle) before it is told to stop. Kept as data, so that a
+ * proxy's adapter can say how that proxy stops (nginx's graceful stop is SIGQUIT). A cell that
+ * is interrupted, or whose downstream did not finish, stops its programs without settling. */
+struct run_stop {
+    int sig;
+    long settle_ms;
+};
+
+#define RUN_STOP_GRACE_MS 5000
+/* racelab's own programs: SIGTERM at once (they write their stats and logs on it) */
+#define RUN_STOP_OWN ((struct run_stop){SIGTERM, 0})
+/* a --proxy-cmd proxy without --proxy-stop-settle */
+#define RUN_PROXY_CMD_SETTLE_MS 200
+
+struct kind;
+
 struct run_env {
-    const char *bin_dir;   /* racelab-upstream, racelab-downstream, racelab-proxy */
-    const char *proxy_cmd; /* --proxy-cmd template, or NULL */
-    bool netns;            /* false with --no-netns: host loopback, free ports, no wire faults */
+    const char *bin_dir;        /* racelab-upstream, racelab-downstream, racelab-proxy */
+    const char *proxy_cmd;      /* --proxy-cmd template, or NULL */
+    const struct kind *kind;    /* --proxy KIND (proxies/KIND/adapter.yaml), or NULL */
+    const char *kind_binary;    /* the kind's binary, NULL when it is not installed */
+    struct run_stop proxy_stop; /* how a --proxy-cmd or KIND proxy is stopped */
+    bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
 };
 
 /* Runs cell c with every file in dir (which exists). Enters a network namespace when
@@ -44,7 +68,8 @@ int run_ports(enum scenario_topo t, bool netns, uint16_t ports[4], char *err, si
  * contract between programs: the first one is reported in err (when err is still empty). */
 json_t *run_read_jsonl(const char *path, char *err, size_t errlen);
 
-/* A cell object with only its identity and an error (for cells that never ran). */
+/* A cell object with only its identity and an error (for cells that never ran): "failures"
+ * is null, since no trial ran. */
 json_t *run_error_cell(const struct scenario_cell *c, const char *error);
 
 #endif

@@ -11,14 +11,23 @@
 struct child {
     pid_t pid; /* 0 when not started */
     const char *name;
-    int status; /* wait status once reaped */
+    char prog[256]; /* argv[0] as given, for messages */
+    int status;     /* wait status once reaped */
     bool reaped;
 };
 
-/* Starts argv[0] (a path) with argv, stdin from /dev/null, stdout and stderr to the files
- * (created, truncated). The child gets SIGKILL when the caller dies. Returns 0, or -1 with a
- * message. Safe to call from a process with threads: the child only calls async-signal-safe
- * functions before exec. */
+/* The file that exec runs for argv[0] = file, with execvp's rules: a name with a '/' is used
+ * as it is; another is looked up in each folder of $PATH in turn (an empty entry is the
+ * current folder; without $PATH, /bin:/usr/bin), the first regular file there with execute
+ * permission. Preflight and child_spawn both use it, so a command that passed the pre-flight
+ * check is the one that runs. Returns 0 with the path in out, or -1 with a message. */
+int child_resolve(const char *file, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Starts argv[0] (resolved by child_resolve) with argv, stdin from /dev/null, stdout and
+ * stderr to the files (created, truncated). The child gets SIGKILL when the caller dies.
+ * Returns 0 once the program runs (exec succeeded), or -1 with a message naming the program:
+ * not found, or exec failed (the child is then reaped, with exit status 127). Safe to call
+ * from a process with threads: the child only calls async-signal-safe functions before exec. */
 int child_spawn(struct child *c, const char *name, char *const argv[], const char *out_path,
                 const char *err_path, char *err, size_t errlen);
 

@@ -71,6 +71,8 @@ static const struct family families[] = {
     {"trials_with_rst", SHAPE_DIR_TAIL, SRC_ATTRIBUTED, true, false, true,
      "trials with an RST on that direction"},
     {"unattributed_rst", SHAPE_EXACT, SRC_CAPTURE, true, false, false, "RSTs no trial could claim"},
+    {"teardown_rst", SHAPE_DIR_TAIL, SRC_CAPTURE, true, false, false,
+     "RSTs of stopping the programs after the last trial (in rst, given to no trial)"},
     {"proxy_flags", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false,
      "front proxy's response flags (proxy_flags.UC)"},
     {"stats", SHAPE_ANY_TAIL, SRC_ACCESS_LOG, true, false, false, "front proxy's stats at exit"},
@@ -298,7 +300,7 @@ static bool observable(const json_t *cell, const struct family *f, const char *t
     }
     case SRC_ACCESS_LOG:
         if (!json_is_true(json_object_get(cell, "access_log"))) {
-            snprintf(why, whylen, "no proxy access log in this run (--proxy-cmd)");
+            snprintf(why, whylen, "no racelab-proxy access log in this run (--proxy-cmd or --proxy KIND)");
             return false;
         }
         return true;

@@ -1,5 +1,5 @@
 /* netns: a cell's namespace is isolated from the host and from other cells, and has a working
- * loopback of its own. */
+ * loopback of its own; its socket table tells which ports listen. */
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -185,6 +185,98 @@ static void test_probe_unprivileged(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Readiness without a connection: netns_listening reads the namespace's socket table. Only a
+ * LISTEN socket on the port counts (IPv4 or IPv6), not a bound one, not a connection's end,
+ * not the host's listener on the same port; nothing is sent, so the listener accepts nothing. */
+static int body_listening(void *arg, void *out, char *msg, size_t msglen)
+{
+    uint16_t host_port = *(uint16_t *)arg;
+    (void)out;
+    char err[256] = "";
+    TCHECK(netns_listening(host_port, err, sizeof err) == 0,
+           "the host's listener on %u is seen inside (%s)", host_port, err);
+    int l = tinfra_listen(0);
+    TCHECK(l >= 0, "listen: %s", strerror(errno));
+    uint16_t port = tinfra_port(l);
+    TCHECK(netns_listening(port, err, sizeof err) == 1, "listener on %u not seen (%s)", port, err);
+    int c = tinfra_connect(port);
+    TCHECK(c >= 0, "connect: %s", strerror(errno));
+    int a = tinfra_accept(l);
+    TCHECK(a >= 0, "accept: %s", strerror(errno));
+    uint16_t cport = tinfra_port(c);
+    TCHECK(netns_listening(cport, err, sizeof err) == 0,
+           "a connection's port %u taken as listening", cport);
+    close(a);
+    close(c);
+    close(l);
+    TCHECK(netns_listening(port, err, sizeof err) == 0, "closed listener on %u still seen", port);
+    /* bound only */
+    int b = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof in4;
+    TCHECK(bind(b, (struct sockaddr *)&in4, sizeof in4) == 0 &&
+               getsockname(b, (struct sockaddr *)&in4, &len) == 0,
+           "bind: %s", strerror(errno));
+    TCHECK(netns_listening(ntohs(in4.sin_port), err, sizeof err) == 0,
+           "a bound socket that does not listen is taken as listening");
+    close(b);
+    /* IPv6, when the namespace has it */
+    int l6 = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    len = sizeof in6;
+    if (l6 >= 0 && bind(l6, (struct sockaddr *)&in6, sizeof in6) == 0 && listen(l6, 1) == 0 &&
+        getsockname(l6, (struct sockaddr *)&in6, &len) == 0)
+        TCHECK(netns_listening(ntohs(in6.sin6_port), err, sizeof err) == 1,
+               "IPv6 listener on %u not seen (%s)", ntohs(in6.sin6_port), err);
+    if (l6 >= 0)
+        close(l6);
+    return 0;
+}
+
+static void test_listening_from_socket_table(void **state)
+{
+    (void)state;
+    int host = tinfra_listen(0);
+    assert_true(host >= 0);
+    uint16_t port = tinfra_port(host);
+    char msg[1024];
+    int rc = tinfra_in_netns(body_listening, &port, NULL, 0, TIMEOUT_MS, msg, sizeof msg);
+    close(host);
+    if (rc != 0)
+        fail_msg("%s", msg);
+}
+
+/* The table's format: header, IPv4 and IPv6 lines, state 0A = LISTEN; a line longer than any
+ * buffer is read to its end. */
+static void test_listening_table_format(void **state)
+{
+    (void)state;
+    char long_line[2048];
+    memset(long_line, 'x', sizeof long_line - 2);
+    long_line[sizeof long_line - 2] = '\n';
+    long_line[sizeof long_line - 1] = '\0';
+    char text[4096];
+    snprintf(text, sizeof text,
+             "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+             "   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0\n"
+             "   1: 0100007F:2328 0100007F:A000 01 00000000:00000000 00:00000000 00000000 0\n"
+             "%s"
+             "   2: 00000000000000000000000001000000:1F41 00000000000000000000000000000000:0000 "
+             "0A 00000000:00000000 00:00000000 00000000 0\n",
+             long_line);
+    const struct {
+        uint16_t port;
+        bool listens;
+    } want[] = {{8000, true}, {9000, false}, {40960, false}, {8001, true}, {1234, false}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        FILE *f = fmemopen(text, strlen(text), "r");
+        assert_non_null(f);
+        if (netns_table_listens(f, want[i].port) != want[i].listens)
+            fail_msg("port %u: expected %s", want[i].port, want[i].listens ? "listening" : "not");
+        fclose(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +285,8 @@ int main(void)
         cmocka_unit_test(test_two_namespaces_same_port),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_probe_unprivileged),
+        cmocka_unit_test(test_listening_from_socket_table),
+        cmocka_unit_test(test_listening_table_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

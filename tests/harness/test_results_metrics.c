@@ -1,10 +1,10 @@
 /* Metrics of a cell from synthetic records and a synthetic capture (no processes): a trial's
  * outcome is its first failing request, a missing trial fails; RSTs are attributed to trials
  * by port through the access logs (a pooled upstream connection shared by several trials gives
- * each RST to the request whose window contains it, else the last one before it), readiness
- * probes are left out, a chain follows proxy1's upstream ports into proxy2's log, and a gap
- * sweep reports the failure rate per gap, grouping each trial by its reuse_gap_ms (records
- * without it: by the largest gap_ms of the trial). */
+ * each RST to the request whose window contains it, else the last one before it), a chain
+ * follows proxy1's upstream ports into proxy2's log, and a gap sweep reports the failure rate
+ * per gap, grouping each trial by its reuse_gap_ms (records without it: by the largest gap_ms
+ * of the trial); RSTs of stopping the programs, after the last trial, are given to no trial. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,20 +106,17 @@ static void test_proxy_attribution(void **state)
     json_t *stats = jl("{\"upstream_rq_retry\":0}");
 
     struct analysis_hop hops[2] = {{8000, "downstream", "proxy"}, {9000, "proxy", "upstream"}};
-    struct analysis_event probe_ev[] = {RST(400, true)};
     struct analysis_event up_ev[] = {RST(2250, false), RST(2400, true)};
     struct analysis_event t2_ev[] = {RST(3050, false)};
     struct analysis_event lost_ev[] = {RST(5000, false)};
-    struct analysis_flow flows[7];
-    flow(&flows[0], &hops[0], 7000, 300, 400, probe_ev, 1); /* readiness probe */
-    flow(&flows[1], &hops[0], 40000, 1000, 1300, NULL, 0);
-    flow(&flows[2], &hops[0], 40001, 2000, 2300, NULL, 0);
-    flow(&flows[3], &hops[0], 40002, 3000, 3300, t2_ev, 1);
-    flow(&flows[4], &hops[1], 50000, 1010, 2400, up_ev, 2);
-    flow(&flows[5], &hops[1], 50001, 3010, 3090, NULL, 0);
-    flow(&flows[6], &hops[1], 50002, 4900, 5000, lost_ev, 1); /* no request names it */
-    struct analysis_result ana = {.flows = flows, .nflows = 7};
-    struct metrics_probe probes[] = {{0, 7000, 500}};
+    struct analysis_flow flows[6];
+    flow(&flows[0], &hops[0], 40000, 1000, 1300, NULL, 0);
+    flow(&flows[1], &hops[0], 40001, 2000, 2300, NULL, 0);
+    flow(&flows[2], &hops[0], 40002, 3000, 3300, t2_ev, 1);
+    flow(&flows[3], &hops[1], 50000, 1010, 2400, up_ev, 2);
+    flow(&flows[4], &hops[1], 50001, 3010, 3090, NULL, 0);
+    flow(&flows[5], &hops[1], 50002, 4900, 5000, lost_ev, 1); /* no request names it */
+    struct analysis_result ana = {.flows = flows, .nflows = 6};
 
     struct metrics_input in = {.cell = &c,
                                .records = records,
@@ -129,9 +126,7 @@ static void test_proxy_attribution(void **state)
                                .access_log = true,
                                .ana = &ana,
                                .hops = hops,
-                               .nhops = 2,
-                               .probes = probes,
-                               .nprobes = 1};
+                               .nhops = 2};
     char err[256];
     json_t *m = metrics_build(&in, err, sizeof(err));
     assert_non_null(m);
@@ -147,7 +142,7 @@ static void test_proxy_attribution(void **state)
     assert_int_equal(geti(m, "requests", "total"), 6);
     assert_int_equal(geti(m, "requests", "failures"), 2);
 
-    assert_int_equal(geti(m, "rst", "downstream->proxy"), 0); /* the probe's RST is left out */
+    assert_int_equal(geti(m, "rst", "downstream->proxy"), 0);
     assert_int_equal(geti(m, "rst", "proxy->downstream"), 1);
     assert_int_equal(geti(m, "rst", "upstream->proxy"), 2);
     assert_int_equal(geti(m, "rst", "proxy->upstream"), 1);
@@ -491,6 +486,105 @@ static void test_trial_flows(void **state)
     json_decref(a2);
 }
 
+/* Teardown: RSTs after the downstream had finished every trial (teardown_us) and after the
+ * last request of their trial ended are the stopping's — counted in rst and teardown_rst,
+ * given to no trial and not unattributed. Before teardown_us, or within a trial's requests,
+ * they stay the trial's as before. */
+static json_t *teardown_cell(uint64_t teardown_us, bool access_log)
+{
+    static struct scenario s = {.name = "syn", .topo = SCENARIO_PROXY};
+    static struct scenario_cell c;
+    c = (struct scenario_cell){.s = &s, .trials = 3, .success = ok200, .nsuccess = 1, .nprogs = 3};
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "200", 0));
+    json_array_append_new(records, req(1, 0, 0, 40001, 2000, 2100, "503", 0));
+    /* trial 2's request ends after teardown_us (the client's clock and racelab's differ a
+     * little): an RST before its end is still its own */
+    json_array_append_new(records, req(2, 0, 0, 40002, 2500, 3200, "200", 0));
+    json_t *access = json_array();
+    json_array_append_new(access, acc(40000, 1010, 1090, 200, "-", 50000, 0));
+    json_array_append_new(access, acc(40001, 2010, 2090, 503, "UC", 50000, 0));
+    json_array_append_new(access, acc(40002, 2510, 3190, 200, "-", 50002, 0));
+    struct analysis_hop hops[2] = {{8000, "downstream", "proxy"}, {9000, "proxy", "upstream"}};
+    /* trial 0's connection, reset when the proxy is stopped */
+    struct analysis_event d0[] = {RST(3500, false)};
+    /* trial 1's: an RST of its failing request, then one of the stop */
+    struct analysis_event d1[] = {RST(2050, false), RST(3600, false)};
+    /* trial 2's: an RST after teardown_us but before its request ended */
+    struct analysis_event d2[] = {RST(3100, false)};
+    /* the pooled upstream connection of trials 0 and 1: the upstream's RST of trial 1, then
+     * the proxy's RST when it is stopped */
+    struct analysis_event u0[] = {RST(2060, false), RST(3700, true)};
+    /* a connection no request names: one RST before the end of the trials, one after */
+    struct analysis_event u1[] = {RST(2700, false), RST(3800, true)};
+    struct analysis_flow flows[6];
+    flow(&flows[0], &hops[0], 40000, 1000, 3500, d0, 1);
+    flow(&flows[1], &hops[0], 40001, 2000, 3600, d1, 2);
+    flow(&flows[2], &hops[0], 40002, 2500, 3200, d2, 1);
+    flow(&flows[3], &hops[1], 50000, 1010, 3700, u0, 2);
+    flow(&flows[4], &hops[1], 50001, 2600, 3800, u1, 2);
+    flow(&flows[5], &hops[1], 50002, 2510, 3190, NULL, 0);
+    struct analysis_result ana = {.flows = flows, .nflows = 6};
+    struct metrics_input in = {.cell = &c,
+                               .records = records,
+                               .access = {access, NULL},
+                               .nproxies = 1,
+                               .access_log = access_log,
+                               .ana = &ana,
+                               .hops = hops,
+                               .nhops = 2,
+                               .teardown_us = teardown_us};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    json_decref(records);
+    json_decref(access);
+    return m;
+}
+
+static void test_teardown_rsts_are_no_trials(void **state)
+{
+    (void)state;
+    json_t *m = teardown_cell(3000, true);
+    /* every packet is still counted */
+    assert_int_equal(geti(m, "rst", "proxy->downstream"), 4);
+    assert_int_equal(geti(m, "rst", "upstream->proxy"), 2);
+    assert_int_equal(geti(m, "rst", "proxy->upstream"), 2);
+    /* the stopping's: 3500 and 3600 downstream, 3700 and 3800 upstream */
+    assert_int_equal(geti(m, "teardown_rst", "proxy->downstream"), 2);
+    assert_int_equal(geti(m, "teardown_rst", "proxy->upstream"), 2);
+    assert_int_equal(geti(m, "teardown_rst", "upstream->proxy"), 0);
+    assert_int_equal(geti(m, "teardown_rst", "downstream->proxy"), 0);
+    /* trial 0 has no RST of its own; trial 1 its two; trial 2 the one before its end */
+    assert_int_equal(geti(m, "trials_with_rst", "proxy->downstream"), 2);
+    assert_int_equal(geti(m, "failing_rst", "proxy->downstream"), 1);
+    assert_int_equal(geti(m, "trials_with_rst", "upstream->proxy"), 1);
+    assert_int_equal(geti(m, "trials_with_rst", "proxy->upstream"), 0);
+    assert_int_equal(geti(m, "failing_rst", "proxy->upstream"), 0);
+    assert_int_equal(geti(m, "unattributed_rst", NULL), 1); /* 2700 */
+    json_t *ft = json_object_get(m, "failing_trials");
+    assert_int_equal(json_array_size(ft), 1);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(ft, 0), "rst")), 2);
+    json_decref(m);
+
+    /* the downstream did not finish (timeout, interrupt): nothing is teardown, as before */
+    m = teardown_cell(0, true);
+    assert_int_equal(geti(m, "teardown_rst", "proxy->downstream"), 0);
+    assert_int_equal(geti(m, "teardown_rst", "proxy->upstream"), 0);
+    assert_int_equal(geti(m, "trials_with_rst", "proxy->downstream"), 3);
+    assert_int_equal(geti(m, "trials_with_rst", "proxy->upstream"), 1);
+    assert_int_equal(geti(m, "unattributed_rst", NULL), 2);
+    json_decref(m);
+
+    /* --proxy-cmd: the upstream hop is not attributed, its teardown RSTs are still told */
+    m = teardown_cell(3000, false);
+    assert_int_equal(geti(m, "teardown_rst", "proxy->downstream"), 2);
+    assert_int_equal(geti(m, "teardown_rst", "proxy->upstream"), 2);
+    assert_int_equal(geti(m, "trials_with_rst", "proxy->downstream"), 2);
+    assert_int_equal(geti(m, "unattributed_rst", NULL), 0);
+    json_decref(m);
+}
+
 static void test_percentile(void **state)
 {
     (void)state;
@@ -717,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_proxy_attribution),
         cmocka_unit_test(test_foreign_proxy_attributes_first_hop_only),
         cmocka_unit_test(test_chain_attribution),
+        cmocka_unit_test(test_teardown_rsts_are_no_trials),
         cmocka_unit_test(test_trial_outcome_first_failure),
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_sweep_first_request_fails),

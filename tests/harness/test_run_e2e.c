@@ -1,10 +1,11 @@
 /* racelab end to end, in network namespaces: results.json values that come from the capture
  * (RSTs per direction, RSTs of each failing trial) and from the clients (outcome counts);
- * --json/--junit; exit codes 0/1/2; --proxy-cmd; --no-netns; two runs at once; SIGINT in the
- * middle of a cell leaves nothing running and a pcap that tshark reads; repro, compare, list,
- * explain. Behaviour is read from results.json, the cells' records and the capture, never from
- * the wording of what racelab prints; stdout is read only where a check is about the printed
- * format itself (run's table, compare's table, list, the sequence diagrams), each saying so. */
+ * --json/--junit; exit codes 0/1/2; --proxy-cmd (a program on PATH, one that never starts);
+ * --no-netns; two runs at once; SIGINT in the middle of a cell leaves nothing running and a
+ * pcap that tshark reads; repro, compare, list, explain. Behaviour is read from results.json, the
+ * cells' records and the capture, never from the wording of what racelab prints; stdout is read
+ * only where a check is about the printed format itself (run's table, compare's table, list, the
+ * sequence diagrams), each saying so. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -415,7 +416,13 @@ static void check_held_fin(json_t *res, long trials, bool access_log)
     if (access_log) {
         assert_int_equal(num(none, "failing_rst", "upstream->proxy"), trials);
         assert_int_equal(num(none, "proxy_flags", "UC"), trials);
+        /* the proxy's RST to each held FIN, which the wire delivers after the last trials
+         * (before the programs are stopped), is its trial's, not the teardown's */
+        assert_int_equal(num(none, "trials_with_rst", "proxy->upstream"),
+                         num(none, "rst", "proxy->upstream"));
     }
+    assert_int_equal(num(none, "teardown_rst", "proxy->upstream"), 0);
+    assert_int_equal(num(none, "teardown_rst", "proxy->downstream"), 0);
     assert_true(expect_passed(none));
     json_t *retry = cell(res, "proxy-held-fin", "retry-reset");
     assert_int_equal(num(retry, "failures", NULL), 0);
@@ -472,6 +479,37 @@ static void test_direct_and_outputs(void **state)
     free(ju);
 }
 
+/* Every connection of a cell's capture is a trial's: readiness is read from the namespace's
+ * socket table, so no probe connects to a program. The downstream hop has exactly one SYN per
+ * connection the client's records name (trials × conns), the proxy counted as many downstream
+ * connections and logged no request of its own (no 400 of a probe), and every upstream
+ * connection in the capture is one the upstream accepted for the proxy. */
+static void check_only_trial_connections(json_t *c)
+{
+    json_t *recs = cell_jsonl(c, "downstream.jsonl");
+    json_t *acc = cell_jsonl(c, "proxy.access.jsonl");
+    struct ports lports = {.n = 0};
+    size_t i;
+    json_t *o;
+    json_array_foreach(recs, i, o)
+        ports_add(&lports, (long)json_integer_value(json_object_get(o, "lport")));
+    long trials = num(c, "trials", NULL);
+    assert_int_equal(lports.n, trials); /* one connection per trial in this scenario */
+    assert_int_equal(num(c, "syn", "downstream->proxy"), (long)lports.n);
+    assert_int_equal(num(c, "rst", "downstream->proxy"), 0);
+    assert_int_equal(num(c, "stats", "downstream_cx_total"), (long)lports.n);
+    json_array_foreach(acc, i, o)
+    {
+        long dport = (long)json_integer_value(json_object_get(o, "dport"));
+        if (!ports_has(&lports, dport) || json_integer_value(json_object_get(o, "status")) == 400)
+            fail_msg("an access-log line that is no trial's: dport %ld, status %lld", dport,
+                     (long long)json_integer_value(json_object_get(o, "status")));
+    }
+    assert_int_equal(num(c, "syn", "proxy->upstream"), num(c, "upstream", "accept"));
+    json_decref(recs);
+    json_decref(acc);
+}
+
 static void test_proxy_held_fin(void **state)
 {
     (void)state;
@@ -480,6 +518,11 @@ static void test_proxy_held_fin(void **state)
     expect_exit("held", rc, 0);
     json_t *res = results(out);
     check_held_fin(res, 20, true);
+    check_only_trial_connections(cell(res, "proxy-held-fin", "none"));
+    /* racelab's own proxy is stopped at once */
+    assert_int_equal(
+        num(json_object_get(cell(res, "proxy-held-fin", "none"), "stop"), "proxy", "settle_ms"), 0);
+    check_only_trial_connections(cell(res, "proxy-held-fin", "retry-reset"));
     json_decref(res);
     /* the same --out again: the cell folders start empty, so the proxy's access log (which
      * appends) does not carry the first run's requests into the second run's counts */
@@ -611,6 +654,175 @@ static void test_proxy_cmd(void **state)
     json_decref(res);
     free(out);
     free(cmd);
+}
+
+/* A --proxy-cmd program found on PATH, as wrappers of nginx or HAProxy usually are: the
+ * pre-flight check and the exec find it the same way (execvp's rules), and the cell runs. */
+static void test_proxy_cmd_on_path(void **state)
+{
+    (void)state;
+    char *bindir = tsup_fmt("%s/path-bin", tmp);
+    assert_int_equal(mkdir(bindir, 0755), 0);
+    char *wrapper = tsup_fmt("%s/rl-proxy-wrapper", bindir);
+    char *proxy = tsup_bin("racelab-proxy");
+    FILE *f = fopen(wrapper, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\nexec '%s' \"$@\"\n", proxy);
+    fclose(f);
+    assert_int_equal(chmod(wrapper, 0755), 0);
+    const char *old = getenv("PATH");
+    char *saved = strdup(old ? old : "/usr/bin:/bin");
+    char *path = tsup_fmt("%s:%s", bindir, saved);
+    setenv("PATH", path, 1);
+    char *out = tsup_fmt("%s/on-path", tmp);
+    int rc = racelab("onpath", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd",
+                     "rl-proxy-wrapper --listen {listen} --upstream {upstream} --name {name}",
+                     "--out", out, NULL);
+    setenv("PATH", saved, 1);
+    expect_exit("onpath", rc, 0);
+    json_t *res = results(out);
+    check_held_fin(res, 20, false);
+    /* the default stop of a --proxy-cmd proxy: SIGTERM 200 ms after the last trial */
+    json_t *stop =
+        json_object_get(json_object_get(cell(res, "proxy-held-fin", "none"), "stop"), "proxy");
+    assert_string_equal(json_string_value(json_object_get(stop, "signal")), "SIGTERM");
+    assert_int_equal(num(stop, "settle_ms", NULL), 200);
+    json_decref(res);
+    free(out);
+    free(path);
+    free(saved);
+    free(proxy);
+    free(wrapper);
+    free(bindir);
+}
+
+/* A --proxy-cmd program that never starts. The cell is an error (exit 1, junit <error>), never a
+ * result with failed trials ("failures" is null: no trial ran), and its message names the
+ * program and how it ended (this reads the wording of the cell's "error" and, for a command
+ * not found, of stderr: the check is that they name it). Not found at all: refused before
+ * anything starts (exit 2). */
+static void test_proxy_never_starts(void **state)
+{
+    (void)state;
+    struct {
+        const char *tag, *cmd, *prog, *how;
+    } cases[] = {
+        {"exit3", "sh -c 'exit 3'", "'sh'", "exit 3"},
+        /* found and executable, but exec refuses it (no #! line): exit 127 */
+        {"noexec", NULL, "not-a-program", "Exec format error"},
+    };
+    char *bad = tsup_fmt("%s/not-a-program", tmp);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fprintf(f, "this is no program\n");
+    fclose(f);
+    assert_int_equal(chmod(bad, 0755), 0);
+    char *badcmd = tsup_fmt("%s --listen {listen}", bad);
+    cases[1].cmd = badcmd;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = tsup_fmt("%s/never-%s", tmp, cases[i].tag);
+        char *ju = tsup_fmt("%s/never-%s.xml", tmp, cases[i].tag);
+        int rc = racelab(cases[i].tag, "run", SCN "/proxy-held-fin.yaml", "--mitigation", "none",
+                         "--proxy-cmd", cases[i].cmd, "--out", out, "--junit", ju, NULL);
+        expect_exit(cases[i].tag, rc, 1);
+        json_t *res = results(out);
+        json_t *c = cell(res, "proxy-held-fin", "none");
+        assert_true(json_is_null(json_object_get(c, "failures")));
+        assert_true(json_is_true(json_object_get(c, "setup_error")));
+        const char *err = json_string_value(json_object_get(c, "error"));
+        assert_non_null(err);
+        if (!strstr(err, cases[i].prog) || !strstr(err, cases[i].how))
+            fail_msg("%s: the error does not name %s and %s: %s", cases[i].tag, cases[i].prog,
+                     cases[i].how, err);
+        json_t *procs = json_object_get(c, "processes");
+        assert_string_equal(json_string_value(json_object_get(procs, "downstream")), "not started");
+        if (i == 0)
+            assert_string_equal(json_string_value(json_object_get(procs, "proxy")), "exit 3");
+        char *x = tsup_slurp(ju);
+        assert_non_null(x);
+        assert_non_null(strstr(x, "tests=\"1\" failures=\"0\" errors=\"1\""));
+        free(x);
+        json_decref(res);
+        free(out);
+        free(ju);
+    }
+    /* not found: exit 2, nothing run, the message names the command */
+    char *out = tsup_fmt("%s/never-missing", tmp);
+    int rc = racelab("missing", "run", SCN "/proxy-held-fin.yaml", "--proxy-cmd",
+                     "rl-no-such-proxy {listen}", "--out", out, NULL);
+    expect_exit("missing", rc, 2);
+    char *e = text_of("missing", "err");
+    assert_non_null(strstr(e, "rl-no-such-proxy"));
+    struct stat st;
+    assert_int_not_equal(stat(out, &st), 0);
+    free(e);
+    free(out);
+    free(badcmd);
+    free(bad);
+}
+
+/* A --proxy-cmd proxy is stopped --proxy-stop-settle ms after the client's last trial, not at
+ * once (nginx still discarding an upload's tail would close with an RST): a shell around
+ * racelab-proxy notes when its SIGTERM came; racelab's own proxy is stopped at once. */
+static void test_proxy_cmd_stop_settle(void **state)
+{
+    (void)state;
+    char *wrapper = tsup_fmt("%s/noting-wrapper", tmp);
+    char *proxy = tsup_bin("racelab-proxy");
+    FILE *f = fopen(wrapper, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\n"
+            "dir=$1; shift\n"
+            "trap 'date +%%s%%N > \"$dir/term.ns\"; kill -TERM $pid; wait $pid; exit 0' TERM\n"
+            "'%s' \"$@\" &\n"
+            "pid=$!\n"
+            "wait $pid\n",
+            proxy);
+    fclose(f);
+    assert_int_equal(chmod(wrapper, 0755), 0);
+    char *cmd = tsup_fmt("%s {dir} --listen {listen} --upstream {upstream} --name {name}", wrapper);
+    char *out = tsup_fmt("%s/settle", tmp);
+    int rc =
+        racelab("settle", "run", SCN "/proxy-held-fin.yaml", "--mitigation", "none", "--trials",
+                "5", "--proxy-cmd", cmd, "--proxy-stop-settle", "300", "--out", out, NULL);
+    expect_exit("settle", rc, 0);
+    json_t *res = results(out);
+    json_t *c = cell(res, "proxy-held-fin", "none");
+    json_t *stop = json_object_get(json_object_get(c, "stop"), "proxy");
+    assert_string_equal(json_string_value(json_object_get(stop, "signal")), "SIGTERM");
+    assert_int_equal(num(stop, "settle_ms", NULL), 300);
+    assert_int_equal(num(json_object_get(c, "stop"), "upstream", "settle_ms"), 0);
+    /* stopped after it settled: nothing of the stop reset a downstream connection */
+    assert_int_equal(num(c, "teardown_rst", "proxy->downstream"), 0);
+    assert_int_equal(num(c, "teardown_rst", "downstream->proxy"), 0);
+    json_t *recs = cell_jsonl(c, "downstream.jsonl");
+    uint64_t last_end = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(recs, i, o)
+    {
+        uint64_t e = (uint64_t)json_integer_value(json_object_get(o, "end_us"));
+        if (e > last_end)
+            last_end = e;
+    }
+    char *p = tsup_fmt("%s/term.ns", json_string_value(json_object_get(c, "dir")));
+    char *t = tsup_slurp(p);
+    if (!t)
+        fail_msg("the proxy got no SIGTERM (no %s)", p);
+    uint64_t term_us = strtoull(t, NULL, 10) / 1000u;
+    /* 300 ms at least after the last trial's end (a little less for the clocks' rounding) */
+    if (!(term_us + 2000 >= last_end + 300000 && term_us < last_end + 5000000))
+        fail_msg("SIGTERM came %.1f ms after the last trial ended, expected 300 ms or more",
+                 ((double)term_us - (double)last_end) / 1000.0);
+    free(t);
+    free(p);
+    json_decref(recs);
+    json_decref(res);
+    free(out);
+    free(cmd);
+    free(proxy);
+    free(wrapper);
 }
 
 /* Two runs at once: each cell in its own namespace, both results right. */
@@ -1007,6 +1219,9 @@ int main(void)
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_no_netns),
         cmocka_unit_test(test_proxy_cmd),
+        cmocka_unit_test(test_proxy_cmd_on_path),
+        cmocka_unit_test(test_proxy_never_starts),
+        cmocka_unit_test(test_proxy_cmd_stop_settle),
         cmocka_unit_test(test_two_runs_at_once),
         cmocka_unit_test(test_sigint_cleans_up),
         cmocka_unit_test(test_repro),
