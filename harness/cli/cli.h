@@ -39,6 +39,7 @@ struct cli {
     const char *out;
     const char *json;
     const char *junit;
+    const char *proxy; /* --proxy KIND */
     const char *proxy_cmd;
     long proxy_stop_settle; /* ms; with proxy_stop_settle_set */
     bool proxy_stop_settle_set;
@@ -96,7 +97,17 @@ struct session {
     struct scenario *scns[MAX_SCENARIOS];
     size_t nscn;
     struct suite su;
+    struct kind *kind;          /* --proxy KIND's adapter (proxy.c) */
+    char kind_binary[PATH_MAX]; /* its binary, when installed */
 };
+
+/* ---- proxy.c ---- */
+
+/* --proxy KIND into the session's run_env: racelab (nothing to do), cmd:'CMD' (--proxy-cmd),
+ * or a kind's adapter loaded and checked, its binary looked for (a missing one leaves the
+ * cells skipped, with why in su.kind_missing) and its stop. 0, or -1 after saying why (a bad
+ * adapter: FILE:LINE). */
+int cli_proxy(struct session *ss);
 
 /* Load, check, run, report: shared by run, compare and repro. The table goes to stdout when
  * print_table. Returns the exit status. */

@@ -53,10 +53,20 @@ static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
         .name = "junit", .type = OPT_STR, .off = F(junit), .metavar = "FILE",                      \
         .help = "also write junit.xml to FILE (one testcase per cell)"                             \
     }
+#define OPT_PROXY                                                                                  \
+    {                                                                                              \
+        .name = "proxy", .type = OPT_STR, .off = F(proxy), .metavar = "KIND",                      \
+        .help = "the proxy under test: racelab (racelab-proxy, the default), nginx, haproxy, "     \
+                "apache, envoy (proxies/KIND/: a config rendered from each cell's settings; a "    \
+                "cell the kind cannot express is reported unsupported, a kind not installed "      \
+                "skipped), a folder with an adapter.yaml, or cmd:'CMD' (= --proxy-cmd CMD); "      \
+                "every proxy of a cell is of that kind (docs/proxies.md)"                          \
+    }
 #define OPT_PROXY_CMD                                                                              \
     {                                                                                              \
         .name = "proxy-cmd", .type = OPT_STR, .off = F(proxy_cmd), .metavar = "CMD",               \
-        .help = "run CMD in place of racelab-proxy, e.g. 'nginx-wrapper {listen_port} "            \
+        .help = "run CMD in place of racelab-proxy (= --proxy cmd:'CMD'), e.g. 'nginx-wrapper "    \
+                "{listen_port} "                                                                   \
                 "{upstream_port}'; placeholders {listen_port} {upstream_port} {listen} "           \
                 "{upstream} (127.0.0.1:PORT) {name} {dir}; each mitigation's proxy_cmd_args are "  \
                 "appended; mitigations that change proxy flags without proxy_cmd_args are "        \
@@ -65,8 +75,9 @@ static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
 #define OPT_PROXY_STOP_SETTLE                                                                      \
     {                                                                                              \
         .name = "proxy-stop-settle", .type = OPT_CUSTOM, .metavar = "MS",                          \
-        .help = "with --proxy-cmd: how long after the client's last trial the proxy is left "      \
-                "before SIGTERM, to finish what the trials left it (default 200; racelab's own "   \
+        .help = "with --proxy-cmd or --proxy KIND: how long after the client's last trial the "    \
+                "proxy is left before its stop signal (SIGTERM; a kind's adapter says which), to " \
+                "finish what the trials left it (default 200, or the adapter's; racelab's own "    \
                 "programs are stopped at once)",                                                   \
         .parse = set_stop_settle                                                                   \
     }
@@ -101,6 +112,7 @@ const struct opt_spec cli_run_opts[] = {
     OPT_OUT,
     OPT_JSON,
     OPT_JUNIT,
+    OPT_PROXY,
     OPT_PROXY_CMD,
     OPT_PROXY_STOP_SETTLE,
     OPT_JOBS,
@@ -118,13 +130,14 @@ const struct opt_spec cli_run_opts[] = {
 };
 
 const struct opt_spec cli_compare_opts[] = {
-    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY_CMD, OPT_PROXY_STOP_SETTLE,
+    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY, OPT_PROXY_CMD, OPT_PROXY_STOP_SETTLE,
     OPT_JOBS,   OPT_NO_NETNS, OPT_QUIET, OPT_END,
 };
 
 const struct opt_spec cli_repro_opts[] = {
     OPT_TRIALS,
     OPT_OUT,
+    OPT_PROXY,
     OPT_PROXY_CMD,
     OPT_PROXY_STOP_SETTLE,
     OPT_NO_NETNS,

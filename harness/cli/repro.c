@@ -138,6 +138,13 @@ static int repro(struct session *ss, const char *name)
         return rc;
     const struct scenario *s = ss->scns[0];
     const json_t *cell = ss->su.cells[0].result;
+    const char *why = json_string_value(json_object_get(cell, "unsupported"));
+    const char *skip = json_string_value(json_object_get(cell, "skipped"));
+    if (why || skip) { /* the --proxy kind cannot run it: nothing happened to tell */
+        printf("%s × %s was not run: %s%s\n", s->name, ss->cli.mit.v[0], why ? "unsupported: " : "",
+               why ? why : skip);
+        return rc;
+    }
     report_words(stdout, s, cell);
     report_verdict(stdout, s, cell);
     const char *pcap = json_string_value(json_object_get(cell, "capture"));

@@ -13,6 +13,7 @@
 
 #include "child.h"
 #include "cli.h"
+#include "kind.h"
 #include "cmd.h"
 #include "netns.h"
 
@@ -59,7 +60,7 @@ static int preflight(struct suite *su, struct scenario **scns, size_t nscn)
     }
     const char *progs[] = {"racelab-upstream", "racelab-downstream", "racelab-proxy"};
     for (size_t i = 0; i < 3; i++) {
-        if (i == 2 && (!need_proxy || su->env.proxy_cmd))
+        if (i == 2 && (!need_proxy || su->env.proxy_cmd || su->env.kind))
             continue;
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/%s", su->env.bin_dir, progs[i]);
@@ -126,6 +127,7 @@ void cli_session_free(struct session *ss)
     suite_free(&ss->su);
     for (size_t i = 0; i < ss->nscn; i++)
         scenario_free(ss->scns[i]);
+    kind_free(ss->kind);
 }
 
 /* Builds the matrix; --mitigation names must exist in at least one scenario. */
@@ -249,6 +251,8 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     ss->su.env.proxy_cmd = c->proxy_cmd;
     ss->su.env.proxy_stop = (struct run_stop){
         SIGTERM, c->proxy_stop_settle_set ? c->proxy_stop_settle : RUN_PROXY_CMD_SETTLE_MS};
+    if (cli_proxy(ss) != 0) /* --proxy KIND */
+        return EXIT_BAD;
     ss->su.env.netns = !c->no_netns;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
     ss->su.keep_going = c->keep_going;

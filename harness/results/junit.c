@@ -56,7 +56,7 @@ static void tally_add(struct tally *t, const struct suite_cell *sc)
     t->n++;
     t->failures += st == REPORT_FAILED;
     t->errors += st == REPORT_ERROR;
-    t->skipped += st == REPORT_SKIPPED;
+    t->skipped += st == REPORT_SKIPPED || st == REPORT_UNSUPPORTED;
     t->time += json_number_value(json_object_get(sc->result, "wall_s"));
 }
 
@@ -68,6 +68,11 @@ static void write_status(FILE *f, const struct suite_cell *sc)
     if (st == REPORT_SKIPPED) {
         fprintf(f, "      <skipped message=\"");
         xml_escape(f, json_string_value(json_object_get(r, "skipped")));
+        fprintf(f, "\"/>\n");
+    } else if (st == REPORT_UNSUPPORTED) {
+        /* JUnit has no word of its own for it: a skipped test that says so */
+        fprintf(f, "      <skipped message=\"unsupported: ");
+        xml_escape(f, json_string_value(json_object_get(r, "unsupported")));
         fprintf(f, "\"/>\n");
     } else if (st == REPORT_ERROR) {
         const char *err = json_string_value(json_object_get(r, "error"));

@@ -8,6 +8,7 @@
 #include "expect.h"
 #include "grow.h"
 #include "interval.h"
+#include "kind.h"
 
 static const char *short_name(const char *n)
 {
@@ -65,6 +66,8 @@ void report_counts(char *buf, size_t len, const json_t *obj, bool short_hops)
 
 enum report_status report_status(const struct suite_cell *sc)
 {
+    if (sc->unsupported)
+        return REPORT_UNSUPPORTED;
     if (sc->skipped)
         return REPORT_SKIPPED;
     if (json_object_get(sc->result, "error"))
@@ -83,6 +86,8 @@ const char *report_status_word(enum report_status st)
         return "ERROR";
     case REPORT_SKIPPED:
         return "SKIP";
+    case REPORT_UNSUPPORTED:
+        return "UNSUPPORTED";
     }
     return "?";
 }
@@ -324,9 +329,13 @@ static void table_notes(FILE *out, const struct suite_cell *sc)
 {
     const json_t *r = sc->result;
     enum report_status st = report_status(sc);
-    if (st == REPORT_ERROR || st == REPORT_SKIPPED) {
-        fprintf(out, "\n%s × %s: %s\n", sc->cell.s->name, sc->cell.m->name,
-                json_string_value(json_object_get(r, st == REPORT_ERROR ? "error" : "skipped")));
+    if (st == REPORT_ERROR || st == REPORT_SKIPPED || st == REPORT_UNSUPPORTED) {
+        const char *key = st == REPORT_ERROR         ? "error"
+                          : st == REPORT_UNSUPPORTED ? "unsupported"
+                                                     : "skipped";
+        fprintf(out, "\n%s × %s: %s%s\n", sc->cell.s->name, sc->cell.m->name,
+                st == REPORT_UNSUPPORTED ? "unsupported: " : "",
+                json_string_value(json_object_get(r, key)));
         return;
     }
     if (st != REPORT_FAILED)
@@ -451,6 +460,13 @@ json_t *report_results(const struct suite *su, const char *run_id)
     json_object_set_new(o, "netns", json_boolean(su->env.netns));
     if (su->env.proxy_cmd)
         json_object_set_new(o, "proxy_cmd", json_string(su->env.proxy_cmd));
+    if (su->env.kind)
+        json_object_set_new(
+            o, "proxy_kind",
+            json_pack("{s:s, s:s, s:o, s:s}", "kind", kind_name(su->env.kind), "adapter",
+                      kind_path(su->env.kind), "binary",
+                      su->env.kind_binary ? json_string(su->env.kind_binary) : json_null(),
+                      "version", su->kind_version));
     json_object_set_new(o, "cells", cells);
     return o;
 }

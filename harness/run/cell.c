@@ -17,6 +17,7 @@
 #include "clk.h"
 #include "cmd.h"
 #include "explain.h"
+#include "kind.h"
 #include "metrics.h"
 #include "netns.h"
 #include "wire.h"
@@ -218,8 +219,8 @@ static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, con
         fputc('\n', f);
         fclose(f);
     }
-    /* a --proxy-cmd proxy stops as the run says; racelab's own programs at once */
-    bool foreign = r->env->proxy_cmd && idx > 0 && idx < r->nnodes - 1;
+    /* a --proxy-cmd or KIND proxy stops as the run says; racelab's own programs at once */
+    bool foreign = (r->env->proxy_cmd || r->env->kind) && idx > 0 && idx < r->nnodes - 1;
     r->stops[idx] = foreign ? r->env->proxy_stop : RUN_STOP_OWN;
     if (!r->stops[idx].sig) /* a run_env that says nothing */
         r->stops[idx].sig = SIGTERM;
@@ -257,11 +258,15 @@ static int start_proxy(struct cell_run *r, size_t idx)
     char pf[1100];
     int rc;
     path_of(pf, sizeof(pf), r->dir, name, ".port");
-    if (r->env->proxy_cmd) {
+    if (r->env->proxy_cmd || r->env->kind) {
         struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
-        char msg[512];
+        struct kind_vars kv = {r->dir, name, r->ports[idx], r->ports[idx + 1], NULL};
+        char msg[2560];
+        /* a kind's config rendered into the cell's folder, then its command */
         char **argv =
-            run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
+            r->env->kind
+                ? kind_prepare(r->env->kind, r->env->kind_binary, r->c, idx, &kv, msg, sizeof(msg))
+                : run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
         if (!argv) {
             set_error(r, "%s", msg);
             return -1;
@@ -452,7 +457,7 @@ static json_t *analyse(struct cell_run *r)
         .cell = r->c,
         .records = records,
         .nproxies = np,
-        .access_log = !r->env->proxy_cmd,
+        .access_log = !r->env->proxy_cmd && !r->env->kind, /* racelab-proxy's */
         .upstream_log = up,
         .ana = have_ana ? &ana : NULL,
         .hops = r->hops,
@@ -642,6 +647,13 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
     json_object_set_new(cell, "dir", json_string(r->dir));
     json_object_set_new(cell, "netns", json_boolean(r->env->netns));
     add_lab_facts(cell, r);
+    /* a KIND proxy's own logs, as its adapter reads them: evidence beside the checks */
+    for (size_t i = 1; r->env->kind && i + 1 < r->nnodes; i++) {
+        json_t *logs = json_object_get(cell, "proxy_logs");
+        if (!logs)
+            json_object_set_new(cell, "proxy_logs", logs = json_object());
+        json_object_set_new(logs, r->names[i], kind_log_summary(r->env->kind, r->dir, r->names[i]));
+    }
     json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
     if (r->error[0])
         json_object_set_new(cell, "error", json_string(r->error));

@@ -41,10 +41,14 @@ struct run_stop {
 /* a --proxy-cmd proxy without --proxy-stop-settle */
 #define RUN_PROXY_CMD_SETTLE_MS 200
 
+struct kind;
+
 struct run_env {
     const char *bin_dir;        /* racelab-upstream, racelab-downstream, racelab-proxy */
     const char *proxy_cmd;      /* --proxy-cmd template, or NULL */
-    struct run_stop proxy_stop; /* how a --proxy-cmd proxy is stopped */
+    const struct kind *kind;    /* --proxy KIND (proxies/KIND/adapter.yaml), or NULL */
+    const char *kind_binary;    /* the kind's binary, NULL when it is not installed */
+    struct run_stop proxy_stop; /* how a --proxy-cmd or KIND proxy is stopped */
     bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
 };
 

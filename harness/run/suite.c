@@ -13,6 +13,7 @@
 #include "clk.h"
 #include "expect.h"
 #include "grow.h"
+#include "kind.h"
 #include "report.h"
 
 /* Time a stopped cell gets to stop its programs and close its capture before SIGKILL. */
@@ -54,6 +55,22 @@ int suite_mkdirs(const char *path)
     return 0;
 }
 
+/* A cell that is not run: key ("skipped", "unsupported") says why; no trial ran, none failed. */
+static int not_run(struct suite_cell *sc, const char *key, const char *why, char *err,
+                   size_t errlen)
+{
+    sc->skipped = true;
+    sc->result = run_error_cell(&sc->cell, "");
+    if (!sc->result) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    json_object_del(sc->result, "error");
+    json_object_set_new(sc->result, key, json_string(why));
+    json_object_set_new(sc->result, "failures", json_integer(0));
+    return 0;
+}
+
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
               long trials_override, char *err, size_t errlen)
 {
@@ -69,14 +86,24 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
         return -1;
     snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
     su->n++;
-    if (su->env.proxy_cmd && sc->cell.proxy_overridden && !m->has_args) {
-        sc->skipped = true;
-        sc->result = run_error_cell(&sc->cell, "");
-        json_object_del(sc->result, "error");
-        json_object_set_new(sc->result, "skipped",
-                            json_string("the mitigation changes racelab-proxy flags and gives no "
-                                        "proxy_cmd_args for --proxy-cmd"));
-        json_object_set_new(sc->result, "failures", json_integer(0));
+    if (su->env.proxy_cmd && sc->cell.proxy_overridden && !m->has_args)
+        return not_run(sc, "skipped",
+                       "the mitigation changes racelab-proxy flags and gives no proxy_cmd_args "
+                       "for --proxy-cmd",
+                       err, errlen);
+    if (su->env.kind && s->topo != SCENARIO_DIRECT) {
+        char why[4096];
+        int rc = kind_check_cell(su->env.kind, &sc->cell, why, sizeof(why));
+        if (rc < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (rc == 1) {
+            sc->unsupported = true;
+            return not_run(sc, "unsupported", why, err, errlen);
+        }
+        if (!su->env.kind_binary)
+            return not_run(sc, "skipped", su->kind_missing, err, errlen);
     }
     return 0;
 }

@@ -300,7 +300,7 @@ static bool observable(const json_t *cell, const struct family *f, const char *t
     }
     case SRC_ACCESS_LOG:
         if (!json_is_true(json_object_get(cell, "access_log"))) {
-            snprintf(why, whylen, "no proxy access log in this run (--proxy-cmd)");
+            snprintf(why, whylen, "no racelab-proxy access log in this run (--proxy-cmd or --proxy KIND)");
             return false;
         }
         return true;

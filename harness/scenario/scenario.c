@@ -125,7 +125,14 @@ static void settings_free(struct scenario_settings *set)
 }
 
 /* What a scenario and each of its mitigations own alike: settings, wire faults, proxy_cmd_args,
- * success outcomes, checks. */
+ * success outcomes, checks (and native lines, native_free). */
+static void native_free(struct scenario_native *native, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(native[i].lines);
+    free(native);
+}
+
 static void layer_free(struct scenario_settings set[SCENARIO_NSEC], void *wire, void *args,
                        void *success, void *expect)
 {
@@ -144,7 +151,9 @@ void scenario_free(struct scenario *s)
     for (size_t i = 0; i < s->nmit; i++) {
         struct scenario_mit *m = &s->mit[i];
         layer_free(m->set, m->wire, (void *)m->args, (void *)m->success, m->expect);
+        native_free(m->native, m->nnative);
     }
+    native_free(s->native, s->nnative);
     layer_free(s->set, s->wire, (void *)s->args, (void *)s->success, s->expect);
     free(s->mit);
     free(s->seed);

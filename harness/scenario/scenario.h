@@ -77,6 +77,15 @@ struct scenario_check {
     int line;
 };
 
+/* Native settings of one proxy kind (`native: {nginx: [LINE, ...]}`): lines its adapter places
+ * as they are into its config (docs/proxies.md); other kinds ignore them. */
+struct scenario_native {
+    const char *kind;
+    const char **lines;
+    size_t nlines;
+    int line;
+};
+
 struct scenario_mit {
     const char *name;
     const char *about;
@@ -88,6 +97,8 @@ struct scenario_mit {
     bool has_args; /* `proxy_cmd_args:` given */
     const char **args;
     size_t nargs;
+    struct scenario_native *native; /* `native:`, added to the scenario's */
+    size_t nnative;
     long trials;     /* 0 = the scenario's */
     long timeout_ms; /* 0 = the scenario's */
     const char **success;
@@ -113,6 +124,8 @@ struct scenario {
     size_t nwire;
     const char **args;
     size_t nargs;
+    struct scenario_native *native; /* `native:` for every mitigation */
+    size_t nnative;
     struct scenario_check *expect; /* checks that apply to every mitigation */
     size_t nexpect;
     const char **fix;
@@ -182,6 +195,12 @@ const char *scenario_sec_name(enum scenario_sec sec);
 /* The value of a merged setting of a program (NULL when absent; "" for a bare flag). */
 const struct scenario_setting *scenario_prog_get(const struct scenario_prog *p, const char *name);
 const struct scenario_prog *scenario_cell_prog(const struct scenario_cell *c, const char *name);
+
+/* The cell's native lines for proxy kind `kind`: the scenario's, then the mitigation's. Returns
+ * a malloc'd array (free it; NULL with *n == 0 when there are none, or when out of memory: then
+ * returns -1). */
+int scenario_cell_native(const struct scenario_cell *c, const char *kind, const char ***out,
+                         size_t *n);
 
 /* Whether outcome ("200", "reset", ...) counts as success in the cell. */
 bool scenario_cell_success(const struct scenario_cell *c, const char *outcome);

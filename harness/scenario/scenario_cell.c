@@ -142,6 +142,31 @@ const struct scenario_prog *scenario_cell_prog(const struct scenario_cell *c, co
     return NULL;
 }
 
+int scenario_cell_native(const struct scenario_cell *c, const char *kind, const char ***out,
+                         size_t *n)
+{
+    const struct scenario_native *layers[2] = {c->s->native, c->m->native};
+    size_t nl[2] = {c->s->nnative, c->m->nnative}, total = 0;
+    *out = NULL;
+    *n = 0;
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < nl[l]; i++)
+            if (strcmp(layers[l][i].kind, kind) == 0)
+                total += layers[l][i].nlines;
+    if (!total)
+        return 0;
+    const char **v = calloc(total, sizeof(*v));
+    if (!v)
+        return -1;
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < nl[l]; i++)
+            if (strcmp(layers[l][i].kind, kind) == 0)
+                for (size_t j = 0; j < layers[l][i].nlines; j++)
+                    v[(*n)++] = layers[l][i].lines[j];
+    *out = v;
+    return 0;
+}
+
 bool scenario_cell_success(const struct scenario_cell *c, const char *outcome)
 {
     for (size_t i = 0; i < c->nsuccess; i++)

@@ -69,6 +69,39 @@ static int parse_args(struct scenario_loader *L, const struct yml_node *n, const
     return scenario_want_texts(L, n, key, out, nout);
 }
 
+/* `native:`: a map of proxy kind to a line or a list of lines. */
+static int parse_native(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                        struct scenario_native **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (yml_is_null(n))
+        return 0;
+    if (n->kind != YML_MAP)
+        return scenario_bad(L, n, key,
+                            "expected a map of proxy kind to its lines ({haproxy: [\"http-reuse "
+                            "always\"]})");
+    *out = calloc(n->n ? n->n : 1, sizeof(**out));
+    if (!*out)
+        return scenario_oom(L);
+    for (size_t i = 0; i < n->n; i++) {
+        const struct yml_node *k = n->keys[i];
+        char kk[300];
+        snprintf(kk, sizeof(kk), "%s.%s", key, k->str);
+        if (!is_name(k->str))
+            return scenario_bad(L, k, kk, "a proxy kind is a name (nginx, haproxy, apache, envoy)");
+        if (strcmp(k->str, "racelab") == 0)
+            return scenario_bad(L, k, kk,
+                                "racelab-proxy's settings are flags: give them under proxy:");
+        struct scenario_native *x = &(*out)[(*nout)++];
+        x->kind = k->str;
+        x->line = k->line;
+        if (scenario_want_texts(L, n->items[i], kk, &x->lines, &x->nlines) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_success(struct scenario_loader *L, const struct yml_node *n, const char *key,
                          const char ***out, size_t *nout)
 {
@@ -365,8 +398,8 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
 
 /* The keys of a mitigation: about, the settings sections, then these. */
 static const char *const mit_about[] = {"about", NULL};
-static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "trials", "timeout",
-                                       "success", "expect",         NULL};
+static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "native", "trials",
+                                       "timeout", "success",        "expect", NULL};
 static const char *const *const mit_keys[] = {mit_about, scenario_sec_names, mit_tail, NULL};
 
 static int parse_common_sections(struct scenario_loader *L, const struct yml_node *m,
@@ -417,6 +450,11 @@ static int parse_mit(struct scenario_loader *L, const struct yml_node *k, const 
         if (parse_args(L, n, kk, &m->args, &m->nargs) != 0)
             return -1;
     }
+    if ((n = yml_get(v, "native"))) {
+        snprintf(kk, sizeof(kk), "%s.native", where);
+        if (parse_native(L, n, kk, &m->native, &m->nnative) != 0)
+            return -1;
+    }
     if ((n = yml_get(v, "trials"))) {
         snprintf(kk, sizeof(kk), "%s.trials", where);
         if (parse_trials(L, n, kk, &m->trials) != 0)
@@ -460,8 +498,8 @@ static int read_topology(struct scenario_loader *L, const struct yml_node *n)
 /* The top-level keys of a scenario: these, the settings sections, then these. */
 static const char *const top_head[] = {"name",   "intent",  "seed",    "topology",
                                        "trials", "timeout", "success", NULL};
-static const char *const top_tail[] = {"wire",  "proxy_cmd_args", "expect", "fix",
-                                       "sweep", "mitigations",    NULL};
+static const char *const top_tail[] = {"wire", "proxy_cmd_args", "native",      "expect",
+                                       "fix",  "sweep",          "mitigations", NULL};
 static const char *const *const top_keys[] = {top_head, scenario_sec_names, top_tail, NULL};
 /* The keys a scenario cannot do without. */
 static const char *const top_required[] = {"name", "intent", "topology", "mitigations", NULL};
@@ -530,6 +568,8 @@ int scenario_read(struct scenario_loader *L, const struct yml_node *root)
         return -1;
     if ((n = yml_get(root, "proxy_cmd_args")) &&
         parse_args(L, n, "proxy_cmd_args", &s->args, &s->nargs) != 0)
+        return -1;
+    if ((n = yml_get(root, "native")) && parse_native(L, n, "native", &s->native, &s->nnative) != 0)
         return -1;
     if ((n = yml_get(root, "expect")) && parse_expect(L, n, "expect", &s->expect, &s->nexpect) != 0)
         return -1;

@@ -48,6 +48,18 @@ static void write_settings(FILE *out, const char *ind, const struct scenario_set
     }
 }
 
+static void write_native(FILE *out, const char *ind, const struct scenario_native *x, size_t n)
+{
+    if (!n)
+        return;
+    fprintf(out, "%snative:\n", ind);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%s  %s: ", ind, x[i].kind);
+        write_list(out, x[i].lines, x[i].nlines);
+        fputc('\n', out);
+    }
+}
+
 static void write_wire(FILE *out, const char *ind, const struct scenario_wire *w, size_t n)
 {
     fprintf(out, "%swire:%s\n", ind, n ? "" : " []");
@@ -121,6 +133,7 @@ void scenario_write(FILE *out, const struct scenario *s)
     fputs("proxy_cmd_args: ", out);
     write_list(out, s->args, s->nargs);
     fputc('\n', out);
+    write_native(out, "", s->native, s->nnative);
     write_expect(out, "", s->expect, s->nexpect);
     fputs("fix: ", out);
     write_list(out, s->fix, s->nfix);
@@ -141,6 +154,7 @@ void scenario_write(FILE *out, const struct scenario *s)
             write_list(out, m->args, m->nargs);
             fputc('\n', out);
         }
+        write_native(out, "    ", m->native, m->nnative);
         if (m->trials)
             fprintf(out, "    trials: %ld\n", m->trials);
         if (m->timeout_ms)

@@ -355,7 +355,7 @@ static void test_skipped_check_is_not_passed(void **state)
     assert_true(json_is_true(json_object_get(skipped, "skipped")));
     assert_null(json_object_get(skipped, "value")); /* nothing was measured */
     assert_string_equal(json_string_value(json_object_get(skipped, "why")),
-                        "no proxy access log in this run (--proxy-cmd)");
+                        "no racelab-proxy access log in this run (--proxy-cmd or --proxy KIND)");
     json_decref(r);
 
     /* a check that fails still fails the cell next to a skipped one */

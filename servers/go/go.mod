@@ -1,0 +1,3 @@
+module racelab/servers/go
+
+go 1.19

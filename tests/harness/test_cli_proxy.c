@@ -1,0 +1,217 @@
+/* racelab --proxy KIND: a bad adapter, an unknown kind and --proxy with --proxy-cmd are refused
+ * before anything starts (exit 2, FILE:LINE for the adapter); a kind that is not installed
+ * leaves its cells skipped and the run passing, a cell it cannot express is unsupported; and
+ * real nginx and HAProxy (when installed) run every cell of upstream-reuse-after-fin or report
+ * it unsupported, in namespaces, with what docs/behaviour.md says of them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "tsup.h"
+
+#define SRC   RACELAB_SOURCE_DIR
+#define CELLS SRC "/tests/harness/scenarios/kinds/kind-cells.yaml"
+
+/* racelab ARGS...; returns its exit status, stderr in *err (malloc'd). */
+static int racelab(const struct tsup_ctx *ctx, char **err, char *const *args)
+{
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = tsup_bin("racelab");
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    char *errp = tsup_fmt("%s/racelab.err", ctx->dir), *outp = tsup_fmt("%s/racelab.out", ctx->dir);
+    int rc = tsup_run(argv, outp, errp, 300000);
+    free(outp);
+    *err = tsup_slurp(errp);
+    free(errp);
+    free(argv[0]);
+    return rc;
+}
+
+static void test_refused_before_anything_starts(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    char *err;
+    char *bad[] = {"run",     CELLS, "--proxy", SRC "/tests/harness/bad-kinds/not-a-flag",
+                   "--quiet", NULL};
+    assert_int_equal(racelab(ctx, &err, bad), 2);
+    if (!strstr(err, "not-a-flag/adapter.yaml:10: settings.retry-onn: not a racelab-proxy flag"))
+        fail_msg("unexpected message: %s", err);
+    free(err);
+    char *unknown[] = {"run", CELLS, "--proxy", "nosuch", "--quiet", NULL};
+    assert_int_equal(racelab(ctx, &err, unknown), 2);
+    if (!strstr(err, "--proxy nosuch: no such kind"))
+        fail_msg("unexpected message: %s", err);
+    free(err);
+    char *both[] = {"run", CELLS, "--proxy", "nginx", "--proxy-cmd", "nginx", "--quiet", NULL};
+    assert_int_equal(racelab(ctx, &err, both), 2);
+    if (!strstr(err, "give one of them"))
+        fail_msg("unexpected message: %s", err);
+    free(err);
+}
+
+static json_t *cell_of(json_t *res, const char *mit)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(res, "cells"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "mitigation")), mit) == 0)
+            return c;
+    }
+    fail_msg("no cell %s", mit);
+    return NULL;
+}
+
+static void test_missing_kind_skips_and_reports_unsupported(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    char *out = tsup_fmt("%s/missing", ctx->dir), *err;
+    char *args[] = {"run",   CELLS, "--proxy", SRC "/tests/harness/kinds/missing",
+                    "--out", out,   "--quiet", NULL};
+    assert_int_equal(racelab(ctx, &err, args), 0); /* skipped and unsupported fail nothing */
+    free(err);
+    char *path = tsup_fmt("%s/results.json", out);
+    json_error_t je;
+    json_t *res = json_load_file(path, 0, &je);
+    assert_non_null(res);
+    assert_true(json_is_null(json_object_get(json_object_get(res, "proxy_kind"), "binary")));
+    const char *skip = json_string_value(json_object_get(cell_of(res, "plain"), "skipped"));
+    assert_non_null(skip);
+    assert_non_null(strstr(skip, "missing not installed (looked for racelab-no-such-proxy"));
+    const char *why = json_string_value(json_object_get(cell_of(res, "unmapped"), "unsupported"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "--attach-pending immediate has no missing equivalent (not in "
+                                "this proxy)"));
+    assert_null(json_object_get(cell_of(res, "unmapped"), "skipped"));
+    json_decref(res);
+    char *junit = tsup_fmt("%s/junit.xml", out);
+    char *xml = tsup_slurp(junit);
+    assert_non_null(xml);
+    assert_non_null(strstr(xml, "<skipped message=\"unsupported: --attach-pending immediate"));
+    assert_non_null(strstr(xml, "<skipped message=\"missing not installed"));
+    free(xml);
+    free(junit);
+    free(path);
+    free(out);
+}
+
+/* Runs CASE with --proxy kind; every cell ran (no error) or is unsupported. Returns the
+ * results (NULL when the kind is not installed: the test is skipped). */
+static json_t *run_kind(const struct tsup_ctx *ctx, const char *kind, const char *scenario)
+{
+    char *out = tsup_fmt("%s/%s", ctx->dir, kind), *err;
+    char *args[] = {"run", (char *)scenario, "--proxy", (char *)kind, "--trials",
+                    "20",  "--out",          out,       "--quiet",    NULL};
+    int rc = racelab(ctx, &err, args);
+    if (rc != 0 && rc != 1)
+        fail_msg("racelab run --proxy %s: exit %d: %s", kind, rc, err);
+    free(err);
+    char *path = tsup_fmt("%s/results.json", out);
+    json_error_t je;
+    json_t *res = json_load_file(path, 0, &je);
+    assert_non_null(res);
+    free(path);
+    free(out);
+    if (json_is_null(json_object_get(json_object_get(res, "proxy_kind"), "binary"))) {
+        print_message("skipped: %s is not installed\n", kind);
+        json_decref(res);
+        return NULL;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(res, "cells"), i, c)
+    {
+        const char *mit = json_string_value(json_object_get(c, "mitigation"));
+        if (json_object_get(c, "unsupported"))
+            continue;
+        if (json_object_get(c, "error") || json_object_get(c, "skipped"))
+            fail_msg("--proxy %s, cell %s did not run: %s", kind, mit, json_dumps(c, JSON_COMPACT));
+        assert_true(json_is_boolean(json_object_get(json_object_get(c, "expect"), "passed")));
+        assert_int_equal(json_integer_value(json_object_get(c, "trials")), 20);
+        assert_true(json_is_true(json_object_get(c, "netns")));
+        assert_non_null(json_object_get(json_object_get(c, "proxy_logs"), "proxy"));
+        char *oc = json_dumps(json_object_get(c, "outcomes"), JSON_COMPACT);
+        print_message("%s × %s: %s\n", kind, mit, oc);
+        free(oc);
+    }
+    return res;
+}
+
+static long outcome(json_t *res, const char *mit, const char *what)
+{
+    return (long)json_integer_value(
+        json_object_get(json_object_get(cell_of(res, mit), "outcomes"), what));
+}
+
+static void test_nginx_runs_upstream_reuse_after_fin(void **state)
+{
+    json_t *res = run_kind(*state, "nginx", SRC "/scenarios/upstream-reuse-after-fin.yaml");
+    if (!res)
+        return;
+    /* proxy_next_upstream off: the reset of the reused connection is the client's 502 */
+    assert_int_equal(outcome(res, "none", "502"), 20);
+    /* nginx's default retries a failure on a reused connection once, on a new one */
+    assert_int_equal(outcome(res, "envoy-defaults", "200"), 20);
+    assert_int_equal(outcome(res, "announce-close", "200"), 20);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(cell_of(res, "retry-reset"), "unsupported")),
+               "--retry-backoff-base 10 has no nginx equivalent"));
+    json_decref(res);
+}
+
+static void test_haproxy_runs_upstream_reuse_after_fin(void **state)
+{
+    json_t *res = run_kind(*state, "haproxy", SRC "/scenarios/upstream-reuse-after-fin.yaml");
+    if (!res)
+        return;
+    /* a later request of a keep-alive client whose server connection broke: HAProxy closes
+     * the client connection without a response (docs/behaviour.md, HAProxy) */
+    assert_int_equal(outcome(res, "none", "empty"), 20);
+    assert_int_equal(outcome(res, "announce-close", "200"), 20);
+    json_decref(res);
+}
+
+static void test_native_lines_reach_the_config(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    json_t *res = run_kind(ctx, "nginx", CELLS);
+    if (!res)
+        return;
+    assert_int_equal(outcome(res, "mapped", "200"), 20);
+    char *conf = tsup_fmt("%s/nginx/kind-cells/mapped/proxy.nginx.conf", ctx->dir);
+    char *text = tsup_slurp(conf);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "proxy_connect_timeout 500ms;"));
+    assert_non_null(strstr(text, "proxy_buffering off;"));
+    assert_null(strstr(text, "option abortonclose"));
+    free(text);
+    free(conf);
+    json_decref(res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_refused_before_anything_starts, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_kind_skips_and_reports_unsupported,
+                                        tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_nginx_runs_upstream_reuse_after_fin, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_haproxy_runs_upstream_reuse_after_fin, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_native_lines_reach_the_config, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
