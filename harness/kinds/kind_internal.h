@@ -3,9 +3,11 @@
  *                  a loaded kind answers (name, stop, slots and flags by name, its binary)
  *   kind_read.c    the adapter's sections besides settings: files, stop, logs, access_log, slots
  *   kind_rules.c   the adapter's settings: each flag's rules, unsupported, every flag covered
- *   kind_text.c    placeholders: their names, one read in a text, a text's checked at load
- *   kind_plan.c    a proxy's settings into slot texts (kind_plan), the templates rendered
- *                  (kind_render), the command lines (kind_argv)
+ *   kind_text.c    placeholders: their names, one read in a text, a text's checked at load,
+ *                  the cell variables filled in; the growing string (struct sbuf)
+ *   kind_plan.c    a proxy's settings into slot texts (kind_plan)
+ *   kind_render.c  the templates rendered (kind_render), the command lines (kind_argv), the
+ *                  names of the logs
  *   kind_cell.c    a cell's proxies through the kind: checked, rendered, started; the version
  *   kind_log.c     the proxy's access-log lines read (kind_read_entry)
  * One value of the adapter file is read, and its error worded, by yml_read.h. */
@@ -138,5 +140,37 @@ int kind_check_placeholders(struct kind_loader *L, const struct yml_node *n, con
 /* A template's placeholders (slots marked in placed), the error at the template's own
  * file:line. */
 int kind_check_template(struct kind_loader *L, const struct kind_file *f, bool *placed);
+
+/* ---- a proxy's plan (kind_plan.c), rendered (kind_render.c) ---- */
+
+/* The texts of one slot, each once, in the order the rules wrote them. */
+struct plan_slot {
+    char **v;
+    size_t n, cap;
+};
+
+struct kind_plan {
+    size_t nslots;
+    struct plan_slot *slots; /* indexed as kind.slots */
+};
+
+/* A growing string; after out of memory every append is ignored and oom stays set. */
+struct sbuf {
+    char *s;
+    size_t len, cap;
+    bool oom;
+};
+
+void kind_sb_addn(struct sbuf *b, const char *s, size_t n);
+void kind_sb_add(struct sbuf *b, const char *s);
+void kind_sb_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends the value of cell variable name to out; false when name is not one. */
+bool kind_var_value(const struct kind *k, const struct kind_vars *v, const char *name,
+                    struct sbuf *out);
+/* Appends text with the cell variables filled in (no slots: file names, argv words); {{ is a
+ * literal {. */
+void kind_fill_vars(const struct kind *k, const struct kind_vars *v, const char *text,
+                    struct sbuf *out);
 
 #endif

@@ -1,12 +1,16 @@
 /* kind_text — the placeholders of an adapter's texts (templates, argv words, file names, rule
- * texts): their names, one read at a point of a text, and a text's checked when the adapter
- * loads (every placeholder a cell variable, a slot where slots belong, a value placeholder
- * that fits its flag in a rule). */
+ * texts): their names, one read at a point of a text, a text's checked when the adapter loads
+ * (every placeholder a cell variable, a slot where slots belong, a value placeholder that fits
+ * its flag in a rule), and the cell variables filled in; the growing string texts are built in. */
 #include "kind_internal.h"
 
 #include <ctype.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const kind_var_names[] = {
     "dir", "name", "listen_port", "upstream_port", "listen", "upstream", "user", "config", NULL};
@@ -121,4 +125,98 @@ int kind_check_template(struct kind_loader *L, const struct kind_file *f, bool *
         return -1;
     }
     return 0;
+}
+
+/* ---- the growing string ---- */
+
+void kind_sb_addn(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) {
+            b->oom = true;
+            return;
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void kind_sb_add(struct sbuf *b, const char *s)
+{
+    kind_sb_addn(b, s, strlen(s));
+}
+
+void kind_sb_addf(struct sbuf *b, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    kind_sb_add(b, buf);
+}
+
+/* ---- the cell variables filled in ---- */
+
+static const char *user_name(const struct kind_vars *v)
+{
+    if (v->user)
+        return v->user;
+    struct passwd *pw = getpwuid(geteuid());
+    return pw ? pw->pw_name : "root";
+}
+
+void kind_fill_vars(const struct kind *k, const struct kind_vars *v, const char *text,
+                    struct sbuf *out)
+{
+    for (const char *p = text; *p;) {
+        char name[64];
+        if (p[0] == '{' && p[1] == '{') {
+            kind_sb_add(out, "{");
+            p += 2;
+            continue;
+        }
+        size_t len = kind_placeholder(p, name, sizeof(name));
+        if (len && kind_var_value(k, v, name, out)) {
+            p += len;
+            continue;
+        }
+        kind_sb_addn(out, p, len ? len : 1);
+        p += len ? len : 1;
+    }
+}
+
+bool kind_var_value(const struct kind *k, const struct kind_vars *v, const char *name,
+                    struct sbuf *out)
+{
+    if (strcmp(name, "dir") == 0)
+        kind_sb_add(out, v->dir ? v->dir : ".");
+    else if (strcmp(name, "name") == 0)
+        kind_sb_add(out, v->name ? v->name : "proxy");
+    else if (strcmp(name, "listen_port") == 0)
+        kind_sb_addf(out, "%u", v->listen_port);
+    else if (strcmp(name, "upstream_port") == 0)
+        kind_sb_addf(out, "%u", v->upstream_port);
+    else if (strcmp(name, "listen") == 0)
+        kind_sb_addf(out, "127.0.0.1:%u", v->listen_port);
+    else if (strcmp(name, "upstream") == 0)
+        kind_sb_addf(out, "127.0.0.1:%u", v->upstream_port);
+    else if (strcmp(name, "user") == 0)
+        kind_sb_add(out, user_name(v));
+    else if (strcmp(name, "config") == 0) {
+        kind_sb_add(out, v->dir ? v->dir : ".");
+        kind_sb_add(out, "/");
+        kind_fill_vars(k, v, k->files[0].to, out);
+    } else
+        return false;
+    return true;
 }
