@@ -45,86 +45,94 @@ bool kind_is_value_placeholder(const char *name)
     return yml_listed(name, value_names) || strncmp(name, "value+", 6) == 0;
 }
 
-/* The placeholders of text (the value of node n, named key in errors) are known: cell
- * variables; slots, marked in placed (NULL: no slot may appear); and with spec (a rule's text)
- * the value placeholders that fit its flag. */
-int kind_check_placeholders(struct kind_loader *L, const struct yml_node *n, const char *key,
-                            const char *text, const struct opt_spec *spec, bool *placed)
+/* What scan finds wrong with a placeholder. */
+enum fault {
+    FAULT_NONE,
+    FAULT_SLOT,    /* a slot where none may appear */
+    FAULT_UNFIT,   /* a value placeholder that does not fit the rule's flag */
+    FAULT_UNKNOWN, /* neither a slot, a cell variable nor (in a rule) a value placeholder */
+};
+
+/* Walks the placeholders of text ({{ is a literal {): slots are marked in placed (NULL: no slot
+ * may appear), cell variables pass, and with spec (a rule's text) the value placeholders that
+ * fit its flag. Stops at the first other one: returns its fault, its name in name and where it
+ * starts in *at; FAULT_NONE when there is none. */
+static enum fault scan(const struct kind *k, const char *text, const struct opt_spec *spec,
+                       bool *placed, char *name, size_t namelen, const char **at)
 {
     for (const char *p = text; *p; p++) {
-        char name[64];
         if (p[0] == '{' && p[1] == '{') { /* {{ is a literal { */
             p++;
             continue;
         }
-        size_t len = kind_placeholder(p, name, sizeof(name));
-        if (!len)
+        if (!kind_placeholder(p, name, namelen))
             continue;
-        int slot = kind_slot_index(L->k, name);
-        if (slot >= 0 && placed) {
-            placed[slot] = true;
-            continue;
-        }
-        if (slot >= 0)
-            return yml_bad(&L->r, n, key, "{%s}: a slot belongs in a template or a rule text",
-                           name);
-        if (yml_listed(name, kind_var_names))
-            continue;
-        if (spec && kind_is_value_placeholder(name)) {
-            bool ok = spec->type != OPT_FLAG;
-            if (strcmp(name, "ms") == 0 || strcmp(name, "s") == 0 || strcmp(name, "seconds") == 0)
-                ok = spec->type == OPT_MS;
-            else if (strcmp(name, "bytes") == 0)
-                ok = spec->type == OPT_SIZE;
-            else if (strncmp(name, "value+", 6) == 0)
-                ok = spec->type == OPT_INT;
-            if (!ok)
-                return yml_bad(&L->r, n, key, "{%s} does not fit --%s (%s)", name, spec->name,
-                               spec->type == OPT_FLAG ? "a flag without a value"
-                                                      : "see docs/proxies.md, Rule texts");
-            continue;
-        }
-        return yml_bad(&L->r, n, key,
-                       "{%s} is neither a slot of this adapter nor a placeholder (dir, name, "
-                       "listen_port, upstream_port, listen, upstream, user, config%s)",
-                       name, spec ? "; value, ms, s, seconds, bytes, value+N in a rule" : "");
-    }
-    return 0;
-}
-
-/* A template's placeholders, with the error at the template's own file:line. */
-int kind_check_template(struct kind_loader *L, const struct kind_file *f, bool *placed)
-{
-    int line = 1;
-    const char *ls = f->text;
-    for (const char *p = f->text; *p; p++) {
-        if (*p == '\n') {
-            line++;
-            ls = p + 1;
-            continue;
-        }
-        char name[64];
-        if (p[0] == '{' && p[1] == '{') { /* {{ is a literal { */
-            p++;
-            continue;
-        }
-        size_t len = kind_placeholder(p, name, sizeof(name));
-        if (!len)
-            continue;
-        int slot = kind_slot_index(L->k, name);
+        *at = p;
+        int slot = kind_slot_index(k, name);
+        if (slot >= 0 && !placed)
+            return FAULT_SLOT;
         if (slot >= 0) {
             placed[slot] = true;
             continue;
         }
         if (yml_listed(name, kind_var_names))
             continue;
-        snprintf(L->r.err, L->r.errlen,
-                 "%s:%d: {%s}: neither a slot of %s nor a placeholder (dir, name, listen_port, "
-                 "upstream_port, listen, upstream, user, config) (column %d)",
-                 f->template_path, line, name, L->r.path, (int)(p - ls) + 1);
-        return -1;
+        if (!spec || !kind_is_value_placeholder(name))
+            return FAULT_UNKNOWN;
+        bool ok = spec->type != OPT_FLAG;
+        if (strcmp(name, "ms") == 0 || strcmp(name, "s") == 0 || strcmp(name, "seconds") == 0)
+            ok = spec->type == OPT_MS;
+        else if (strcmp(name, "bytes") == 0)
+            ok = spec->type == OPT_SIZE;
+        else if (strncmp(name, "value+", 6) == 0)
+            ok = spec->type == OPT_INT;
+        if (!ok)
+            return FAULT_UNFIT;
     }
-    return 0;
+    return FAULT_NONE;
+}
+
+int kind_check_placeholders(struct kind_loader *L, const struct yml_node *n, const char *key,
+                            const char *text, const struct opt_spec *spec, bool *placed)
+{
+    char name[64];
+    const char *at;
+    switch (scan(L->k, text, spec, placed, name, sizeof(name), &at)) {
+    case FAULT_NONE:
+        return 0;
+    case FAULT_SLOT:
+        return yml_bad(&L->r, n, key, "{%s}: a slot belongs in a template or a rule text", name);
+    case FAULT_UNFIT:
+        return yml_bad(&L->r, n, key, "{%s} does not fit --%s (%s)", name, spec->name,
+                       spec->type == OPT_FLAG ? "a flag without a value"
+                                              : "see docs/proxies.md, Rule texts");
+    case FAULT_UNKNOWN:
+        break;
+    }
+    return yml_bad(&L->r, n, key,
+                   "{%s} is neither a slot of this adapter nor a placeholder (dir, name, "
+                   "listen_port, upstream_port, listen, upstream, user, config%s)",
+                   name, spec ? "; value, ms, s, seconds, bytes, value+N in a rule" : "");
+}
+
+int kind_check_template(struct kind_loader *L, const struct kind_file *f, bool *placed)
+{
+    char name[64];
+    const char *at;
+    if (scan(L->k, f->text, NULL, placed, name, sizeof(name), &at) == FAULT_NONE)
+        return 0;
+    int line = 1;
+    const char *ls = f->text;
+    for (const char *p = f->text; p < at; p++)
+        if (*p == '\n') {
+            line++;
+            ls = p + 1;
+        }
+    snprintf(L->r.err, L->r.errlen,
+             "%s:%d: {%s}: neither a slot of %s nor a placeholder (dir, name, listen_port, "
+             "upstream_port, listen, upstream, user, config) (column %d)",
+             f->template_path, line, name, L->r.path, (int)(at - ls) + 1);
+    return -1;
 }
 
 /* ---- the growing string ---- */
