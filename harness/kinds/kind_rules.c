@@ -191,28 +191,48 @@ static int read_rule(struct kind_loader *L, const struct yml_node *n, const char
     return 0;
 }
 
+/* Key key of section (settings or unsupported) as the next of L->k->flags, its key path
+ * "SECTION.FLAG" in where: a racelab-proxy flag a scenario can set, not given under settings
+ * already. NULL with the error otherwise. */
+static struct kind_flag *add_flag(struct kind_loader *L, const struct yml_node *key,
+                                  const char *section, char *where, size_t wlen)
+{
+    const struct program_def *px = program_get(PROGRAM_PROXY);
+    snprintf(where, wlen, "%s.%s", section, key->str);
+    const struct opt_spec *spec = opt_find(px->opts, key->str);
+    if (!spec || program_reserved(px, key->str)) {
+        yml_bad(&L->r, key, where,
+                "not a racelab-proxy flag a scenario can set (racelab-proxy --help)");
+        return NULL;
+    }
+    const struct kind_flag *prev = kind_flag_find(L->k, key->str);
+    if (prev) {
+        yml_bad(&L->r, key, where, "--%s is mapped under settings (line %d) too", key->str,
+                prev->line);
+        return NULL;
+    }
+    struct kind_flag *f = &L->k->flags[L->k->nflags++];
+    f->name = key->str;
+    f->spec = spec;
+    f->line = key->line;
+    return f;
+}
+
 int kind_read_settings(struct kind_loader *L, const struct yml_node *n, bool *placed)
 {
     struct kind *k = L->k;
-    const struct program_def *px = program_get(PROGRAM_PROXY);
     if (yml_want_map(&L->r, n, "settings") != 0)
         return -1;
     /* each flag once, under settings or unsupported */
-    k->flags = calloc(opt_count(px->opts) + 1, sizeof(*k->flags));
+    k->flags = calloc(opt_count(program_get(PROGRAM_PROXY)->opts) + 1, sizeof(*k->flags));
     if (!k->flags)
         return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
-        const struct yml_node *key = n->keys[i], *v = n->items[i];
+        const struct yml_node *v = n->items[i];
         char where[200];
-        snprintf(where, sizeof(where), "settings.%s", key->str);
-        const struct opt_spec *spec = opt_find(px->opts, key->str);
-        if (!spec || program_reserved(px, key->str))
-            return yml_bad(&L->r, key, where,
-                           "not a racelab-proxy flag a scenario can set (racelab-proxy --help)");
-        struct kind_flag *f = &k->flags[k->nflags++];
-        f->name = key->str;
-        f->spec = spec;
-        f->line = key->line;
+        struct kind_flag *f = add_flag(L, n->keys[i], "settings", where, sizeof(where));
+        if (!f)
+            return -1;
         size_t nr = v->kind == YML_SEQ ? v->n : 1;
         if (nr == 0)
             return yml_bad(&L->r, v, where, "expected a rule or a list of rules");
@@ -235,27 +255,12 @@ int kind_read_settings(struct kind_loader *L, const struct yml_node *n, bool *pl
 
 int kind_read_unsupported(struct kind_loader *L, const struct yml_node *n)
 {
-    struct kind *k = L->k;
-    const struct program_def *px = program_get(PROGRAM_PROXY);
     if (yml_want_map(&L->r, n, "unsupported") != 0)
         return -1;
     for (size_t i = 0; i < n->n; i++) {
-        const struct yml_node *key = n->keys[i];
         char where[200];
-        snprintf(where, sizeof(where), "unsupported.%s", key->str);
-        const struct opt_spec *spec = opt_find(px->opts, key->str);
-        if (!spec || program_reserved(px, key->str))
-            return yml_bad(&L->r, key, where,
-                           "not a racelab-proxy flag a scenario can set (racelab-proxy --help)");
-        const struct kind_flag *prev = kind_flag_find(k, key->str);
-        if (prev)
-            return yml_bad(&L->r, key, where, "--%s is mapped under settings (line %d) too",
-                           key->str, prev->line);
-        struct kind_flag *f = &k->flags[k->nflags++];
-        f->name = key->str;
-        f->spec = spec;
-        f->line = key->line;
-        if (yml_want_text(&L->r, n->items[i], where, &f->unsupported) != 0)
+        struct kind_flag *f = add_flag(L, n->keys[i], "unsupported", where, sizeof(where));
+        if (!f || yml_want_text(&L->r, n->items[i], where, &f->unsupported) != 0)
             return -1;
     }
     return 0;
