@@ -164,9 +164,9 @@ int kind_read_access(struct kind_loader *L, const struct yml_node *n)
     const char **dst[] = {&a->status, &a->attempts, &a->retries, &a->upstream_status,
                           &a->downstream_port};
     for (size_t i = 0; fkeys[i]; i++) {
-        const struct yml_node *v = yml_get(fields, fkeys[i]);
         char key[80];
-        snprintf(key, sizeof(key), "access_log.fields.%s", fkeys[i]);
+        const struct yml_node *v =
+            yml_get_at(fields, "access_log.fields", fkeys[i], key, sizeof(key));
         if (v && yml_want_text(&L->r, v, key, dst[i]) != 0)
             return -1;
     }

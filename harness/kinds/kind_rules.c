@@ -99,18 +99,13 @@ static int read_rule(struct kind_loader *L, const struct yml_node *n, const char
     r->slot = -1;
     const struct yml_node *v;
     char kk[300];
-    if ((v = yml_get(n, "with"))) {
-        snprintf(kk, sizeof(kk), "%s.with", where);
-        if (read_flag_list(L, v, kk, &r->with, &r->nwith) != 0)
-            return -1;
-    }
-    if ((v = yml_get(n, "without"))) {
-        snprintf(kk, sizeof(kk), "%s.without", where);
-        if (read_flag_list(L, v, kk, &r->without, &r->nwithout) != 0)
-            return -1;
-    }
-    if ((v = yml_get(n, "unsupported"))) {
-        snprintf(kk, sizeof(kk), "%s.unsupported", where);
+    if ((v = yml_get_at(n, where, "with", kk, sizeof(kk))) &&
+        read_flag_list(L, v, kk, &r->with, &r->nwith) != 0)
+        return -1;
+    if ((v = yml_get_at(n, where, "without", kk, sizeof(kk))) &&
+        read_flag_list(L, v, kk, &r->without, &r->nwithout) != 0)
+        return -1;
+    if ((v = yml_get_at(n, where, "unsupported", kk, sizeof(kk)))) {
         if (yml_want_text(&L->r, v, kk, &r->unsupported) != 0)
             return -1;
         for (size_t i = 0; keys[i]; i++)
@@ -121,37 +116,31 @@ static int read_rule(struct kind_loader *L, const struct yml_node *n, const char
                                keys[i]);
         return 0;
     }
-    if ((v = yml_get(n, "note"))) {
-        snprintf(kk, sizeof(kk), "%s.note", where);
-        if (yml_want_text(&L->r, v, kk, &r->note) != 0)
-            return -1;
-    }
-    if ((v = yml_get(n, "slot"))) {
+    if ((v = yml_get_at(n, where, "note", kk, sizeof(kk))) &&
+        yml_want_text(&L->r, v, kk, &r->note) != 0)
+        return -1;
+    if ((v = yml_get_at(n, where, "slot", kk, sizeof(kk)))) {
         const char *s;
-        snprintf(kk, sizeof(kk), "%s.slot", where);
         if (yml_want_text(&L->r, v, kk, &s) != 0)
             return -1;
         r->slot = kind_slot_index(L->k, s);
         if (r->slot < 0)
             return yml_bad(&L->r, v, kk, "no slot named '%s' (slots: declare it under slots:)", s);
     }
-    if ((v = yml_get(n, "text"))) {
-        snprintf(kk, sizeof(kk), "%s.text", where);
+    if ((v = yml_get_at(n, where, "text", kk, sizeof(kk)))) {
         if (v->kind != YML_SCALAR)
             return yml_bad(&L->r, v, kk, "expected a text");
         r->text = v->str;
         if (kind_check_placeholders(L, v, kk, r->text, f->spec, placed) != 0)
             return -1;
     }
-    if ((v = yml_get(n, "values"))) {
-        snprintf(kk, sizeof(kk), "%s.values", where);
+    if ((v = yml_get_at(n, where, "values", kk, sizeof(kk)))) {
         if (f->spec->type == OPT_FLAG)
             return yml_bad(&L->r, v, kk, "--%s takes no value", f->name);
         if (read_values(L, v, kk, f, r, placed) != 0)
             return -1;
     }
-    if ((v = yml_get(n, "other"))) {
-        snprintf(kk, sizeof(kk), "%s.other", where);
+    if ((v = yml_get_at(n, where, "other", kk, sizeof(kk)))) {
         if (yml_want_text(&L->r, v, kk, &r->other) != 0)
             return -1;
         if (!r->nvalues)
@@ -159,8 +148,7 @@ static int read_rule(struct kind_loader *L, const struct yml_node *n, const char
                            "other says why a value not in values cannot be expressed: "
                            "give values");
     }
-    if ((v = yml_get(n, "list"))) {
-        snprintf(kk, sizeof(kk), "%s.list", where);
+    if ((v = yml_get_at(n, where, "list", kk, sizeof(kk)))) {
         int b = yml_bool(v);
         if (b < 0)
             return yml_bad(&L->r, v, kk, "expected true or false");

@@ -223,12 +223,11 @@ static int parse_wire(struct scenario_loader *L, const struct yml_node *n, const
         w->line = f->line;
         if (yml_want_map(&L->r, f, k) != 0 || yml_known_keys(&L->r, f, k, keys) != 0)
             return -1;
-        const struct yml_node *hop = yml_get(f, "hop");
+        char kk[300];
+        const struct yml_node *hop = yml_get_at(f, k, "hop", kk, sizeof(kk));
         if (!hop)
             return yml_bad(&L->r, f, k,
                            "missing key 'hop' (a hop direction such as upstream->proxy)");
-        char kk[300];
-        snprintf(kk, sizeof(kk), "%s.hop", k);
         const char *h = NULL;
         if (yml_want_text(&L->r, hop, kk, &h) != 0)
             return -1;
@@ -239,10 +238,9 @@ static int parse_wire(struct scenario_loader *L, const struct yml_node *n, const
                            "'%s' is not a hop direction of topology %s (write SENDER->RECEIVER "
                            "between adjacent programs, e.g. %s->%s)",
                            h, scenario_topo_name(L->s->topo), names[nn - 1], names[nn - 2]);
-        const struct yml_node *what = yml_get(f, "what");
+        const struct yml_node *what = yml_get_at(f, k, "what", kk, sizeof(kk));
         w->what = WIRE_ANY;
         if (what) {
-            snprintf(kk, sizeof(kk), "%s.what", k);
             const char *t = NULL;
             if (yml_want_text(&L->r, what, kk, &t) != 0)
                 return -1;
@@ -252,10 +250,9 @@ static int parse_wire(struct scenario_loader *L, const struct yml_node *n, const
                                "with | (fin|rst), got '%s'",
                                t);
         }
-        const struct yml_node *nth = yml_get(f, "nth");
+        const struct yml_node *nth = yml_get_at(f, k, "nth", kk, sizeof(kk));
         if (nth) {
             long v = 0;
-            snprintf(kk, sizeof(kk), "%s.nth", k);
             if (yml_want_long(&L->r, nth, kk, 0, 1000000, &v) != 0)
                 return -1;
             w->nth = (unsigned)v;
@@ -378,9 +375,8 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
             struct scenario_bound *b;
         } bs[] = {{"min", &c->min}, {"max", &c->max}, {"eq", &c->eq}};
         for (size_t j = 0; j < 3; j++) {
-            const struct yml_node *bn = yml_get(v, bs[j].name);
             char bk[360];
-            snprintf(bk, sizeof(bk), "%s.%s", kk, bs[j].name);
+            const struct yml_node *bn = yml_get_at(v, kk, bs[j].name, bk, sizeof(bk));
             if (bn && parse_bound(L, bn, bk, countable, rate, bounded, bs[j].b) != 0)
                 return -1;
         }
@@ -426,51 +422,38 @@ static int parse_mit(struct scenario_loader *L, const struct yml_node *k, const 
         return -1;
     const struct yml_node *n;
     char kk[320];
-    if ((n = yml_get(v, "about"))) {
-        snprintf(kk, sizeof(kk), "%s.about", where);
+    if ((n = yml_get_at(v, where, "about", kk, sizeof(kk)))) {
         if (yml_want_text(&L->r, n, kk, &m->about) != 0)
             return -1;
         trim_end(yml_get(v, "about"));
     }
     if (parse_common_sections(L, v, where, m->set) != 0)
         return -1;
-    if ((n = yml_get(v, "wire"))) {
-        snprintf(kk, sizeof(kk), "%s.wire", where);
+    if ((n = yml_get_at(v, where, "wire", kk, sizeof(kk)))) {
         m->has_wire = true;
         if (parse_wire(L, n, kk, &m->wire, &m->nwire) != 0)
             return -1;
     }
-    if ((n = yml_get(v, "proxy_cmd_args"))) {
-        snprintf(kk, sizeof(kk), "%s.proxy_cmd_args", where);
+    if ((n = yml_get_at(v, where, "proxy_cmd_args", kk, sizeof(kk)))) {
         m->has_args = true;
         if (parse_args(L, n, kk, &m->args, &m->nargs) != 0)
             return -1;
     }
-    if ((n = yml_get(v, "native"))) {
-        snprintf(kk, sizeof(kk), "%s.native", where);
-        if (parse_native(L, n, kk, &m->native, &m->nnative) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "trials"))) {
-        snprintf(kk, sizeof(kk), "%s.trials", where);
-        if (parse_trials(L, n, kk, &m->trials) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "timeout"))) {
-        snprintf(kk, sizeof(kk), "%s.timeout", where);
-        if (parse_timeout(L, n, kk, &m->timeout_ms) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "success"))) {
-        snprintf(kk, sizeof(kk), "%s.success", where);
-        if (parse_success(L, n, kk, &m->success, &m->nsuccess) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "expect"))) {
-        snprintf(kk, sizeof(kk), "%s.expect", where);
-        if (parse_expect(L, n, kk, &m->expect, &m->nexpect) != 0)
-            return -1;
-    }
+    if ((n = yml_get_at(v, where, "native", kk, sizeof(kk))) &&
+        parse_native(L, n, kk, &m->native, &m->nnative) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "trials", kk, sizeof(kk))) &&
+        parse_trials(L, n, kk, &m->trials) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "timeout", kk, sizeof(kk))) &&
+        parse_timeout(L, n, kk, &m->timeout_ms) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "success", kk, sizeof(kk))) &&
+        parse_success(L, n, kk, &m->success, &m->nsuccess) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "expect", kk, sizeof(kk))) &&
+        parse_expect(L, n, kk, &m->expect, &m->nexpect) != 0)
+        return -1;
     return 0;
 }
 

@@ -67,6 +67,15 @@ int yml_known_keys(struct yml_reader *R, const struct yml_node *m, const char *w
     return yml_known_keys_in(R, m, where, lists);
 }
 
+struct yml_node *yml_get_at(const struct yml_node *m, const char *where, const char *name,
+                            char *buf, size_t len)
+{
+    struct yml_node *v = yml_get(m, name);
+    if (v)
+        snprintf(buf, len, "%s%s%s", where, *where ? "." : "", name);
+    return v;
+}
+
 int yml_want_map(struct yml_reader *R, const struct yml_node *n, const char *key)
 {
     if (n->kind != YML_MAP)

@@ -37,6 +37,11 @@ int yml_known_keys(struct yml_reader *R, const struct yml_node *m, const char *w
 int yml_known_keys_in(struct yml_reader *R, const struct yml_node *m, const char *where,
                       const char *const *const *lists);
 
+/* The value of key name in map m, or NULL; when there is one, its key path "WHERE.NAME" in buf
+ * (for the messages about it). */
+struct yml_node *yml_get_at(const struct yml_node *m, const char *where, const char *name,
+                            char *buf, size_t len);
+
 int yml_want_map(struct yml_reader *R, const struct yml_node *n, const char *key);
 /* A scalar that is not null (a quoted '' is a value); *out points into the tree. */
 int yml_want_text(struct yml_reader *R, const struct yml_node *n, const char *key,
