@@ -191,11 +191,8 @@ int kind_read_slots(struct kind_loader *L, const struct yml_node *n)
 {
     static const char *const keys[] = {"join", NULL};
     struct kind *k = L->k;
-    if (yml_want_map(&L->r, n, "slots") != 0)
+    if (!(k->slots = yml_want_map_array(&L->r, n, "slots", sizeof(*k->slots))))
         return -1;
-    k->slots = calloc(n->n ? n->n : 1, sizeof(*k->slots));
-    if (!k->slots)
-        return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *key = n->keys[i], *v = n->items[i];
         char where[200];

@@ -54,11 +54,8 @@ static int check_value(struct kind_loader *L, const struct yml_node *n, const ch
 static int read_values(struct kind_loader *L, const struct yml_node *n, const char *where,
                        const struct kind_flag *f, struct kind_rule *r, bool *placed)
 {
-    if (yml_want_map(&L->r, n, where) != 0)
+    if (!(r->values = yml_want_map_array(&L->r, n, where, sizeof(*r->values))))
         return -1;
-    r->values = calloc(n->n ? n->n : 1, sizeof(*r->values));
-    if (!r->values)
-        return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *key = n->keys[i], *v = n->items[i];
         char kk[300];

@@ -162,11 +162,8 @@ static int parse_settings(struct scenario_loader *L, const struct yml_node *n, c
     out->line = n->line;
     if (yml_is_null(n))
         return 0;
-    if (yml_want_map(&L->r, n, key) != 0)
+    if (!(out->v = yml_want_map_array(&L->r, n, key, sizeof(*out->v))))
         return -1;
-    out->v = calloc(n->n ? n->n : 1, sizeof(*out->v));
-    if (!out->v)
-        return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i], *v = n->items[i];
         struct scenario_setting *s = &out->v[out->n++];

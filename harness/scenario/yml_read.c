@@ -83,6 +83,17 @@ int yml_want_map(struct yml_reader *R, const struct yml_node *n, const char *key
     return 0;
 }
 
+void *yml_want_map_array(struct yml_reader *R, const struct yml_node *n, const char *key,
+                         size_t size)
+{
+    if (yml_want_map(R, n, key) != 0)
+        return NULL;
+    void *v = calloc(n->n ? n->n : 1, size);
+    if (!v)
+        yml_oom(R);
+    return v;
+}
+
 int yml_want_text(struct yml_reader *R, const struct yml_node *n, const char *key, const char **out)
 {
     if (n->kind != YML_SCALAR)

@@ -43,6 +43,10 @@ struct yml_node *yml_get_at(const struct yml_node *m, const char *where, const c
                             char *buf, size_t len);
 
 int yml_want_map(struct yml_reader *R, const struct yml_node *n, const char *key);
+/* A map whose entries each become an element of an array: a new zeroed array of one size-byte
+ * element per key (one at least), or NULL with the error (not a map, out of memory). */
+void *yml_want_map_array(struct yml_reader *R, const struct yml_node *n, const char *key,
+                         size_t size);
 /* A scalar that is not null (a quoted '' is a value); *out points into the tree. */
 int yml_want_text(struct yml_reader *R, const struct yml_node *n, const char *key,
                   const char **out);
