@@ -1,73 +1,12 @@
 /* kind_plan — one proxy's settings through its kind's adapter: each racelab-proxy flag through
- * its rules into slot texts (or the reason the proxy cannot express it), then the templates
- * with their placeholders and slots filled in, and the command lines. */
+ * its rules (with, without, values, list, other) into slot texts, or the reason the proxy
+ * cannot express it; a cell's native lines into the native slot. */
 #include "kind_internal.h"
 
-#include <errno.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include "cmd.h"
-
-/* A growing string; after out of memory every append is ignored and oom stays set. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_addn(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_add(struct sbuf *b, const char *s)
-{
-    sb_addn(b, s, strlen(s));
-}
-
-static void sb_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(struct sbuf *b, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    sb_add(b, buf);
-}
-
-/* ---- the plan: settings into slot texts ---- */
-
-struct plan_slot {
-    char **v;
-    size_t n, cap;
-};
-
-struct kind_plan {
-    size_t nslots;
-    struct plan_slot *slots;
-};
 
 void kind_plan_free(struct kind_plan *plan)
 {
@@ -209,8 +148,8 @@ static void add_words(struct sbuf *out, const char *text)
         }
         if (!have) {
             if (out->len)
-                sb_add(out, " ");
-            sb_addn(out, p, n);
+                kind_sb_add(out, " ");
+            kind_sb_addn(out, p, n);
         }
         p += n;
     }
@@ -253,21 +192,21 @@ static int fill_value(const char *text, const char *raw, const char *value, stru
     for (const char *p = text; *p;) {
         char name[64];
         if (p[0] == '{' && p[1] == '{') { /* a literal {, for the rendering to unescape */
-            sb_add(out, "{{");
+            kind_sb_add(out, "{{");
             p += 2;
             continue;
         }
         size_t len = kind_placeholder(p, name, sizeof(name));
         if (!len || !kind_is_value_placeholder(name)) {
-            sb_addn(out, p, len ? len : 1);
+            kind_sb_addn(out, p, len ? len : 1);
             p += len ? len : 1;
             continue;
         }
         long x = 0;
         if (strcmp(name, "value") == 0) {
-            sb_add(out, value);
+            kind_sb_add(out, value);
         } else if (strcmp(name, "ms") == 0 && opt_parse_ms(raw, &x) == 0) {
-            sb_addf(out, "%ld", x);
+            kind_sb_addf(out, "%ld", x);
         } else if (strcmp(name, "s") == 0 && opt_parse_ms(raw, &x) == 0) {
             if (x % 1000) {
                 snprintf(reason, reasonlen,
@@ -276,7 +215,7 @@ static int fill_value(const char *text, const char *raw, const char *value, stru
                          x, text);
                 return 1;
             }
-            sb_addf(out, "%ld", x / 1000);
+            kind_sb_addf(out, "%ld", x / 1000);
         } else if (strcmp(name, "seconds") == 0 && opt_parse_ms(raw, &x) == 0) {
             char buf[32];
             snprintf(buf, sizeof(buf), "%ld.%03ld", x / 1000, x % 1000);
@@ -285,11 +224,11 @@ static int fill_value(const char *text, const char *raw, const char *value, stru
                 *e-- = '\0';
             if (*e == '.')
                 *e = '\0';
-            sb_add(out, buf);
+            kind_sb_add(out, buf);
         } else if (strcmp(name, "bytes") == 0 && opt_parse_size(raw, &x) == 0) {
-            sb_addf(out, "%ld", x);
+            kind_sb_addf(out, "%ld", x);
         } else if (strncmp(name, "value+", 6) == 0 && opt_parse_long(raw, &x) == 0) {
-            sb_addf(out, "%ld", x + strtol(name + 6, NULL, 10));
+            kind_sb_addf(out, "%ld", x + strtol(name + 6, NULL, 10));
         } else {
             snprintf(reason, reasonlen, "'%s' does not read as {%s}", raw, name);
             return 1;
@@ -336,7 +275,7 @@ static int plan_setting(const struct kind *k, const struct scenario_prog *p,
         /* the line: a listed value's own text; otherwise text: with the value (a list value
          * translated item by item into {value}) */
         if (s->vals && r->list) {
-            sb_add(&val, ""); /* the translation, even when every item writes nothing */
+            kind_sb_add(&val, ""); /* the translation, even when every item writes nothing */
             if (translate_list(f, r, raw, &val, &reason) != 0)
                 tmpl = NULL;
             else if (!tmpl)
@@ -351,7 +290,7 @@ static int plan_setting(const struct kind *k, const struct scenario_prog *p,
                 reason = r->other ? r->other : "the adapter maps other values only";
         }
         if (!val.s)
-            sb_add(&val, raw);
+            kind_sb_add(&val, raw);
         if (reason) {
             unsupported(why, whylen, k, s, reason);
         } else if (tmpl &&
@@ -406,300 +345,4 @@ int kind_plan(const struct kind *k, const struct scenario_prog *p, const char *c
     }
     *out = plan;
     return 0;
-}
-
-/* ---- rendering ---- */
-
-static const char *user_name(const struct kind_vars *v)
-{
-    if (v->user)
-        return v->user;
-    struct passwd *pw = getpwuid(geteuid());
-    return pw ? pw->pw_name : "root";
-}
-
-/* The value of cell variable name; false when name is not one. */
-static bool var_value(const struct kind *k, const struct kind_vars *v, const char *name,
-                      struct sbuf *out);
-
-/* text with the cell variables filled in (no slots: file names, argv words). */
-static void fill_vars(const struct kind *k, const struct kind_vars *v, const char *text,
-                      struct sbuf *out)
-{
-    for (const char *p = text; *p;) {
-        char name[64];
-        if (p[0] == '{' && p[1] == '{') {
-            sb_add(out, "{");
-            p += 2;
-            continue;
-        }
-        size_t len = kind_placeholder(p, name, sizeof(name));
-        if (len && var_value(k, v, name, out)) {
-            p += len;
-            continue;
-        }
-        sb_addn(out, p, len ? len : 1);
-        p += len ? len : 1;
-    }
-}
-
-static bool var_value(const struct kind *k, const struct kind_vars *v, const char *name,
-                      struct sbuf *out)
-{
-    if (strcmp(name, "dir") == 0)
-        sb_add(out, v->dir ? v->dir : ".");
-    else if (strcmp(name, "name") == 0)
-        sb_add(out, v->name ? v->name : "proxy");
-    else if (strcmp(name, "listen_port") == 0)
-        sb_addf(out, "%u", v->listen_port);
-    else if (strcmp(name, "upstream_port") == 0)
-        sb_addf(out, "%u", v->upstream_port);
-    else if (strcmp(name, "listen") == 0)
-        sb_addf(out, "127.0.0.1:%u", v->listen_port);
-    else if (strcmp(name, "upstream") == 0)
-        sb_addf(out, "127.0.0.1:%u", v->upstream_port);
-    else if (strcmp(name, "user") == 0)
-        sb_add(out, user_name(v));
-    else if (strcmp(name, "config") == 0) {
-        sb_add(out, v->dir ? v->dir : ".");
-        sb_add(out, "/");
-        fill_vars(k, v, k->files[0].to, out);
-    } else
-        return false;
-    return true;
-}
-
-struct render {
-    const struct kind *k;
-    const struct kind_plan *plan;
-    const struct kind_vars *v;
-    bool *placed;
-    char *err;
-    size_t errlen;
-    bool failed;
-};
-
-#define RENDER_MAX_DEPTH 8
-
-/* The slot alone on its line (only blanks around it): its index, with the blanks before it
- * in *indent_len; -1 otherwise. */
-static int slot_line(const struct kind *k, const char *line, size_t len, size_t *indent_len)
-{
-    size_t i = 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    char name[64];
-    size_t pl = kind_placeholder(line + i, name, sizeof(name));
-    if (!pl || i + pl > len)
-        return -1;
-    for (size_t j = i + pl; j < len; j++)
-        if (line[j] != ' ' && line[j] != '\t' && line[j] != '\r')
-            return -1;
-    *indent_len = i;
-    return kind_slot_index(k, name);
-}
-
-static void render_text(struct render *R, const char *text, const char *indent, int depth,
-                        struct sbuf *out);
-
-/* One line (without its newline) that is not a lone slot: variables and slots inline. */
-static void render_inline(struct render *R, const char *line, size_t len, int depth,
-                          struct sbuf *out)
-{
-    for (size_t i = 0; i < len;) {
-        char name[64];
-        if (i + 1 < len && line[i] == '{' && line[i + 1] == '{') { /* {{ is a literal { */
-            sb_add(out, "{");
-            i += 2;
-            continue;
-        }
-        size_t pl = kind_placeholder(line + i, name, sizeof(name));
-        if (pl && i + pl <= len) {
-            int slot = kind_slot_index(R->k, name);
-            if (slot >= 0) {
-                const struct plan_slot *ps = R->plan ? &R->plan->slots[slot] : NULL;
-                R->placed[slot] = true;
-                for (size_t j = 0; ps && j < ps->n; j++) {
-                    if (j)
-                        sb_add(out, R->k->slots[slot].join);
-                    render_text(R, ps->v[j], "", depth + 1, out);
-                }
-                i += pl;
-                continue;
-            }
-            if (var_value(R->k, R->v, name, out)) {
-                i += pl;
-                continue;
-            }
-        }
-        sb_addn(out, line + i, 1);
-        i++;
-    }
-}
-
-/* text line by line, each line after indent; a slot alone on its line becomes one line per
- * entry at that line's indentation (nothing at all when empty). */
-static void render_text(struct render *R, const char *text, const char *indent, int depth,
-                        struct sbuf *out)
-{
-    if (depth > RENDER_MAX_DEPTH) {
-        if (!R->failed)
-            snprintf(R->err, R->errlen,
-                     "%s: slots nest deeper than %d levels (a slot placed inside its own text?)",
-                     R->k->path, RENDER_MAX_DEPTH);
-        R->failed = true;
-        return;
-    }
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        size_t il = 0;
-        int slot = slot_line(R->k, p, len, &il);
-        if (slot >= 0) {
-            R->placed[slot] = true;
-            char sub[512];
-            snprintf(sub, sizeof(sub), "%s%.*s", indent, (int)il, p);
-            const struct plan_slot *ps = R->plan ? &R->plan->slots[slot] : NULL;
-            for (size_t j = 0; ps && j < ps->n; j++) {
-                render_text(R, ps->v[j], sub, depth + 1, out);
-                if (out->len && out->s[out->len - 1] != '\n')
-                    sb_add(out, "\n");
-            }
-        } else {
-            if (len)
-                sb_add(out, indent);
-            render_inline(R, p, len, depth, out);
-            if (nl)
-                sb_add(out, "\n");
-        }
-        p += len + (nl ? 1 : 0);
-    }
-}
-
-static char *render_file(const struct kind *k, size_t i, const struct kind_plan *plan,
-                         const struct kind_vars *v, bool *placed, char *err, size_t errlen)
-{
-    struct render R = {k, plan, v, placed, err, errlen, false};
-    struct sbuf out = {0};
-    render_text(&R, k->files[i].text, "", 0, &out);
-    if (R.failed || out.oom) {
-        if (out.oom)
-            snprintf(err, errlen, "out of memory");
-        free(out.s);
-        return NULL;
-    }
-    if (!out.s)
-        out.s = strdup("");
-    return out.s;
-}
-
-char *kind_render_text(const struct kind *k, size_t i, const struct kind_plan *plan,
-                       const struct kind_vars *v, char *err, size_t errlen)
-{
-    if (i >= k->nfiles) {
-        snprintf(err, errlen, "%s has %zu file(s)", k->path, k->nfiles);
-        return NULL;
-    }
-    bool *placed = calloc(k->nslots + 1, sizeof(*placed));
-    if (!placed) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    char *text = render_file(k, i, plan, v, placed, err, errlen);
-    free(placed);
-    return text;
-}
-
-int kind_render(const struct kind *k, const struct kind_plan *plan, const struct kind_vars *v,
-                char *err, size_t errlen)
-{
-    bool *placed = calloc(k->nslots + 1, sizeof(*placed));
-    if (!placed) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = -1;
-    for (size_t i = 0; i < k->nfiles; i++) {
-        char *text = render_file(k, i, plan, v, placed, err, errlen);
-        if (!text)
-            goto out;
-        struct sbuf path = {0};
-        sb_add(&path, v->dir ? v->dir : ".");
-        sb_add(&path, "/");
-        fill_vars(k, v, k->files[i].to, &path);
-        FILE *f = path.oom ? NULL : fopen(path.s, "w");
-        bool ok = f && fputs(text, f) >= 0;
-        if (f && fclose(f) != 0)
-            ok = false;
-        if (!ok)
-            snprintf(err, errlen, "%s: %s", path.s ? path.s : "?", strerror(errno));
-        free(path.s);
-        free(text);
-        if (!ok)
-            goto out;
-    }
-    /* A slot filled by a setting but placed nowhere this time (a slot inside a rule text
-     * that did not apply) would drop the setting silently. */
-    for (size_t i = 0; plan && i < k->nslots; i++) {
-        if (plan->slots[i].n && !placed[i]) {
-            snprintf(err, errlen,
-                     "%s: slot %s holds '%s', and no template or applied rule places it", k->path,
-                     k->slots[i].name, plan->slots[i].v[0]);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    free(placed);
-    return rc;
-}
-
-char **kind_argv(const struct kind *k, enum kind_cmd which, const char *binary,
-                 const struct kind_vars *v, char *err, size_t errlen)
-{
-    const char *const *words = which == KIND_CHECK ? k->check : k->start;
-    size_t n = which == KIND_CHECK ? k->ncheck : k->nstart;
-    if (which == KIND_CHECK && !n) {
-        snprintf(err, errlen, "%s has no check: command", k->path);
-        return NULL;
-    }
-    struct run_argv a = {0};
-    run_argv_add(&a, binary);
-    for (size_t i = 0; i < n; i++) {
-        struct sbuf w = {0};
-        fill_vars(k, v, words[i], &w);
-        run_argv_add(&a, w.s ? w.s : "");
-        if (w.oom)
-            a.oom = true;
-        free(w.s);
-    }
-    if (a.oom) {
-        snprintf(err, errlen, "out of memory");
-        run_argv_free(a.v);
-        return NULL;
-    }
-    return a.v;
-}
-
-static void log_name(const struct kind *k, const char *tmpl, const char *name, char *out,
-                     size_t outlen)
-{
-    out[0] = '\0';
-    if (!tmpl)
-        return;
-    struct kind_vars v = {.name = name};
-    struct sbuf b = {0};
-    fill_vars(k, &v, tmpl, &b);
-    snprintf(out, outlen, "%s", b.s ? b.s : "");
-    free(b.s);
-}
-
-void kind_error_log(const struct kind *k, const char *name, char *out, size_t outlen)
-{
-    log_name(k, k->error_log, name, out, outlen);
-}
-
-void kind_access_log(const struct kind *k, const char *name, char *out, size_t outlen)
-{
-    log_name(k, k->access.file, name, out, outlen);
 }

@@ -171,7 +171,7 @@ struct scenario *scenario_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
-    struct scenario_loader L = {.path = s->path, .s = s, .err = err, .errlen = errlen};
+    struct scenario_loader L = {.r = {.path = s->path, .err = err, .errlen = errlen}, .s = s};
     if (yml_load(path, &s->doc, err, errlen) != 0)
         goto fail;
     if (scenario_read(&L, s->doc) != 0)

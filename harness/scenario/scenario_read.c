@@ -51,13 +51,13 @@ static bool is_name(const char *s)
 static int parse_trials(struct scenario_loader *L, const struct yml_node *n, const char *key,
                         long *out)
 {
-    return scenario_want_long(L, n, key, 1, 1000000, out);
+    return yml_want_long(&L->r, n, key, 1, 1000000, out);
 }
 
 static int parse_timeout(struct scenario_loader *L, const struct yml_node *n, const char *key,
                          long *out)
 {
-    return scenario_want_ms(L, n, key, 100, 3600000, out);
+    return yml_want_ms(&L->r, n, key, 100, 3600000, out);
 }
 
 /* `proxy_cmd_args:`: a value or a list; nothing (null, []) gives none. */
@@ -66,7 +66,7 @@ static int parse_args(struct scenario_loader *L, const struct yml_node *n, const
 {
     if (yml_is_null(n) || (n->kind == YML_SEQ && n->n == 0))
         return 0;
-    return scenario_want_texts(L, n, key, out, nout);
+    return yml_want_texts(&L->r, n, key, out, nout);
 }
 
 /* `native:`: a map of proxy kind to a line or a list of lines. */
@@ -78,25 +78,25 @@ static int parse_native(struct scenario_loader *L, const struct yml_node *n, con
     if (yml_is_null(n))
         return 0;
     if (n->kind != YML_MAP)
-        return scenario_bad(L, n, key,
-                            "expected a map of proxy kind to its lines ({haproxy: [\"http-reuse "
-                            "always\"]})");
+        return yml_bad(&L->r, n, key,
+                       "expected a map of proxy kind to its lines ({haproxy: [\"http-reuse "
+                       "always\"]})");
     *out = calloc(n->n ? n->n : 1, sizeof(**out));
     if (!*out)
-        return scenario_oom(L);
+        return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i];
         char kk[300];
         snprintf(kk, sizeof(kk), "%s.%s", key, k->str);
         if (!is_name(k->str))
-            return scenario_bad(L, k, kk, "a proxy kind is a name (nginx, haproxy, apache, envoy)");
+            return yml_bad(&L->r, k, kk, "a proxy kind is a name (nginx, haproxy, apache, envoy)");
         if (strcmp(k->str, "racelab") == 0)
-            return scenario_bad(L, k, kk,
-                                "racelab-proxy's settings are flags: give them under proxy:");
+            return yml_bad(&L->r, k, kk,
+                           "racelab-proxy's settings are flags: give them under proxy:");
         struct scenario_native *x = &(*out)[(*nout)++];
         x->kind = k->str;
         x->line = k->line;
-        if (scenario_want_texts(L, n->items[i], kk, &x->lines, &x->nlines) != 0)
+        if (yml_want_texts(&L->r, n->items[i], kk, &x->lines, &x->nlines) != 0)
             return -1;
     }
     return 0;
@@ -105,15 +105,14 @@ static int parse_native(struct scenario_loader *L, const struct yml_node *n, con
 static int parse_success(struct scenario_loader *L, const struct yml_node *n, const char *key,
                          const char ***out, size_t *nout)
 {
-    if (scenario_want_texts(L, n, key, out, nout) != 0)
+    if (yml_want_texts(&L->r, n, key, out, nout) != 0)
         return -1;
     if (*nout == 0)
-        return scenario_bad(L, n, key, "expected at least one outcome");
+        return yml_bad(&L->r, n, key, "expected at least one outcome");
     for (size_t i = 0; i < *nout; i++) {
         if (!is_outcome_word((*out)[i])) {
             const struct yml_node *it = n->kind == YML_SEQ ? n->items[i] : n;
-            int rc =
-                scenario_bad(L, it, key,
+            int rc = yml_bad(&L->r, it, key,
                              "'%s' is not a client outcome (a status code such as 200 or 413, or "
                              "reset, empty, partial, timeout, connect-error)",
                              (*out)[i]);
@@ -157,17 +156,14 @@ static int parse_settings(struct scenario_loader *L, const struct yml_node *n, c
     if (!scenario_sec_allowed(L->s->topo, sec)) {
         char progs[160];
         topo_sections(L->s->topo, progs, sizeof(progs));
-        return scenario_bad(L, n, key, "topology %s has no %s (its programs: %s)",
-                            scenario_topo_name(L->s->topo), scenario_sec_names[sec], progs);
+        return yml_bad(&L->r, n, key, "topology %s has no %s (its programs: %s)",
+                       scenario_topo_name(L->s->topo), scenario_sec_names[sec], progs);
     }
     out->line = n->line;
     if (yml_is_null(n))
         return 0;
-    if (scenario_want_map(L, n, key) != 0)
+    if (!(out->v = yml_want_map_array(&L->r, n, key, sizeof(*out->v))))
         return -1;
-    out->v = calloc(n->n ? n->n : 1, sizeof(*out->v));
-    if (!out->v)
-        return scenario_oom(L);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i], *v = n->items[i];
         struct scenario_setting *s = &out->v[out->n++];
@@ -176,20 +172,20 @@ static int parse_settings(struct scenario_loader *L, const struct yml_node *n, c
         s->name = k->str;
         s->line = k->line;
         if (strncmp(s->name, "--", 2) == 0)
-            return scenario_bad(L, k, fkey, "write flag names without the leading \"--\"");
+            return yml_bad(&L->r, k, fkey, "write flag names without the leading \"--\"");
         int b = yml_bool(v);
         if (b == 1) {
             s->vals = NULL;
         } else if (b == 0 || yml_is_null(v)) {
             s->off = true;
-        } else if (scenario_want_texts(L, v, fkey, &s->vals, &s->nvals) != 0) {
+        } else if (yml_want_texts(&L->r, v, fkey, &s->vals, &s->nvals) != 0) {
             return -1;
         } else if (s->nvals == 0) {
-            return scenario_bad(L, v, fkey, "an empty list gives the flag no value");
+            return yml_bad(&L->r, v, fkey, "an empty list gives the flag no value");
         }
         char why[400];
         if (program_check_setting(program_kind_of(sec), s, why, sizeof(why)) != 0)
-            return scenario_bad(L, k, fkey, "%s", why);
+            return yml_bad(&L->r, k, fkey, "%s", why);
     }
     return 0;
 }
@@ -203,82 +199,77 @@ static int parse_wire(struct scenario_loader *L, const struct yml_node *n, const
     if (yml_is_null(n))
         return 0;
     if (n->kind != YML_SEQ)
-        return scenario_bad(L, n, key,
-                            "expected a list of faults (- hop: ..., what: ..., hold: ...)");
+        return yml_bad(&L->r, n, key,
+                       "expected a list of faults (- hop: ..., what: ..., hold: ...)");
     if (n->n > WIRE_MAX_RULES) {
         char k[256];
         snprintf(k, sizeof(k), "%s[%d]", key, WIRE_MAX_RULES);
-        return scenario_bad(
-            L, n->items[WIRE_MAX_RULES], k,
-            "at most %d wire faults per scenario or mitigation (each becomes iptables "
-            "rules and is matched against every queued packet); this list has %zu",
-            WIRE_MAX_RULES, n->n);
+        return yml_bad(&L->r, n->items[WIRE_MAX_RULES], k,
+                       "at most %d wire faults per scenario or mitigation (each becomes iptables "
+                       "rules and is matched against every queued packet); this list has %zu",
+                       WIRE_MAX_RULES, n->n);
     }
     *out = calloc(n->n ? n->n : 1, sizeof(**out));
     if (!*out)
-        return scenario_oom(L);
+        return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *f = n->items[i];
         struct scenario_wire *w = &(*out)[(*nout)++];
         char k[256];
         snprintf(k, sizeof(k), "%s[%zu]", key, i);
         w->line = f->line;
-        if (scenario_want_map(L, f, k) != 0 || scenario_known_keys(L, f, k, keys) != 0)
+        if (yml_want_map(&L->r, f, k) != 0 || yml_known_keys(&L->r, f, k, keys) != 0)
             return -1;
-        const struct yml_node *hop = yml_get(f, "hop");
-        if (!hop)
-            return scenario_bad(L, f, k,
-                                "missing key 'hop' (a hop direction such as upstream->proxy)");
         char kk[300];
-        snprintf(kk, sizeof(kk), "%s.hop", k);
+        const struct yml_node *hop = yml_get_at(f, k, "hop", kk, sizeof(kk));
+        if (!hop)
+            return yml_bad(&L->r, f, k,
+                           "missing key 'hop' (a hop direction such as upstream->proxy)");
         const char *h = NULL;
-        if (scenario_want_text(L, hop, kk, &h) != 0)
+        if (yml_want_text(&L->r, hop, kk, &h) != 0)
             return -1;
         const char *names[4];
         size_t nn = scenario_topo_nodes(L->s->topo, names);
         if (!scenario_topo_hop(L->s->topo, h, &w->from, &w->to))
-            return scenario_bad(
-                L, hop, kk,
-                "'%s' is not a hop direction of topology %s (write SENDER->RECEIVER "
-                "between adjacent programs, e.g. %s->%s)",
-                h, scenario_topo_name(L->s->topo), names[nn - 1], names[nn - 2]);
-        const struct yml_node *what = yml_get(f, "what");
+            return yml_bad(&L->r, hop, kk,
+                           "'%s' is not a hop direction of topology %s (write SENDER->RECEIVER "
+                           "between adjacent programs, e.g. %s->%s)",
+                           h, scenario_topo_name(L->s->topo), names[nn - 1], names[nn - 2]);
+        const struct yml_node *what = yml_get_at(f, k, "what", kk, sizeof(kk));
         w->what = WIRE_ANY;
         if (what) {
-            snprintf(kk, sizeof(kk), "%s.what", k);
             const char *t = NULL;
-            if (scenario_want_text(L, what, kk, &t) != 0)
+            if (yml_want_text(&L->r, what, kk, &t) != 0)
                 return -1;
             if (wire_parse_what(t, &w->what) != 0)
-                return scenario_bad(L, what, kk,
-                                    "expected fin, rst, syn, data or any, or several joined "
-                                    "with | (fin|rst), got '%s'",
-                                    t);
+                return yml_bad(&L->r, what, kk,
+                               "expected fin, rst, syn, data or any, or several joined "
+                               "with | (fin|rst), got '%s'",
+                               t);
         }
-        const struct yml_node *nth = yml_get(f, "nth");
+        const struct yml_node *nth = yml_get_at(f, k, "nth", kk, sizeof(kk));
         if (nth) {
             long v = 0;
-            snprintf(kk, sizeof(kk), "%s.nth", k);
-            if (scenario_want_long(L, nth, kk, 0, 1000000, &v) != 0)
+            if (yml_want_long(&L->r, nth, kk, 0, 1000000, &v) != 0)
                 return -1;
             w->nth = (unsigned)v;
         }
         const struct yml_node *hold = yml_get(f, "hold"), *drop = yml_get(f, "drop");
         if (hold && drop)
-            return scenario_bad(L, drop, k, "give either hold or drop, not both");
+            return yml_bad(&L->r, drop, k, "give either hold or drop, not both");
         if (!hold && !drop)
-            return scenario_bad(L, f, k, "missing key 'hold' (milliseconds) or 'drop: true'");
+            return yml_bad(&L->r, f, k, "missing key 'hold' (milliseconds) or 'drop: true'");
         if (hold) {
             snprintf(kk, sizeof(kk), "%s.hold", k);
-            if (scenario_want_ms(L, hold, kk, 1, 600000, &w->hold_ms) != 0)
+            if (yml_want_ms(&L->r, hold, kk, 1, 600000, &w->hold_ms) != 0)
                 return -1;
         } else {
             snprintf(kk, sizeof(kk), "%s.drop", k);
-            if (scenario_want_bool(L, drop, kk, &w->drop) != 0)
+            if (yml_want_bool(&L->r, drop, kk, &w->drop) != 0)
                 return -1;
             if (!w->drop)
-                return scenario_bad(L, drop, kk,
-                                    "drop: false holds nothing; remove the fault instead");
+                return yml_bad(&L->r, drop, kk,
+                               "drop: false holds nothing; remove the fault instead");
         }
     }
     return 0;
@@ -288,29 +279,29 @@ static int parse_bound(struct scenario_loader *L, const struct yml_node *n, cons
                        bool countable, bool rate, bool bounded, struct scenario_bound *b)
 {
     const char *t = NULL;
-    if (scenario_want_text(L, n, key, &t) != 0)
+    if (yml_want_text(&L->r, n, key, &t) != 0)
         return -1;
     char buf[64];
     size_t len = strlen(t);
     if (len == 0 || len >= sizeof(buf))
-        return scenario_bad(L, n, key, "expected a number or a percentage, got '%s'", t);
+        return yml_bad(&L->r, n, key, "expected a number or a percentage, got '%s'", t);
     memcpy(buf, t, len + 1);
     b->pct = buf[len - 1] == '%';
     if (b->pct) {
         buf[len - 1] = '\0';
         if (!countable && !rate)
-            return scenario_bad(L, n, key,
-                                "a percentage only applies to counts of trials or to rates");
+            return yml_bad(&L->r, n, key,
+                           "a percentage only applies to counts of trials or to rates");
     }
     char *end;
     double v = strtod(buf, &end);
     if (end == buf || *end || v != v)
-        return scenario_bad(L, n, key, "expected a number or a percentage (99%%), got '%s'", t);
+        return yml_bad(&L->r, n, key, "expected a number or a percentage (99%%), got '%s'", t);
     if (v < 0)
-        return scenario_bad(L, n, key, "must not be negative, got '%s'", t);
+        return yml_bad(&L->r, n, key, "must not be negative, got '%s'", t);
     /* Only for metrics bounded by the trials: two requests per trial are 200% of them. */
     if (b->pct && v > 100 && bounded)
-        return scenario_bad(L, n, key, "a percentage above 100%% can never hold: '%s'", t);
+        return yml_bad(&L->r, n, key, "a percentage above 100%% can never hold: '%s'", t);
     b->set = true;
     b->v = v;
     return 0;
@@ -323,14 +314,14 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
     *nout = 0;
     if (yml_is_null(n))
         return 0;
-    if (scenario_want_map(L, n, key) != 0)
+    if (yml_want_map(&L->r, n, key) != 0)
         return -1;
     size_t cap = 0;
     for (size_t i = 0; i < n->n; i++)
         cap += n->items[i]->kind == YML_SEQ ? n->items[i]->n : 1;
     *out = calloc(cap ? cap : 1, sizeof(**out));
     if (!*out)
-        return scenario_oom(L);
+        return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i], *v = n->items[i];
         char kk[320];
@@ -338,12 +329,12 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
         if (strcmp(k->str, "rst_on_failing") == 0) {
             const char **hops;
             size_t nh;
-            if (scenario_want_texts(L, v, kk, &hops, &nh) != 0)
+            if (yml_want_texts(&L->r, v, kk, &hops, &nh) != 0)
                 return -1;
             for (size_t j = 0; j < nh; j++) {
                 if (!scenario_topo_hop(L->s->topo, hops[j], NULL, NULL)) {
-                    scenario_bad(L, v, kk, "'%s' is not a hop direction of topology %s", hops[j],
-                                 scenario_topo_name(L->s->topo));
+                    yml_bad(&L->r, v, kk, "'%s' is not a hop direction of topology %s", hops[j],
+                            scenario_topo_name(L->s->topo));
                     free(hops);
                     return -1;
                 }
@@ -358,7 +349,7 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
         bool countable = false, rate = false;
         char why[600];
         if (expect_metric_check(L->s->topo, k->str, &countable, &rate, why, sizeof(why)) != 0)
-            return scenario_bad(L, k, kk, "%s", why);
+            return yml_bad(&L->r, k, kk, "%s", why);
         bool bounded = expect_metric_bounded(k->str);
         struct scenario_check *c = &(*out)[(*nout)++];
         c->kind = SCENARIO_CHECK_CMP;
@@ -371,27 +362,25 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
         }
         static const char *const ckeys[] = {"min", "max", "eq", NULL};
         if (v->kind != YML_MAP)
-            return scenario_bad(L, v, kk,
-                                "expected a number, a percentage, or a map of min/max/eq");
-        if (scenario_known_keys(L, v, kk, ckeys) != 0)
+            return yml_bad(&L->r, v, kk, "expected a number, a percentage, or a map of min/max/eq");
+        if (yml_known_keys(&L->r, v, kk, ckeys) != 0)
             return -1;
         if (v->n == 0)
-            return scenario_bad(L, v, kk, "give min, max or eq");
+            return yml_bad(&L->r, v, kk, "give min, max or eq");
         struct {
             const char *name;
             struct scenario_bound *b;
         } bs[] = {{"min", &c->min}, {"max", &c->max}, {"eq", &c->eq}};
         for (size_t j = 0; j < 3; j++) {
-            const struct yml_node *bn = yml_get(v, bs[j].name);
             char bk[360];
-            snprintf(bk, sizeof(bk), "%s.%s", kk, bs[j].name);
+            const struct yml_node *bn = yml_get_at(v, kk, bs[j].name, bk, sizeof(bk));
             if (bn && parse_bound(L, bn, bk, countable, rate, bounded, bs[j].b) != 0)
                 return -1;
         }
         if (c->eq.set && (c->min.set || c->max.set))
-            return scenario_bad(L, v, kk, "eq with min or max: give one or the other");
+            return yml_bad(&L->r, v, kk, "eq with min or max: give one or the other");
         if (c->min.set && c->max.set && c->min.pct == c->max.pct && c->min.v > c->max.v)
-            return scenario_bad(L, v, kk, "min is above max: the check can never hold");
+            return yml_bad(&L->r, v, kk, "min is above max: the check can never hold");
     }
     return 0;
 }
@@ -421,67 +410,54 @@ static int parse_mit(struct scenario_loader *L, const struct yml_node *k, const 
     m->name = k->str;
     m->line = k->line;
     if (!is_name(m->name))
-        return scenario_bad(L, k, where,
-                            "a mitigation name starts with a letter or digit and uses "
-                            "letters, digits, '-', '_' and '.' (it names a folder)");
+        return yml_bad(&L->r, k, where,
+                       "a mitigation name starts with a letter or digit and uses "
+                       "letters, digits, '-', '_' and '.' (it names a folder)");
     if (yml_is_null(v))
         return 0;
-    if (scenario_want_map(L, v, where) != 0 || scenario_known_keys_in(L, v, where, mit_keys) != 0)
+    if (yml_want_map(&L->r, v, where) != 0 || yml_known_keys_in(&L->r, v, where, mit_keys) != 0)
         return -1;
     const struct yml_node *n;
     char kk[320];
-    if ((n = yml_get(v, "about"))) {
-        snprintf(kk, sizeof(kk), "%s.about", where);
-        if (scenario_want_text(L, n, kk, &m->about) != 0)
+    if ((n = yml_get_at(v, where, "about", kk, sizeof(kk)))) {
+        if (yml_want_text(&L->r, n, kk, &m->about) != 0)
             return -1;
         trim_end(yml_get(v, "about"));
     }
     if (parse_common_sections(L, v, where, m->set) != 0)
         return -1;
-    if ((n = yml_get(v, "wire"))) {
-        snprintf(kk, sizeof(kk), "%s.wire", where);
+    if ((n = yml_get_at(v, where, "wire", kk, sizeof(kk)))) {
         m->has_wire = true;
         if (parse_wire(L, n, kk, &m->wire, &m->nwire) != 0)
             return -1;
     }
-    if ((n = yml_get(v, "proxy_cmd_args"))) {
-        snprintf(kk, sizeof(kk), "%s.proxy_cmd_args", where);
+    if ((n = yml_get_at(v, where, "proxy_cmd_args", kk, sizeof(kk)))) {
         m->has_args = true;
         if (parse_args(L, n, kk, &m->args, &m->nargs) != 0)
             return -1;
     }
-    if ((n = yml_get(v, "native"))) {
-        snprintf(kk, sizeof(kk), "%s.native", where);
-        if (parse_native(L, n, kk, &m->native, &m->nnative) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "trials"))) {
-        snprintf(kk, sizeof(kk), "%s.trials", where);
-        if (parse_trials(L, n, kk, &m->trials) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "timeout"))) {
-        snprintf(kk, sizeof(kk), "%s.timeout", where);
-        if (parse_timeout(L, n, kk, &m->timeout_ms) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "success"))) {
-        snprintf(kk, sizeof(kk), "%s.success", where);
-        if (parse_success(L, n, kk, &m->success, &m->nsuccess) != 0)
-            return -1;
-    }
-    if ((n = yml_get(v, "expect"))) {
-        snprintf(kk, sizeof(kk), "%s.expect", where);
-        if (parse_expect(L, n, kk, &m->expect, &m->nexpect) != 0)
-            return -1;
-    }
+    if ((n = yml_get_at(v, where, "native", kk, sizeof(kk))) &&
+        parse_native(L, n, kk, &m->native, &m->nnative) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "trials", kk, sizeof(kk))) &&
+        parse_trials(L, n, kk, &m->trials) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "timeout", kk, sizeof(kk))) &&
+        parse_timeout(L, n, kk, &m->timeout_ms) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "success", kk, sizeof(kk))) &&
+        parse_success(L, n, kk, &m->success, &m->nsuccess) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "expect", kk, sizeof(kk))) &&
+        parse_expect(L, n, kk, &m->expect, &m->nexpect) != 0)
+        return -1;
     return 0;
 }
 
 static int read_topology(struct scenario_loader *L, const struct yml_node *n)
 {
     const char *t = NULL;
-    if (scenario_want_text(L, n, "topology", &t) != 0)
+    if (yml_want_text(&L->r, n, "topology", &t) != 0)
         return -1;
     char names[64] = "";
     for (int i = 0; i < SCENARIO_NTOPO; i++) {
@@ -492,7 +468,7 @@ static int read_topology(struct scenario_loader *L, const struct yml_node *n)
         cat(names, sizeof(names), i == 0 ? "" : i + 1 < SCENARIO_NTOPO ? ", " : " or ");
         cat(names, sizeof(names), scenario_topo_name((enum scenario_topo)i));
     }
-    return scenario_bad(L, n, "topology", "expected %s, got '%s'", names, t);
+    return yml_bad(&L->r, n, "topology", "expected %s, got '%s'", names, t);
 }
 
 /* The top-level keys of a scenario: these, the settings sections, then these. */
@@ -515,31 +491,31 @@ int scenario_read(struct scenario_loader *L, const struct yml_node *root)
             cat(keys, sizeof(keys), i ? ", " : "");
             cat(keys, sizeof(keys), top_required[i]);
         }
-        return scenario_bad(L, NULL, "(file)",
-                            "empty scenario (expected %s; see docs/scenario-format.md)", keys);
+        return yml_bad(&L->r, NULL, "(file)",
+                       "empty scenario (expected %s; see docs/scenario-format.md)", keys);
     }
     if (root->kind != YML_MAP)
-        return scenario_bad(L, root, "(file)",
-                            "a scenario is a map of keys (name:, intent:, ...), got a %s",
-                            yml_kind_name(root));
-    if (scenario_known_keys_in(L, root, "", top_keys) != 0)
+        return yml_bad(&L->r, root, "(file)",
+                       "a scenario is a map of keys (name:, intent:, ...), got a %s",
+                       yml_kind_name(root));
+    if (yml_known_keys_in(&L->r, root, "", top_keys) != 0)
         return -1;
     for (size_t i = 0; top_required[i]; i++)
         if (!yml_get(root, top_required[i]))
-            return scenario_bad(L, root, top_required[i], "missing required key");
+            return yml_bad(&L->r, root, top_required[i], "missing required key");
 
     n = yml_get(root, "name");
-    if (scenario_want_text(L, n, "name", &s->name) != 0)
+    if (yml_want_text(&L->r, n, "name", &s->name) != 0)
         return -1;
     if (!is_name(s->name))
-        return scenario_bad(L, n, "name",
-                            "a scenario name starts with a letter or digit and uses letters, "
-                            "digits, '-', '_' and '.' (it names folders), got '%s'",
-                            s->name);
-    if (scenario_want_text(L, yml_get(root, "intent"), "intent", &s->intent) != 0)
+        return yml_bad(&L->r, n, "name",
+                       "a scenario name starts with a letter or digit and uses letters, "
+                       "digits, '-', '_' and '.' (it names folders), got '%s'",
+                       s->name);
+    if (yml_want_text(&L->r, yml_get(root, "intent"), "intent", &s->intent) != 0)
         return -1;
     trim_end(yml_get(root, "intent"));
-    if ((n = yml_get(root, "seed")) && scenario_want_texts(L, n, "seed", &s->seed, &s->nseed) != 0)
+    if ((n = yml_get(root, "seed")) && yml_want_texts(&L->r, n, "seed", &s->seed, &s->nseed) != 0)
         return -1;
 
     if (read_topology(L, yml_get(root, "topology")) != 0)
@@ -558,7 +534,7 @@ int scenario_read(struct scenario_loader *L, const struct yml_node *root)
         static const char *ok200[] = {"200"};
         s->success = malloc(sizeof(*s->success));
         if (!s->success)
-            return scenario_oom(L);
+            return yml_oom(&L->r);
         s->success[0] = ok200[0];
         s->nsuccess = 1;
     }
@@ -576,31 +552,31 @@ int scenario_read(struct scenario_loader *L, const struct yml_node *root)
     s->sweep = -1;
     if ((n = yml_get(root, "sweep"))) {
         bool b = false;
-        if (scenario_want_bool(L, n, "sweep", &b) != 0)
+        if (yml_want_bool(&L->r, n, "sweep", &b) != 0)
             return -1;
         s->sweep = b;
     }
 
     n = yml_get(root, "mitigations");
     if (n->kind != YML_MAP || n->n == 0)
-        return scenario_bad(L, n, "mitigations",
-                            "expected a map of at least one named mitigation (none: {...})");
+        return yml_bad(&L->r, n, "mitigations",
+                       "expected a map of at least one named mitigation (none: {...})");
     s->mit = calloc(n->n, sizeof(*s->mit));
     if (!s->mit)
-        return scenario_oom(L);
+        return yml_oom(&L->r);
     for (size_t i = 0; i < n->n; i++) {
         if (parse_mit(L, n->keys[i], n->items[i], &s->mit[s->nmit++]) != 0)
             return -1;
     }
 
     if ((n = yml_get(root, "fix"))) {
-        if (scenario_want_texts(L, n, "fix", &s->fix, &s->nfix) != 0)
+        if (yml_want_texts(&L->r, n, "fix", &s->fix, &s->nfix) != 0)
             return -1;
         for (size_t i = 0; i < s->nfix; i++) {
             if (!scenario_find_mit(s, s->fix[i])) {
                 const struct yml_node *it = n->kind == YML_SEQ ? n->items[i] : n;
-                return scenario_bad(L, it, "fix", "no mitigation named '%s' in this scenario",
-                                    s->fix[i]);
+                return yml_bad(&L->r, it, "fix", "no mitigation named '%s' in this scenario",
+                               s->fix[i]);
             }
         }
     }

@@ -44,7 +44,7 @@ int scenario_validate_cells(struct scenario_loader *L)
     for (size_t i = 0; i < s->nmit; i++) {
         const struct scenario_mit *m = &s->mit[i];
         struct scenario_cell c;
-        if (scenario_cell_build(s, m, 0, &c, L->err, L->errlen) != 0)
+        if (scenario_cell_build(s, m, 0, &c, L->r.err, L->r.errlen) != 0)
             return -1;
         for (size_t p = 0; p < c.nprogs; p++) {
             const struct scenario_prog *pr = &c.progs[p];
@@ -65,8 +65,8 @@ int scenario_validate_cells(struct scenario_loader *L)
             }
             char where[320];
             setting_key(s, m, pr, line, where, sizeof(where));
-            snprintf(L->err, L->errlen, "%s:%d: %s: %s (%s, cell %s × %s)", L->path, line, where,
-                     why, program_get(k)->bin, s->name, m->name);
+            snprintf(L->r.err, L->r.errlen, "%s:%d: %s: %s (%s, cell %s × %s)", L->r.path, line,
+                     where, why, program_get(k)->bin, s->name, m->name);
             scenario_cell_free(&c);
             return -1;
         }
