@@ -5,14 +5,44 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jl.h"
 #include "wire.h"
 
+/* str as a YAML double-quoted scalar, whole (however long). Escaped besides '"', '\\' and the
+ * C0 controls: what YAML would not give back as it is — the C1 controls (U+0080-U+009F: not
+ * allowed raw, and U+0085 is a line break), U+2028 and U+2029 (line breaks), U+FFFE and
+ * U+FFFF (not allowed raw). The text came from libyaml, so it is UTF-8. */
 static void wq(FILE *out, const char *str)
 {
-    char buf[4096];
-    jl_escape(buf, sizeof(buf), str, strlen(str));
-    fputs(buf, out);
+    const unsigned char *p = (const unsigned char *)str;
+    fputc('"', out);
+    while (*p) {
+        unsigned c = *p;
+        size_t n = 1;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else if (c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            fprintf(out, "\\u%04x", p[1]);
+            n = 2;
+        } else if (c == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fprintf(out, "\\u%04x", 0x2000 + (p[2] & 0x3f));
+            n = 3;
+        } else if (c == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
+            fprintf(out, "\\u%04x", 0xffc0 + (p[2] & 0x3f));
+            n = 3;
+        } else {
+            fputc((int)c, out);
+        }
+        p += n;
+    }
+    fputc('"', out);
 }
 
 static void write_list(FILE *out, const char *const *v, size_t n)

@@ -248,6 +248,48 @@ static struct scenario *load_text(const char *text, char *err, size_t errlen)
     return s;
 }
 
+/* The canonical form keeps every text as it was: the characters YAML would refuse raw (C1
+ * controls, U+FFFE) or read as line breaks (U+0085, U+2028, U+2029), and a text longer than 4 KB
+ * (the writer cut texts at 4 KB, also inside a UTF-8 sequence). fuzz_scenario's round trip
+ * showed all three: the canonical form did not load, or loaded as another text. */
+static void test_write_keeps_every_text(void **state)
+{
+    (void)state;
+    char *long_text = malloc(2 * 3000 + 1);
+    assert_non_null(long_text);
+    for (int i = 0; i < 3000; i++)
+        memcpy(long_text + 2 * i, "\xc3\xa9", 2); /* é */
+    long_text[2 * 3000] = '\0';
+    char *text = tsup_fmt("name: texts\n"
+                          "intent: \"a\\u0085b\\u0080c\\u009fd\\u2028e\\u2029f\\ufffeg\\\"h\\\\i\"\n"
+                          "seed: [\"%s\"]\n"
+                          "topology: direct\n"
+                          "mitigations: {none: {}}\n",
+                          long_text);
+    char err[1024] = "";
+    struct scenario *s = load_text(text, err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    assert_string_equal(s->intent, "a\xc2\x85" "b\xc2\x80" "c\xc2\x9f" "d\xe2\x80\xa8"
+                                   "e\xe2\x80\xa9" "f\xef\xbf\xbe" "g\"h\\i");
+    char *w = NULL;
+    size_t wlen = 0;
+    FILE *f = open_memstream(&w, &wlen);
+    scenario_write(f, s);
+    fclose(f);
+    struct scenario *s2 = load_text(w, err, sizeof(err));
+    if (!s2)
+        fail_msg("the canonical form does not load: %s", err);
+    assert_string_equal(s2->intent, s->intent);
+    assert_int_equal(s2->nseed, 1);
+    assert_string_equal(s2->seed[0], long_text);
+    scenario_free(s2);
+    scenario_free(s);
+    free(w);
+    free(text);
+    free(long_text);
+}
+
 /* Overrides: a mitigation replaces a flag, removes one with false, adds one; `proxy` applies
  * to both proxies of a chain and proxy2 wins over it; `wire:` replaces the faults; checks are
  * replaced metric by metric. */
@@ -434,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_racelab_exits_2_with_file_line),
         cmocka_unit_test(test_good_file_loads),
         cmocka_unit_test(test_good_files_round_trip),
+        cmocka_unit_test(test_write_keeps_every_text),
         cmocka_unit_test(test_mitigation_overrides_merge),
         cmocka_unit_test(test_proxy_contradiction_in_second_mitigation),
         cmocka_unit_test(test_percentages_above_100),
