@@ -192,8 +192,10 @@ static void test_haproxy_runs_upstream_reuse_after_fin(void **state)
     assert_true(json_is_true(json_object_get(json_object_get(none, "expect"), "measured")));
     assert_non_null(strstr(json_string_value(json_object_get(none, "verdict")),
                            "race reproduced: 20/20 trials empty"));
-    assert_string_equal(json_string_value(json_object_get(cell_of(res, "announce-close"), "verdict")),
-                        "no failure in 20 trials");
+    /* (HAProxy resets its upstream connections at close: the verdict may list those RSTs) */
+    assert_non_null(strstr(
+        json_string_value(json_object_get(cell_of(res, "announce-close"), "verdict")),
+        "no failure in 20 trials"));
     json_decref(res);
 }
 
