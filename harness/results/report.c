@@ -72,6 +72,8 @@ enum report_status report_status(const struct suite_cell *sc)
         return REPORT_SKIPPED;
     if (json_object_get(sc->result, "error"))
         return REPORT_ERROR;
+    if (sc->passed && expect_measured(sc->result))
+        return REPORT_MEASURED;
     return sc->passed ? REPORT_PASSED : REPORT_FAILED;
 }
 
@@ -88,6 +90,8 @@ const char *report_status_word(enum report_status st)
         return "SKIP";
     case REPORT_UNSUPPORTED:
         return "UNSUPPORTED";
+    case REPORT_MEASURED:
+        return "MEASURED";
     }
     return "?";
 }
@@ -144,6 +148,13 @@ void report_print_indented(void *out, const char *line)
     fprintf(out, "  %s\n", line);
 }
 
+/* The kind a measured cell ran with ("nginx"). */
+static const char *measured_kind(const json_t *cell)
+{
+    const char *k = json_string_value(json_object_get(json_object_get(cell, "expect"), "kind"));
+    return k ? k : "?";
+}
+
 void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t total,
                      double elapsed_s)
 {
@@ -162,6 +173,9 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
+    else if (report_status(sc) == REPORT_MEASURED)
+        fprintf(out, "        measured with %s: %s\n", measured_kind(r),
+                json_string_value(json_object_get(r, "verdict")));
     fflush(out);
 }
 
@@ -338,6 +352,12 @@ static void table_notes(FILE *out, const struct suite_cell *sc)
                 json_string_value(json_object_get(r, key)));
         return;
     }
+    if (st == REPORT_MEASURED) {
+        fprintf(out, "\n%s × %s: measured with %s (no %s expectations in the scenario): %s\n",
+                sc->cell.s->name, sc->cell.m->name, measured_kind(r), measured_kind(r),
+                json_string_value(json_object_get(r, "verdict")));
+        return;
+    }
     if (st != REPORT_FAILED)
         return;
     fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
@@ -424,8 +444,8 @@ json_t *report_ordered(const json_t *cell)
     static const char *const first[] = {
         "scenario",   "mitigation",     "trials", "failures", "failure_rate", "failure_rate_ci",
         "outcomes",   "requests",       "rst",    "fin",      "failing_rst",  "proxy_flags",
-        "latency_ms", "throughput_rps", "sweep",  "expect",   "capture",      "error",
-        NULL,
+        "latency_ms", "throughput_rps", "sweep",  "expect",   "verdict",      "capture",
+        "error",      NULL,
     };
     json_t *o = json_object();
     if (!o)
@@ -541,24 +561,36 @@ void report_words(FILE *out, const struct scenario *s, const json_t *cell)
 void report_verdict(FILE *out, const struct scenario *s, const json_t *cell)
 {
     const char *mit = json_string_value(json_object_get(cell, "mitigation"));
+    const char *kind = json_string_value(json_object_get(json_object_get(cell, "expect"), "kind"));
+    if (expect_measured(cell)) {
+        fprintf(out,
+                "\nMeasured with %s (the scenario states no expectations for %s, and "
+                "racelab-proxy's do not apply): %s.\n",
+                kind, kind, json_string_value(json_object_get(cell, "verdict")));
+        return;
+    }
+    char forkind[80] = "";
+    if (kind)
+        snprintf(forkind, sizeof(forkind), " for %s", kind);
     const json_t *checks = json_object_get(json_object_get(cell, "expect"), "checks");
     size_t n = json_array_size(checks), failed = report_checks(cell, EXPECT_FAILED),
            skipped = report_checks(cell, EXPECT_SKIPPED);
     if (n == skipped) {
-        fprintf(out, "\nMitigation %s has no expectation this run could check.\n", mit);
+        fprintf(out, "\nMitigation %s has no expectation%s this run could check.\n", mit,
+                forkind);
         return;
     }
     if (failed == 0) {
-        fprintf(out, "\nThe %zu expectation%s of mitigation %s hold%s", n - skipped,
-                n - skipped == 1 ? "" : "s", mit, n - skipped == 1 ? "s" : "");
+        fprintf(out, "\nThe %zu expectation%s of mitigation %s%s hold%s", n - skipped,
+                n - skipped == 1 ? "" : "s", mit, forkind, n - skipped == 1 ? "s" : "");
         if (skipped)
             fprintf(out, " (%zu skipped: not observable in this run)", skipped);
         fprintf(out, ": the case reproduced as the scenario says.\n");
         return;
     }
     fprintf(out,
-            "\n%zu of the %zu expectations of mitigation %s failed: the case did not reproduce "
-            "as the scenario says.\n",
-            failed, n - skipped, mit);
+            "\n%zu of the %zu expectations of mitigation %s%s failed: the case did not "
+            "reproduce as the scenario says.\n",
+            failed, n - skipped, mit, forkind);
     report_each_check(cell, s->path, EXPECT_FAILED, report_print_indented, out);
 }

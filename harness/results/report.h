@@ -14,19 +14,21 @@
 /* What became of a cell: skipped (not run: --proxy-cmd and a mitigation without
  * proxy_cmd_args, or a --proxy kind that is not installed), unsupported (not run: the --proxy
  * kind cannot express its settings; like skipped, reported and not failing), error (it could
- * not complete: "error"), failed (an expectation failed), or passed. The table, the progress
- * line and junit.xml all say it from this. */
+ * not complete: "error"), measured (run with a --proxy kind the scenario states no
+ * expectations for: its verdict in words, not failing), failed (an expectation failed), or
+ * passed. The table, the progress line and junit.xml all say it from this. */
 enum report_status {
     REPORT_PASSED,
     REPORT_FAILED,
     REPORT_ERROR,
     REPORT_SKIPPED,
     REPORT_UNSUPPORTED,
+    REPORT_MEASURED,
 };
 
 enum report_status report_status(const struct suite_cell *sc);
 
-/* "PASS", "FAIL", "ERROR", "SKIP", "UNSUPPORTED" */
+/* "PASS", "FAIL", "ERROR", "SKIP", "UNSUPPORTED", "MEASURED" */
 const char *report_status_word(enum report_status st);
 
 /* How many checks of the cell object's "expect" are in state st. */

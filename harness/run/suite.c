@@ -163,6 +163,13 @@ static int launch(struct suite *su, struct suite_cell *sc)
     return 0;
 }
 
+/* The --proxy kind of the run, NULL for racelab-proxy or a --proxy-cmd: which of a cell's checks
+ * apply (expect.h). */
+static const char *run_kind(const struct suite *su)
+{
+    return su->env.kind ? kind_name(su->env.kind) : NULL;
+}
+
 static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *ndone)
 {
     char path[1100];
@@ -182,10 +189,7 @@ static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *
                      WEXITSTATUS(status));
         cell = run_error_cell(&sc->cell, msg);
     }
-    bool passed = false;
-    json_t *ex = expect_eval(sc->cell.checks, sc->cell.nchecks, cell, &passed);
-    if (ex)
-        json_object_set_new(cell, "expect", ex);
+    bool passed = expect_apply(cell, &sc->cell, run_kind(su));
     sc->result = report_ordered(cell);
     json_decref(cell);
     if (!sc->result)
@@ -277,10 +281,7 @@ int suite_run(struct suite *su)
                                                          : "not run: an earlier cell could not "
                                                            "start (use --keep-going to go on)");
         json_object_set_new(sc->result, "not_run", json_true());
-        bool p;
-        json_t *ex = expect_eval(sc->cell.checks, sc->cell.nchecks, sc->result, &p);
-        if (ex)
-            json_object_set_new(sc->result, "expect", ex);
+        expect_apply(sc->result, &sc->cell, run_kind(su));
         sc->passed = false;
     }
     su->wall_s = now_s() - t0;

@@ -1,6 +1,7 @@
 #include "expect.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,8 +420,180 @@ static json_t *one(const struct scenario_check *c, const json_t *cell, double tr
     return r;
 }
 
+static json_t *eval(const struct scenario_check *checks, size_t n, const char *kind,
+                    const json_t *cell, bool *passed);
+
+static bool is_racelab(const char *kind)
+{
+    return !kind || strcmp(kind, "racelab") == 0;
+}
+
+static bool for_kind(const struct scenario_check *c, const char *kind)
+{
+    return is_racelab(kind) ? is_racelab(c->proxy_kind)
+                            : c->proxy_kind && strcmp(c->proxy_kind, kind) == 0;
+}
+
 json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t *cell, bool *passed)
 {
+    return eval(checks, n, NULL, cell, passed);
+}
+
+/* Appends "SEP" then the formatted text to buf at *o. */
+static void add(char *buf, size_t len, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add(char *buf, size_t len, size_t *o, const char *fmt, ...)
+{
+    if (*o + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *o, len - *o, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *o = *o + (size_t)w < len ? *o + (size_t)w : len - 1;
+}
+
+static bool attributed(const json_t *cell, const char *dir)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(cell, "attributed"), i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), dir) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The RSTs of the cell, "RST D in N" (failing trials with one, attributed directions) or "RST D
+ * xN (hop total)", joined by ", " after sep; nothing when there are none. With failing false,
+ * only hop totals and trials_with_rst (no trial failed). */
+static void verdict_rsts(const json_t *cell, bool failing, char *buf, size_t len, size_t *o,
+                         const char *sep)
+{
+    const json_t *rst = json_object_get(cell, "rst");
+    const char *dir;
+    const json_t *v;
+    bool first = true;
+    json_object_foreach((json_t *)rst, dir, v)
+    {
+        long long n;
+        const char *what;
+        if (attributed(cell, dir)) {
+            n = json_integer_value(
+                json_object_get(json_object_get(cell, failing ? "failing_rst" : "trials_with_rst"),
+                                dir));
+            what = "in";
+        } else {
+            n = json_integer_value(v) -
+                json_integer_value(json_object_get(json_object_get(cell, "teardown_rst"), dir));
+            what = "x";
+        }
+        if (n <= 0)
+            continue;
+        add(buf, len, o, "%sRST %s %s%s%lld%s", first ? sep : ", ", dir, what,
+            what[0] == 'i' ? " " : "", n, what[0] == 'x' ? " (hop total)" : "");
+        first = false;
+    }
+}
+
+static bool in(const char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+void expect_verdict(const json_t *cell, const char *const *success, size_t nsuccess, char *buf,
+                    size_t len)
+{
+    static const char *const ok200[] = {"200"};
+    size_t o = 0;
+    buf[0] = '\0';
+    long long trials = json_integer_value(json_object_get(cell, "trials"));
+    long long failures = json_integer_value(json_object_get(cell, "failures"));
+    bool capture = json_is_string(json_object_get(cell, "capture"));
+    if (failures == 0) {
+        add(buf, len, &o, "no failure in %lld trials", trials);
+        if (capture)
+            verdict_rsts(cell, false, buf, len, &o, "; ");
+        return;
+    }
+    add(buf, len, &o, "race reproduced: %lld/%lld trials", failures, trials);
+    /* the failing outcomes: the outcomes the cell does not count as success */
+    if (!nsuccess) {
+        success = ok200;
+        nsuccess = 1;
+    }
+    const char *k;
+    const json_t *v;
+    bool first = true;
+    json_object_foreach((json_t *)json_object_get(cell, "outcomes"), k, v)
+    {
+        if (in(success, nsuccess, k) || json_integer_value(v) <= 0)
+            continue;
+        if (json_integer_value(v) == failures && first)
+            add(buf, len, &o, " %s", k);
+        else
+            add(buf, len, &o, " %s=%lld", k, json_integer_value(v));
+        first = false;
+    }
+    if (capture)
+        verdict_rsts(cell, true, buf, len, &o, ", ");
+    else
+        add(buf, len, &o, " (no capture)");
+}
+
+bool expect_measured(const json_t *cell)
+{
+    return json_is_true(json_object_get(json_object_get(cell, "expect"), "measured"));
+}
+
+bool expect_apply(json_t *cell, const struct scenario_cell *c, const char *kind)
+{
+    bool passed = false;
+    json_t *ex = expect_eval_cell(c, kind, cell, &passed);
+    if (!ex)
+        return false;
+    json_t *verdict = json_object_get(ex, "verdict");
+    if (verdict)
+        json_object_set(cell, "verdict", verdict);
+    json_object_set_new(cell, "expect", ex);
+    return passed;
+}
+
+json_t *expect_eval_cell(const struct scenario_cell *c, const char *kind, const json_t *cell,
+                         bool *passed)
+{
+    size_t n = c ? c->nchecks : 0;
+    struct scenario_check *sel = calloc(n + 1, sizeof(*sel));
+    size_t ns = 0;
+    if (!sel)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (for_kind(&c->checks[i], kind))
+            sel[ns++] = c->checks[i];
+    json_t *res = eval(sel, ns, kind, cell, passed);
+    free(sel);
+    if (!res || is_racelab(kind))
+        return res;
+    json_object_set_new(res, "kind", json_string(kind));
+    if (ns == 0 && json_is_integer(json_object_get(cell, "failures")) &&
+        !json_object_get(cell, "error")) {
+        char v[512];
+        expect_verdict(cell, c ? c->success : NULL, c ? c->nsuccess : 0, v, sizeof(v));
+        json_object_set_new(res, "measured", json_true());
+        json_object_set_new(res, "verdict", json_string(v));
+    }
+    return res;
+}
+
+static json_t *eval(const struct scenario_check *checks, size_t n, const char *kind,
+                    const json_t *cell, bool *passed)
+{
+    (void)kind;
     json_t *res = json_object(), *arr = json_array();
     bool failed = false;
     if (!res || !arr) {

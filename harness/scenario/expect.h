@@ -58,6 +58,33 @@ enum expect_state {
 json_t *expect_eval(const struct scenario_check *checks, size_t n, const json_t *cell,
                     bool *passed);
 
+/* expect_eval for scenario cell c run with proxy kind `kind` (--proxy KIND; NULL for
+ * racelab-proxy or a --proxy-cmd): of c's checks, the kind's (struct scenario_check's
+ * proxy_kind: NULL or "racelab" are racelab-proxy's). A foreign kind without checks of its own
+ * is measured, not checked: {"passed": true, "kind", "measured": true, "verdict"
+ * (expect_verdict), "checks": []} when the cell ran (its "failures" a count, no "error");
+ * otherwise as expect_eval with no checks (a cell in error fails). A foreign kind's result
+ * always has "kind". */
+json_t *expect_eval_cell(const struct scenario_cell *c, const char *kind, const json_t *cell,
+                         bool *passed);
+
+/* expect_eval_cell's result set as the cell object's "expect", and a measured cell's verdict
+ * as its "verdict". Returns whether the cell passed (a measured cell does: it does not fail a
+ * run); false when out of memory. */
+bool expect_apply(json_t *cell, const struct scenario_cell *c, const char *kind);
+
+/* What a cell measured, in one line: "race reproduced: 20/40 trials 502, RST upstream->proxy in
+ * 20" or "no failure in 40 trials" (then the RSTs, if any: "; RST upstream->proxy x40 (hop
+ * total)"). The failing outcomes (those not in success[0..nsuccess), "200" when nsuccess is 0);
+ * on each direction whose packets were attributed to trials the failing trials with an RST
+ * (failing_rst; trials_with_rst when none failed), on the others the hop total (rst less
+ * teardown_rst); "(no capture)" without one. */
+void expect_verdict(const json_t *cell, const char *const *success, size_t nsuccess, char *buf,
+                    size_t len);
+
+/* Whether the cell object's "expect" is a measured verdict (expect_eval_kind). */
+bool expect_measured(const json_t *cell);
+
 /* "passed", "failed", "skipped": the "state" of a check in results.json. */
 const char *expect_state_name(enum expect_state st);
 

@@ -133,6 +133,13 @@ static void native_free(struct scenario_native *native, size_t n)
     free(native);
 }
 
+static void kexpect_free(struct scenario_kind_expect *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(k[i].expect);
+    free(k);
+}
+
 static void layer_free(struct scenario_settings set[SCENARIO_NSEC], void *wire, void *args,
                        void *success, void *expect)
 {
@@ -152,8 +159,10 @@ void scenario_free(struct scenario *s)
         struct scenario_mit *m = &s->mit[i];
         layer_free(m->set, m->wire, (void *)m->args, (void *)m->success, m->expect);
         native_free(m->native, m->nnative);
+        kexpect_free(m->kexpect, m->nkexpect);
     }
     native_free(s->native, s->nnative);
+    kexpect_free(s->kexpect, s->nkexpect);
     layer_free(s->set, s->wire, (void *)s->args, (void *)s->success, s->expect);
     free(s->mit);
     free(s->seed);

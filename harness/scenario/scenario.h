@@ -75,6 +75,18 @@ struct scenario_check {
     const char *metric; /* results.json path ("rst.upstream->proxy") or the hop direction */
     struct scenario_bound min, max, eq;
     int line;
+    /* The proxy kind whose cells the check is for: NULL for `expect:` (racelab-proxy's), else
+     * the KIND of `expect_kind: {KIND: ...}` ("nginx", or "racelab"). */
+    const char *proxy_kind;
+};
+
+/* `expect_kind: {KIND: {...}}`: the checks of the cells run with --proxy KIND (KIND a folder of
+ * proxies/, or racelab). */
+struct scenario_kind_expect {
+    const char *kind;
+    struct scenario_check *expect; /* each with proxy_kind = kind */
+    size_t nexpect;
+    int line;
 };
 
 /* Native settings of one proxy kind (`native: {nginx: [LINE, ...]}`): lines its adapter places
@@ -105,6 +117,8 @@ struct scenario_mit {
     size_t nsuccess; /* 0 = the scenario's */
     struct scenario_check *expect;
     size_t nexpect;
+    struct scenario_kind_expect *kexpect; /* `expect_kind:` */
+    size_t nkexpect;
 };
 
 struct scenario {
@@ -128,6 +142,8 @@ struct scenario {
     size_t nnative;
     struct scenario_check *expect; /* checks that apply to every mitigation */
     size_t nexpect;
+    struct scenario_kind_expect *kexpect; /* `expect_kind:` for every mitigation */
+    size_t nkexpect;
     const char **fix;
     size_t nfix;
     int sweep; /* 1 / 0, or -1: report a sweep when the downstream sweeps gaps */
@@ -157,8 +173,12 @@ struct scenario_cell {
     size_t nwire;
     const char **args; /* proxy_cmd_args: the scenario's, then the mitigation's */
     size_t nargs;
-    struct scenario_check
-        *checks; /* the scenario's, replaced metric by metric by the mitigation's */
+    /* The checks of every kind: racelab-proxy's (proxy_kind NULL or "racelab": the scenario's
+     * `expect:` and `expect_kind.racelab`, then the mitigation's, each layer replacing the
+     * checks of the same metric), then for each kind K the cell names, K's (the scenario's
+     * `expect_kind.K`, replaced metric by metric by the mitigation's). expect_eval_kind picks
+     * the run's. */
+    struct scenario_check *checks;
     size_t nchecks;
     bool sweep;
     bool proxy_overridden; /* the mitigation changes proxy settings */
@@ -201,6 +221,14 @@ const struct scenario_prog *scenario_cell_prog(const struct scenario_cell *c, co
  * returns -1). */
 int scenario_cell_native(const struct scenario_cell *c, const char *kind, const char ***out,
                          size_t *n);
+
+/* Whether the cell has checks for proxy kind `kind` (NULL or "racelab": racelab-proxy's). */
+bool scenario_cell_has_kind(const struct scenario_cell *c, const char *kind);
+
+/* Whether name is a proxy kind expect_kind may name: racelab, or a folder of proxies/ (of the
+ * current folder when it has one, else of the source tree). On false, known lists the kinds
+ * ("racelab, apache, envoy, haproxy, nginx"). */
+bool scenario_kind_known(const char *name, char *known, size_t knownlen);
 
 /* Whether outcome ("200", "reset", ...) counts as success in the cell. */
 bool scenario_cell_success(const struct scenario_cell *c, const char *outcome);

@@ -46,6 +46,84 @@ static bool checks_same(const struct scenario_check *a, const struct scenario_ch
     return a->kind == b->kind && strcmp(a->metric, b->metric) == 0;
 }
 
+static bool is_racelab(const char *kind)
+{
+    return !kind || strcmp(kind, "racelab") == 0;
+}
+
+static const struct scenario_kind_expect *kind_layer(const struct scenario_kind_expect *k,
+                                                     size_t n, const char *kind)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].kind, kind) == 0)
+            return &k[i];
+    return NULL;
+}
+
+/* Appends the layers' checks to c->checks, a later layer's check replacing an earlier one's
+ * of the same metric. */
+static void add_layers(struct scenario_cell *c, const struct scenario_check *const *layer,
+                       const size_t *nlayer, size_t nl)
+{
+    for (size_t l = 0; l < nl; l++)
+        for (size_t i = 0; i < nlayer[l]; i++) {
+            bool replaced = false;
+            for (size_t l2 = l + 1; l2 < nl && !replaced; l2++)
+                for (size_t j = 0; j < nlayer[l2]; j++)
+                    if (checks_same(&layer[l][i], &layer[l2][j]))
+                        replaced = true;
+            if (!replaced)
+                c->checks[c->nchecks++] = layer[l][i];
+        }
+}
+
+/* racelab-proxy's checks: `expect:`, `expect_kind.racelab`, of the scenario then of the
+ * mitigation; then each other kind's: `expect_kind.K` of the scenario, then the mitigation's. */
+static int build_checks(struct scenario_cell *c, const struct scenario *s,
+                        const struct scenario_mit *m)
+{
+    size_t cap = s->nexpect + m->nexpect + 1;
+    for (size_t i = 0; i < s->nkexpect; i++)
+        cap += s->kexpect[i].nexpect;
+    for (size_t i = 0; i < m->nkexpect; i++)
+        cap += m->kexpect[i].nexpect;
+    c->checks = calloc(cap, sizeof(*c->checks));
+    if (!c->checks)
+        return -1;
+    const struct scenario_kind_expect *sr = kind_layer(s->kexpect, s->nkexpect, "racelab"),
+                                      *mr = kind_layer(m->kexpect, m->nkexpect, "racelab");
+    const struct scenario_check *layer[4] = {s->expect, sr ? sr->expect : NULL, m->expect,
+                                             mr ? mr->expect : NULL};
+    size_t nlayer[4] = {s->nexpect, sr ? sr->nexpect : 0, m->nexpect, mr ? mr->nexpect : 0};
+    add_layers(c, layer, nlayer, 4);
+    /* every foreign kind the scenario or the mitigation names, once */
+    for (size_t pass = 0; pass < 2; pass++) {
+        const struct scenario_kind_expect *ks = pass ? m->kexpect : s->kexpect;
+        size_t nks = pass ? m->nkexpect : s->nkexpect;
+        for (size_t i = 0; i < nks; i++) {
+            const char *kind = ks[i].kind;
+            if (is_racelab(kind) || (pass && kind_layer(s->kexpect, s->nkexpect, kind)))
+                continue;
+            const struct scenario_kind_expect *a = kind_layer(s->kexpect, s->nkexpect, kind),
+                                              *b = kind_layer(m->kexpect, m->nkexpect, kind);
+            const struct scenario_check *kl[2] = {a ? a->expect : NULL, b ? b->expect : NULL};
+            size_t nkl[2] = {a ? a->nexpect : 0, b ? b->nexpect : 0};
+            add_layers(c, kl, nkl, 2);
+        }
+    }
+    return 0;
+}
+
+bool scenario_cell_has_kind(const struct scenario_cell *c, const char *kind)
+{
+    for (size_t i = 0; i < c->nchecks; i++) {
+        const char *k = c->checks[i].proxy_kind;
+        if (is_racelab(kind) ? is_racelab(k) : k && strcmp(k, kind) == 0)
+            return true;
+    }
+    return false;
+}
+
 int scenario_cell_build(const struct scenario *s, const struct scenario_mit *m,
                         long trials_override, struct scenario_cell *c, char *err, size_t errlen)
 {
@@ -91,19 +169,8 @@ int scenario_cell_build(const struct scenario *s, const struct scenario_mit *m,
     for (size_t i = 0; i < m->nargs; i++)
         c->args[s->nargs + i] = m->args[i];
 
-    c->checks = calloc(s->nexpect + m->nexpect + 1, sizeof(*c->checks));
-    if (!c->checks)
+    if (build_checks(c, s, m) != 0)
         goto oom;
-    for (size_t i = 0; i < s->nexpect; i++) {
-        bool replaced = false;
-        for (size_t j = 0; j < m->nexpect; j++)
-            if (checks_same(&s->expect[i], &m->expect[j]))
-                replaced = true;
-        if (!replaced)
-            c->checks[c->nchecks++] = s->expect[i];
-    }
-    for (size_t j = 0; j < m->nexpect; j++)
-        c->checks[c->nchecks++] = m->expect[j];
 
     const struct scenario_prog *dn = scenario_cell_prog(c, "downstream");
     c->sweep = s->sweep >= 0 ? s->sweep == 1 : (dn && scenario_prog_get(dn, "gap-sweep") != NULL);

@@ -4,9 +4,11 @@
 #include "scenario_internal.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "expect.h"
 #include "programs.h"
@@ -308,7 +310,7 @@ static int parse_bound(struct scenario_loader *L, const struct yml_node *n, cons
 }
 
 static int parse_expect(struct scenario_loader *L, const struct yml_node *n, const char *key,
-                        struct scenario_check **out, size_t *nout)
+                        const char *proxy_kind, struct scenario_check **out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -342,6 +344,7 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
                 c->kind = SCENARIO_CHECK_RST_ON_FAILING;
                 c->metric = hops[j];
                 c->line = k->line;
+                c->proxy_kind = proxy_kind;
             }
             free(hops);
             continue;
@@ -355,6 +358,7 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
         c->kind = SCENARIO_CHECK_CMP;
         c->metric = k->str;
         c->line = k->line;
+        c->proxy_kind = proxy_kind;
         if (v->kind == YML_SCALAR) {
             if (parse_bound(L, v, kk, countable, rate, bounded, &c->eq) != 0)
                 return -1;
@@ -385,10 +389,94 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
     return 0;
 }
 
+/* proxies/ of the current folder, else of the source tree (where --proxy KIND looks). */
+static const char *proxies_dir(void)
+{
+    struct stat st;
+    if (stat("proxies", &st) == 0 && S_ISDIR(st.st_mode))
+        return "proxies";
+    return RACELAB_SOURCE_DIR "/proxies";
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool scenario_kind_known(const char *name, char *known, size_t knownlen)
+{
+    if (known && knownlen)
+        snprintf(known, knownlen, "racelab");
+    if (strcmp(name, "racelab") == 0)
+        return true;
+    const char *dir = proxies_dir();
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    char *names[64];
+    size_t n = 0;
+    bool found = false;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[4096];
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/adapter.yaml", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (strcmp(e->d_name, name) == 0)
+            found = true;
+        if (n < sizeof(names) / sizeof(names[0]) && (names[n] = strdup(e->d_name)))
+            n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(names[0]), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (known && knownlen) {
+            cat(known, knownlen, ", ");
+            cat(known, knownlen, names[i]);
+        }
+        free(names[i]);
+    }
+    return found;
+}
+
+/* `expect_kind:`: a map of proxy kind to its checks (the shape of `expect:`). */
+static int parse_expect_kind(struct scenario_loader *L, const struct yml_node *n, const char *key,
+                             struct scenario_kind_expect **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (yml_is_null(n))
+        return 0;
+    if (n->kind != YML_MAP)
+        return yml_bad(&L->r, n, key,
+                       "expected a map of proxy kind to its checks ({nginx: {failures: 0}})");
+    *out = calloc(n->n ? n->n : 1, sizeof(**out));
+    if (!*out)
+        return yml_oom(&L->r);
+    for (size_t i = 0; i < n->n; i++) {
+        const struct yml_node *k = n->keys[i];
+        char kk[300], known[512];
+        snprintf(kk, sizeof(kk), "%s.%s", key, k->str);
+        if (!scenario_kind_known(k->str, known, sizeof(known)))
+            return yml_bad(&L->r, k, kk, "'%s' is not a proxy kind (known: %s: proxies/KIND/)",
+                           k->str, known);
+        struct scenario_kind_expect *x = &(*out)[(*nout)++];
+        x->kind = k->str;
+        x->line = k->line;
+        if (parse_expect(L, n->items[i], kk, x->kind, &x->expect, &x->nexpect) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The keys of a mitigation: about, the settings sections, then these. */
 static const char *const mit_about[] = {"about", NULL};
-static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "native", "trials",
-                                       "timeout", "success",        "expect", NULL};
+static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "native",      "trials",
+                                       "timeout", "success",        "expect",      "expect_kind",
+                                       NULL};
 static const char *const *const mit_keys[] = {mit_about, scenario_sec_names, mit_tail, NULL};
 
 static int parse_common_sections(struct scenario_loader *L, const struct yml_node *m,
@@ -449,7 +537,10 @@ static int parse_mit(struct scenario_loader *L, const struct yml_node *k, const 
         parse_success(L, n, kk, &m->success, &m->nsuccess) != 0)
         return -1;
     if ((n = yml_get_at(v, where, "expect", kk, sizeof(kk))) &&
-        parse_expect(L, n, kk, &m->expect, &m->nexpect) != 0)
+        parse_expect(L, n, kk, NULL, &m->expect, &m->nexpect) != 0)
+        return -1;
+    if ((n = yml_get_at(v, where, "expect_kind", kk, sizeof(kk))) &&
+        parse_expect_kind(L, n, kk, &m->kexpect, &m->nkexpect) != 0)
         return -1;
     return 0;
 }
@@ -474,8 +565,9 @@ static int read_topology(struct scenario_loader *L, const struct yml_node *n)
 /* The top-level keys of a scenario: these, the settings sections, then these. */
 static const char *const top_head[] = {"name",   "intent",  "seed",    "topology",
                                        "trials", "timeout", "success", NULL};
-static const char *const top_tail[] = {"wire", "proxy_cmd_args", "native",      "expect",
-                                       "fix",  "sweep",          "mitigations", NULL};
+static const char *const top_tail[] = {"wire",        "proxy_cmd_args", "native", "expect",
+                                       "expect_kind", "fix",            "sweep",  "mitigations",
+                                       NULL};
 static const char *const *const top_keys[] = {top_head, scenario_sec_names, top_tail, NULL};
 /* The keys a scenario cannot do without. */
 static const char *const top_required[] = {"name", "intent", "topology", "mitigations", NULL};
@@ -547,7 +639,11 @@ int scenario_read(struct scenario_loader *L, const struct yml_node *root)
         return -1;
     if ((n = yml_get(root, "native")) && parse_native(L, n, "native", &s->native, &s->nnative) != 0)
         return -1;
-    if ((n = yml_get(root, "expect")) && parse_expect(L, n, "expect", &s->expect, &s->nexpect) != 0)
+    if ((n = yml_get(root, "expect")) &&
+        parse_expect(L, n, "expect", NULL, &s->expect, &s->nexpect) != 0)
+        return -1;
+    if ((n = yml_get(root, "expect_kind")) &&
+        parse_expect_kind(L, n, "expect_kind", &s->kexpect, &s->nkexpect) != 0)
         return -1;
     s->sweep = -1;
     if ((n = yml_get(root, "sweep"))) {

@@ -113,9 +113,10 @@ static void write_bound(FILE *out, const char *name, const struct scenario_bound
     *first = false;
 }
 
-static void write_expect(FILE *out, const char *ind, const struct scenario_check *c, size_t n)
+static void write_expect_as(FILE *out, const char *ind, const char *key,
+                            const struct scenario_check *c, size_t n)
 {
-    fprintf(out, "%sexpect:%s\n", ind, n ? "" : " {}");
+    fprintf(out, "%s%s:%s\n", ind, key, n ? "" : " {}");
     bool rst_done = false;
     for (size_t i = 0; i < n; i++) {
         if (c[i].kind == SCENARIO_CHECK_RST_ON_FAILING) {
@@ -143,6 +144,23 @@ static void write_expect(FILE *out, const char *ind, const struct scenario_check
     }
 }
 
+static void write_expect(FILE *out, const char *ind, const struct scenario_check *c, size_t n)
+{
+    write_expect_as(out, ind, "expect", c, n);
+}
+
+static void write_expect_kind(FILE *out, const char *ind, const struct scenario_kind_expect *k,
+                              size_t n)
+{
+    if (!n)
+        return;
+    char ind2[64];
+    snprintf(ind2, sizeof(ind2), "%s  ", ind);
+    fprintf(out, "%sexpect_kind:\n", ind);
+    for (size_t i = 0; i < n; i++)
+        write_expect_as(out, ind2, k[i].kind, k[i].expect, k[i].nexpect);
+}
+
 void scenario_write(FILE *out, const struct scenario *s)
 {
     fputs("name: ", out);
@@ -165,6 +183,7 @@ void scenario_write(FILE *out, const struct scenario *s)
     fputc('\n', out);
     write_native(out, "", s->native, s->nnative);
     write_expect(out, "", s->expect, s->nexpect);
+    write_expect_kind(out, "", s->kexpect, s->nkexpect);
     fputs("fix: ", out);
     write_list(out, s->fix, s->nfix);
     fputs("\nmitigations:\n", out);
@@ -195,5 +214,6 @@ void scenario_write(FILE *out, const struct scenario *s)
             fputc('\n', out);
         }
         write_expect(out, "    ", m->expect, m->nexpect);
+        write_expect_kind(out, "    ", m->kexpect, m->nkexpect);
     }
 }
