@@ -11,8 +11,19 @@
  * port of every upstream attempt, i.e. the connections of the next hop (in a chain, proxy1's
  * upstream ports are proxy2's dports). A flow is used by the requests that name it; a packet on
  * a flow used by several trials belongs to the use whose time window contains it, or else the
- * last one that started before it. Without access logs (--proxy-cmd) only the first hop is
- * attributed.
+ * last one that started before it.
+ *
+ * Without access logs (a foreign --proxy KIND, --proxy-cmd) the last hop, proxy↔upstream, is
+ * attributed through the upstream's log instead: racelab-downstream tags every request
+ * (X-Racelab-Trial: T.C.R), the proxy forwards the header, and racelab-upstream logs it as
+ * `tag` on its request event next to rport, the proxy's local port of that connection: trial T
+ * used that connection within request T.C.R's window (the client's record of it). A request
+ * the upstream never read (written onto a connection it had closed: its kernel answers with an
+ * RST) leaves no event; a proxy->upstream data packet that no tagged use covers is taken as a
+ * use by the trial whose request was in flight then, when exactly one was. Packets are then
+ * given to uses as above. With no tag in the upstream's log (--no-tag, another client) only
+ * the first hop is attributed; in a chain of two foreign proxies the middle hop stays
+ * unattributed (no racelab program on either side of it).
  *
  * Teardown: once the downstream has finished every trial, the cell delivers what the wire
  * still holds and then stops its programs (run/cell.c). An RST after the first stop signal
