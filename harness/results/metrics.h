@@ -77,11 +77,16 @@ long metrics_slowest_trial(const json_t *records, double *ms);
  * connections from the records (hop 0, drawn whole: a client's connection is its trial's
  * alone), and through each proxy's access log (front first) the next hop's connections its
  * requests used (hop p + 1, within each request's time at that proxy; in a chain proxy1's
- * upstream ports are proxy2's dports). *first_us, *last_us: the trial's first request start
- * and last outcome. Returns a malloc'd array of *n selections; NULL with *n = 0 when the trial
- * has no record (or out of memory). */
+ * upstream ports are proxy2's dports). Without access logs for it (a foreign proxy:
+ * nproxies <= upstream_hop - 1), the upstream hop (upstream_hop, 0 for none) through the
+ * upstream's log: the rport of each request event tagged with one of the trial's requests,
+ * within that request's time at the client (metrics.h); a connection other trials' tags name
+ * too is clipped. A request the upstream never read names no connection here. *first_us,
+ * *last_us: the trial's first request start and last outcome. Returns a malloc'd array of *n
+ * selections; NULL with *n = 0 when the trial has no record (or out of memory). */
 struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
-                                             size_t nproxies, long trial, size_t *n,
+                                             size_t nproxies, const json_t *upstream_log,
+                                             size_t upstream_hop, long trial, size_t *n,
                                              uint64_t *first_us, uint64_t *last_us);
 
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */

@@ -544,7 +544,7 @@ static void test_trial_flows(void **state)
 
     size_t n = 0;
     uint64_t first = 0, last = 0;
-    struct explain_flow_sel *v = metrics_trial_flows(records, acc1, 1, 0, &n, &first, &last);
+    struct explain_flow_sel *v = metrics_trial_flows(records, acc1, 1, NULL, 0, 0, &n, &first, &last);
     assert_non_null(v);
     assert_int_equal(n, 3);
     assert_int_equal(first, 1000);
@@ -558,24 +558,24 @@ static void test_trial_flows(void **state)
     assert_false(find_sel(v, n, 1, 50000, 1210)->whole);
     free(v);
 
-    v = metrics_trial_flows(records, acc1, 1, 1, &n, &first, &last);
+    v = metrics_trial_flows(records, acc1, 1, NULL, 0, 1, &n, &first, &last);
     assert_int_equal(n, 3);
     assert_true(find_sel(v, n, 0, 40001, 1050)->whole);
     assert_true(find_sel(v, n, 1, 50001, 1060)->whole); /* only trial 1's */
     assert_false(find_sel(v, n, 1, 50000, 1310)->whole);
     free(v);
 
-    v = metrics_trial_flows(records, acc1, 1, 2, &n, &first, &last);
+    v = metrics_trial_flows(records, acc1, 1, NULL, 0, 2, &n, &first, &last);
     assert_int_equal(n, 2);
     assert_true(find_sel(v, n, 1, 50002, 2010)->whole);
     free(v);
 
     /* without access logs: the client connections only */
-    v = metrics_trial_flows(records, NULL, 0, 3, &n, &first, &last);
+    v = metrics_trial_flows(records, NULL, 0, NULL, 0, 3, &n, &first, &last);
     assert_int_equal(n, 1);
     assert_int_equal(find_sel(v, n, 0, 40000, 5000)->to_us, 5100);
     free(v);
-    assert_null(metrics_trial_flows(records, acc1, 1, 9, &n, &first, &last));
+    assert_null(metrics_trial_flows(records, acc1, 1, NULL, 0, 9, &n, &first, &last));
     assert_int_equal(n, 0);
     json_decref(records);
     json_decref(access);
@@ -591,7 +591,7 @@ static void test_trial_flows(void **state)
     json_array_append_new(a2, acc(50000, 1020, 1880, 413, "-", 60000, 0));
     json_array_append_new(a2, acc(50000, 3020, 3880, 200, "-", 60001, 0));
     const json_t *acc2[2] = {a1, a2};
-    v = metrics_trial_flows(records, acc2, 2, 0, &n, &first, &last);
+    v = metrics_trial_flows(records, acc2, 2, NULL, 0, 0, &n, &first, &last);
     assert_int_equal(n, 3);
     assert_false(find_sel(v, n, 1, 50000, 1010)->whole);
     assert_true(find_sel(v, n, 2, 60000, 1020)->whole);
