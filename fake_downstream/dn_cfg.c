@@ -176,6 +176,13 @@ const struct opt_spec dn_opts[] = {
      .metavar = "\"Name: value\"",
      .help = "extra request header (repeatable)",
      .parse = parse_header},
+    {.name = "no-tag",
+     .type = OPT_FLAG,
+     .off = F(no_tag),
+     .flag_value = true,
+     .help = "do not send the header " DN_TAG_HEADER ": TRIAL.CONN.REQ (sent last in every "
+             "request head by default, so that the upstream's log names the trial of each of a "
+             "proxy's upstream connections)"},
     {.name = "body-size",
      .type = OPT_SIZE,
      .off = F(body_size),

@@ -14,6 +14,11 @@
 
 #define DN_MAX_HEADERS 32
 
+/* The header that names each request's trial, connection and request ("T.C.R"), last in the
+ * head: a proxy forwards it, so the upstream's log can tell which trial used which of the
+ * proxy's upstream connections (racelab-upstream logs it as `tag`). --no-tag leaves it out. */
+#define DN_TAG_HEADER "X-Racelab-Trial"
+
 enum dn_on_write_error {
     DN_WERR_GIVE_UP, /* record `reset` without reading, as many clients and proxies do */
     DN_WERR_READ,    /* read whatever response is already queued (Linux keeps it after RST) */
@@ -47,6 +52,7 @@ struct dn_cfg {
     const char *path;
     const char *headers[DN_MAX_HEADERS];
     size_t nheaders;
+    bool no_tag; /* --no-tag: no DN_TAG_HEADER */
     long body_size;
     bool chunked;
     bool split_head;

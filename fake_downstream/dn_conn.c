@@ -71,6 +71,8 @@ struct dn_conn {
     bool reconnected; /* a new connection because the previous request failed */
     bool last_failed; /* the previous request failed (--on-failure reconnect goes on) */
     struct wpos wp;
+    char tag[96]; /* DN_TAG_HEADER's line and the blank line that ends the head */
+    size_t tag_len;
     uint64_t sent, received, body_sent;
     unsigned long writes; /* write calls that took bytes of this request */
     int write_err;        /* a write error passed over with --on-write-error read */
@@ -238,6 +240,12 @@ static void reset_request(struct dn_conn *c)
 {
     c->wp = (struct wpos){.part = W_HEAD, .body_left = (uint64_t)c->cfg->body_size};
     c->reconnected = false;
+    c->tag_len = 0;
+    if (!c->cfg->no_tag) { /* the head's shared part ends without its blank line (dn_run.c) */
+        int k = snprintf(c->tag, sizeof(c->tag), DN_TAG_HEADER ": %ld.%ld.%ld\r\n\r\n",
+                         c->t->index, c->index, c->req);
+        c->tag_len = (size_t)k; /* three longs fit in 96 bytes */
+    }
     c->sent = c->received = c->body_sent = 0;
     c->writes = 0;
     c->write_err = 0;
@@ -277,7 +285,7 @@ static uint64_t part_left(const struct dn_conn *c, const struct wpos *p)
     char tmp[24];
     switch (p->part) {
     case W_HEAD:
-        return c->run->head_len - p->off;
+        return c->run->head_base + c->tag_len - p->off;
     case W_PRE:
         return chunk_line(tmp, p->unit_left) - p->off;
     case W_DATA:
@@ -378,8 +386,13 @@ static void build_batch(const struct dn_conn *c, struct wbatch *b)
         const char *ptr = NULL;
         size_t n = (size_t)part_left(c, &p);
         switch (p.part) {
-        case W_HEAD:
-            ptr = c->run->head + p.off;
+        case W_HEAD: /* the shared head, then this request's tag: two iovecs of one write */
+            if (p.off < c->run->head_base) {
+                ptr = c->run->head + p.off;
+                n = c->run->head_base - p.off;
+            } else {
+                ptr = c->tag + (p.off - c->run->head_base);
+            }
             break;
         case W_PRE:
             if (b->line_used)

@@ -58,6 +58,7 @@ int dn_run_init(struct dn_run *r, struct event_base *base, const struct dn_cfg *
     }
     r->head = h;
     r->head_len = hl;
+    r->head_base = cfg->no_tag ? hl : hl - 2; /* without the blank line: the tag's line goes there */
     return 0;
 }
 

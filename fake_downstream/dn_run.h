@@ -32,9 +32,12 @@ struct dn_run {
     struct event_base *base;
     const struct dn_cfg *cfg;
     int rec_fd;
-    /* the request head, the same for every request */
+    /* the request head, the same for every request: head_len bytes, the first head_base of
+     * which are sent as they are; with the tag, each request's DN_TAG_HEADER line and the blank
+     * line that ends the head follow them (dn_conn.c), else head_base == head_len */
     char *head;
     size_t head_len;
+    size_t head_base;
     long next_trial;
     long running;
     long completed;

@@ -17,6 +17,9 @@
 #define PEEK_MAX  65536
 #define FILL_MAX  (256 * 1024) /* response bytes generated ahead of the socket */
 #define CHUNK_MAX 16384        /* payload per chunk with --framing chunked */
+/* racelab-downstream's tag of each request (TRIAL.CONN.REQ), logged as `tag` on `request`: with
+ * rport, the proxy's local port of this connection, it names the trial that used it */
+#define TAG_HEADER "X-Racelab-Trial"
 
 enum conn_state {
     CS_HEAD,     /* waiting for or reading a request head */
@@ -48,6 +51,7 @@ struct up_conn {
     unsigned long req;
     char method[32];
     char path[256];
+    char tag[64]; /* the request's TAG_HEADER, "" when it had none */
     bool req_close;
     bool head_request;
     struct h1_body body;
@@ -209,6 +213,8 @@ static void log_request(struct up_conn *c)
     jl_uint(&j, "req", c->req);
     jl_str(&j, "method", c->method);
     jl_str(&j, "path", c->path);
+    if (c->tag[0])
+        jl_str(&j, "tag", c->tag);
     jl_uint(&j, "body", c->body.payload);
     jl_bool(&j, "early", c->early);
     jl_uint(&j, "first_us", c->first_us);
@@ -456,6 +462,11 @@ static void read_head(struct up_conn *c)
     c->head_us = clk_real_us();
     copy_str(c->method, sizeof(c->method), m.method, m.method_len);
     copy_str(c->path, sizeof(c->path), m.target, m.target_len);
+    const struct h1_header *tag = h1_find(&m, TAG_HEADER);
+    if (tag)
+        copy_str(c->tag, sizeof(c->tag), tag->value, tag->value_len);
+    else
+        c->tag[0] = '\0';
     c->req_close = !h1_keep_alive(&m);
     c->head_request = h1_method_is(&m, "HEAD");
     h1_body_init_request(&c->body, &m);

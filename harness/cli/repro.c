@@ -94,14 +94,28 @@ static void draw_trial(const struct scenario *s, const json_t *cell, const char 
         snprintf(path, sizeof(path), "%s/%s.access.jsonl", dir, names[p + 1]);
         access[p] = run_read_jsonl(path, err, sizeof(err));
     }
-    size_t nsel = 0;
+    /* Without one (a foreign proxy, --proxy-cmd), the upstream hop through the upstream log's
+     * tags of the trial's requests. */
+    json_t *up = NULL;
+    if (!logs && nnodes > 2) {
+        snprintf(path, sizeof(path), "%s/upstream.log", dir);
+        up = run_read_jsonl(path, err, sizeof(err));
+    }
+    size_t nsel = 0, uhop = nnodes > 2 ? nnodes - 2 : 0;
     uint64_t from = 0, to = 0;
-    struct explain_flow_sel *sel =
-        metrics_trial_flows(records, (const json_t *const *)access, np, trial, &nsel, &from, &to);
-    /* Without an access log (--proxy-cmd) the hops behind the proxy cannot be told apart by
-     * trial: every flow of theirs during the trial is drawn, pooled ones clipped to it. */
+    struct explain_flow_sel *sel = metrics_trial_flows(
+        records, (const json_t *const *)access, np, up, uhop, trial, &nsel, &from, &to);
+    bool tagged = false;
+    for (size_t k = 0; k < nsel; k++)
+        tagged = tagged || (uhop > np && sel[k].hop == uhop);
+    json_decref(up);
+    /* A hop behind the proxy that neither joins to a trial (a chain's middle hop under foreign
+     * proxies, every hop without tags) is drawn whole: every flow of it during the trial,
+     * pooled ones clipped to it. */
     size_t cap = nsel; /* metrics_trial_flows allocates exactly nsel */
     for (size_t h = np + 1; sel && h + 1 < nnodes; h++) {
+        if (tagged && h == uhop)
+            continue;
         struct explain_flow_sel *v = grow_array(sel, &cap, nsel + 1, sizeof(*v));
         if (!v)
             break;

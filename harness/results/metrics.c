@@ -14,6 +14,7 @@
 
 struct req {
     long trial;
+    long conn, reqno; /* the record's conn and req: with trial, the request's tag T.C.R */
     int lport;
     uint64_t start, end;
     const char *outcome;
@@ -183,7 +184,7 @@ struct build {
     uint64_t first_us, last_us; /* the first request's start, the last outcome */
     struct trial *tr;           /* ntrials */
     struct uses uses[3];        /* per hop */
-    size_t nattributed_hops;
+    bool hop_attr[3];           /* the hop's connections are attributed to trials */
     char dirs[MAX_DIRS][80]; /* "A->B", two per hop */
     size_t ndirs;
 };
@@ -212,6 +213,8 @@ static int add_requests(struct build *b)
             continue;
         struct req *q = &b->reqs[b->nreqs++];
         q->trial = (long)json_integer_value(tj);
+        q->conn = (long)jint(r, "conn");
+        q->reqno = (long)jint(r, "req");
         q->lport = (int)jint(r, "lport");
         q->start = jint(r, "start_us");
         q->end = jint(r, "end_us");
@@ -298,6 +301,113 @@ static void add_trials(struct build *b)
     json_object_set_new(b->out, "failure_rate_ci", interval_json(failures, b->ntrials));
 }
 
+static int req_key_cmp(const void *a, const void *b)
+{
+    const struct req *x = *(const struct req *const *)a, *y = *(const struct req *const *)b;
+    if (x->trial != y->trial)
+        return x->trial < y->trial ? -1 : 1;
+    if (x->conn != y->conn)
+        return x->conn < y->conn ? -1 : 1;
+    return x->reqno < y->reqno ? -1 : x->reqno > y->reqno;
+}
+
+/* Whether a use of port covers t. */
+static bool uses_cover(const struct uses *u, size_t from, size_t to, int port, uint64_t t)
+{
+    for (size_t i = from; i < to; i++)
+        if (u->v[i].port == port && u->v[i].start <= t && t <= u->v[i].end)
+            return true;
+    return false;
+}
+
+/* Without an access log (a foreign proxy, --proxy-cmd): the last hop's connections through the
+ * upstream's log. racelab-downstream tags every request (X-Racelab-Trial: T.C.R) and the
+ * upstream logs the tag on its request event with rport, the proxy's local port of that
+ * connection: trial T used that connection during request T.C.R, whose window is the client's
+ * record of it (the proxy served it within that time). A request the upstream never read (the
+ * proxy wrote it onto a connection the upstream had closed, and its kernel answered with an
+ * RST) has no event: a proxy->upstream data packet that no tagged use covers is a use of the
+ * trial whose request was in flight at that moment, when exactly one was. In a chain the
+ * middle hop stays unattributed (neither side of it is racelab's). */
+static int add_tag_uses(struct build *b)
+{
+    const struct metrics_input *in = b->in;
+    if (!in->upstream_log || in->nproxies < 1 || in->nhops != in->nproxies + 1 || in->nhops > 3)
+        return 0;
+    size_t L = in->nhops - 1;
+    struct uses *u = &b->uses[L];
+    const struct req **idx = calloc(b->nreqs ? b->nreqs : 1, sizeof(*idx));
+    if (!idx)
+        return -1;
+    for (size_t i = 0; i < b->nreqs; i++)
+        idx[i] = &b->reqs[i];
+    if (b->nreqs > 1)
+        qsort(idx, b->nreqs, sizeof(*idx), req_key_cmp);
+    size_t i, tagged = 0;
+    const json_t *e;
+    json_array_foreach(in->upstream_log, i, e)
+    {
+        const char *ev = jstr(e, "event"), *tag = jstr(e, "tag");
+        long t, k, q;
+        int port = (int)jint(e, "rport");
+        if (!ev || strcmp(ev, "request") != 0 || !tag || !port ||
+            sscanf(tag, "%ld.%ld.%ld", &t, &k, &q) != 3 || t < 0 || t >= b->ntrials)
+            continue;
+        struct req key = {.trial = t, .conn = k, .reqno = q};
+        const struct req *kp = &key;
+        const struct req **hit = bsearch(&kp, idx, b->nreqs, sizeof(*idx), req_key_cmp);
+        uint64_t s = jint(e, "first_us"), end = jint(e, "ts_us");
+        if (hit && (*hit)->start) { /* the client's window holds the proxy's */
+            s = (*hit)->start;
+            end = (*hit)->end > s ? (*hit)->end : s;
+        }
+        if (!s)
+            continue;
+        if (uses_add(u, port, s, end > s ? end : s, t) != 0) {
+            free(idx);
+            return -1;
+        }
+        tagged++;
+    }
+    free(idx);
+    if (!tagged) /* no tag reached the upstream (--no-tag, another client): nothing to join */
+        return 0;
+    size_t ntagged = u->n;
+    for (size_t f = 0; in->ana && f < in->ana->nflows; f++) {
+        const struct analysis_flow *fl = &in->ana->flows[f];
+        if (hop_index(in, fl) != (long)L)
+            continue;
+        uint64_t done_to = 0; /* the window of the last use inferred on this flow */
+        for (size_t n = 0; n < fl->nevents; n++) {
+            const struct analysis_event *ev = &fl->events[n];
+            if (ev->kind != ANALYSIS_EV_DATA || !ev->from_client || !ev->len ||
+                ev->ts_us <= done_to || uses_cover(u, 0, ntagged, fl->client_port, ev->ts_us))
+                continue;
+            const struct req *only = NULL;
+            bool many = false;
+            for (size_t r = 0; r < b->nreqs && !many; r++) {
+                const struct req *q = &b->reqs[r];
+                if (q->trial < 0 || q->trial >= b->ntrials || !q->start || q->start > ev->ts_us ||
+                    q->end < ev->ts_us)
+                    continue;
+                if (only && only->trial != q->trial)
+                    many = true;
+                else if (!only || q->end > only->end)
+                    only = q;
+            }
+            if (!only || many)
+                continue;
+            if (uses_add(u, fl->client_port, only->start, only->end, only->trial) != 0)
+                return -1;
+            done_to = only->end;
+        }
+    }
+    if (u->n > 1)
+        qsort(u->v, u->n, sizeof(*u->v), use_cmp);
+    b->hop_attr[L] = true;
+    return 0;
+}
+
 /* Uses of each hop's connections. Hop 0: the downstream's own records; hop p + 1: the
  * upstream ports of proxy p's requests, which belong to the trial of the use they served. */
 static int add_uses(struct build *b)
@@ -312,9 +422,9 @@ static int add_uses(struct build *b)
     }
     if (uses[0].n > 1)
         qsort(uses[0].v, uses[0].n, sizeof(*uses[0].v), use_cmp);
-    b->nattributed_hops = in->nhops ? 1 : 0;
+    b->hop_attr[0] = in->nhops > 0;
     if (!in->access_log)
-        return 0;
+        return add_tag_uses(b);
     for (size_t p = 0; p < in->nproxies && p + 1 < in->nhops && p < 2; p++) {
         size_t na = in->access[p] ? json_array_size(in->access[p]) : 0;
         for (size_t i = 0; i < na; i++) {
@@ -335,7 +445,7 @@ static int add_uses(struct build *b)
         }
         if (uses[p + 1].n > 1)
             qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), use_cmp);
-        b->nattributed_hops = p + 2;
+        b->hop_attr[p + 1] = true;
     }
     return 0;
 }
@@ -358,7 +468,7 @@ static long count_capture(struct build *b, uint64_t counts[][MAX_DIRS], uint64_t
             for (size_t n = 0; n < ANALYSIS_NRESULT; n++)
                 counts[n][d] += analysis_dir_count(d2[k], n);
         }
-        bool attributed = (size_t)h < b->nattributed_hops;
+        bool attributed = b->hop_attr[h];
         for (size_t e = 0; e < f->nevents; e++) {
             const struct analysis_event *ev = &f->events[e];
             if (ev->kind != ANALYSIS_EV_RST)
@@ -402,7 +512,7 @@ static void add_capture(struct build *b)
                                 in->ana ? json_integer((json_int_t)counts[k][d]) : json_null());
         json_object_set_new(down, b->dirs[d],
                             in->ana ? json_integer((json_int_t)teardown[d]) : json_null());
-        if (d / 2 < b->nattributed_hops) {
+        if (b->hop_attr[d / 2]) {
             long fr = 0, wr = 0;
             for (long t = 0; t < b->ntrials; t++) {
                 fr += b->tr[t].failed && b->tr[t].rst[d];

@@ -11,8 +11,19 @@
  * port of every upstream attempt, i.e. the connections of the next hop (in a chain, proxy1's
  * upstream ports are proxy2's dports). A flow is used by the requests that name it; a packet on
  * a flow used by several trials belongs to the use whose time window contains it, or else the
- * last one that started before it. Without access logs (--proxy-cmd) only the first hop is
- * attributed.
+ * last one that started before it.
+ *
+ * Without access logs (a foreign --proxy KIND, --proxy-cmd) the last hop, proxy↔upstream, is
+ * attributed through the upstream's log instead: racelab-downstream tags every request
+ * (X-Racelab-Trial: T.C.R), the proxy forwards the header, and racelab-upstream logs it as
+ * `tag` on its request event next to rport, the proxy's local port of that connection: trial T
+ * used that connection within request T.C.R's window (the client's record of it). A request
+ * the upstream never read (written onto a connection it had closed: its kernel answers with an
+ * RST) leaves no event; a proxy->upstream data packet that no tagged use covers is taken as a
+ * use by the trial whose request was in flight then, when exactly one was. Packets are then
+ * given to uses as above. With no tag in the upstream's log (--no-tag, another client) only
+ * the first hop is attributed; in a chain of two foreign proxies the middle hop stays
+ * unattributed (no racelab program on either side of it).
  *
  * Teardown: once the downstream has finished every trial, the cell delivers what the wire
  * still holds and then stops its programs (run/cell.c). An RST after the first stop signal
@@ -66,11 +77,16 @@ long metrics_slowest_trial(const json_t *records, double *ms);
  * connections from the records (hop 0, drawn whole: a client's connection is its trial's
  * alone), and through each proxy's access log (front first) the next hop's connections its
  * requests used (hop p + 1, within each request's time at that proxy; in a chain proxy1's
- * upstream ports are proxy2's dports). *first_us, *last_us: the trial's first request start
- * and last outcome. Returns a malloc'd array of *n selections; NULL with *n = 0 when the trial
- * has no record (or out of memory). */
+ * upstream ports are proxy2's dports). Without access logs for it (a foreign proxy:
+ * nproxies <= upstream_hop - 1), the upstream hop (upstream_hop, 0 for none) through the
+ * upstream's log: the rport of each request event tagged with one of the trial's requests,
+ * within that request's time at the client (metrics.h); a connection other trials' tags name
+ * too is clipped. A request the upstream never read names no connection here. *first_us,
+ * *last_us: the trial's first request start and last outcome. Returns a malloc'd array of *n
+ * selections; NULL with *n = 0 when the trial has no record (or out of memory). */
 struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
-                                             size_t nproxies, long trial, size_t *n,
+                                             size_t nproxies, const json_t *upstream_log,
+                                             size_t upstream_hop, long trial, size_t *n,
                                              uint64_t *first_us, uint64_t *last_us);
 
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */

@@ -1,7 +1,9 @@
 /* metrics_trial — one trial for `racelab repro` to draw: the slowest trial (when none failed),
- * and a trial's connections on every hop, from the records and the access logs. */
+ * and a trial's connections on every hop, from the records and the access logs, or the
+ * upstream log's tags behind a foreign proxy. */
 #include "metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +67,73 @@ static int sels_add(struct sels *s, struct explain_flow_sel x)
     return 0;
 }
 
+/* The client's window of request T.C.R, from the records; false when there is no record. */
+static bool tag_window(const json_t *records, long t, long k, long q, uint64_t *b, uint64_t *e)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(records, i, r)
+    {
+        const char *type = jstr(r, "type");
+        if ((type && strcmp(type, "request") != 0) || jint(r, "trial") != (uint64_t)t ||
+            jint(r, "conn") != (uint64_t)k || jint(r, "req") != (uint64_t)q || !jint(r, "start_us"))
+            continue;
+        *b = jint(r, "start_us");
+        *e = jint(r, "end_us") > *b ? jint(r, "end_us") : *b;
+        return true;
+    }
+    return false;
+}
+
+/* The upstream hop through the upstream log's tags (foreign proxies; metrics.h). */
+static int add_tag_sels(struct sels *s, const json_t *records, const json_t *up, size_t hop,
+                        long trial)
+{
+    size_t upto = s->n, i;
+    const json_t *e;
+    json_array_foreach(up, i, e)
+    {
+        const char *ev = jstr(e, "event"), *tag = jstr(e, "tag");
+        long t, k, q;
+        uint16_t port = (uint16_t)jint(e, "rport");
+        if (!ev || strcmp(ev, "request") != 0 || !tag || !port ||
+            sscanf(tag, "%ld.%ld.%ld", &t, &k, &q) != 3 || t != trial)
+            continue;
+        uint64_t b = jint(e, "first_us"), en = jint(e, "ts_us");
+        if (!tag_window(records, t, k, q, &b, &en) && !b)
+            continue;
+        if (en < b)
+            en = b;
+        size_t x = upto;
+        while (x < s->n && s->v[x].client_port != port)
+            x++;
+        if (x < s->n) { /* another of the trial's requests on it: one window over both */
+            if (b < s->v[x].from_us)
+                s->v[x].from_us = b;
+            if (en > s->v[x].to_us)
+                s->v[x].to_us = en;
+        } else if (sels_add(s, (struct explain_flow_sel){hop, port, b, en, true}) != 0) {
+            return -1;
+        }
+    }
+    /* a connection that another trial's tag names too is pooled: clipped */
+    json_array_foreach(up, i, e)
+    {
+        const char *ev = jstr(e, "event"), *tag = jstr(e, "tag");
+        long t, k, q;
+        if (!ev || strcmp(ev, "request") != 0 || !tag ||
+            sscanf(tag, "%ld.%ld.%ld", &t, &k, &q) != 3 || t == trial)
+            continue;
+        for (size_t x = upto; x < s->n; x++)
+            if (s->v[x].client_port == (uint16_t)jint(e, "rport"))
+                s->v[x].whole = false;
+    }
+    return 0;
+}
+
 struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
-                                             size_t nproxies, long trial, size_t *n,
+                                             size_t nproxies, const json_t *upstream_log,
+                                             size_t upstream_hop, long trial, size_t *n,
                                              uint64_t *first_us, uint64_t *last_us)
 {
     struct sels s = {0};
@@ -149,6 +216,9 @@ struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t
             }
         }
     }
+    if (s.n && upstream_log && upstream_hop > nproxies &&
+        add_tag_sels(&s, records, upstream_log, upstream_hop, trial) != 0)
+        goto oom;
     if (!s.n) {
         free(s.v);
         return NULL;

@@ -24,6 +24,11 @@ static const char *ok200[] = {"200"};
         .ts_us = (ts), .kind = ANALYSIS_EV_RST, .from_client = (by_client), .flags = 0x04          \
     }
 
+#define DATA(ts)                                                                                   \
+    {                                                                                              \
+        .ts_us = (ts), .kind = ANALYSIS_EV_DATA, .from_client = true, .len = 100, .flags = 0x18    \
+    }
+
 static json_t *jl(const char *text)
 {
     json_error_t e;
@@ -208,6 +213,116 @@ static void test_foreign_proxy_attributes_first_hop_only(void **state)
     assert_false(json_is_true(json_object_get(m, "access_log")));
     assert_int_equal(geti(m, "unattributed_rst", NULL), 0);
     json_decref(m);
+    json_decref(records);
+}
+
+/* A foreign proxy (no access log): the upstream's log names the tag (X-Racelab-Trial: T.C.R)
+ * of each request it read and the proxy's port of that connection (rport), so the last hop is
+ * attributed too. Trial 1's request went onto pooled connection 50000, last used by trial 0,
+ * whose upstream had closed: the upstream never read it (no event), its kernel answered with
+ * an RST. The proxy's data packet then, covered by no tagged use, is trial 1's (the one trial
+ * in flight), and so is the RST - not trial 0's, the connection's last tagged user. */
+static void test_foreign_proxy_attributes_upstream_by_tag(void **state)
+{
+    (void)state;
+    struct scenario s = {.name = "syn", .topo = SCENARIO_PROXY};
+    struct scenario_cell c = {.s = &s, .trials = 3, .success = ok200, .nsuccess = 1, .nprogs = 3};
+    json_t *records = json_array();
+    json_array_append_new(records, req(0, 0, 0, 40000, 1000, 1100, "200", 0));
+    json_array_append_new(records, req(0, 0, 1, 40000, 1200, 1300, "200", 2));
+    json_array_append_new(records, req(1, 0, 0, 40001, 2000, 2100, "503", 0));
+    json_array_append_new(records, req(2, 0, 0, 40002, 3000, 3100, "200", 0));
+    json_t *up = jl("[{\"event\":\"accept\",\"rport\":50000,\"ts_us\":1005},"
+                    "{\"event\":\"request\",\"rport\":50000,\"tag\":\"0.0.0\",\"first_us\":1010,"
+                    "\"ts_us\":1011},"
+                    "{\"event\":\"request\",\"rport\":50000,\"tag\":\"0.0.1\",\"first_us\":1210,"
+                    "\"ts_us\":1211},"
+                    "{\"event\":\"request\",\"rport\":50001,\"tag\":\"2.0.0\",\"first_us\":3010,"
+                    "\"ts_us\":3011},"
+                    "{\"event\":\"request\",\"rport\":50001,\"first_us\":3020,\"ts_us\":3021}]");
+    struct analysis_hop hops[2] = {{8000, "downstream", "proxy"}, {9000, "proxy", "upstream"}};
+    struct analysis_event u0[] = {DATA(1010), DATA(1210), DATA(2010), RST(2015, false)};
+    struct analysis_event u1[] = {DATA(3010), RST(3050, false)};
+    struct analysis_flow flows[5];
+    flow(&flows[0], &hops[0], 40000, 1000, 1300, NULL, 0);
+    flow(&flows[1], &hops[0], 40001, 2000, 2100, NULL, 0);
+    flow(&flows[2], &hops[0], 40002, 3000, 3100, NULL, 0);
+    flow(&flows[3], &hops[1], 50000, 1005, 2015, u0, 4);
+    flow(&flows[4], &hops[1], 50001, 3005, 3050, u1, 2);
+    struct analysis_result ana = {.flows = flows, .nflows = 5};
+    struct metrics_input in = {.cell = &c,
+                               .records = records,
+                               .nproxies = 1,
+                               .access_log = false,
+                               .upstream_log = up,
+                               .ana = &ana,
+                               .hops = hops,
+                               .nhops = 2};
+    char err[256];
+    json_t *m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    assert_false(json_is_true(json_object_get(m, "access_log")));
+    const json_t *att = json_object_get(m, "attributed");
+    assert_int_equal(json_array_size(att), 4);
+    assert_string_equal(json_string_value(json_array_get(att, 3)), "upstream->proxy");
+    assert_int_equal(geti(m, "rst", "upstream->proxy"), 2);
+    assert_int_equal(geti(m, "trials_with_rst", "upstream->proxy"), 2);
+    assert_int_equal(geti(m, "failing_rst", "upstream->proxy"), 1);
+    assert_int_equal(geti(m, "unattributed_rst", NULL), 0);
+    const json_t *ft = json_array_get(json_object_get(m, "failing_trials"), 0);
+    assert_int_equal(geti(ft, "trial", NULL), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ft, "rst"), 0)),
+                        "upstream->proxy");
+    char why[256];
+    double v;
+    json_object_set_new(m, "capture", json_string("capture.pcap")); /* as the cell adds it */
+    assert_int_equal(expect_metric_value(m, "trials_with_rst.upstream->proxy", &v, why,
+                                         sizeof(why)),
+                     0);
+    assert_true(v == 2);
+    json_decref(m);
+
+    /* no tag reached the upstream (--no-tag): the first hop only, as before */
+    json_t *untagged = jl("[{\"event\":\"request\",\"rport\":50000,\"first_us\":1010}]");
+    in.upstream_log = untagged;
+    m = metrics_build(&in, err, sizeof(err));
+    assert_int_equal(json_array_size(json_object_get(m, "attributed")), 2);
+    assert_null(json_object_get(json_object_get(m, "failing_rst"), "upstream->proxy"));
+    json_decref(m);
+    json_decref(untagged);
+
+    /* two foreign proxies: the upstream hop through the tags, the middle hop unattributed */
+    struct scenario s2 = {.name = "syn2", .topo = SCENARIO_CHAIN};
+    struct scenario_cell c2 = c;
+    c2.s = &s2;
+    c2.nprogs = 4;
+    struct analysis_hop hops3[3] = {{8000, "downstream", "proxy1"},
+                                    {8001, "proxy1", "proxy2"},
+                                    {9000, "proxy2", "upstream"}};
+    struct analysis_event mid[] = {RST(2016, false)};
+    struct analysis_flow flows3[6];
+    for (int i = 0; i < 3; i++)
+        flows3[i] = flows[i], flows3[i].hop = &hops3[0];
+    flow(&flows3[3], &hops3[1], 45000, 1002, 2016, mid, 1);
+    flows3[4] = flows[3], flows3[4].hop = &hops3[2];
+    flows3[5] = flows[4], flows3[5].hop = &hops3[2];
+    struct analysis_result ana3 = {.flows = flows3, .nflows = 6};
+    in.cell = &c2;
+    in.nproxies = 2;
+    in.hops = hops3;
+    in.nhops = 3;
+    in.ana = &ana3;
+    in.upstream_log = up;
+    m = metrics_build(&in, err, sizeof(err));
+    assert_non_null(m);
+    att = json_object_get(m, "attributed");
+    assert_int_equal(json_array_size(att), 4);
+    assert_string_equal(json_string_value(json_array_get(att, 2)), "proxy2->upstream");
+    assert_int_equal(geti(m, "failing_rst", "upstream->proxy2"), 1);
+    assert_null(json_object_get(json_object_get(m, "failing_rst"), "proxy2->proxy1"));
+    assert_int_equal(geti(m, "rst", "proxy2->proxy1"), 1);
+    json_decref(m);
+    json_decref(up);
     json_decref(records);
 }
 
@@ -429,7 +544,7 @@ static void test_trial_flows(void **state)
 
     size_t n = 0;
     uint64_t first = 0, last = 0;
-    struct explain_flow_sel *v = metrics_trial_flows(records, acc1, 1, 0, &n, &first, &last);
+    struct explain_flow_sel *v = metrics_trial_flows(records, acc1, 1, NULL, 0, 0, &n, &first, &last);
     assert_non_null(v);
     assert_int_equal(n, 3);
     assert_int_equal(first, 1000);
@@ -443,24 +558,24 @@ static void test_trial_flows(void **state)
     assert_false(find_sel(v, n, 1, 50000, 1210)->whole);
     free(v);
 
-    v = metrics_trial_flows(records, acc1, 1, 1, &n, &first, &last);
+    v = metrics_trial_flows(records, acc1, 1, NULL, 0, 1, &n, &first, &last);
     assert_int_equal(n, 3);
     assert_true(find_sel(v, n, 0, 40001, 1050)->whole);
     assert_true(find_sel(v, n, 1, 50001, 1060)->whole); /* only trial 1's */
     assert_false(find_sel(v, n, 1, 50000, 1310)->whole);
     free(v);
 
-    v = metrics_trial_flows(records, acc1, 1, 2, &n, &first, &last);
+    v = metrics_trial_flows(records, acc1, 1, NULL, 0, 2, &n, &first, &last);
     assert_int_equal(n, 2);
     assert_true(find_sel(v, n, 1, 50002, 2010)->whole);
     free(v);
 
     /* without access logs: the client connections only */
-    v = metrics_trial_flows(records, NULL, 0, 3, &n, &first, &last);
+    v = metrics_trial_flows(records, NULL, 0, NULL, 0, 3, &n, &first, &last);
     assert_int_equal(n, 1);
     assert_int_equal(find_sel(v, n, 0, 40000, 5000)->to_us, 5100);
     free(v);
-    assert_null(metrics_trial_flows(records, acc1, 1, 9, &n, &first, &last));
+    assert_null(metrics_trial_flows(records, acc1, 1, NULL, 0, 9, &n, &first, &last));
     assert_int_equal(n, 0);
     json_decref(records);
     json_decref(access);
@@ -476,7 +591,7 @@ static void test_trial_flows(void **state)
     json_array_append_new(a2, acc(50000, 1020, 1880, 413, "-", 60000, 0));
     json_array_append_new(a2, acc(50000, 3020, 3880, 200, "-", 60001, 0));
     const json_t *acc2[2] = {a1, a2};
-    v = metrics_trial_flows(records, acc2, 2, 0, &n, &first, &last);
+    v = metrics_trial_flows(records, acc2, 2, NULL, 0, 0, &n, &first, &last);
     assert_int_equal(n, 3);
     assert_false(find_sel(v, n, 1, 50000, 1010)->whole);
     assert_true(find_sel(v, n, 2, 60000, 1020)->whole);
@@ -810,6 +925,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proxy_attribution),
         cmocka_unit_test(test_foreign_proxy_attributes_first_hop_only),
+        cmocka_unit_test(test_foreign_proxy_attributes_upstream_by_tag),
         cmocka_unit_test(test_chain_attribution),
         cmocka_unit_test(test_teardown_rsts_are_no_trials),
         cmocka_unit_test(test_trial_outcome_first_failure),

@@ -631,7 +631,8 @@ static void test_no_netns(void **state)
 }
 
 /* A foreign proxy binary: the mitigations give its arguments; checks that need the access log
- * are skipped, the capture and the clients still decide. */
+ * are skipped, the capture and the clients still decide, and the upstream hop is attributed
+ * through the client's trial tag in the upstream's log (rst_on_failing upstream->proxy holds). */
 static void test_proxy_cmd(void **state)
 {
     (void)state;
@@ -650,7 +651,15 @@ static void test_proxy_cmd(void **state)
     json_t *ck;
     json_array_foreach(json_object_get(json_object_get(none, "expect"), "checks"), i, ck) skipped +=
         json_is_true(json_object_get(ck, "skipped"));
-    assert_int_equal(skipped, 2); /* proxy_flags.UC and rst_on_failing upstream->proxy */
+    assert_int_equal(skipped, 1); /* proxy_flags.UC */
+    size_t natt = 0;
+    json_t *d;
+    json_array_foreach(json_object_get(none, "attributed"), i, d) natt +=
+        strcmp(json_string_value(d), "upstream->proxy") == 0;
+    assert_int_equal(natt, 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(none, "failing_rst"),
+                                                        "upstream->proxy")),
+                     json_integer_value(json_object_get(none, "failures")));
     json_decref(res);
     free(out);
     free(cmd);

@@ -78,6 +78,59 @@ static void test_trials_conns_requests(void **state)
     up_free(&u);
 }
 
+/* Every request carries X-Racelab-Trial: TRIAL.CONN.REQ, last in its head and in the same write,
+ * and racelab-upstream logs it as `tag` on its request event, next to the connection's peer port
+ * (the client's lport here; behind a proxy, the proxy's upstream port). --no-tag leaves it out. */
+static void test_trial_tag(void **state)
+{
+    struct tsup_ctx *c = *state;
+    struct up u;
+    up_start(&u, c->dir, "tag", NULL);
+    json_t *r = dn_run(c->dir, u.port, "--trials", "3", "--conns", "2", "--requests", "2", NULL);
+    assert_int_equal(rec_count_str(r, "outcome", "200"), 12);
+    assert_int_equal(rec_count_int(r, "writes", 1), 12);
+    assert_int_equal(up_stop(&u), 0);
+    json_t *log = up_log(&u);
+    size_t i, tagged = 0;
+    json_t *e;
+    json_array_foreach(log, i, e)
+    {
+        if (strcmp(rec_str(e, "event"), "request") != 0)
+            continue;
+        const char *tag = rec_str(e, "tag");
+        long t, k, q;
+        if (!tag || sscanf(tag, "%ld.%ld.%ld", &t, &k, &q) != 3)
+            fail_msg("request event without a tag: %s", tag ? tag : "(none)");
+        json_t *rec = find_rec(r, t, k, q);
+        assert_non_null(rec);
+        assert_int_equal(rec_int(e, "rport"), rec_int(rec, "lport"));
+        assert_int_equal(rec_int(e, "req"), q);
+        tagged++;
+    }
+    assert_int_equal(tagged, 12);
+    json_decref(log);
+    json_decref(r);
+    up_free(&u);
+
+    int port;
+    int lfd = raw_listen(&port);
+    struct dn d;
+    dn_start(&d, c->dir, port, "--header", "X-A: 1", NULL);
+    char *got = raw_serve_one(lfd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true);
+    json_t *one = dn_wait(&d);
+    assert_non_null(strstr(got, "\r\nX-A: 1\r\nX-Racelab-Trial: 0.0.0\r\n\r\n"));
+    assert_int_equal(rec_int(json_array_get(one, 0), "sent"), (long long)strlen(got));
+    json_decref(one);
+    free(got);
+    dn_start(&d, c->dir, port, "--no-tag", NULL);
+    got = raw_serve_one(lfd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true);
+    json_decref(dn_wait(&d));
+    assert_null(strstr(got, "X-Racelab-Trial"));
+    assert_non_null(strstr(got, "\r\n\r\n"));
+    free(got);
+    close(lfd);
+}
+
 /* Connections of a trial open together, and --parallel trials run at once: with a slow server
  * they all start before the first response can have come back. */
 static void test_conns_and_parallel(void **state)
@@ -291,7 +344,7 @@ static void test_body_uploads(void **state)
     json_t *r = dn_wait(&d);
     assert_int_equal(rec_int(json_array_get(r, 0), "body_sent"), 5000);
     json_decref(r);
-    assert_non_null(strstr(got, "\r\nContent-Length: 5000\r\n\r\n"));
+    assert_non_null(strstr(got, "\r\nContent-Length: 5000\r\nX-Racelab-Trial: 0.0.0\r\n\r\n"));
     assert_int_equal(strlen(strstr(got, "\r\n\r\n") + 4), 5000);
     free(got);
 
@@ -715,6 +768,7 @@ int main(void)
         T(test_gap_sweep),
         T(test_gap_sweep_first_request_fails),
         T(test_method_path_headers),
+        T(test_trial_tag),
         T(test_connection_header_and_http10),
         T(test_body_uploads),
         T(test_one_write_per_request),
