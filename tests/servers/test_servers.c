@@ -150,8 +150,10 @@ static json_t *client(const char *dir, int port, int gap_ms)
     char *hdr = tsup_fmt("X-Racelab-Trial: gap-%d", gap_ms);
     char *rec = tsup_fmt("%s/dn-%d.jsonl", dir, gap_ms);
     char *err = tsup_fmt("%s/dn-%d.err", dir, gap_ms);
-    char *argv[] = {bin, "--target", target, "--requests", "2", "--gap", gap, "--header", hdr,
-                    "--records", rec, NULL};
+    /* the test's own tag in place of racelab-downstream's trial tag (--no-tag), so the log
+     * names the gap */
+    char *argv[] = {bin,        "--target", target,     "--requests", "2", "--gap", gap,
+                    "--header", hdr,        "--no-tag", "--records",  rec, NULL};
     int rc = tsup_run(argv, NULL, err, 30000);
     if (rc != 0) {
         char *e = tsup_slurp(err);
@@ -373,8 +375,8 @@ static void test_gunicorn_sync(void **state)
         skip();
     }
     struct srv s;
-    srv_start(&s, c->dir, "gunicorn", "gunicorn-sync", "--worker", "sync", "--idle-timeout",
-              "1000", NULL);
+    srv_start(&s, c->dir, "gunicorn", "gunicorn-sync", "--worker", "sync", "--idle-timeout", "1000",
+              NULL);
     json_t *recs = client(c->dir, s.port, 200);
     json_t *log = srv_stop(&s);
     json_t *r0 = req_rec(recs, 0), *r1 = req_rec(recs, 1);
@@ -408,12 +410,12 @@ static void test_refusals(void **state)
 {
     struct tsup_ctx *c = *state;
     static const char *const cases[][4] = {
-        {"gunicorn", "--idle-timeout", "100", "--idle-timeout"},  /* whole seconds only */
-        {"gunicorn", "--idle-timeout", "0", "--idle-timeout"},    /* 0 = keep-alive off */
-        {"nginx", "--idle-timeout", "0", "--idle-timeout"},       /* 0 = keep-alive off */
-        {"nginx", "--delay-response", "50", "--delay-response"},  /* no delay in nginx-light */
-        {"nginx", "--close-after", "3", "--announce-close"},      /* nginx always announces */
-        {"node", "--close-after", "3", "--announce-close"},       /* so does Node */
+        {"gunicorn", "--idle-timeout", "100", "--idle-timeout"}, /* whole seconds only */
+        {"gunicorn", "--idle-timeout", "0", "--idle-timeout"},   /* 0 = keep-alive off */
+        {"nginx", "--idle-timeout", "0", "--idle-timeout"},      /* 0 = keep-alive off */
+        {"nginx", "--delay-response", "50", "--delay-response"}, /* no delay in nginx-light */
+        {"nginx", "--close-after", "3", "--announce-close"},     /* nginx always announces */
+        {"node", "--close-after", "3", "--announce-close"},      /* so does Node */
         {"go", "--bogus", "1", "--bogus"},
         {"node", "--status", "x", "--status"},
     };
@@ -430,9 +432,11 @@ static void test_refusals(void **state)
         char *argv[] = {bin, (char *)cases[i][1], (char *)cases[i][2], NULL};
         int rc = tsup_run(argv, NULL, err, 20000);
         char *text = tsup_slurp(err);
-        if (rc != 2 || !text || !strstr(text, cases[i][3]) || strchr(text, '\n') != strrchr(text, '\n'))
-            fail_msg("racelab-server-%s %s %s: exit %d, stderr '%s' (want 2 and one line naming %s)",
-                     cases[i][0], cases[i][1], cases[i][2], rc, text ? text : "", cases[i][3]);
+        if (rc != 2 || !text || !strstr(text, cases[i][3]) ||
+            strchr(text, '\n') != strrchr(text, '\n'))
+            fail_msg(
+                "racelab-server-%s %s %s: exit %d, stderr '%s' (want 2 and one line naming %s)",
+                cases[i][0], cases[i][1], cases[i][2], rc, text ? text : "", cases[i][3]);
         free(text);
         free(err);
         free(bin);
