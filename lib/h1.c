@@ -111,7 +111,7 @@ static int parse_status_line(const char *p, size_t n, struct h1_msg *m)
 }
 
 /* Walks the comma-separated tokens of a Connection/Transfer-Encoding value. */
-static void each_token(const char *v, size_t n, void (*fn)(const char *, size_t, void *), void *arg)
+void h1_each_token(const char *v, size_t n, void (*fn)(const char *, size_t, void *), void *arg)
 {
     size_t i = 0;
     while (i < n) {
@@ -126,6 +126,26 @@ static void each_token(const char *v, size_t n, void (*fn)(const char *, size_t,
         if (e > s)
             fn(v + s, e - s, arg);
     }
+}
+
+struct token_search {
+    const char *t;
+    size_t len;
+    bool found;
+};
+
+static void token_match(const char *tok, size_t n, void *arg)
+{
+    struct token_search *ts = arg;
+    if (n == ts->len && strncasecmp(tok, ts->t, n) == 0)
+        ts->found = true;
+}
+
+bool h1_list_has(const char *v, size_t n, const char *t, size_t tlen)
+{
+    struct token_search ts = {t, tlen, false};
+    h1_each_token(v, n, token_match, &ts);
+    return ts.found;
 }
 
 static void conn_token(const char *t, size_t n, void *arg)
@@ -182,9 +202,9 @@ static int interpret_headers(struct h1_msg *m)
             m->content_length = cl;
         } else if (eq_ci(h->name, h->name_len, "transfer-encoding")) {
             have_te = true;
-            each_token(h->value, h->value_len, te_token, &te);
+            h1_each_token(h->value, h->value_len, te_token, &te);
         } else if (eq_ci(h->name, h->name_len, "connection")) {
-            each_token(h->value, h->value_len, conn_token, m);
+            h1_each_token(h->value, h->value_len, conn_token, m);
         } else if (eq_ci(h->name, h->name_len, "expect")) {
             m->expect_continue = eq_ci(h->value, h->value_len, "100-continue");
         }

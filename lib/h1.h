@@ -75,6 +75,12 @@ bool h1_method_is(const struct h1_msg *m, const char *method);
 /* The reason phrase of a status code ("Payload Too Large"), or "Unknown". */
 const char *h1_reason(int status);
 
+/* The comma-separated tokens of a list-valued header (Connection, Transfer-Encoding), without
+ * the blanks around them and without empty elements: fn(token, length, arg) for each. */
+void h1_each_token(const char *v, size_t n, void (*fn)(const char *, size_t, void *), void *arg);
+/* Whether such a list holds the token t (case-insensitive). */
+bool h1_list_has(const char *v, size_t n, const char *t, size_t tlen);
+
 enum h1_body_kind {
     H1_BODY_NONE,
     H1_BODY_LENGTH,

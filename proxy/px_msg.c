@@ -54,32 +54,13 @@ static bool hop_by_hop(const struct h1_header *h)
            name_is(h, "te") || name_is(h, "upgrade");
 }
 
-/* Whether the comma-separated list v (a Connection value) holds the token t. */
-static bool list_has(const char *v, size_t n, const char *t, size_t tlen)
-{
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
-        if (e - s == tlen && strncasecmp(v + s, t, tlen) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Whether a Connection line of m names the header called name (RFC 9110 §7.6.1: the sender
  * marks it hop-by-hop). */
 static bool nominated(const struct h1_msg *m, const char *name, size_t name_len)
 {
     for (size_t i = 0; i < m->nheaders; i++) {
         const struct h1_header *c = &m->headers[i];
-        if (name_is(c, "connection") && list_has(c->value, c->value_len, name, name_len))
+        if (name_is(c, "connection") && h1_list_has(c->value, c->value_len, name, name_len))
             return true;
     }
     return false;
