@@ -1,5 +1,6 @@
 /* cc_cfg — racelab-client-curl's settings: the racelab-downstream flags that apply to a library
- * client, parsed with racelab-downstream's own parsers and messages (lib/opt, dn_cfg). A
+ * client: their entries of racelab-downstream's own flag table (dn_opts), so the parsers, the
+ * help and the messages are racelab-downstream's, and its cross-flag rules (dn_cfg_check). A
  * racelab-downstream flag that libcurl decides for itself (--chunked, --split-head, ...) is
  * refused by name, found in racelab-downstream's own table (dn_opts). */
 #ifndef RACELAB_CC_CFG_H
@@ -9,19 +10,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "dn_cfg.h"
+
 #define CC_MAX_HEADERS 32
-#define CC_MAX_SWEEP   4096
 
 enum cc_on_failure { CC_FAIL_STOP, CC_FAIL_RECONNECT };
 
 struct cc_cfg {
+    struct dn_cfg dn; /* as racelab-downstream parsed and checked them */
     const char *target;
     char url_base[64]; /* "http://HOST:PORT", filled by cc_cfg_parse */
     long trials, conns, requests;
-    long gap_us;
-    bool gap_given;
-    long sweep[CC_MAX_SWEEP]; /* µs, one gap per trial (mod nsweep) */
-    size_t nsweep;
     long trial_gap_ms;
     const char *method, *path;
     const char *headers[CC_MAX_HEADERS];
