@@ -231,6 +231,34 @@ static int lock_out(struct session *ss)
     return 0;
 }
 
+/* The run's closing word: "all passed" only when every cell was checked and passed; cells that
+ * were only measured (a --proxy kind without expectations), skipped or unsupported are
+ * counted, so a run of them does not read as checked: "passed (3 measured, 1 unsupported)". */
+static void summary(char *buf, size_t len, const struct suite *su, bool interrupted)
+{
+    if (interrupted) {
+        snprintf(buf, len, "interrupted");
+        return;
+    }
+    size_t n[REPORT_MEASURED + 1] = {0};
+    for (size_t i = 0; i < su->n; i++)
+        n[report_status(&su->cells[i])]++;
+    bool ok = suite_passed(su);
+    if (ok && n[REPORT_PASSED] == su->n) {
+        snprintf(buf, len, "all passed");
+        return;
+    }
+    int off = snprintf(buf, len, "%s (%zu passed", ok ? "passed" : "FAILED", n[REPORT_PASSED]);
+    static const enum report_status others[] = {REPORT_FAILED, REPORT_ERROR, REPORT_MEASURED,
+                                                REPORT_SKIPPED, REPORT_UNSUPPORTED};
+    static const char *const words[] = {"failed", "error", "measured", "skipped", "unsupported"};
+    for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++)
+        if (n[others[k]] && off > 0 && (size_t)off < len)
+            off += snprintf(buf + off, len - (size_t)off, ", %zu %s", n[others[k]], words[k]);
+    if (off > 0 && (size_t)off < len)
+        snprintf(buf + off, len - (size_t)off, ")");
+}
+
 /* Load, check, run, report: shared by run, compare and repro. */
 int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_table table,
                 bool print_table)
@@ -275,12 +303,12 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     }
     if (write_outputs(ss) != 0)
         return EXIT_BAD;
-    if (!c->quiet)
-        fprintf(stderr, "racelab: %s in %.1f s; results: %s/results.json\n",
-                interrupted             ? "interrupted"
-                : suite_passed(&ss->su) ? "all passed"
-                                        : "FAILED",
-                ss->su.wall_s, ss->out);
+    if (!c->quiet) {
+        char what[160];
+        summary(what, sizeof(what), &ss->su, interrupted);
+        fprintf(stderr, "racelab: %s in %.1f s; results: %s/results.json\n", what, ss->su.wall_s,
+                ss->out);
+    }
     rc = interrupted ? EXIT_INTERRUPTED : suite_passed(&ss->su) ? EXIT_PASS : EXIT_FAIL;
     return rc;
 }

@@ -10,9 +10,10 @@
 
 /* ---- reading a results.json ---- */
 
-enum verdict { V_PASS, V_FAIL, V_ERROR, V_SKIP, V_UNSUPPORTED, V_UNKNOWN };
+enum verdict { V_PASS, V_FAIL, V_ERROR, V_SKIP, V_UNSUPPORTED, V_MEASURED, V_UNKNOWN };
 
-static const char *const verdict_words[] = {"PASS", "FAIL", "ERROR", "SKIP", "UNSUPPORTED", "?"};
+static const char *const verdict_words[] = {"PASS",        "FAIL",     "ERROR", "SKIP",
+                                            "UNSUPPORTED", "MEASURED", "?"};
 
 static enum verdict verdict_of(const json_t *cell)
 {
@@ -22,16 +23,20 @@ static enum verdict verdict_of(const json_t *cell)
         return V_UNSUPPORTED;
     if (json_object_get(cell, "error"))
         return V_ERROR;
-    const json_t *p = json_object_get(json_object_get(cell, "expect"), "passed");
+    const json_t *e = json_object_get(cell, "expect");
+    const json_t *p = json_object_get(e, "passed");
     if (!json_is_boolean(p))
         return V_UNKNOWN;
+    /* a --proxy kind without expectations: measured, not checked (its rates still compare) */
+    if (json_is_true(json_object_get(e, "measured")))
+        return V_MEASURED;
     return json_is_true(p) ? V_PASS : V_FAIL;
 }
 
 /* The cell ran to completion: its counts and latency are measurements. */
 static bool ran(enum verdict v)
 {
-    return v == V_PASS || v == V_FAIL;
+    return v == V_PASS || v == V_FAIL || v == V_MEASURED;
 }
 
 static const char *sname(const json_t *cell)

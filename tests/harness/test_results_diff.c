@@ -16,7 +16,8 @@
 
 #include "tsup.h"
 
-/* One cell: PASS (passed true), FAIL (passed false, one failed check), ERROR, SKIP. */
+/* One cell: PASS (passed true), FAIL (passed false, one failed check), ERROR, SKIP, MEASURED
+ * (a --proxy kind without expectations: passed true, measured true, no checks). */
 struct c {
     const char *s, *m, *verdict;
     long trials, failures;
@@ -30,13 +31,16 @@ static json_t *cell(const struct c *c)
                   "trials", (json_int_t)c->trials, "failures", (json_int_t)c->failures,
                   "failure_rate", c->trials ? (double)c->failures / (double)c->trials : 0.0,
                   "latency_ms", "p50", c->p50, "p99", c->p99);
-    bool pass = strcmp(c->verdict, "PASS") == 0 || strcmp(c->verdict, "SKIP") == 0;
+    bool measured = strcmp(c->verdict, "MEASURED") == 0;
+    bool pass = strcmp(c->verdict, "PASS") == 0 || strcmp(c->verdict, "SKIP") == 0 || measured;
     json_t *checks = json_array();
     if (strcmp(c->verdict, "FAIL") == 0)
         json_array_append_new(
             checks, json_pack("{s:s, s:i, s:I, s:b, s:s}", "check", "failures == 0", "line", 36,
                               "value", (json_int_t)c->failures, "passed", 0, "state", "failed"));
-    json_object_set_new(o, "expect", json_pack("{s:b, s:o}", "passed", pass, "checks", checks));
+    json_object_set_new(
+        o, "expect",
+        json_pack("{s:b, s:o, s:b}", "passed", pass, "checks", checks, "measured", measured));
     if (strcmp(c->verdict, "ERROR") == 0)
         json_object_set_new(o, "error", json_string("racelab-proxy exited 1"));
     if (strcmp(c->verdict, "SKIP") == 0)
@@ -264,6 +268,32 @@ static void test_rates(void **state)
     free(a);
 }
 
+/* A measured cell (a real proxy without expectations) is MEASURED, not PASS: its verdict never
+ * regresses, its rate is compared like any other. */
+static void test_measured(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    struct c m[1] = {{"reuse", "none", "MEASURED", 100, 0, 0.4, 1.3}};
+    char *a = write_results(ctx->dir, "a", m, 1), *b;
+    char *out, *err;
+    m[0].verdict = "PASS";
+    b = write_results(ctx->dir, "b", m, 1);
+    assert_int_equal(diff(ctx->dir, &out, &err, a, b, NULL), 0);
+    row(out, "verdict reuse none MEASURED PASS");
+    free(out);
+    free(err);
+    free(b);
+    m[0].verdict = "MEASURED";
+    m[0].failures = 30;
+    b = write_results(ctx->dir, "b", m, 1);
+    assert_int_equal(diff(ctx->dir, &out, &err, a, b, NULL), 1);
+    has(out, "rate up");
+    free(out);
+    free(err);
+    free(b);
+    free(a);
+}
+
 static void test_latency(void **state)
 {
     struct tsup_ctx *ctx = *state;
@@ -414,8 +444,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tsup_ctx_setup, tsup_ctx_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_same),        T(test_verdict_broken), T(test_rates), T(test_latency),
-        T(test_new_removed), T(test_bad_input),      T(test_help),
+        T(test_same),    T(test_verdict_broken), T(test_rates),     T(test_measured),
+        T(test_latency), T(test_new_removed),    T(test_bad_input), T(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
