@@ -228,18 +228,18 @@ struct conn_arg {
     pthread_t th;
 };
 
-static void *run_conn(void *p)
+/* The easy handle of one connection: the request as the flags say, every callback that tells
+ * what libcurl did (attempts, ports, retries) into *at. */
+static CURL *easy_new(const struct conn_arg *ca, struct attempts *at, char *url, size_t urllen,
+                      char *errbuf, struct curl_slist **hdrsp)
 {
-    struct conn_arg *ca = p;
     CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    char url[4096], errbuf[CURL_ERROR_SIZE];
-    struct attempts at;
     if (!h) {
         fprintf(stderr, "racelab-client-curl: curl_easy_init failed\n");
         exit(1);
     }
-    snprintf(url, sizeof(url), "%s%s", cfg.url_base, cfg.path);
+    struct curl_slist *hdrs = NULL;
+    snprintf(url, urllen, "%s%s", cfg.url_base, cfg.path);
     for (size_t i = 0; i < cfg.nheaders; i++)
         hdrs = curl_slist_append(hdrs, cfg.headers[i]);
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -252,11 +252,11 @@ static void *run_conn(void *p)
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &at);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, at);
     curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
-    curl_easy_setopt(h, CURLOPT_PREREQDATA, &at);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, at);
     curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
-    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &at);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, at);
     curl_easy_setopt(h, CURLOPT_VERBOSE, 1L); /* feeds on_debug; prints nothing itself */
     bool post_like = strcmp(cfg.method, "POST") == 0 || strcmp(cfg.method, "PUT") == 0 ||
                      strcmp(cfg.method, "PATCH") == 0;
@@ -270,6 +270,17 @@ static void *run_conn(void *p)
     } else if (strcmp(cfg.method, "GET") != 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, cfg.method);
     }
+    *hdrsp = hdrs;
+    return h;
+}
+
+static void *run_conn(void *p)
+{
+    struct conn_arg *ca = p;
+    struct curl_slist *hdrs = NULL;
+    char url[4096], errbuf[CURL_ERROR_SIZE];
+    struct attempts at;
+    CURL *h = easy_new(ca, &at, url, sizeof(url), errbuf, &hdrs);
 
     long gap_us = cc_cfg_gap_us(&cfg, ca->trial);
     bool prev_keep_alive = false, last_failed = false;

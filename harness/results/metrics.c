@@ -8,6 +8,7 @@
 #include "grow.h"
 #include "interval.h"
 #include "metrics_json.h"
+#include "metrics_uses.h"
 
 #define MAX_DIRS           6 /* three hops at most (chain), two directions each */
 #define MAX_FAILING_LISTED 1000
@@ -23,18 +24,6 @@ struct req {
     bool has_trial_gap;
 };
 
-/* One use of a connection by a trial: the connection is (hop, client port). */
-struct use {
-    int port;
-    uint64_t start, end;
-    long trial;
-};
-
-struct uses {
-    struct use *v;
-    size_t n, cap;
-};
-
 struct trial {
     const char *label; /* outcome that decides the trial */
     uint64_t first_start;
@@ -46,54 +35,6 @@ struct trial {
     int lport;
     bool rst[MAX_DIRS];
 };
-
-static int uses_add(struct uses *u, int port, uint64_t start, uint64_t end, long trial)
-{
-    struct use *v = grow_array(u->v, &u->cap, u->n + 1, sizeof(*v));
-    if (!v)
-        return -1;
-    u->v = v;
-    u->v[u->n++] = (struct use){port, start, end, trial};
-    return 0;
-}
-
-static int use_cmp(const void *a, const void *b)
-{
-    const struct use *x = a, *y = b;
-    if (x->port != y->port)
-        return x->port < y->port ? -1 : 1;
-    if (x->start != y->start)
-        return x->start < y->start ? -1 : 1;
-    return 0;
-}
-
-/* The use of port whose window contains t or, failing that, the last that started before t;
- * uses outside [lo, hi] (another connection that happened to get the same port) are ignored.
- * When none started before t, the earliest use in range. */
-static const struct use *uses_find(const struct uses *u, int port, uint64_t t, uint64_t lo,
-                                   uint64_t hi)
-{
-    const struct use *best = NULL, *first = NULL;
-    /* Sorted by (port, start): find the port's first use, then walk its uses only. */
-    size_t lo_i = 0, hi_i = u->n;
-    while (lo_i < hi_i) {
-        size_t mid = lo_i + (hi_i - lo_i) / 2;
-        if (u->v[mid].port < port)
-            lo_i = mid + 1;
-        else
-            hi_i = mid;
-    }
-    for (size_t i = lo_i; i < u->n && u->v[i].port == port; i++) {
-        const struct use *x = &u->v[i];
-        if (x->start > hi || (x->end && x->end < lo))
-            continue;
-        if (!first)
-            first = x;
-        if (x->start <= t)
-            best = x;
-    }
-    return best ? best : first;
-}
 
 static void bump(json_t *obj, const char *key, long by)
 {
@@ -185,7 +126,7 @@ struct build {
     struct trial *tr;           /* ntrials */
     struct uses uses[3];        /* per hop */
     bool hop_attr[3];           /* the hop's connections are attributed to trials */
-    char dirs[MAX_DIRS][80]; /* "A->B", two per hop */
+    char dirs[MAX_DIRS][80];    /* "A->B", two per hop */
     size_t ndirs;
 };
 
@@ -311,15 +252,6 @@ static int req_key_cmp(const void *a, const void *b)
     return x->reqno < y->reqno ? -1 : x->reqno > y->reqno;
 }
 
-/* Whether a use of port covers t. */
-static bool uses_cover(const struct uses *u, size_t from, size_t to, int port, uint64_t t)
-{
-    for (size_t i = from; i < to; i++)
-        if (u->v[i].port == port && u->v[i].start <= t && t <= u->v[i].end)
-            return true;
-    return false;
-}
-
 /* Without an access log (a foreign proxy, --proxy-cmd): the last hop's connections through the
  * upstream's log. racelab-downstream tags every request (X-Racelab-Trial: T.C.R) and the
  * upstream logs the tag on its request event with rport, the proxy's local port of that
@@ -403,7 +335,7 @@ static int add_tag_uses(struct build *b)
         }
     }
     if (u->n > 1)
-        qsort(u->v, u->n, sizeof(*u->v), use_cmp);
+        qsort(u->v, u->n, sizeof(*u->v), uses_cmp);
     b->hop_attr[L] = true;
     return 0;
 }
@@ -421,7 +353,7 @@ static int add_uses(struct build *b)
             return -1;
     }
     if (uses[0].n > 1)
-        qsort(uses[0].v, uses[0].n, sizeof(*uses[0].v), use_cmp);
+        qsort(uses[0].v, uses[0].n, sizeof(*uses[0].v), uses_cmp);
     b->hop_attr[0] = in->nhops > 0;
     if (!in->access_log)
         return add_tag_uses(b);
@@ -444,7 +376,7 @@ static int add_uses(struct build *b)
             }
         }
         if (uses[p + 1].n > 1)
-            qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), use_cmp);
+            qsort(uses[p + 1].v, uses[p + 1].n, sizeof(*uses[p + 1].v), uses_cmp);
         b->hop_attr[p + 1] = true;
     }
     return 0;
