@@ -318,9 +318,11 @@ static int parse_expect(struct scenario_loader *L, const struct yml_node *n, con
         return 0;
     if (yml_want_map(&L->r, n, key) != 0)
         return -1;
+    /* a check per key, or per hop of an rst_on_failing list; an empty list still takes the
+     * slot its key's check is written into before the value is refused */
     size_t cap = 0;
     for (size_t i = 0; i < n->n; i++)
-        cap += n->items[i]->kind == YML_SEQ ? n->items[i]->n : 1;
+        cap += n->items[i]->kind == YML_SEQ && n->items[i]->n > 1 ? n->items[i]->n : 1;
     *out = calloc(cap ? cap : 1, sizeof(**out));
     if (!*out)
         return yml_oom(&L->r);

@@ -184,6 +184,21 @@ static void test_many_wire_faults(void **state)
     free(text);
 }
 
+/* An expectation whose value is an empty list ([]) took no slot among the cell's checks, and
+ * the check written before the value was refused went past the array (found by fuzz_scenario;
+ * the ASan build of this test caught it). */
+static void test_empty_list_expectation(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    char *text = tsup_fmt("%smitigations:\n  none:\n    expect:\n      outcomes.200: 100%%\n"
+                          "      failures: []\n",
+                          head);
+    char *path = write_file(ctx->dir, "empty-list.yaml", text);
+    refused(ctx->dir, path, 9, "expected a number, a percentage, or a map of min/max/eq");
+    free(path);
+    free(text);
+}
+
 /* 7. loading was quadratic: a linear search per key of a map, and per mitigation */
 static void test_large_maps(void **state)
 {
@@ -223,6 +238,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names_stay_in_the_run_folder, tsup_ctx_setup,
                                         tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_many_wire_faults, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_list_expectation, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_large_maps, tsup_ctx_setup, tsup_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
