@@ -68,9 +68,9 @@ static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
         .help = "run CMD in place of racelab-proxy (= --proxy cmd:'CMD'), e.g. 'nginx-wrapper "    \
                 "{listen_port} "                                                                   \
                 "{upstream_port}'; placeholders {listen_port} {upstream_port} {listen} "           \
-                "{upstream} (127.0.0.1:PORT) {name} {dir}; each mitigation's proxy_cmd_args are "  \
-                "appended; mitigations that change proxy flags without proxy_cmd_args are "        \
-                "skipped; without an access log only the downstream hop is attributed"             \
+                "{upstream} (127.0.0.1:PORT) {name} {dir}; the proxy's settings of the cell are "  \
+                "appended as racelab-proxy flags (--retry-on reset ...), for CMD to translate; "   \
+                "racelab-proxy's access log and stats are not read"                                \
     }
 #define OPT_PROXY_STOP_SETTLE                                                                      \
     {                                                                                              \

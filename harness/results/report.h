@@ -11,10 +11,9 @@
 #include "junit.h" /* junit.xml: report_junit */
 #include "suite.h"
 
-/* What became of a cell: skipped (not run: --proxy-cmd and a mitigation without
- * proxy_cmd_args, or a --proxy kind that is not installed), unsupported (not run: the --proxy
- * kind cannot express its settings; like skipped, reported and not failing), error (it could
- * not complete: "error"), measured (run with a --proxy kind the scenario states no
+/* What became of a cell: skipped (not run: a --proxy kind that is not installed), unsupported (not
+ * run: the --proxy kind cannot express its settings; like skipped, reported and not failing), error
+ * (it could not complete: "error"), measured (run with a --proxy kind the scenario states no
  * expectations for: its verdict in words, not failing), failed (an expectation failed), or
  * passed. The table, the progress line and junit.xml all say it from this. */
 enum report_status {

@@ -261,12 +261,22 @@ static int start_proxy(struct cell_run *r, size_t idx)
     if (r->env->proxy_cmd || r->env->kind) {
         struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
         struct kind_vars kv = {r->dir, name, r->ports[idx], r->ports[idx + 1], NULL};
+        struct run_argv flags = {0};
         char msg[2560];
-        /* a kind's config rendered into the cell's folder, then its command */
+        /* a kind's config rendered into the cell's folder, then its command; a command gets
+         * the proxy's settings as racelab-proxy flags */
+        run_argv_settings(&flags, &r->c->progs[idx]);
         char **argv =
             r->env->kind
                 ? kind_prepare(r->env->kind, r->env->kind_binary, r->c, idx, &kv, msg, sizeof(msg))
-                : run_expand_cmd(r->env->proxy_cmd, &v, r->c->args, r->c->nargs, msg, sizeof(msg));
+                : run_expand_cmd(r->env->proxy_cmd, &v, (const char *const *)flags.v, flags.n, msg,
+                                 sizeof(msg));
+        if (flags.oom) {
+            run_argv_free(argv);
+            argv = NULL;
+            snprintf(msg, sizeof(msg), "out of memory");
+        }
+        run_argv_free(flags.v);
         if (!argv) {
             set_error(r, "%s", msg);
             return -1;

@@ -86,11 +86,6 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
         return -1;
     snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
     su->n++;
-    if (su->env.proxy_cmd && sc->cell.proxy_overridden && !m->has_args)
-        return not_run(sc, "skipped",
-                       "the mitigation changes racelab-proxy flags and gives no proxy_cmd_args "
-                       "for --proxy-cmd",
-                       err, errlen);
     if (su->env.kind && s->topo != SCENARIO_DIRECT) {
         char why[4096];
         int rc = kind_check_cell(su->env.kind, &sc->cell, why, sizeof(why));

@@ -41,8 +41,7 @@ struct suite {
     double wall_s;
 };
 
-/* Adds cell (s, m) to the suite with trials_override (> 0) applied; with --proxy-cmd, a
- * mitigation that changes proxy settings without proxy_cmd_args is added as skipped; with
+/* Adds cell (s, m) to the suite with trials_override (> 0) applied; with
  * --proxy KIND, a cell with a proxy is added as unsupported when the kind cannot express its
  * settings, as skipped when the kind is not installed. Returns 0 or -1 (out of memory). */
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,

@@ -301,7 +301,8 @@ static bool observable(const json_t *cell, const struct family *f, const char *t
     }
     case SRC_ACCESS_LOG:
         if (!json_is_true(json_object_get(cell, "access_log"))) {
-            snprintf(why, whylen, "no racelab-proxy access log in this run (--proxy-cmd or --proxy KIND)");
+            snprintf(why, whylen,
+                     "no racelab-proxy access log in this run (--proxy-cmd or --proxy KIND)");
             return false;
         }
         return true;
@@ -481,9 +482,8 @@ static void verdict_rsts(const json_t *cell, bool failing, char *buf, size_t len
         long long n;
         const char *what;
         if (attributed(cell, dir)) {
-            n = json_integer_value(
-                json_object_get(json_object_get(cell, failing ? "failing_rst" : "trials_with_rst"),
-                                dir));
+            n = json_integer_value(json_object_get(
+                json_object_get(cell, failing ? "failing_rst" : "trials_with_rst"), dir));
             what = "in";
         } else {
             n = json_integer_value(v) -

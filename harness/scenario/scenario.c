@@ -124,7 +124,7 @@ static void settings_free(struct scenario_settings *set)
     free(set->v);
 }
 
-/* What a scenario and each of its mitigations own alike: settings, wire faults, proxy_cmd_args,
+/* What a scenario and each of its mitigations own alike: settings, wire faults,
  * success outcomes, checks (and native lines, native_free). */
 static void native_free(struct scenario_native *native, size_t n)
 {
@@ -140,13 +140,12 @@ static void kexpect_free(struct scenario_kind_expect *k, size_t n)
     free(k);
 }
 
-static void layer_free(struct scenario_settings set[SCENARIO_NSEC], void *wire, void *args,
-                       void *success, void *expect)
+static void layer_free(struct scenario_settings set[SCENARIO_NSEC], void *wire, void *success,
+                       void *expect)
 {
     for (int k = 0; k < SCENARIO_NSEC; k++)
         settings_free(&set[k]);
     free(wire);
-    free(args);
     free(success);
     free(expect);
 }
@@ -157,13 +156,13 @@ void scenario_free(struct scenario *s)
         return;
     for (size_t i = 0; i < s->nmit; i++) {
         struct scenario_mit *m = &s->mit[i];
-        layer_free(m->set, m->wire, (void *)m->args, (void *)m->success, m->expect);
+        layer_free(m->set, m->wire, (void *)m->success, m->expect);
         native_free(m->native, m->nnative);
         kexpect_free(m->kexpect, m->nkexpect);
     }
     native_free(s->native, s->nnative);
     kexpect_free(s->kexpect, s->nkexpect);
-    layer_free(s->set, s->wire, (void *)s->args, (void *)s->success, s->expect);
+    layer_free(s->set, s->wire, (void *)s->success, s->expect);
     free(s->mit);
     free(s->seed);
     free(s->fix);

@@ -106,9 +106,6 @@ struct scenario_mit {
     bool has_wire; /* `wire:` given: replaces the scenario's wire faults */
     struct scenario_wire *wire;
     size_t nwire;
-    bool has_args; /* `proxy_cmd_args:` given */
-    const char **args;
-    size_t nargs;
     struct scenario_native *native; /* `native:`, added to the scenario's */
     size_t nnative;
     long trials;     /* 0 = the scenario's */
@@ -136,8 +133,6 @@ struct scenario {
     struct scenario_settings set[SCENARIO_NSEC];
     struct scenario_wire *wire;
     size_t nwire;
-    const char **args;
-    size_t nargs;
     struct scenario_native *native; /* `native:` for every mitigation */
     size_t nnative;
     struct scenario_check *expect; /* checks that apply to every mitigation */
@@ -171,8 +166,6 @@ struct scenario_cell {
     size_t nprogs;
     const struct scenario_wire *wire;
     size_t nwire;
-    const char **args; /* proxy_cmd_args: the scenario's, then the mitigation's */
-    size_t nargs;
     /* The checks of every kind: racelab-proxy's (proxy_kind NULL or "racelab": the scenario's
      * `expect:` and `expect_kind.racelab`, then the mitigation's, each layer replacing the
      * checks of the same metric), then for each kind K the cell names, K's (the scenario's
@@ -181,7 +174,6 @@ struct scenario_cell {
     struct scenario_check *checks;
     size_t nchecks;
     bool sweep;
-    bool proxy_overridden; /* the mitigation changes proxy settings */
 };
 
 /* Loads and validates path (including every cell's program settings). Returns the scenario,

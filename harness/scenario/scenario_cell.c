@@ -1,6 +1,6 @@
 /* scenario_cell — one cell, scenario × mitigation: each program's settings merged layer by layer
  * (scenario, then mitigation; `proxy` under `proxy1`/`proxy2`), the mitigation's trials,
- * timeout, success, wire faults, proxy_cmd_args and checks in place of the scenario's. */
+ * timeout, success, wire faults, and checks in place of the scenario's. */
 #include "scenario_internal.h"
 
 #include <stdio.h>
@@ -51,8 +51,8 @@ static bool is_racelab(const char *kind)
     return !kind || strcmp(kind, "racelab") == 0;
 }
 
-static const struct scenario_kind_expect *kind_layer(const struct scenario_kind_expect *k,
-                                                     size_t n, const char *kind)
+static const struct scenario_kind_expect *kind_layer(const struct scenario_kind_expect *k, size_t n,
+                                                     const char *kind)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(k[i].kind, kind) == 0)
@@ -154,20 +154,9 @@ int scenario_cell_build(const struct scenario *s, const struct scenario_mit *m,
         layers[nl++] = &m->set[common];
         if (own != common)
             layers[nl++] = &m->set[own];
-        if (common == SCENARIO_SEC_PROXY && (m->set[common].n || m->set[own].n))
-            c->proxy_overridden = true;
         if (merge(p, layers, nl) != 0)
             goto oom;
     }
-
-    c->nargs = s->nargs + m->nargs;
-    c->args = calloc(c->nargs ? c->nargs : 1, sizeof(*c->args));
-    if (!c->args)
-        goto oom;
-    for (size_t i = 0; i < s->nargs; i++)
-        c->args[i] = s->args[i];
-    for (size_t i = 0; i < m->nargs; i++)
-        c->args[s->nargs + i] = m->args[i];
 
     if (build_checks(c, s, m) != 0)
         goto oom;
@@ -187,9 +176,7 @@ void scenario_cell_free(struct scenario_cell *c)
         free(c->progs[i].set);
         c->progs[i].set = NULL;
     }
-    free(c->args);
     free(c->checks);
-    c->args = NULL;
     c->checks = NULL;
 }
 

@@ -62,13 +62,15 @@ static int parse_timeout(struct scenario_loader *L, const struct yml_node *n, co
     return yml_want_ms(&L->r, n, key, 100, 3600000, out);
 }
 
-/* `proxy_cmd_args:`: a value or a list; nothing (null, []) gives none. */
-static int parse_args(struct scenario_loader *L, const struct yml_node *n, const char *key,
-                      const char ***out, size_t *nout)
+/* `proxy_cmd_args:` is gone: a mitigation said its proxy settings twice, once for
+ * racelab-proxy and once for --proxy-cmd, and the two drifted apart. The settings under
+ * `proxy:` are now what every kind gets, `cmd:` as racelab-proxy flags. */
+static int refuse_args(struct scenario_loader *L, const struct yml_node *n, const char *key)
 {
-    if (yml_is_null(n) || (n->kind == YML_SEQ && n->n == 0))
-        return 0;
-    return yml_want_texts(&L->r, n, key, out, nout);
+    return yml_bad(&L->r, n, key,
+                   "proxy_cmd_args is no longer read: say each setting once under proxy: (in "
+                   "racelab-proxy's flag names); --proxy cmd:'CMD' gets them appended as "
+                   "racelab-proxy flags (docs/scenario-format.md)");
 }
 
 /* `native:`: a map of proxy kind to a line or a list of lines. */
@@ -476,9 +478,9 @@ static int parse_expect_kind(struct scenario_loader *L, const struct yml_node *n
 
 /* The keys of a mitigation: about, the settings sections, then these. */
 static const char *const mit_about[] = {"about", NULL};
-static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "native",      "trials",
-                                       "timeout", "success",        "expect",      "expect_kind",
-                                       NULL};
+static const char *const mit_tail[] = {"wire",   "proxy_cmd_args", "native",
+                                       "trials", "timeout",        "success",
+                                       "expect", "expect_kind",    NULL};
 static const char *const *const mit_keys[] = {mit_about, scenario_sec_names, mit_tail, NULL};
 
 static int parse_common_sections(struct scenario_loader *L, const struct yml_node *m,
@@ -521,11 +523,8 @@ static int parse_mit(struct scenario_loader *L, const struct yml_node *k, const 
         if (parse_wire(L, n, kk, &m->wire, &m->nwire) != 0)
             return -1;
     }
-    if ((n = yml_get_at(v, where, "proxy_cmd_args", kk, sizeof(kk)))) {
-        m->has_args = true;
-        if (parse_args(L, n, kk, &m->args, &m->nargs) != 0)
-            return -1;
-    }
+    if ((n = yml_get_at(v, where, "proxy_cmd_args", kk, sizeof(kk))))
+        return refuse_args(L, n, kk);
     if ((n = yml_get_at(v, where, "native", kk, sizeof(kk))) &&
         parse_native(L, n, kk, &m->native, &m->nnative) != 0)
         return -1;
@@ -567,9 +566,9 @@ static int read_topology(struct scenario_loader *L, const struct yml_node *n)
 /* The top-level keys of a scenario: these, the settings sections, then these. */
 static const char *const top_head[] = {"name",   "intent",  "seed",    "topology",
                                        "trials", "timeout", "success", NULL};
-static const char *const top_tail[] = {"wire",        "proxy_cmd_args", "native", "expect",
-                                       "expect_kind", "fix",            "sweep",  "mitigations",
-                                       NULL};
+static const char *const top_tail[] = {"wire",   "proxy_cmd_args", "native",
+                                       "expect", "expect_kind",    "fix",
+                                       "sweep",  "mitigations",    NULL};
 static const char *const *const top_keys[] = {top_head, scenario_sec_names, top_tail, NULL};
 /* The keys a scenario cannot do without. */
 static const char *const top_required[] = {"name", "intent", "topology", "mitigations", NULL};
@@ -636,9 +635,8 @@ int scenario_read(struct scenario_loader *L, const struct yml_node *root)
         return -1;
     if ((n = yml_get(root, "wire")) && parse_wire(L, n, "wire", &s->wire, &s->nwire) != 0)
         return -1;
-    if ((n = yml_get(root, "proxy_cmd_args")) &&
-        parse_args(L, n, "proxy_cmd_args", &s->args, &s->nargs) != 0)
-        return -1;
+    if ((n = yml_get(root, "proxy_cmd_args")))
+        return refuse_args(L, n, "proxy_cmd_args");
     if ((n = yml_get(root, "native")) && parse_native(L, n, "native", &s->native, &s->nnative) != 0)
         return -1;
     if ((n = yml_get(root, "expect")) &&

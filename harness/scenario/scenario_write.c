@@ -178,9 +178,6 @@ void scenario_write(FILE *out, const struct scenario *s)
         fprintf(out, "sweep: %s\n", s->sweep ? "true" : "false");
     write_settings(out, "", s->set);
     write_wire(out, "", s->wire, s->nwire);
-    fputs("proxy_cmd_args: ", out);
-    write_list(out, s->args, s->nargs);
-    fputc('\n', out);
     write_native(out, "", s->native, s->nnative);
     write_expect(out, "", s->expect, s->nexpect);
     write_expect_kind(out, "", s->kexpect, s->nkexpect);
@@ -198,11 +195,6 @@ void scenario_write(FILE *out, const struct scenario *s)
         write_settings(out, "    ", m->set);
         if (m->has_wire)
             write_wire(out, "    ", m->wire, m->nwire);
-        if (m->has_args) {
-            fputs("    proxy_cmd_args: ", out);
-            write_list(out, m->args, m->nargs);
-            fputc('\n', out);
-        }
         write_native(out, "    ", m->native, m->nnative);
         if (m->trials)
             fprintf(out, "    trials: %ld\n", m->trials);

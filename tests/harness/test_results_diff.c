@@ -44,7 +44,7 @@ static json_t *cell(const struct c *c)
     if (strcmp(c->verdict, "ERROR") == 0)
         json_object_set_new(o, "error", json_string("racelab-proxy exited 1"));
     if (strcmp(c->verdict, "SKIP") == 0)
-        json_object_set_new(o, "skipped", json_string("no proxy_cmd_args"));
+        json_object_set_new(o, "skipped", json_string("envoy not installed"));
     return o;
 }
 

@@ -630,9 +630,11 @@ static void test_no_netns(void **state)
     free(out);
 }
 
-/* A foreign proxy binary: the mitigations give its arguments; checks that need the access log
- * are skipped, the capture and the clients still decide, and the upstream hop is attributed
- * through the client's trial tag in the upstream's log (rst_on_failing upstream->proxy holds). */
+/* A foreign proxy binary: it gets each cell's proxy settings as racelab-proxy flags (none's
+ * --no-mitigations is what makes it fail, retry-reset's --retry-on reset what saves it); checks
+ * that need the access log are skipped, the capture and the clients still decide, and the
+ * upstream hop is attributed through the client's trial tag in the upstream's log
+ * (rst_on_failing upstream->proxy holds). */
 static void test_proxy_cmd(void **state)
 {
     (void)state;
