@@ -97,16 +97,19 @@ struct session {
     struct scenario *scns[MAX_SCENARIOS];
     size_t nscn;
     struct suite su;
-    struct kind *kind;          /* --proxy KIND's adapter (proxy.c) */
-    char kind_binary[PATH_MAX]; /* its binary, when installed */
+    /* the adapters --proxy names (proxy.c), each loaded once, with its binary when installed */
+    struct kind *kinds[2 * SUITE_MAX_PROXIES];
+    char kind_bins[2 * SUITE_MAX_PROXIES][PATH_MAX];
+    size_t nkinds;
 };
 
 /* ---- proxy.c ---- */
 
-/* --proxy KIND into the session's run_env: racelab (nothing to do), cmd:'CMD' (--proxy-cmd),
- * or a kind's adapter loaded and checked, its binary looked for (a missing one leaves the
- * cells skipped, with why in su.kind_missing) and its stop. 0, or -1 after saying why (a bad
- * adapter: FILE:LINE). */
+/* --proxy into the session's proxies under test (su.px): a comma-separated list of racelab,
+ * a kind (nginx, a folder with an adapter.yaml), A+B (the kinds of a chain's proxy1 and
+ * proxy2), or alone cmd:'CMD' (--proxy-cmd). Each kind's adapter is loaded and checked, its
+ * binary looked for (a missing one leaves its cells skipped, with why in the proxy's
+ * `missing`) and its stop taken from it. 0, or -1 after saying why (a bad adapter: FILE:LINE). */
 int cli_proxy(struct session *ss);
 
 /* Load, check, run, report: shared by run, compare and repro. The table goes to stdout when

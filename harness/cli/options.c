@@ -55,12 +55,14 @@ static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
     }
 #define OPT_PROXY                                                                                  \
     {                                                                                              \
-        .name = "proxy", .type = OPT_STR, .off = F(proxy), .metavar = "KIND",                      \
+        .name = "proxy", .type = OPT_STR, .off = F(proxy), .metavar = "KIND[,KIND...]",            \
         .help = "the proxy under test: racelab (racelab-proxy, the default), nginx, haproxy, "     \
                 "apache, envoy (proxies/KIND/: a config rendered from each cell's settings; a "    \
                 "cell the kind cannot express is reported unsupported, a kind not installed "      \
-                "skipped), a folder with an adapter.yaml, or cmd:'CMD' (= --proxy-cmd CMD); "      \
-                "every proxy of a cell is of that kind (docs/proxies.md)"                          \
+                "skipped), a folder with an adapter.yaml, A+B for a chain's proxy1 and proxy2 "    \
+                "(nginx+haproxy), or alone cmd:'CMD' (= --proxy-cmd CMD); several, "               \
+                "comma-separated, run every cell with each, the proxy a column of the table and "  \
+                "OUT/KIND/ each one's folder (docs/proxies.md)"                                    \
     }
 #define OPT_PROXY_CMD                                                                              \
     {                                                                                              \

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cell.h"
 #include "cli.h"
@@ -103,8 +104,8 @@ static void draw_trial(const struct scenario *s, const json_t *cell, const char 
     }
     size_t nsel = 0, uhop = nnodes > 2 ? nnodes - 2 : 0;
     uint64_t from = 0, to = 0;
-    struct explain_flow_sel *sel = metrics_trial_flows(
-        records, (const json_t *const *)access, np, up, uhop, trial, &nsel, &from, &to);
+    struct explain_flow_sel *sel = metrics_trial_flows(records, (const json_t *const *)access, np,
+                                                       up, uhop, trial, &nsel, &from, &to);
     bool tagged = false;
     for (size_t k = 0; k < nsel; k++)
         tagged = tagged || (uhop > np && sel[k].hop == uhop);
@@ -146,6 +147,13 @@ static int repro(struct session *ss, const char *name)
     if (ss->cli.mit.n == 0)
         ss->cli.mit.v[ss->cli.mit.n++] = "none";
     ss->cli.quiet = true;
+    if (ss->cli.proxy && strchr(ss->cli.proxy, ',') && strncmp(ss->cli.proxy, "cmd:", 4) != 0) {
+        fprintf(stderr,
+                "racelab repro: --proxy %s: repro tells one cell, give one proxy (racelab "
+                "compare %s --proxy %s puts them side by side)\n",
+                ss->cli.proxy, name, ss->cli.proxy);
+        return EXIT_BAD;
+    }
     fprintf(stderr, "racelab: running %s with mitigation %s...\n", name, ss->cli.mit.v[0]);
     int rc = cli_execute(ss, paths, 1, REPORT_TABLE_RUN, false);
     if (rc == EXIT_BAD || ss->su.n == 0)
@@ -174,7 +182,15 @@ static int repro(struct session *ss, const char *name)
             printf("  %s%s%s\n", m->name, m->about ? ": " : "", m->about ? m->about : "");
             print_overrides(stdout, m);
         }
-        printf("  (compare them: racelab compare %s)\n", s->name);
+        /* with the proxy this ran on, so the comparison is of the same system */
+        const struct cli *c = &ss->cli;
+        if (c->proxy_cmd)
+            printf("  (compare them: racelab compare %s --proxy-cmd '%s')\n", s->name,
+                   c->proxy_cmd);
+        else if (c->proxy && strcmp(c->proxy, "racelab") != 0)
+            printf("  (compare them: racelab compare %s --proxy %s)\n", s->name, c->proxy);
+        else
+            printf("  (compare them: racelab compare %s)\n", s->name);
     }
     /* The verdict is the cell's expectations: a case whose race is a cost (delay-close-cost)
      * reproduces without a single failing trial. */

@@ -59,8 +59,13 @@ static int preflight(struct suite *su, struct scenario **scns, size_t nscn)
         need_netns = true;
     }
     const char *progs[] = {"racelab-upstream", "racelab-downstream", "racelab-proxy"};
+    bool own = false; /* a proxy of some cell is racelab-proxy */
+    for (size_t i = 0; i < su->npx; i++) {
+        const struct run_env *e = &su->px[i].env;
+        own |= !e->proxy_cmd && (!e->kind || (e->chain && !e->kind2));
+    }
     for (size_t i = 0; i < 3; i++) {
-        if (i == 2 && (!need_proxy || su->env.proxy_cmd || su->env.kind))
+        if (i == 2 && (!need_proxy || !own))
             continue;
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/%s", su->env.bin_dir, progs[i]);
@@ -72,7 +77,7 @@ static int preflight(struct suite *su, struct scenario **scns, size_t nscn)
             return -1;
         }
     }
-    if (su->env.proxy_cmd && need_proxy && check_proxy_cmd(su->env.proxy_cmd) != 0)
+    if (su->px[0].env.proxy_cmd && need_proxy && check_proxy_cmd(su->px[0].env.proxy_cmd) != 0)
         return -1;
     if (!su->env.netns) {
         for (size_t i = 0; i < nscn; i++) {
@@ -127,7 +132,8 @@ void cli_session_free(struct session *ss)
     suite_free(&ss->su);
     for (size_t i = 0; i < ss->nscn; i++)
         scenario_free(ss->scns[i]);
-    kind_free(ss->kind);
+    for (size_t i = 0; i < ss->nkinds; i++)
+        kind_free(ss->kinds[i]);
 }
 
 /* Builds the matrix; --mitigation names must exist in at least one scenario. */
@@ -155,10 +161,11 @@ static int build_cells(struct session *ss)
             for (size_t k = 0; k < c->mit.n; k++)
                 if (strcmp(c->mit.v[k], s->mit[j].name) == 0)
                     wanted = true;
-            if (wanted && suite_add(&ss->su, s, &s->mit[j], c->trials, err, sizeof(err)) != 0) {
-                fprintf(stderr, "racelab: %s\n", err);
-                return -1;
-            }
+            for (size_t px = 0; wanted && px < ss->su.npx; px++)
+                if (suite_add(&ss->su, s, &s->mit[j], px, c->trials, err, sizeof(err)) != 0) {
+                    fprintf(stderr, "racelab: %s\n", err);
+                    return -1;
+                }
         }
     }
     return 0;
@@ -279,9 +286,9 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     ss->su.env.proxy_cmd = c->proxy_cmd;
     ss->su.env.proxy_stop = (struct run_stop){
         SIGTERM, c->proxy_stop_settle_set ? c->proxy_stop_settle : RUN_PROXY_CMD_SETTLE_MS};
+    ss->su.env.netns = !c->no_netns;
     if (cli_proxy(ss) != 0) /* --proxy KIND */
         return EXIT_BAD;
-    ss->su.env.netns = !c->no_netns;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
     ss->su.keep_going = c->keep_going;
     ss->su.quiet = c->quiet;

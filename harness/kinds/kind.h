@@ -89,11 +89,13 @@ enum kind_cmd {
 char **kind_argv(const struct kind *k, enum kind_cmd which, const char *binary,
                  const struct kind_vars *v, char *err, size_t errlen);
 
-/* Whether every proxy of cell c (proxy, or proxy1 and proxy2) can be expressed by the kind,
- * the cell's native lines for it included. Returns 0; 1 with the reasons in why (in a chain
- * each prefixed with its proxy, "proxy2: --delayed-close-timeout 1000 has no ..."); -1 when out
- * of memory. */
-int kind_check_cell(const struct kind *k, const struct scenario_cell *c, char *why, size_t whylen);
+/* Whether every proxy of cell c (proxy, or proxy1 and proxy2) can be expressed by its kind
+ * (kinds[0] for the proxy or proxy1, kinds[1] for proxy2; NULL is racelab-proxy, which can
+ * express everything), the cell's native lines for it included. Returns 0; 1 with the reasons
+ * in why (in a chain each prefixed with its proxy, "proxy2: --delayed-close-timeout 1000 has
+ * no ..."); -1 when out of memory. */
+int kind_check_cell(const struct kind *const kinds[2], const struct scenario_cell *c, char *why,
+                    size_t whylen);
 
 /* Proxy idx of cell c (its index in the topology, 1 for the first proxy): the config rendered
  * into v->dir, then the start command (binary first), a NULL-terminated malloc'd argv (free it

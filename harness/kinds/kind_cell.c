@@ -25,12 +25,16 @@ static int plan_of(const struct kind *k, const struct scenario_cell *c, size_t i
     return rc;
 }
 
-int kind_check_cell(const struct kind *k, const struct scenario_cell *c, char *why, size_t whylen)
+int kind_check_cell(const struct kind *const kinds[2], const struct scenario_cell *c, char *why,
+                    size_t whylen)
 {
     why[0] = '\0';
     bool chain = c->nprogs > 3;
     int result = 0;
     for (size_t idx = 1; idx + 1 < c->nprogs; idx++) {
+        const struct kind *k = kinds[idx - 1];
+        if (!k) /* racelab-proxy: every setting is its own */
+            continue;
         struct kind_plan *plan = NULL;
         char one[2048];
         int rc = plan_of(k, c, idx, &plan, one, sizeof(one));

@@ -159,17 +159,19 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
                      double elapsed_s)
 {
     const json_t *r = sc->result;
-    char oc[256], res[64];
+    char oc[256], res[64], mit[400];
     report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
     report_result(res, sizeof(res), sc);
+    snprintf(mit, sizeof(mit), "%s%s%s", sc->cell.m->name, sc->px_label ? " @ " : "",
+             sc->px_label ? sc->px_label : "");
     if (json_is_integer(json_object_get(r, "failures")))
         fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
-                sc->cell.s->name, sc->cell.m->name,
+                sc->cell.s->name, mit,
                 (long long)json_integer_value(json_object_get(r, "failures")),
                 (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
     else /* no trial ran */
         fprintf(out, "[%zu/%zu] %s × %s: no trial ran %s  %.1f s\n", done, total, sc->cell.s->name,
-                sc->cell.m->name, res, elapsed_s);
+                mit, res, elapsed_s);
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
@@ -268,13 +270,15 @@ static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
         snprintf(buf, len, "-");
 }
 
-static void table_header(struct table *t, bool cmp)
+static void table_header(struct table *t, bool cmp, bool px)
 {
     if (!trow(t))
         return;
     if (!cmp)
         thead(t, "scenario", false);
     thead(t, "mitigation", false);
+    if (px)
+        thead(t, "proxy", false);
     thead(t, "trials", true);
     thead(t, "fail", true);
     if (cmp)
@@ -290,7 +294,7 @@ static void table_header(struct table *t, bool cmp)
 }
 
 /* One cell's row, in the columns of table_header. */
-static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
+static void table_row(struct table *t, const struct suite_cell *sc, bool cmp, const char *px)
 {
     const json_t *r = sc->result;
     char buf[512];
@@ -300,6 +304,8 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
     if (!cmp)
         tadd(t, c++, "%s", sc->cell.s->name);
     tadd(t, c++, "%s", sc->cell.m->name);
+    if (px)
+        tadd(t, c++, "%s", px);
     tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
     fmt_num(buf, sizeof(buf), json_object_get(r, "failures"), "%.0f"); /* "-": no trial ran */
     tadd(t, c++, "%s", buf);
@@ -339,28 +345,31 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
 }
 
 /* Under the table: why a cell did not run or complete, or its failed checks. */
-static void table_notes(FILE *out, const struct suite_cell *sc)
+static void table_notes(FILE *out, const struct suite_cell *sc, const char *px)
 {
     const json_t *r = sc->result;
     enum report_status st = report_status(sc);
+    char mit[400];
+    /* with several proxies under test, a cell is named with its proxy */
+    snprintf(mit, sizeof(mit), "%s%s%s", sc->cell.m->name, px ? " @ " : "", px ? px : "");
     if (st == REPORT_ERROR || st == REPORT_SKIPPED || st == REPORT_UNSUPPORTED) {
         const char *key = st == REPORT_ERROR         ? "error"
                           : st == REPORT_UNSUPPORTED ? "unsupported"
                                                      : "skipped";
-        fprintf(out, "\n%s × %s: %s%s\n", sc->cell.s->name, sc->cell.m->name,
+        fprintf(out, "\n%s × %s: %s%s\n", sc->cell.s->name, mit,
                 st == REPORT_UNSUPPORTED ? "unsupported: " : "",
                 json_string_value(json_object_get(r, key)));
         return;
     }
     if (st == REPORT_MEASURED) {
         fprintf(out, "\n%s × %s: measured with %s (no %s expectations in the scenario): %s\n",
-                sc->cell.s->name, sc->cell.m->name, measured_kind(r), measured_kind(r),
+                sc->cell.s->name, mit, measured_kind(r), measured_kind(r),
                 json_string_value(json_object_get(r, "verdict")));
         return;
     }
     if (st != REPORT_FAILED)
         return;
-    fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, sc->cell.m->name);
+    fprintf(out, "\n%s × %s failed:\n", sc->cell.s->name, mit);
     report_each_check(r, sc->cell.s->path, EXPECT_FAILED, report_print_indented, out);
 }
 
@@ -370,7 +379,8 @@ static void table_sweep(FILE *out, struct table *t, const struct suite_cell *sc)
     const json_t *sw = json_object_get(sc->result, "sweep");
     if (json_array_size(sw) == 0)
         return;
-    fprintf(out, "\nsweep %s × %s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name);
+    fprintf(out, "\nsweep %s × %s%s%s: failure rate per gap\n", sc->cell.s->name, sc->cell.m->name,
+            sc->px_label ? " @ " : "", sc->px_label ? sc->px_label : "");
     if (trow(t)) {
         thead(t, "gap ms", true);
         thead(t, "trials", true);
@@ -406,34 +416,39 @@ static void table_sweep(FILE *out, struct table *t, const struct suite_cell *sc)
 static void table_distinguish(FILE *out, const struct suite *su)
 {
     struct interval_arm *arms = calloc(su->n + 1, sizeof(*arms));
+    char(*names)[300] = calloc(su->n + 1, sizeof(*names));
     size_t n = 0;
-    for (size_t i = 0; arms && i < su->n; i++) {
+    for (size_t i = 0; arms && names && i < su->n; i++) {
         const struct suite_cell *sc = &su->cells[i];
         enum report_status st = report_status(sc);
-        if (st != REPORT_PASSED && st != REPORT_FAILED)
+        if (st != REPORT_PASSED && st != REPORT_FAILED && st != REPORT_MEASURED)
             continue;
-        arms[n].name = sc->cell.m->name;
+        snprintf(names[n], sizeof(names[n]), "%s%s%s", sc->cell.m->name, su->npx > 1 ? " @ " : "",
+                 su->npx > 1 ? su->px[sc->px].label : "");
+        arms[n].name = names[n];
         arms[n].k = (long)json_integer_value(json_object_get(sc->result, "failures"));
         arms[n++].n = (long)json_integer_value(json_object_get(sc->result, "trials"));
     }
-    if (arms)
+    if (arms && names)
         interval_note(out, arms, n);
     free(arms);
+    free(names);
 }
 
 void report_table(FILE *out, const struct suite *su, enum report_table kind)
 {
     struct table t = {0};
     bool cmp = kind == REPORT_TABLE_COMPARE;
-    table_header(&t, cmp);
+    bool px = su->npx > 1; /* the proxy as a column */
+    table_header(&t, cmp, px);
     for (size_t i = 0; i < su->n; i++)
-        table_row(&t, &su->cells[i], cmp);
+        table_row(&t, &su->cells[i], cmp, px ? su->px[su->cells[i].px].label : NULL);
     tprint(out, &t);
     if (cmp)
         table_distinguish(out, su);
     /* What failed, and the race window of every sweep. */
     for (size_t i = 0; i < su->n; i++) {
-        table_notes(out, &su->cells[i]);
+        table_notes(out, &su->cells[i], px ? su->px[su->cells[i].px].label : NULL);
         table_sweep(out, &t, &su->cells[i]);
     }
     free(t.cell);
@@ -442,10 +457,16 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
 json_t *report_ordered(const json_t *cell)
 {
     static const char *const first[] = {
-        "scenario",   "mitigation",     "trials", "failures", "failure_rate", "failure_rate_ci",
-        "outcomes",   "requests",       "rst",    "fin",      "failing_rst",  "proxy_flags",
-        "latency_ms", "throughput_rps", "sweep",  "expect",   "verdict",      "capture",
-        "error",      NULL,
+        "scenario",     "mitigation",
+        "trials",       "failures",
+        "failure_rate", "failure_rate_ci",
+        "outcomes",     "requests",
+        "rst",          "fin",
+        "failing_rst",  "proxy_flags",
+        "latency_ms",   "throughput_rps",
+        "sweep",        "expect",
+        "verdict",      "capture",
+        "error",        NULL,
     };
     json_t *o = json_object();
     if (!o)
@@ -465,6 +486,30 @@ json_t *report_ordered(const json_t *cell)
     return o;
 }
 
+/* {"label", "kinds": [{"proxy", "kind_info": {kind, adapter, binary, version}}], "missing"}:
+ * what ran as each proxy of a proxy under test (racelab-proxy has no kind_info). */
+static json_t *proxy_under_test(const struct suite_proxy *p)
+{
+    json_t *o = json_pack("{s:s}", "label", p->label), *kinds = json_array();
+    for (size_t i = 0; i < (p->env.chain ? 2u : 1u); i++) {
+        const char *bin;
+        const struct kind *k = run_env_kind(&p->env, i + 1, &bin, NULL);
+        json_t *one =
+            json_pack("{s:s}", "proxy", p->env.chain ? (i ? "proxy2" : "proxy1") : "proxy");
+        if (k)
+            json_object_set_new(one, "kind_info",
+                                json_pack("{s:s, s:s, s:o, s:s}", "kind", kind_name(k), "adapter",
+                                          kind_path(k), "binary",
+                                          bin ? json_string(bin) : json_null(), "version",
+                                          bin ? p->version[i] : ""));
+        json_array_append_new(kinds, one);
+    }
+    json_object_set_new(o, "kinds", kinds);
+    if (p->missing[0])
+        json_object_set_new(o, "missing", json_string(p->missing));
+    return o;
+}
+
 json_t *report_results(const struct suite *su, const char *run_id)
 {
     json_t *o = json_object(), *cells = json_array();
@@ -478,15 +523,18 @@ json_t *report_results(const struct suite *su, const char *run_id)
     json_object_set_new(o, "passed", json_boolean(passed == su->n));
     json_object_set_new(o, "interrupted", json_boolean(su->interrupted));
     json_object_set_new(o, "netns", json_boolean(su->env.netns));
-    if (su->env.proxy_cmd)
-        json_object_set_new(o, "proxy_cmd", json_string(su->env.proxy_cmd));
-    if (su->env.kind)
-        json_object_set_new(
+    if (su->npx && su->px[0].env.proxy_cmd)
+        json_object_set_new(o, "proxy_cmd", json_string(su->px[0].env.proxy_cmd));
+    json_t *pxs = json_array();
+    for (size_t i = 0; i < su->npx; i++)
+        json_array_append_new(pxs, proxy_under_test(&su->px[i]));
+    /* the one kind of a run with one (its adapter, binary and version) */
+    if (su->npx == 1 && su->px[0].env.kind && !su->px[0].env.chain)
+        json_object_set(
             o, "proxy_kind",
-            json_pack("{s:s, s:s, s:o, s:s}", "kind", kind_name(su->env.kind), "adapter",
-                      kind_path(su->env.kind), "binary",
-                      su->env.kind_binary ? json_string(su->env.kind_binary) : json_null(),
-                      "version", su->kind_version));
+            json_object_get(json_array_get(json_object_get(json_array_get(pxs, 0), "kinds"), 0),
+                            "kind_info"));
+    json_object_set_new(o, "proxies_under_test", pxs);
     json_object_set_new(o, "cells", cells);
     return o;
 }
@@ -576,8 +624,7 @@ void report_verdict(FILE *out, const struct scenario *s, const json_t *cell)
     size_t n = json_array_size(checks), failed = report_checks(cell, EXPECT_FAILED),
            skipped = report_checks(cell, EXPECT_SKIPPED);
     if (n == skipped) {
-        fprintf(out, "\nMitigation %s has no expectation%s this run could check.\n", mit,
-                forkind);
+        fprintf(out, "\nMitigation %s has no expectation%s this run could check.\n", mit, forkind);
         return;
     }
     if (failed == 0) {

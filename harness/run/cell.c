@@ -27,40 +27,6 @@
 /* after the wire released what it held: time for the answers to it to cross lo */
 #define WIRE_RELEASE_SETTLE_US 5000
 
-static int free_port(char *err, size_t errlen)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        snprintf(err, errlen, "no free port on 127.0.0.1: %s", strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-int run_ports(enum scenario_topo t, bool netns, uint16_t ports[4], char *err, size_t errlen)
-{
-    const char *names[4];
-    size_t n = scenario_topo_nodes(t, names);
-    memset(ports, 0, 4 * sizeof(*ports));
-    for (size_t i = 1; i < n; i++) {
-        if (netns) {
-            ports[i] = i == n - 1 ? RUN_UPSTREAM_PORT : (uint16_t)(RUN_PROXY_PORT + i - 1);
-            continue;
-        }
-        int p = free_port(err, errlen);
-        if (p < 0)
-            return -1;
-        ports[i] = (uint16_t)p;
-    }
-    return 0;
-}
-
 json_t *run_error_cell(const struct scenario_cell *c, const char *error)
 {
     json_t *o = json_object();
@@ -220,8 +186,10 @@ static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, con
         fclose(f);
     }
     /* a --proxy-cmd or KIND proxy stops as the run says; racelab's own programs at once */
-    bool foreign = (r->env->proxy_cmd || r->env->kind) && idx > 0 && idx < r->nnodes - 1;
-    r->stops[idx] = foreign ? r->env->proxy_stop : RUN_STOP_OWN;
+    struct run_stop pstop = RUN_STOP_OWN;
+    bool foreign = idx > 0 && idx < r->nnodes - 1 &&
+                   (run_env_kind(r->env, idx, NULL, &pstop) || r->env->proxy_cmd);
+    r->stops[idx] = foreign ? (r->env->proxy_cmd ? r->env->proxy_stop : pstop) : RUN_STOP_OWN;
     if (!r->stops[idx].sig) /* a run_env that says nothing */
         r->stops[idx].sig = SIGTERM;
     if (child_spawn(&r->procs[idx], r->names[idx], argv->v, out, errp, msg, sizeof(msg)) != 0) {
@@ -258,7 +226,9 @@ static int start_proxy(struct cell_run *r, size_t idx)
     char pf[1100];
     int rc;
     path_of(pf, sizeof(pf), r->dir, name, ".port");
-    if (r->env->proxy_cmd || r->env->kind) {
+    const char *kbin = NULL;
+    const struct kind *kind = run_env_kind(r->env, idx, &kbin, NULL);
+    if (r->env->proxy_cmd || kind) {
         struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
         struct kind_vars kv = {r->dir, name, r->ports[idx], r->ports[idx + 1], NULL};
         struct run_argv flags = {0};
@@ -266,11 +236,9 @@ static int start_proxy(struct cell_run *r, size_t idx)
         /* a kind's config rendered into the cell's folder, then its command; a command gets
          * the proxy's settings as racelab-proxy flags */
         run_argv_settings(&flags, &r->c->progs[idx]);
-        char **argv =
-            r->env->kind
-                ? kind_prepare(r->env->kind, r->env->kind_binary, r->c, idx, &kv, msg, sizeof(msg))
-                : run_expand_cmd(r->env->proxy_cmd, &v, (const char *const *)flags.v, flags.n, msg,
-                                 sizeof(msg));
+        char **argv = kind ? kind_prepare(kind, kbin, r->c, idx, &kv, msg, sizeof(msg))
+                           : run_expand_cmd(r->env->proxy_cmd, &v, (const char *const *)flags.v,
+                                            flags.n, msg, sizeof(msg));
         if (flags.oom) {
             run_argv_free(argv);
             argv = NULL;
@@ -467,7 +435,7 @@ static json_t *analyse(struct cell_run *r)
         .cell = r->c,
         .records = records,
         .nproxies = np,
-        .access_log = !r->env->proxy_cmd && !r->env->kind, /* racelab-proxy's */
+        .access_log = run_env_own_proxies(r->env), /* racelab-proxy's */
         .upstream_log = up,
         .ana = have_ana ? &ana : NULL,
         .hops = r->hops,
@@ -658,11 +626,14 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
     json_object_set_new(cell, "netns", json_boolean(r->env->netns));
     add_lab_facts(cell, r);
     /* a KIND proxy's own logs, as its adapter reads them: evidence beside the checks */
-    for (size_t i = 1; r->env->kind && i + 1 < r->nnodes; i++) {
+    for (size_t i = 1; i + 1 < r->nnodes; i++) {
+        const struct kind *k = run_env_kind(r->env, i, NULL, NULL);
         json_t *logs = json_object_get(cell, "proxy_logs");
+        if (!k)
+            continue;
         if (!logs)
             json_object_set_new(cell, "proxy_logs", logs = json_object());
-        json_object_set_new(logs, r->names[i], kind_log_summary(r->env->kind, r->dir, r->names[i]));
+        json_object_set_new(logs, r->names[i], kind_log_summary(k, r->dir, r->names[i]));
     }
     json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
     if (r->error[0])

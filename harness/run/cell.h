@@ -49,8 +49,23 @@ struct run_env {
     const struct kind *kind;    /* --proxy KIND (proxies/KIND/adapter.yaml), or NULL */
     const char *kind_binary;    /* the kind's binary, NULL when it is not installed */
     struct run_stop proxy_stop; /* how a --proxy-cmd or KIND proxy is stopped */
+    /* --proxy A+B, the kinds of a chain's two proxies: kind (A) is proxy1's, kind2 (B)
+     * proxy2's, either NULL for racelab-proxy */
+    bool chain;
+    const struct kind *kind2;
+    const char *kind2_binary;
+    struct run_stop proxy2_stop;
     bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
 };
+
+/* The proxy at topology index idx (1, or 2 of a chain): its kind (NULL: racelab-proxy, or
+ * the --proxy-cmd command when there is one), and when bin/stop are given its binary and how
+ * it stops. */
+const struct kind *run_env_kind(const struct run_env *env, size_t idx, const char **bin,
+                                struct run_stop *stop);
+
+/* True when every proxy of the run is racelab-proxy (its access log and stats are there). */
+bool run_env_own_proxies(const struct run_env *env);
 
 /* Runs cell c with every file in dir (which exists). Enters a network namespace when
  * env->netns: call it in a forked, single-threaded child. Returns the cell object (with

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cell.h"
 #include "grow.h"
 
 void run_argv_add(struct run_argv *s, const char *str)
@@ -151,4 +152,20 @@ char **run_expand_cmd(const char *tmpl, const struct run_vars *v, const char *co
         return NULL;
     }
     return s.v;
+}
+
+const struct kind *run_env_kind(const struct run_env *env, size_t idx, const char **bin,
+                                struct run_stop *stop)
+{
+    bool second = env->chain && idx == 2;
+    if (bin)
+        *bin = second ? env->kind2_binary : env->kind_binary;
+    if (stop)
+        *stop = second ? env->proxy2_stop : env->proxy_stop;
+    return second ? env->kind2 : env->kind;
+}
+
+bool run_env_own_proxies(const struct run_env *env)
+{
+    return !env->proxy_cmd && !env->kind && !(env->chain && env->kind2);
 }

@@ -71,9 +71,10 @@ static int not_run(struct suite_cell *sc, const char *key, const char *why, char
     return 0;
 }
 
-int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
+int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m, size_t px,
               long trials_override, char *err, size_t errlen)
 {
+    const struct suite_proxy *p = &su->px[px];
     struct suite_cell *v = grow_array(su->cells, &su->cap, su->n + 1, sizeof(*v));
     if (!v) {
         snprintf(err, errlen, "out of memory");
@@ -84,11 +85,25 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
     memset(sc, 0, sizeof(*sc));
     if (scenario_cell_build(s, m, trials_override, &sc->cell, err, errlen) != 0)
         return -1;
-    snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
+    sc->px = px;
+    sc->px_label = su->npx > 1 ? p->label : NULL;
+    if (su->npx > 1)
+        snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s/%s", su->out_dir, p->label, s->name, m->name);
+    else
+        snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
     su->n++;
-    if (su->env.kind && s->topo != SCENARIO_DIRECT) {
+    if (p->env.chain && s->topo == SCENARIO_PROXY) {
+        char why[300];
+        snprintf(why, sizeof(why),
+                 "--proxy %s names the kinds of a chain's two proxies; this scenario has one "
+                 "proxy (topology proxy)",
+                 p->label);
+        return not_run(sc, "skipped", why, err, errlen);
+    }
+    if ((p->env.kind || p->env.kind2) && s->topo != SCENARIO_DIRECT) {
         char why[4096];
-        int rc = kind_check_cell(su->env.kind, &sc->cell, why, sizeof(why));
+        const struct kind *kinds[2] = {p->env.kind, p->env.chain ? p->env.kind2 : p->env.kind};
+        int rc = kind_check_cell(kinds, &sc->cell, why, sizeof(why));
         if (rc < 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -97,8 +112,8 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
             sc->unsupported = true;
             return not_run(sc, "unsupported", why, err, errlen);
         }
-        if (!su->env.kind_binary)
-            return not_run(sc, "skipped", su->kind_missing, err, errlen);
+        if (p->missing[0])
+            return not_run(sc, "skipped", p->missing, err, errlen);
     }
     return 0;
 }
@@ -111,7 +126,7 @@ static void cell_main(struct suite *su, struct suite_cell *sc, pid_t parent)
     if (getppid() != parent)
         _exit(3);
     stop_flag = 0;
-    json_t *cell = run_cell(&sc->cell, &su->env, sc->dir, &stop_flag);
+    json_t *cell = run_cell(&sc->cell, &su->px[sc->px].env, sc->dir, &stop_flag);
     char path[1100];
     snprintf(path, sizeof(path), "%s/cell.json", sc->dir);
     if (!cell || json_dump_file(cell, path, JSON_INDENT(1)) != 0)
@@ -158,11 +173,20 @@ static int launch(struct suite *su, struct suite_cell *sc)
     return 0;
 }
 
-/* The --proxy kind of the run, NULL for racelab-proxy or a --proxy-cmd: which of a cell's checks
- * apply (expect.h). */
-static const char *run_kind(const struct suite *su)
+const char *suite_cell_kind(const struct suite *su, const struct suite_cell *sc)
 {
-    return su->env.kind ? kind_name(su->env.kind) : NULL;
+    const struct suite_proxy *p = &su->px[sc->px];
+    if (p->env.chain)
+        return p->label;
+    return p->env.kind ? kind_name(p->env.kind) : NULL;
+}
+
+/* Every cell says which proxy it tested, so results of several runs (or of one run with
+ * several) can be told apart. */
+static void label_cell(const struct suite *su, const struct suite_cell *sc)
+{
+    if (sc->result)
+        json_object_set_new(sc->result, "proxy_kind", json_string(su->px[sc->px].label));
 }
 
 static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *ndone)
@@ -184,11 +208,12 @@ static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *
                      WEXITSTATUS(status));
         cell = run_error_cell(&sc->cell, msg);
     }
-    bool passed = expect_apply(cell, &sc->cell, run_kind(su));
+    bool passed = expect_apply(cell, &sc->cell, suite_cell_kind(su, sc));
     sc->result = report_ordered(cell);
     json_decref(cell);
     if (!sc->result)
         sc->result = run_error_cell(&sc->cell, "out of memory");
+    label_cell(su, sc);
     sc->passed = passed;
     if (!su->quiet)
         report_progress(stderr, sc, *ndone, su->n, now_s() - sc->t0);
@@ -217,6 +242,7 @@ int suite_run(struct suite *su)
             json_t *ex = expect_eval(NULL, 0, su->cells[i].result, &p);
             if (ex)
                 json_object_set_new(su->cells[i].result, "expect", ex);
+            label_cell(su, &su->cells[i]);
             ndone++;
             if (!su->quiet)
                 report_progress(stderr, &su->cells[i], ndone, su->n, 0);
@@ -276,7 +302,8 @@ int suite_run(struct suite *su)
                                                          : "not run: an earlier cell could not "
                                                            "start (use --keep-going to go on)");
         json_object_set_new(sc->result, "not_run", json_true());
-        expect_apply(sc->result, &sc->cell, run_kind(su));
+        label_cell(su, sc);
+        expect_apply(sc->result, &sc->cell, suite_cell_kind(su, sc));
         sc->passed = false;
     }
     su->wall_s = now_s() - t0;

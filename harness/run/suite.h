@@ -15,9 +15,23 @@
 #include "cell.h"
 #include "scenario.h"
 
+#define SUITE_MAX_PROXIES 8
+
+/* A proxy under test: `--proxy racelab,nginx,nginx+haproxy` gives a run three, and every cell
+ * runs once with each. */
+struct suite_proxy {
+    char label[128]; /* racelab, nginx, nginx+haproxy, cmd: the name in tables and folders */
+    struct run_env env;
+    char missing[512];    /* a kind that is not installed: "envoy not installed (...)" */
+    char version[2][256]; /* what the binary of each kind says of its version (proxy or
+                           * proxy1, proxy2): "nginx version: nginx/1.22.1" */
+};
+
 struct suite_cell {
     struct scenario_cell cell;
-    char dir[1024]; /* the cell's folder (logs, pcap, cell.json) */
+    size_t px;            /* its proxy under test, in suite.px */
+    const char *px_label; /* its label when the run has several (tables name it), else NULL */
+    char dir[1024];       /* the cell's folder (logs, pcap, cell.json) */
     pid_t pid;
     double t0;
     bool done;
@@ -31,9 +45,9 @@ struct suite {
     struct suite_cell *cells;
     size_t n, cap;
     const char *out_dir;
-    struct run_env env;
-    char kind_missing[512]; /* with --proxy KIND not installed: "envoy not installed (...)" */
-    char kind_version[256]; /* what its binary says of its version ("nginx version: ...") */
+    struct run_env env; /* what every proxy under test shares (bin_dir, netns) */
+    struct suite_proxy px[SUITE_MAX_PROXIES];
+    size_t npx; /* at least 1 once the run's proxies are known */
     long jobs;
     bool keep_going;  /* go on after a cell that could not start (default: stop launching) */
     bool quiet;       /* no progress lines */
@@ -41,11 +55,19 @@ struct suite {
     double wall_s;
 };
 
-/* Adds cell (s, m) to the suite with trials_override (> 0) applied; with
- * --proxy KIND, a cell with a proxy is added as unsupported when the kind cannot express its
- * settings, as skipped when the kind is not installed. Returns 0 or -1 (out of memory). */
-int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
+/* Adds cell (s, m) with proxy under test px to the suite with trials_override (> 0)
+ * applied; with a --proxy KIND, a cell with a proxy is added as unsupported when the kind
+ * cannot express its settings, as skipped when the kind is not installed (or when A+B, a
+ * chain's kinds, meets a scenario with one proxy). Its folder is OUT/SCENARIO/MITIGATION, or
+ * OUT/LABEL/SCENARIO/MITIGATION when the run has several proxies under test. Returns 0 or -1
+ * (out of memory). */
+int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m, size_t px,
               long trials_override, char *err, size_t errlen);
+
+/* The kind whose expectations apply to cell sc (expect.h): NULL for racelab-proxy or a
+ * --proxy-cmd, the kind's name, or the label of a chain of kinds ("nginx+haproxy", which no
+ * scenario states checks for: measured). */
+const char *suite_cell_kind(const struct suite *su, const struct suite_cell *sc);
 
 /* Runs every cell; fills result/passed of each. Returns 0, or -1 when the run was interrupted. */
 int suite_run(struct suite *su);

@@ -226,6 +226,119 @@ static void test_native_lines_reach_the_config(void **state)
     json_decref(res);
 }
 
+#define CHAIN SRC "/tests/harness/scenarios/kinds/chain-held-fin.yaml"
+
+/* The cell of mitigation mit run with proxy label px. */
+static json_t *cell_px(json_t *res, const char *mit, const char *px)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(res, "cells"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "mitigation")), mit) == 0 &&
+            strcmp(json_string_value(json_object_get(c, "proxy_kind")), px) == 0)
+            return c;
+    }
+    fail_msg("no cell %s @ %s", mit, px);
+    return NULL;
+}
+
+static bool installed(const char *bin)
+{
+    return access(bin, X_OK) == 0;
+}
+
+/* --proxy A,B: every cell once per proxy under test, each in OUT/LABEL/SCENARIO/MITIGATION,
+ * the proxy a column of the table; A+B: a chain's proxy1 and proxy2 of two kinds, each with
+ * its own config and log, and a one-proxy scenario skipped with why. */
+static void test_several_proxies_and_a_chain_of_kinds(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    char *out = tsup_fmt("%s/several", ctx->dir), *err;
+    char *args[] = {"run",
+                    CHAIN,
+                    CELLS,
+                    "--proxy",
+                    "racelab,nginx+haproxy",
+                    "--mitigation",
+                    "none",
+                    "--mitigation",
+                    "plain",
+                    "--out",
+                    out,
+                    NULL};
+    int rc = racelab(ctx, &err, args);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err);
+    free(err);
+    char *outp = tsup_fmt("%s/racelab.out", ctx->dir), *table = tsup_slurp(outp);
+    assert_non_null(strstr(table, " proxy "));
+    assert_non_null(strstr(table, "nginx+haproxy"));
+    free(table);
+    free(outp);
+    char *path = tsup_fmt("%s/results.json", out);
+    json_error_t je;
+    json_t *res = json_load_file(path, 0, &je);
+    assert_non_null(res);
+    assert_int_equal(json_array_size(json_object_get(res, "proxies_under_test")), 2);
+    assert_int_equal(json_array_size(json_object_get(res, "cells")), 4);
+    json_t *own = cell_px(res, "none", "racelab");
+    assert_true(json_is_true(json_object_get(own, "access_log")));
+    assert_non_null(strstr(json_string_value(json_object_get(own, "dir")),
+                           "/several/racelab/chain-held-fin/none"));
+    /* kind-cells has one proxy: A+B does not fit it */
+    assert_non_null(strstr(
+        json_string_value(json_object_get(cell_px(res, "plain", "nginx+haproxy"), "skipped")),
+        "names the kinds of a chain's two proxies"));
+    json_t *mixed = cell_px(res, "none", "nginx+haproxy");
+    if (!installed("/usr/sbin/nginx") || !installed("/usr/sbin/haproxy")) {
+        assert_non_null(json_object_get(mixed, "skipped"));
+    } else {
+        /* racelab-proxy's 503 against nginx's 502 in front of HAProxy */
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(own, "outcomes"), "503")), 5);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(mixed, "outcomes"), "502")), 5);
+        assert_true(json_is_true(json_object_get(json_object_get(mixed, "expect"), "measured")));
+        json_t *logs = json_object_get(mixed, "proxy_logs");
+        assert_non_null(json_object_get(logs, "proxy1"));
+        assert_non_null(json_object_get(logs, "proxy2"));
+        const char *files[] = {"proxy1.nginx.conf", "proxy2.haproxy.cfg"};
+        for (size_t i = 0; i < 2; i++) {
+            char *f = tsup_fmt("%s/nginx+haproxy/chain-held-fin/none/%s", out, files[i]);
+            assert_true(access(f, R_OK) == 0);
+            free(f);
+        }
+        /* the RST of the race, on proxy2's upstream hop, in every trial */
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(mixed, "failing_rst"),
+                                                            "upstream->proxy2")),
+                         5);
+    }
+    json_decref(res);
+    free(path);
+    free(out);
+}
+
+static void test_bad_proxy_lists(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    static const char *const cases[][2] = {
+        {"nginx+", "a chain's kinds are A+B"},
+        {"nginx+haproxy+apache", "a chain's kinds are A+B"},
+        {"nginx,nginx", "nginx is named twice"},
+        {"racelab,cmd:true", "cmd:'CMD' is the only proxy of a run"},
+        {",", "no proxy named"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *err;
+        char *args[] = {"run", CELLS, "--proxy", (char *)cases[i][0], "--quiet", NULL};
+        assert_int_equal(racelab(ctx, &err, args), 2);
+        if (!strstr(err, cases[i][1]))
+            fail_msg("--proxy %s: unexpected message: %s", cases[i][0], err);
+        free(err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +352,9 @@ int main(void)
                                         tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_native_lines_reach_the_config, tsup_ctx_setup,
                                         tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_several_proxies_and_a_chain_of_kinds, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_proxy_lists, tsup_ctx_setup, tsup_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
