@@ -216,6 +216,15 @@ const struct opt_spec dn_opts[] = {
              "on the head answers while the body is still to come)",
      .min = 0,
      .max = LONG_MAX},
+    {.name = "upload-after-response",
+     .type = OPT_FLAG,
+     .off = F(upload_after_response),
+     .flag_value = true,
+     .help = "after the head, wait until the response (or a FIN, or an RST) has arrived - "
+             "without reading it - then upload the body; --upload-delay MS bounds the wait "
+             "(default 1000). Puts the body after an early response on purpose, whatever the "
+             "scheduling: the order upload-after-fin needs, on a loaded machine too (implies "
+             "--split-head)"},
     {.name = "upload-chunk",
      .type = OPT_SIZE,
      .off = F(upload_chunk),
@@ -360,11 +369,15 @@ int dn_cfg_check(struct dn_cfg *c, char *err, size_t errlen)
         snprintf(err, errlen, "--upload-pace needs --upload-chunk (the pause is between chunks)");
         return -1;
     }
-    if (!c->body_size && (c->upload_delay_ms || c->upload_chunk)) {
+    if (!c->body_size && (c->upload_delay_ms || c->upload_chunk || c->upload_after_response)) {
         snprintf(err, errlen, "%s needs --body-size (there is no body to upload)",
-                 c->upload_delay_ms ? "--upload-delay" : "--upload-chunk");
+                 c->upload_delay_ms         ? "--upload-delay"
+                 : c->upload_after_response ? "--upload-after-response"
+                                            : "--upload-chunk");
         return -1;
     }
+    if (c->upload_after_response && !c->upload_delay_ms)
+        c->upload_delay_ms = 1000; /* the longest wait for the response */
     if (c->split_head && !c->body_size && !c->chunked) {
         snprintf(err, errlen,
                  "--split-head needs --body-size or --chunked (there is no body to write apart)");
@@ -399,7 +412,7 @@ void dn_cfg_usage(FILE *out)
 
 bool dn_cfg_split_head(const struct dn_cfg *c)
 {
-    return c->split_head || c->upload_delay_ms > 0;
+    return c->split_head || c->upload_delay_ms > 0 || c->upload_after_response;
 }
 
 long dn_cfg_gap_us(const struct dn_cfg *c, long trial)

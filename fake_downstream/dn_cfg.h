@@ -57,6 +57,7 @@ struct dn_cfg {
     bool chunked;
     bool split_head;
     long upload_delay_ms;
+    bool upload_after_response; /* the head's pause ends early when the response arrives */
     long upload_chunk;
     long upload_pace_ms;
     int on_write_error; /* enum dn_on_write_error */

@@ -59,6 +59,7 @@ struct dn_conn {
     int lport;
     bool carried;           /* the socket already carried a response: the next request reuses it */
     struct event *rd, *wr;  /* bound to the current socket */
+    struct event *peek;     /* --upload-after-response: the response's arrival, not read */
     struct event *timer;    /* gap, upload delay, upload pace */
     struct event *deadline; /* --connect-timeout, then --timeout */
     struct event *idle;     /* the client's own --idle-timeout */
@@ -90,6 +91,7 @@ static char scratch[65536];
 
 static void start_request(struct dn_conn *c);
 static void do_write(struct dn_conn *c);
+static void on_peek(evutil_socket_t fd, short what, void *arg);
 static void do_read(struct dn_conn *c);
 
 static void arm_ms(struct event *ev, long ms)
@@ -119,6 +121,10 @@ static void close_sock(struct dn_conn *c)
     if (c->wr) {
         event_free(c->wr);
         c->wr = NULL;
+    }
+    if (c->peek) {
+        event_free(c->peek);
+        c->peek = NULL;
     }
     if (c->idle)
         evtimer_del(c->idle);
@@ -209,6 +215,8 @@ static void finish(struct dn_conn *c, const char *outcome, const char *phase, in
         event_del(c->rd);
     if (c->wr)
         event_del(c->wr);
+    if (c->peek)
+        event_del(c->peek);
     evtimer_del(c->timer);
     evtimer_del(c->deadline);
     write_record(c, outcome, phase, err, end);
@@ -242,8 +250,8 @@ static void reset_request(struct dn_conn *c)
     c->reconnected = false;
     c->tag_len = 0;
     if (!c->cfg->no_tag) { /* the head's shared part ends without its blank line (dn_run.c) */
-        int k = snprintf(c->tag, sizeof(c->tag), DN_TAG_HEADER ": %ld.%ld.%ld\r\n\r\n",
-                         c->t->index, c->index, c->req);
+        int k = snprintf(c->tag, sizeof(c->tag), DN_TAG_HEADER ": %ld.%ld.%ld\r\n\r\n", c->t->index,
+                         c->index, c->req);
         c->tag_len = (size_t)k; /* three longs fit in 96 bytes */
     }
     c->sent = c->received = c->body_sent = 0;
@@ -256,10 +264,14 @@ static void reset_request(struct dn_conn *c)
     memset(&c->body, 0, sizeof(c->body));
 }
 
+/* A pause of ms at a write break; after the head with --upload-after-response it ends as soon
+ * as something arrives to be read (on_peek), which stays unread. */
 static void pause_write(struct dn_conn *c, long ms)
 {
     event_del(c->wr);
     arm_ms(c->timer, ms);
+    if (c->peek && c->wp.part != W_HEAD && c->body_sent == 0 && c->cfg->upload_after_response)
+        event_add(c->peek, NULL);
 }
 
 /* --read-while-uploading: a response (or a FIN, or an RST) is waiting to be read */
@@ -682,7 +694,9 @@ static void begin_connect(struct dn_conn *c)
     c->lport = net_local_port(c->fd);
     c->rd = event_new(c->run->base, c->fd, EV_READ | EV_PERSIST, on_read, c);
     c->wr = event_new(c->run->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
-    if (!c->rd || !c->wr) {
+    if (c->cfg->upload_after_response)
+        c->peek = event_new(c->run->base, c->fd, EV_READ, on_peek, c);
+    if (!c->rd || !c->wr || (c->cfg->upload_after_response && !c->peek)) {
         c->run->failed = true;
         finish(c, "connect-error", "connect", ENOMEM, false);
         return;
@@ -718,6 +732,17 @@ static void start_request(struct dn_conn *c)
     begin_write(c);
 }
 
+static void on_peek(evutil_socket_t fd, short what, void *arg)
+{
+    struct dn_conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->ph != PH_WRITE)
+        return;
+    evtimer_del(c->timer);
+    do_write(c);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct dn_conn *c = arg;
@@ -728,6 +753,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         start_request(c);
         return;
     case PH_WRITE:
+        if (c->peek) /* the wait for the response is over */
+            event_del(c->peek);
         do_write(c);
         return;
     case PH_CONNECT:

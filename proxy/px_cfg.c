@@ -272,8 +272,9 @@ const struct opt_spec px_cfg_opts[] = {
     {.name = "retry-backoff-base", .type = OPT_MS, .off = F(retry_backoff_base_ms),
      .metavar = "MS",
      .help = "Envoy retry_back_off.base_interval (default 25): the nth retry waits a random time "
-             "in [0, (2^n - 1) * base), at most 10 * base; needs --retry-on",
-     .min = 1, .max = 60000},
+             "in [0, (2^n - 1) * base), at most 10 * base; 0 retries at once, without back-off "
+             "(nginx's and HAProxy's retries); needs --retry-on",
+     .min = 0, .max = 60000},
     {.name = "retry-idempotent-only", .type = OPT_FLAG, .off = F(retry_idempotent_only),
      .flag_value = true,
      .help = "nginx proxy_next_upstream default: a POST, PATCH or LOCK already sent is not "

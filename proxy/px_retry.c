@@ -38,7 +38,9 @@ uint64_t px_retry_backoff_ms(long base_ms, int n, uint64_t rnd)
     /* Envoy's documented range [0, (2^n - 1) * base), capped at max_interval = 10 * base
      * (docs/behaviour.md, Envoy). Newer Envoy sources double from base instead; both stay under the
      * cap. */
-    uint64_t base = base_ms > 0 ? (uint64_t)base_ms : 1;
+    if (base_ms <= 0) /* no back-off: the next try at once (nginx, HAProxy) */
+        return 0;
+    uint64_t base = (uint64_t)base_ms;
     uint64_t cap = 10 * base;
     uint64_t interval = cap;
     if (n < 1)

@@ -1,6 +1,7 @@
 /* Each racelab-downstream flag, checked by what the server side saw (the upstream's log, or
  * the raw bytes received by a one-shot server in the test) and by the records; each test fails
  * if its flag stops working. Delays are checked as lower bounds only. */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -461,6 +462,52 @@ static void test_split_head_order(void **state)
     close(lfd);
 }
 
+/* Bytes in fd's receive queue after up to ms of waiting for at least want (peeked, not read). */
+static size_t queued_after(int fd, size_t want, int ms)
+{
+    static char buf[65536];
+    uint64_t end = now_us() + (uint64_t)ms * 1000;
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+        size_t got = n > 0 ? (size_t)n : 0;
+        if (got >= want || now_us() >= end)
+            return got;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, 5);
+    }
+}
+
+/* --upload-after-response: the body waits for the response (upload-after-fin's order, on a
+ * loaded machine too). The server holds the head alone for 200 ms: nothing more comes, though
+ * --upload-delay allows 5 s; it answers (keeping the socket open), and the body follows at once,
+ * the response still unread while it went out. */
+static void test_upload_after_response(void **state)
+{
+    struct tsup_ctx *c = *state;
+    static const char forbidden[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    int port;
+    int lfd = raw_listen(&port);
+    struct dn d;
+    dn_start(&d, c->dir, port, "--method", "POST", "--body-size", "100", "--upload-delay", "5000",
+             "--upload-after-response", NULL);
+    struct raw_req q;
+    raw_accept_request(lfd, 0, &q);
+    assert_int_equal(q.first_seen, q.head_len);
+    assert_int_equal(queued_after(q.fd, q.head_len + 1, 200), q.head_len);
+    uint64_t answered = now_us();
+    assert_int_equal(send(q.fd, forbidden, sizeof(forbidden) - 1, MSG_NOSIGNAL),
+                     (ssize_t)(sizeof(forbidden) - 1));
+    assert_int_equal(queued_after(q.fd, q.head_len + 100, 4000), q.head_len + 100);
+    assert_true(now_us() - answered < 4000000);
+    raw_answer(&q, "");
+    json_t *r = dn_wait(&d);
+    json_t *o = json_array_get(r, 0);
+    assert_string_equal(rec_str(o, "outcome"), "403");
+    assert_int_equal(rec_int(o, "body_sent"), 100);
+    json_decref(r);
+    close(lfd);
+}
+
 static void test_upload_delay_and_pace(void **state)
 {
     struct tsup_ctx *c = *state;
@@ -773,6 +820,7 @@ int main(void)
         T(test_body_uploads),
         T(test_one_write_per_request),
         T(test_split_head_order),
+        T(test_upload_after_response),
         T(test_upload_delay_and_pace),
         T(test_read_while_uploading),
         T(test_client_idle_timeout),

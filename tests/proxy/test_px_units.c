@@ -40,6 +40,9 @@ static void test_backoff_bounds(void **state)
         assert_int_equal(max, bound - 1);
         assert_true(px_retry_backoff_ms(base, n, UINT64_MAX) < bound);
     }
+    /* base 0: no back-off at all, the next try at once (nginx's and HAProxy's retries) */
+    for (int n = 1; n <= 4; n++)
+        assert_int_equal(px_retry_backoff_ms(0, n, UINT64_MAX / 3), 0);
     /* Istio's fix for istio#13848: base 10 ms, first retry within [0, 10) */
     for (uint64_t r = 0; r < 1000; r++)
         assert_true(px_retry_backoff_ms(10, 1, r * 7919) < 10);
