@@ -347,13 +347,64 @@ static void test_bad_input_and_escaping(void **state)
     free(dir);
 }
 
+/* Cells of several proxy kinds (a cell's "proxy_kind" over the run's): one row per scenario
+ * and kind, with the kind named; a run of one kind has no such column. */
+static void test_kinds_rows(void **state)
+{
+    (void)state;
+    char *run = tsup_fmt("%s/report.html", run_dir);
+    char *single = tsup_slurp(run);
+    assert_null(strstr(single, "<th>proxy</th>"));
+    char *dir = tsup_fmt("%s/kinds", tmp_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char *rj = tsup_fmt("%s/results.json", dir);
+    FILE *f = fopen(rj, "w");
+    assert_non_null(f);
+    fputs("{\"run_id\": \"k\", \"proxy_kind\": {\"kind\": \"nginx\"}, \"cells\": ["
+          "{\"scenario\": \"s\", \"mitigation\": \"none\", \"trials\": 10, \"failures\": 0, "
+          "\"failure_rate\": 0, \"expect\": {\"passed\": true, \"checks\": []}},"
+          "{\"scenario\": \"s\", \"mitigation\": \"none\", \"trials\": 10, \"failures\": 5, "
+          "\"failure_rate\": 0.5, \"proxy_kind\": \"haproxy\", "
+          "\"expect\": {\"passed\": false, \"checks\": []}},"
+          "{\"scenario\": \"s\", \"mitigation\": \"fix\", \"trials\": 10, \"failures\": 0, "
+          "\"failure_rate\": 0, \"expect\": {\"passed\": true, \"checks\": []}}]}\n",
+          f);
+    fclose(f);
+    char *bin = tsup_bin("racelab");
+    char *argv[] = {bin, "report", dir, NULL};
+    assert_int_equal(tsup_run(argv, NULL, NULL, 60000), 0);
+    char *page = tsup_fmt("%s/report.html", dir);
+    char *html = tsup_slurp(page);
+    assert_non_null(html);
+    must_contain(html, "<th>proxy</th>", "kind column");
+    /* nginx: cells 0 and 2 in one row; haproxy: cell 1 in its own */
+    char *nginx = between(html, "<th class=\"scn\">nginx</th>", "</tr>");
+    char *haproxy = between(html, "<th class=\"scn\">haproxy</th>", "</tr>");
+    assert_non_null(nginx);
+    assert_non_null(haproxy);
+    must_contain(nginx, "href=\"#c0-s-none\"", "nginx row");
+    must_contain(nginx, "href=\"#c2-s-fix\"", "nginx row");
+    assert_null(strstr(nginx, "#c1-"));
+    must_contain(haproxy, "href=\"#c1-s-none\"", "haproxy row");
+    must_contain(haproxy, "5/10 failed", "haproxy row");
+    must_contain(haproxy, ">FAIL<", "haproxy row");
+    free(haproxy);
+    free(nginx);
+    free(html);
+    free(page);
+    free(bin);
+    free(rj);
+    free(dir);
+    free(single);
+    free(run);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cells_and_numbers),
-        cmocka_unit_test(test_diagrams_and_sweeps),
-        cmocka_unit_test(test_links_and_rewrite),
-        cmocka_unit_test(test_bad_input_and_escaping),
+        cmocka_unit_test(test_cells_and_numbers), cmocka_unit_test(test_diagrams_and_sweeps),
+        cmocka_unit_test(test_links_and_rewrite), cmocka_unit_test(test_bad_input_and_escaping),
+        cmocka_unit_test(test_kinds_rows),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
