@@ -32,9 +32,10 @@ static void box(struct rh *h, size_t index, const json_t *cell)
     bool ran = json_is_integer(json_object_get(cell, "failures"));
     char anchor[256], colour[40], buf[1024];
     rh_anchor(anchor, sizeof anchor, index, cell);
+    long long trials = json_integer_value(json_object_get(cell, "trials"));
+    long long failures = json_integer_value(json_object_get(cell, "failures"));
     if (ran)
-        rh_rate_colour(colour, sizeof colour,
-                       json_number_value(json_object_get(cell, "failure_rate")));
+        rh_rate_colour(colour, sizeof colour, trials > 0 ? (double)failures / (double)trials : 0);
     else
         snprintf(colour, sizeof colour, "#e4e4e4");
     fprintf(f, "<td class=\"cell\" style=\"background:%s\"><a class=\"box\" href=\"#%s\">", colour,
@@ -43,13 +44,11 @@ static void box(struct rh *h, size_t index, const json_t *cell)
     rh_esc(f, json_string_value(json_object_get(cell, "mitigation")));
     fprintf(f, "</span> <span class=\"badge %s\">%s</span><br>\n", rh_status_class(st),
             report_status_word(st));
-    long long trials = json_integer_value(json_object_get(cell, "trials"));
     if (ran) {
         rate_text(buf, sizeof buf, cell);
         fprintf(f, "<span class=\"rate\">");
         rh_esc(f, buf);
-        fprintf(f, "</span> <span class=\"n\">%lld/%lld failed</span><br>\n",
-                json_integer_value(json_object_get(cell, "failures")), trials);
+        fprintf(f, "</span> <span class=\"n\">%lld/%lld failed</span><br>\n", failures, trials);
         report_counts(buf, sizeof buf, json_object_get(cell, "outcomes"), false);
         fputs("<span class=\"kv\">outcomes ", f);
         rh_esc(f, buf);

@@ -121,7 +121,7 @@ bool rh_cell_folder(const struct rh *h, const json_t *cell, char *buf, size_t le
     for (const char *p = dir; p && *p;) {
         while (*p == '/')
             p++;
-        if (*p && strcmp(p, ".") != 0 && strncmp(p, "./", 2) != 0) {
+        if (*p && strcmp(p, ".") != 0 && strncmp(p, "./", 2) != 0 && !strstr(p, "..")) {
             snprintf(path, sizeof path, "%s/%s", h->run_dir, p);
             if (is_dir(path) && strlen(p) < len) {
                 snprintf(buf, len, "%s", p);

@@ -364,7 +364,7 @@ static void test_kinds_rows(void **state)
           "{\"scenario\": \"s\", \"mitigation\": \"none\", \"trials\": 10, \"failures\": 0, "
           "\"failure_rate\": 0, \"expect\": {\"passed\": true, \"checks\": []}},"
           "{\"scenario\": \"s\", \"mitigation\": \"none\", \"trials\": 10, \"failures\": 5, "
-          "\"failure_rate\": 0.5, \"proxy_kind\": \"haproxy\", "
+          "\"proxy_kind\": \"haproxy\", "
           "\"expect\": {\"passed\": false, \"checks\": []}},"
           "{\"scenario\": \"s\", \"mitigation\": \"fix\", \"trials\": 10, \"failures\": 0, "
           "\"failure_rate\": 0, \"expect\": {\"passed\": true, \"checks\": []}}]}\n",
@@ -388,6 +388,9 @@ static void test_kinds_rows(void **state)
     must_contain(haproxy, "href=\"#c1-s-none\"", "haproxy row");
     must_contain(haproxy, "5/10 failed", "haproxy row");
     must_contain(haproxy, ">FAIL<", "haproxy row");
+    /* coloured by its failures (no failure_rate given): not the green of none */
+    must_contain(haproxy, "style=\"background:hsl(", "haproxy colour");
+    must_contain(nginx, "style=\"background:#d4efd4\"", "nginx colour");
     free(haproxy);
     free(nginx);
     free(html);
