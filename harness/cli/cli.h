@@ -118,6 +118,15 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
                 bool print_table);
 void cli_session_free(struct session *ss);
 
+/* ---- facts.c ---- */
+
+/* Keeps the command line (and the time) racelab was started with, for cli_facts. */
+void cli_set_command(int argc, char **argv);
+
+/* results.json's "facts": {racelab_version, kernel, libevent, started (UTC, ISO 8601), command,
+ * cwd}; NULL when out of memory. */
+json_t *cli_facts(void);
+
 /* ---- the commands: each returns racelab's exit status ---- */
 
 int cmd_run(int argc, char **argv);     /* run.c */
@@ -126,6 +135,7 @@ int cmd_check(int argc, char **argv);   /* check.c */
 int cmd_list(int argc, char **argv);    /* list.c */
 int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_diff(int argc, char **argv);    /* diff.c */
+int cmd_report(int argc, char **argv);  /* report.c */
 /* repro.c: repro CASE, or 503-uc with fixed_case */
 int cmd_repro(int argc, char **argv, const char *fixed_case);
 

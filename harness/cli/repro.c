@@ -41,16 +41,7 @@ static void print_overrides(FILE *out, const struct scenario_mit *m)
  * slowest; told in words before its diagram. */
 static void draw_trial(const struct scenario *s, const json_t *cell, const char *pcap)
 {
-    const json_t *ft = json_object_get(cell, "failing_trials");
-    const json_t *pick = NULL;
-    size_t i;
-    const json_t *t;
-    json_array_foreach(ft, i, t)
-    {
-        if (!pick || (json_array_size(json_object_get(t, "rst")) > 0 &&
-                      json_array_size(json_object_get(pick, "rst")) == 0))
-            pick = t;
-    }
+    const json_t *pick = metrics_failing_pick(cell);
     char err[512] = "", path[PATH_MAX + 32];
     const char *dir = json_string_value(json_object_get(cell, "dir"));
     snprintf(path, sizeof(path), "%s/downstream.jsonl", dir ? dir : ".");
@@ -86,43 +77,14 @@ static void draw_trial(const struct scenario *s, const json_t *cell, const char 
         return;
     }
     /* Exactly the trial's connections: its downstream ports from the records and, through the
-     * proxies' access logs, the upstream connections its requests used. */
-    json_t *access[2] = {NULL, NULL};
+     * proxies' access logs (or the upstream log's tags), the upstream connections its requests
+     * used. */
     const char *names[4];
-    size_t nnodes = scenario_topo_nodes(s->topo, names), np = 0;
-    bool logs = json_is_true(json_object_get(cell, "access_log"));
-    for (size_t p = 0; logs && p + 2 < nnodes && p < 2; p++, np++) {
-        snprintf(path, sizeof(path), "%s/%s.access.jsonl", dir, names[p + 1]);
-        access[p] = run_read_jsonl(path, err, sizeof(err));
-    }
-    /* Without one (a foreign proxy, --proxy-cmd), the upstream hop through the upstream log's
-     * tags of the trial's requests. */
-    json_t *up = NULL;
-    if (!logs && nnodes > 2) {
-        snprintf(path, sizeof(path), "%s/upstream.log", dir);
-        up = run_read_jsonl(path, err, sizeof(err));
-    }
-    size_t nsel = 0, uhop = nnodes > 2 ? nnodes - 2 : 0;
+    size_t nnodes = scenario_topo_nodes(s->topo, names), nsel = 0;
     uint64_t from = 0, to = 0;
-    struct explain_flow_sel *sel = metrics_trial_flows(records, (const json_t *const *)access, np,
-                                                       up, uhop, trial, &nsel, &from, &to);
-    bool tagged = false;
-    for (size_t k = 0; k < nsel; k++)
-        tagged = tagged || (uhop > np && sel[k].hop == uhop);
-    json_decref(up);
-    /* A hop behind the proxy that neither joins to a trial (a chain's middle hop under foreign
-     * proxies, every hop without tags) is drawn whole: every flow of it during the trial,
-     * pooled ones clipped to it. */
-    size_t cap = nsel; /* metrics_trial_flows allocates exactly nsel */
-    for (size_t h = np + 1; sel && h + 1 < nnodes; h++) {
-        if (tagged && h == uhop)
-            continue;
-        struct explain_flow_sel *v = grow_array(sel, &cap, nsel + 1, sizeof(*v));
-        if (!v)
-            break;
-        sel = v;
-        sel[nsel++] = (struct explain_flow_sel){h, 0, 0, 0, false};
-    }
+    struct explain_flow_sel *sel =
+        metrics_trial_select(dir, names, nnodes, json_is_true(json_object_get(cell, "access_log")),
+                             records, trial, &nsel, &from, &to);
     struct analysis_hop hops[8];
     int nh = explain_read_hops(pcap, hops, 8, err, sizeof(err));
     if (!sel)
@@ -134,8 +96,6 @@ static void draw_trial(const struct scenario *s, const json_t *cell, const char 
     if (nh > 0)
         explain_hops_free(hops, (size_t)nh);
     free(sel);
-    json_decref(access[0]);
-    json_decref(access[1]);
     json_decref(records);
 }
 

@@ -16,6 +16,7 @@
 #include "kind.h"
 #include "cmd.h"
 #include "netns.h"
+#include "report_html.h"
 
 static void bin_dir(char *buf, size_t len)
 {
@@ -176,6 +177,8 @@ static int write_outputs(struct session *ss)
     char path[PATH_MAX + 32];
     int rc = 0;
     json_t *res = report_results(&ss->su, ss->run_id);
+    if (res)
+        json_object_set_new(res, "facts", cli_facts());
     snprintf(path, sizeof(path), "%s/results.json", ss->out);
     if (!res || json_dump_file(res, path, JSON_INDENT(1)) != 0) {
         fprintf(stderr, "racelab: cannot write %s\n", path);
@@ -193,6 +196,12 @@ static int write_outputs(struct session *ss)
     }
     if (ss->cli.junit && report_junit(&ss->su, ss->cli.junit) != 0) {
         fprintf(stderr, "racelab: --junit: cannot write %s\n", ss->cli.junit);
+        rc = -1;
+    }
+    /* report.html from what was just written (results.json and the cells' files) */
+    char err[1024];
+    if (rc == 0 && report_html_write(ss->out, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "racelab: report.html: %s\n", err);
         rc = -1;
     }
     return rc;

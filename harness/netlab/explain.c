@@ -1,102 +1,100 @@
 /* explain — `racelab explain`: the capture as a sequence diagram an SRE can read in a terminal,
- * with the race named where it happens (the notes the analyser put on the events). */
+ * with the race named where it happens (the notes the analyser put on the events). Here: what
+ * is drawn, as a model (struct explain_model: the sides in order, one row per line, the race
+ * notes, what was sent); explain_text.c prints it as text, the report draws it as SVG. */
 #include "explain.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "grow.h"
 
-#define WIDTH     100 /* no line is wider */
-#define TIME_W    12  /* "%10.3f" and two spaces */
-#define TAG_W     8   /* "  :65535" after the last column */
-#define MAX_SIDES 16
+/* ---------------------------------------------------------------- sides */
 
-/* ---------------------------------------------------------------- layout */
-
-struct layout {
-    const char *side[MAX_SIDES];
-    size_t nsides;
-    int col[MAX_SIDES];
-    int step;
-    int tag_col;
-};
-
-static int side_index(struct layout *l, const char *name)
+static int side_index(struct explain_model *m, const char *name)
 {
-    for (size_t i = 0; i < l->nsides; i++)
-        if (strcmp(l->side[i], name) == 0)
+    for (size_t i = 0; i < m->nsides; i++)
+        if (strcmp(m->side[i], name) == 0)
             return (int)i;
-    if (l->nsides == MAX_SIDES)
+    if (m->nsides == EXPLAIN_MAX_SIDES)
         return -1;
-    l->side[l->nsides] = name;
-    return (int)l->nsides++;
+    m->side[m->nsides] = name;
+    return (int)m->nsides++;
 }
 
 static bool is_server_side(const struct analysis_result *r, const char *name);
 
 /* Follows the hops from name: each side's server comes right after it. */
-static int walk(struct layout *l, const struct analysis_result *r, const char *name)
+static int walk(struct explain_model *m, const struct analysis_result *r, const char *name)
 {
     for (size_t i = 0; i < r->nhops; i++) {
         const struct analysis_hop *h = &r->hops[i];
         if (strcmp(h->client, name) != 0)
             continue;
         bool placed = false;
-        for (size_t k = 0; k < l->nsides; k++)
-            placed = placed || strcmp(l->side[k], h->server) == 0;
+        for (size_t k = 0; k < m->nsides; k++)
+            placed = placed || strcmp(m->side[k], h->server) == 0;
         if (placed)
             continue;
-        if (side_index(l, h->server) < 0 || walk(l, r, h->server) < 0)
+        if (side_index(m, h->server) < 0 || walk(m, r, h->server) < 0)
             return -1;
     }
     return 0;
 }
 
-/* Columns in the order a request travels: from each client that is nobody's server, along
- * the hops (whatever order the hops were given in); then any side left, in hop order. */
-static int plan(struct layout *l, const struct analysis_result *r, char *err, size_t errlen)
+/* Sides in the order a request travels: from each client that is nobody's server, along the
+ * hops (whatever order the hops were given in); then any side left, in hop order. */
+static int plan(struct explain_model *m, const struct analysis_result *r, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->nhops; i++) {
         const char *c = r->hops[i].client;
         if (is_server_side(r, c))
             continue;
-        if (side_index(l, c) < 0 || walk(l, r, c) < 0)
+        if (side_index(m, c) < 0 || walk(m, r, c) < 0)
             goto many;
     }
     for (size_t i = 0; i < r->nhops; i++)
-        if (side_index(l, r->hops[i].client) < 0 || side_index(l, r->hops[i].server) < 0)
+        if (side_index(m, r->hops[i].client) < 0 || side_index(m, r->hops[i].server) < 0)
             goto many;
-    int span = WIDTH - TIME_W - TAG_W - 1;
-    l->step = l->nsides > 1 ? span / (int)(l->nsides - 1) : span;
-    if (l->step > 30)
-        l->step = 30;
-    for (size_t i = 0; i < l->nsides; i++)
-        l->col[i] = TIME_W + (int)i * l->step;
-    l->tag_col = l->col[l->nsides ? l->nsides - 1 : 0] + 2;
     return 0;
 many:
-    snprintf(err, errlen, "more than %d sides to draw", MAX_SIDES);
+    snprintf(err, errlen, "more than %d sides to draw", EXPLAIN_MAX_SIDES);
     return -1;
 }
 
-static size_t utf8_width(const char *s)
+/* ---------------------------------------------------------------- words */
+
+size_t explain_note_texts(unsigned notes, bool from_client, const char **out)
 {
     size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            n++;
+    if (notes & ANALYSIS_NOTE_DATA_AFTER_FIN)
+        out[n++] = "request on a half-closed connection (peer FIN seen)";
+    if (notes & ANALYSIS_NOTE_DATA_FIN_IN_FLIGHT)
+        out[n++] = "sent while the peer's FIN was still held in flight";
+    if (notes & ANALYSIS_NOTE_RST_AFTER_DATA)
+        out[n++] = "data sent after close() → RST";
+    if (notes & ANALYSIS_NOTE_RST_ABORT)
+        out[n++] = "close() with unread data (or SO_LINGER 0) → RST instead of FIN";
+    if (notes & ANALYSIS_NOTE_FIN_AFTER_RST)
+        out[n++] = "RST overtook held FIN (this FIN was sent before the RST)";
+    if (notes & ANALYSIS_NOTE_FIN_WITH_DATA)
+        out[n++] = from_client ? "FIN with the request's last bytes"
+                               : "FIN with the response's last bytes";
     return n;
 }
 
-static void flags_str(char *out, size_t n, uint8_t fl)
+void explain_flags(char *out, size_t n, uint8_t fl)
 {
     static const struct {
         uint8_t bit;
         char c;
     } order[] = {{0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}, {0x10, '.'}};
     size_t k = 0;
+    if (n < 3) {
+        if (n)
+            out[0] = '\0';
+        return;
+    }
     out[k++] = '[';
     for (size_t i = 0; i < sizeof order / sizeof order[0] && k + 2 < n; i++)
         if (fl & order[i].bit)
@@ -105,59 +103,16 @@ static void flags_str(char *out, size_t n, uint8_t fl)
     out[k] = '\0';
 }
 
-static void blank_line(const struct layout *l, char *buf)
+void explain_row_label(char *buf, size_t len, const struct explain_row *row)
 {
-    memset(buf, ' ', WIDTH);
-    buf[WIDTH] = '\0';
-    for (size_t i = 0; i < l->nsides; i++)
-        buf[l->col[i]] = '|';
-}
-
-static void trim_right(char *buf)
-{
-    size_t n = strlen(buf);
-    while (n > 0 && buf[n - 1] == ' ')
-        buf[--n] = '\0';
-}
-
-/* Draws an arrow from column a to column b with label on it. */
-static void arrow(char *buf, int a, int b, const char *label)
-{
-    int lo = a < b ? a : b, hi = a < b ? b : a;
-    for (int x = lo + 1; x < hi; x++)
-        buf[x] = '-';
-    if (a < b)
-        buf[hi - 1] = '>';
+    char fl[12];
+    explain_flags(fl, sizeof fl, row->flags);
+    if (row->packets > 1)
+        snprintf(buf, len, "%s %llu x%zu", fl, (unsigned long long)row->bytes, row->packets);
+    else if (row->bytes > 0)
+        snprintf(buf, len, "%s %llu", fl, (unsigned long long)row->bytes);
     else
-        buf[lo + 1] = '<';
-    int room = hi - lo - 5; /* keep both ends of the arrow visible */
-    int len = (int)strlen(label);
-    if (room <= 0)
-        return;
-    if (len > room)
-        len = room;
-    int start = a < b ? lo + 3 : hi - 2 - len;
-    memcpy(buf + start, label, (size_t)len);
-}
-
-/* ---------------------------------------------------------------- notes */
-
-static void note_texts(const struct analysis_event *e, const char **out, size_t *n)
-{
-    *n = 0;
-    if (e->notes & ANALYSIS_NOTE_DATA_AFTER_FIN)
-        out[(*n)++] = "request on a half-closed connection (peer FIN seen)";
-    if (e->notes & ANALYSIS_NOTE_DATA_FIN_IN_FLIGHT)
-        out[(*n)++] = "sent while the peer's FIN was still held in flight";
-    if (e->notes & ANALYSIS_NOTE_RST_AFTER_DATA)
-        out[(*n)++] = "data sent after close() → RST";
-    if (e->notes & ANALYSIS_NOTE_RST_ABORT)
-        out[(*n)++] = "close() with unread data (or SO_LINGER 0) → RST instead of FIN";
-    if (e->notes & ANALYSIS_NOTE_FIN_AFTER_RST)
-        out[(*n)++] = "RST overtook held FIN (this FIN was sent before the RST)";
-    if (e->notes & ANALYSIS_NOTE_FIN_WITH_DATA)
-        out[(*n)++] = e->from_client ? "FIN with the request's last bytes"
-                                     : "FIN with the response's last bytes";
+        snprintf(buf, len, "%s", fl);
 }
 
 /* ---------------------------------------------------------------- selection and order */
@@ -358,73 +313,7 @@ static long pick_events(const struct analysis_result *r, struct wins *w, bool *o
     return (long)n;
 }
 
-/* ---------------------------------------------------------------- printing */
-
-static void print_header(FILE *out, const char *path, const struct analysis_result *r,
-                         const struct layout *l, size_t nflows, size_t nev, const bool *clipped)
-{
-    fprintf(out, "racelab explain: %s\n", path);
-    for (size_t i = 0; i < r->nhops; i++)
-        fprintf(out, "  hop :%u  %s -> %s\n", r->hops[i].server_port, r->hops[i].client,
-                r->hops[i].server);
-    fprintf(out,
-            "%zu flow%s, %zu packets shown (pure ACKs hidden); time: ms since the first "
-            "one\n",
-            nflows, nflows == 1 ? "" : "s", nev);
-    /* pooled connections also carried other requests: say that only a part is drawn */
-    size_t npooled = 0;
-    for (size_t i = 0; i < r->nflows; i++)
-        npooled += clipped[i];
-    if (npooled) {
-        char line[WIDTH + 1];
-        int o = snprintf(line, sizeof line,
-                         "pooled (other requests used %s too), drawn only in the selected time:",
-                         npooled == 1 ? "it" : "them");
-        for (size_t i = 0; i < r->nflows; i++) {
-            if (!clipped[i])
-                continue;
-            if (o + 7 + 4 > WIDTH) { /* " :65535", and room for " ..." */
-                o += snprintf(line + o, sizeof line - (size_t)o, " ...");
-                break;
-            }
-            o += snprintf(line + o, sizeof line - (size_t)o, " :%u", r->flows[i].client_port);
-        }
-        fprintf(out, "%s\n", line);
-    }
-    fputc('\n', out);
-    char line[WIDTH + 1];
-    memset(line, ' ', WIDTH);
-    line[WIDTH] = '\0';
-    memcpy(line + 3, "time ms", 7);
-    for (size_t i = 0; i < l->nsides; i++) {
-        size_t n = strlen(l->side[i]);
-        int start = l->col[i] - (int)n / 2;
-        if (start < TIME_W - 1)
-            start = TIME_W - 1;
-        if (start + (int)n > WIDTH)
-            n = (size_t)(WIDTH - start);
-        memcpy(line + start, l->side[i], n);
-    }
-    trim_right(line);
-    fprintf(out, "%s\n", line);
-    blank_line(l, line);
-    memcpy(line + l->tag_col, "port", 4);
-    trim_right(line);
-    fprintf(out, "%s\n", line);
-}
-
-static void print_note(FILE *out, const struct layout *l, int at, const char *text)
-{
-    char line[WIDTH + 1];
-    blank_line(l, line);
-    size_t w = utf8_width(text) + 2;
-    if (at + (int)w > WIDTH)
-        at = WIDTH - (int)w;
-    if (at < 0)
-        at = 0;
-    line[at] = '\0';
-    fprintf(out, "%s^ %s\n", line, text);
-}
+/* ---------------------------------------------------------------- the model */
 
 /* Consecutive payload of one direction, told the same way (PSH aside: a 64 KiB write is a full
  * segment and a pushed tail), is one line: an upload that goes on after the peer's FIN is one
@@ -452,18 +341,18 @@ static void count_drawn(struct analysis_dir *d, const struct analysis_event *e)
     d->rst_abort += (e->notes & ANALYSIS_NOTE_RST_ABORT) != 0;
 }
 
-static void print_summary(FILE *out, const struct analysis_result *r, const bool *on,
-                          const bool *clipped, const struct item *items, size_t nitems)
+/* Per hop and direction, what the drawn flows sent (a clipped flow: its drawn packets). */
+static int model_sent(struct explain_model *m, const bool *on, const bool *clipped,
+                      const struct item *items, size_t nitems)
 {
-    bool any_clipped = false;
-    for (size_t i = 0; i < r->nflows; i++)
-        any_clipped = any_clipped || clipped[i];
-    fprintf(out, "\nsent per direction (A->B: packets sent by A%s):\n",
-            any_clipped ? ", as drawn" : "");
+    const struct analysis_result *r = &m->r;
+    m->sent = calloc(r->nhops * 2 + 1, sizeof *m->sent);
+    if (!m->sent)
+        return -1;
     for (size_t h = 0; h < r->nhops; h++) {
         for (int dir = 0; dir < 2; dir++) {
-            struct analysis_dir t;
-            memset(&t, 0, sizeof t);
+            struct explain_sent *s = &m->sent[m->nsent];
+            memset(s, 0, sizeof *s);
             size_t n = 0;
             for (size_t i = 0; i < r->nflows; i++) {
                 const struct analysis_flow *f = &r->flows[i];
@@ -471,69 +360,34 @@ static void print_summary(FILE *out, const struct analysis_result *r, const bool
                     continue;
                 n++;
                 if (!clipped[i]) {
-                    analysis_dir_add(&t, dir == 0 ? &f->c2s : &f->s2c);
+                    analysis_dir_add(&s->d, dir == 0 ? &f->c2s : &f->s2c);
                     continue;
                 }
                 for (size_t k = 0; k < nitems; k++) {
                     const struct analysis_event *e = &f->events[items[k].ev];
                     if (items[k].flow == i && e->from_client == (dir == 0))
-                        count_drawn(&t, e);
+                        count_drawn(&s->d, e);
                 }
             }
             if (n == 0)
                 continue;
-            char name[80];
-            snprintf(name, sizeof name, "%s->%s", dir == 0 ? r->hops[h].client : r->hops[h].server,
-                     dir == 0 ? r->hops[h].server : r->hops[h].client);
-            fprintf(out, "  %-24s SYN %" PRIu64 "  FIN %" PRIu64 "  RST %" PRIu64, name, t.syn,
-                    t.fin, t.rst);
-            if (t.rst_after_data || t.rst_abort)
-                fprintf(out, " (%" PRIu64 " after late data, %" PRIu64 " abortive)",
-                        t.rst_after_data, t.rst_abort);
-            fprintf(out, "  data %" PRIu64 " pkts %" PRIu64 " B", t.data_packets, t.data_bytes);
-            if (t.data_after_fin)
-                fprintf(out, " (%" PRIu64 " after peer FIN)", t.data_after_fin);
-            fprintf(out, "\n");
+            s->hop = h;
+            s->from_client = dir == 0;
+            m->nsent++;
         }
     }
+    return 0;
 }
 
-/* Draws the selected windows of r (freed by the caller). */
-static int draw(FILE *out, const char *pcap_path, const struct analysis_result *r, struct wins *w,
-                const char *nothing, char *err, size_t errlen)
+/* The rows: one per packet, a run of plain data in one direction of one flow in one. */
+static int model_rows(struct explain_model *m, const struct item *items, size_t nitems)
 {
-    int rc = -1;
-    size_t nf = r->nflows ? r->nflows : 1;
-    bool *on = calloc(nf, sizeof *on), *clipped = calloc(nf, sizeof *clipped);
-    struct item *items = NULL;
-    struct layout l;
-    memset(&l, 0, sizeof l);
-    if (!on || !clipped) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    long ni = pick_events(r, w, on, clipped, &items);
-    if (ni < 0) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    size_t nitems = (size_t)ni, nflows = 0;
-    for (size_t i = 0; i < r->nflows; i++)
-        nflows += on[i];
-    if (nflows == 0) {
-        snprintf(err, errlen, "%s: %s", pcap_path, nothing);
-        goto out;
-    }
-    if (plan(&l, r, err, errlen) < 0)
-        goto out;
-
-    print_header(out, pcap_path, r, &l, nflows, nitems, clipped);
+    const struct analysis_result *r = &m->r;
+    size_t cap = 0;
     uint64_t t0 = nitems ? items[0].ts : 0;
-    char line[WIDTH + 1];
     for (size_t i = 0; i < nitems;) {
         const struct analysis_flow *f = &r->flows[items[i].flow];
         const struct analysis_event *e = &f->events[items[i].ev];
-        /* a run of plain data in one direction of one flow is one line */
         size_t run = 1;
         uint64_t bytes = e->len;
         uint8_t flags = e->flags;
@@ -543,35 +397,59 @@ static int draw(FILE *out, const char *pcap_path, const struct analysis_result *
             flags |= f->events[items[i + run].ev].flags;
             run++;
         }
-        int ci = side_index(&l, f->hop->client), si = side_index(&l, f->hop->server);
-        int from = e->from_client ? l.col[ci] : l.col[si];
-        int to = e->from_client ? l.col[si] : l.col[ci];
-        char label[48], fl[12];
-        flags_str(fl, sizeof fl, flags);
-        if (run > 1)
-            snprintf(label, sizeof label, "%s %llu x%zu", fl, (unsigned long long)bytes, run);
-        else if (e->len > 0)
-            snprintf(label, sizeof label, "%s %u", fl, e->len);
-        else
-            snprintf(label, sizeof label, "%s", fl);
-        blank_line(&l, line);
-        char t[16];
-        int tl = snprintf(t, sizeof t, "%10.3f", (double)(e->ts_us - t0) / 1000.0);
-        memcpy(line, t, (size_t)(tl < TIME_W - 1 ? tl : TIME_W - 1));
-        arrow(line, from, to, label);
-        char tag[12];
-        snprintf(tag, sizeof tag, ":%u", f->client_port);
-        memcpy(line + l.tag_col, tag, strlen(tag));
-        trim_right(line);
-        fprintf(out, "%s\n", line);
-        const char *notes[8];
-        size_t nn;
-        note_texts(e, notes, &nn);
-        for (size_t j = 0; j < nn; j++)
-            print_note(out, &l, (from < to ? from : to) + 3, notes[j]);
+        struct explain_row *v = grow_array(m->rows, &cap, m->nrows + 1, sizeof *v);
+        if (!v)
+            return -1;
+        m->rows = v;
+        int ci = side_index(m, f->hop->client), si = side_index(m, f->hop->server);
+        m->rows[m->nrows++] = (struct explain_row){
+            .t_us = e->ts_us - t0,
+            .from = (size_t)(e->from_client ? ci : si),
+            .to = (size_t)(e->from_client ? si : ci),
+            .flags = flags,
+            .bytes = bytes,
+            .packets = run,
+            .port = f->client_port,
+            .notes = e->notes,
+            .from_client = e->from_client,
+        };
         i += run;
     }
-    print_summary(out, r, on, clipped, items, nitems);
+    return 0;
+}
+
+/* The model of the selected windows of m->r. */
+static int build(struct explain_model *m, const char *pcap_path, struct wins *w,
+                 const char *nothing, char *err, size_t errlen)
+{
+    const struct analysis_result *r = &m->r;
+    int rc = -1;
+    size_t nf = r->nflows ? r->nflows : 1;
+    bool *on = calloc(nf, sizeof *on), *clipped = calloc(nf, sizeof *clipped);
+    struct item *items = NULL;
+    long ni = on && clipped ? pick_events(r, w, on, clipped, &items) : -1;
+    if (ni < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < r->nflows; i++)
+        m->nflows += on[i];
+    if (m->nflows == 0) {
+        snprintf(err, errlen, "%s: %s", pcap_path, nothing);
+        goto out;
+    }
+    if (plan(m, r, err, errlen) < 0)
+        goto out;
+    m->npackets = (size_t)ni;
+    m->pooled = calloc(nf, sizeof *m->pooled);
+    if (!m->pooled || model_rows(m, items, (size_t)ni) != 0 ||
+        model_sent(m, on, clipped, items, (size_t)ni) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < r->nflows; i++)
+        if (clipped[i])
+            m->pooled[m->npooled++] = r->flows[i].client_port;
     rc = 0;
 out:
     free(items);
@@ -580,48 +458,84 @@ out:
     return rc;
 }
 
-int explain_print(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
-                  uint16_t flow_port, char *err, size_t errlen)
+void explain_model_free(struct explain_model *m)
 {
-    struct analysis_result r;
-    if (analysis_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)
+    free(m->rows);
+    free(m->pooled);
+    free(m->sent);
+    analysis_free(&m->r);
+    memset(m, 0, sizeof *m);
+}
+
+int explain_model_port(struct explain_model *m, const char *pcap_path,
+                       const struct analysis_hop *hops, size_t nhops, uint16_t flow_port, char *err,
+                       size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (analysis_read(pcap_path, hops, hops ? nhops : 0, &m->r, err, errlen) < 0)
         return -1;
     int rc = -1;
     struct wins w = {0};
     char nothing[64];
-    if (r.nflows == 0) {
+    if (m->r.nflows == 0) {
         snprintf(err, errlen, "%s: no TCP connection of a known hop in the capture", pcap_path);
         goto out;
     }
-    if (select_port(&r, flow_port, &w) != 0) {
+    if (select_port(&m->r, flow_port, &w) != 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     snprintf(nothing, sizeof nothing, "no flow carries port %u", flow_port);
-    rc = draw(out, pcap_path, &r, &w, nothing, err, errlen);
+    rc = build(m, pcap_path, &w, nothing, err, errlen);
 out:
     free(w.v);
-    analysis_free(&r);
+    if (rc != 0)
+        explain_model_free(m);
     return rc;
+}
+
+int explain_model_flows(struct explain_model *m, const char *pcap_path,
+                        const struct analysis_hop *hops, size_t nhops,
+                        const struct explain_flow_sel *sel, size_t nsel, uint64_t from_us,
+                        uint64_t to_us, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (analysis_read(pcap_path, hops, hops ? nhops : 0, &m->r, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    struct wins w = {0};
+    if (select_sel(&m->r, hops, hops ? nhops : 0, sel, nsel, from_us, to_us, &w) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    rc = build(m, pcap_path, &w, "no selected flow has a packet in its time window", err, errlen);
+out:
+    free(w.v);
+    if (rc != 0)
+        explain_model_free(m);
+    return rc;
+}
+
+int explain_print(FILE *out, const char *pcap_path, const struct analysis_hop *hops, size_t nhops,
+                  uint16_t flow_port, char *err, size_t errlen)
+{
+    struct explain_model m;
+    if (explain_model_port(&m, pcap_path, hops, nhops, flow_port, err, errlen) != 0)
+        return -1;
+    explain_model_print(out, pcap_path, &m);
+    explain_model_free(&m);
+    return 0;
 }
 
 int explain_print_flows(FILE *out, const char *pcap_path, const struct analysis_hop *hops,
                         size_t nhops, const struct explain_flow_sel *sel, size_t nsel,
                         uint64_t from_us, uint64_t to_us, char *err, size_t errlen)
 {
-    struct analysis_result r;
-    if (analysis_read(pcap_path, hops, hops ? nhops : 0, &r, err, errlen) < 0)
+    struct explain_model m;
+    if (explain_model_flows(&m, pcap_path, hops, nhops, sel, nsel, from_us, to_us, err, errlen) !=
+        0)
         return -1;
-    int rc = -1;
-    struct wins w = {0};
-    if (select_sel(&r, hops, hops ? nhops : 0, sel, nsel, from_us, to_us, &w) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    rc = draw(out, pcap_path, &r, &w, "no selected flow has a packet in its time window", err,
-              errlen);
-out:
-    free(w.v);
-    analysis_free(&r);
-    return rc;
+    explain_model_print(out, pcap_path, &m);
+    explain_model_free(&m);
+    return 0;
 }

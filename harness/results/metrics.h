@@ -89,6 +89,21 @@ struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t
                                              size_t upstream_hop, long trial, size_t *n,
                                              uint64_t *first_us, uint64_t *last_us);
 
+/* The failing trial to draw: the first of the cell's failing_trials with an RST on some hop,
+ * else the first one; NULL when none failed. */
+const json_t *metrics_failing_pick(const json_t *cell);
+
+/* What metrics_trial_flows selects for trial, from a cell's folder dir: the access logs
+ * NODE.access.jsonl of its proxies (access_log: they wrote racelab access logs), else the
+ * upstream.log's tags; nodes: the topology's programs in order (downstream, proxies...,
+ * upstream). A hop behind the proxy that neither joins to the trial (a chain's middle hop under
+ * foreign proxies, every hop without tags) is selected whole within the trial's time. Returns
+ * a malloc'd array of *nsel, or NULL (no record of the trial, out of memory). */
+struct explain_flow_sel *metrics_trial_select(const char *dir, const char *const *nodes,
+                                              size_t nnodes, bool access_log, const json_t *records,
+                                              long trial, size_t *nsel, uint64_t *from,
+                                              uint64_t *to);
+
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */
 double metrics_percentile(const double *sorted, size_t n, double p);
 

@@ -1,12 +1,14 @@
-/* metrics_trial — one trial for `racelab repro` to draw: the slowest trial (when none failed),
- * and a trial's connections on every hop, from the records and the access logs, or the
- * upstream log's tags behind a foreign proxy. */
+/* metrics_trial — one trial for `racelab repro` and the report to draw: a failing one, the
+ * slowest trial (when none failed), and a trial's connections on every hop, from the records
+ * and the access logs, or the upstream log's tags behind a foreign proxy. */
 #include "metrics.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cell.h" /* run_read_jsonl */
 #include "grow.h"
 #include "metrics_json.h"
 
@@ -229,4 +231,64 @@ oom:
     free(s.v);
     *n = 0;
     return NULL;
+}
+
+const json_t *metrics_failing_pick(const json_t *cell)
+{
+    const json_t *pick = NULL, *t;
+    size_t i;
+    json_array_foreach(json_object_get(cell, "failing_trials"), i, t)
+    {
+        if (!pick || (json_array_size(json_object_get(t, "rst")) > 0 &&
+                      json_array_size(json_object_get(pick, "rst")) == 0))
+            pick = t;
+    }
+    return pick;
+}
+
+struct explain_flow_sel *metrics_trial_select(const char *dir, const char *const *nodes,
+                                              size_t nnodes, bool access_log, const json_t *records,
+                                              long trial, size_t *nsel, uint64_t *from,
+                                              uint64_t *to)
+{
+    char path[PATH_MAX], err[256];
+    json_t *access[2] = {NULL, NULL}, *up = NULL;
+    size_t np = 0;
+    *nsel = 0;
+    if (!dir || !records)
+        return NULL;
+    for (size_t p = 0; access_log && p + 2 < nnodes && p < 2; p++, np++) {
+        snprintf(path, sizeof path, "%s/%s.access.jsonl", dir, nodes[p + 1]);
+        access[p] = run_read_jsonl(path, err, sizeof err);
+    }
+    /* Without one (a foreign proxy, --proxy-cmd), the upstream hop through the upstream log's
+     * tags of the trial's requests. */
+    if (!access_log && nnodes > 2) {
+        snprintf(path, sizeof path, "%s/upstream.log", dir);
+        up = run_read_jsonl(path, err, sizeof err);
+    }
+    size_t n = 0, uhop = nnodes > 2 ? nnodes - 2 : 0;
+    struct explain_flow_sel *sel = metrics_trial_flows(records, (const json_t *const *)access, np,
+                                                       up, uhop, trial, &n, from, to);
+    bool tagged = false;
+    for (size_t k = 0; k < n; k++)
+        tagged = tagged || (uhop > np && sel[k].hop == uhop);
+    json_decref(up);
+    json_decref(access[0]);
+    json_decref(access[1]);
+    /* A hop behind the proxy that neither joins to a trial (a chain's middle hop under foreign
+     * proxies, every hop without tags) is drawn whole: every flow of it during the trial,
+     * pooled ones clipped to it. */
+    size_t cap = n; /* metrics_trial_flows allocates exactly n */
+    for (size_t h = np + 1; sel && h + 1 < nnodes; h++) {
+        if (tagged && h == uhop)
+            continue;
+        struct explain_flow_sel *v = grow_array(sel, &cap, n + 1, sizeof(*v));
+        if (!v)
+            break;
+        sel = v;
+        sel[n++] = (struct explain_flow_sel){h, 0, 0, 0, false};
+    }
+    *nsel = n;
+    return sel;
 }

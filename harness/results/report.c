@@ -517,6 +517,10 @@ json_t *report_results(const struct suite *su, const char *run_id)
     json_object_set_new(o, "run_id", json_string(run_id));
     json_object_set_new(o, "wall_s", json_real(round(su->wall_s * 1000) / 1000));
     for (size_t i = 0; i < su->n; i++) {
+        /* the file its expectations' lines are in (the report's file:line) */
+        if (su->cells[i].cell.s && su->cells[i].cell.s->path)
+            json_object_set_new(su->cells[i].result, "scenario_file",
+                                json_string(su->cells[i].cell.s->path));
         json_array_append(cells, su->cells[i].result);
         passed += su->cells[i].passed;
     }

@@ -167,8 +167,10 @@ static void test_nginx_runs_upstream_reuse_after_fin(void **state)
     json_t *res = run_kind(*state, "nginx", SRC "/scenarios/upstream-reuse-after-fin.yaml");
     if (!res)
         return;
-    /* proxy_next_upstream off: the reset of the reused connection is the client's 502 */
-    assert_int_equal(outcome(res, "none", "502"), 20);
+    /* proxy_next_upstream off: the reset of the reused connection is the client's 502 (in
+     * nearly every trial: trials share nginx's pool, and a trial's first request can find the
+     * previous trial's dead connection instead) */
+    assert_true(outcome(res, "none", "502") >= 18);
     /* nginx's default retries a failure on a reused connection once, on a new one */
     assert_int_equal(outcome(res, "envoy-defaults", "200"), 20);
     assert_int_equal(outcome(res, "announce-close", "200"), 20);
@@ -194,17 +196,20 @@ static void test_haproxy_runs_upstream_reuse_after_fin(void **state)
         return;
     /* a later request of a keep-alive client whose server connection broke: HAProxy closes
      * the client connection without a response (docs/behaviour.md, HAProxy) */
-    assert_int_equal(outcome(res, "none", "empty"), 20);
+    assert_true(outcome(res, "none", "empty") >= 18);
+    /* its defaults (http-reuse safe, retry-on conn-failure) do not save it; retry-on
+     * empty-response without back-off (retry-reset-at-once) does, as the upstream's close does */
+    assert_true(outcome(res, "envoy-defaults", "empty") >= 18);
+    assert_int_equal(outcome(res, "retry-reset-at-once", "200"), 20);
     assert_int_equal(outcome(res, "announce-close", "200"), 20);
-    /* no expect_kind.haproxy: measured, in words, not failing */
-    const json_t *none = cell_of(res, "none");
-    assert_true(json_is_true(json_object_get(json_object_get(none, "expect"), "measured")));
-    assert_non_null(strstr(json_string_value(json_object_get(none, "verdict")),
-                           "race reproduced: 20/20 trials empty"));
-    /* (HAProxy resets its upstream connections at close: the verdict may list those RSTs) */
-    assert_non_null(
-        strstr(json_string_value(json_object_get(cell_of(res, "announce-close"), "verdict")),
-               "no failure in 20 trials"));
+    /* the scenario's expect_kind.haproxy checks them: they hold */
+    const char *mits[] = {"none", "envoy-defaults", "retry-reset-at-once", "announce-close"};
+    for (size_t i = 0; i < 4; i++) {
+        const json_t *ex = json_object_get(cell_of(res, mits[i]), "expect");
+        assert_string_equal(json_string_value(json_object_get(ex, "kind")), "haproxy");
+        assert_true(json_is_true(json_object_get(ex, "passed")));
+        assert_null(json_object_get(ex, "measured"));
+    }
     json_decref(res);
 }
 
@@ -299,7 +304,10 @@ static void test_several_proxies_and_a_chain_of_kinds(void **state)
             json_integer_value(json_object_get(json_object_get(own, "outcomes"), "503")), 5);
         assert_int_equal(
             json_integer_value(json_object_get(json_object_get(mixed, "outcomes"), "502")), 5);
+        /* no scenario states checks for a pair of kinds: measured, in words, not failing */
         assert_true(json_is_true(json_object_get(json_object_get(mixed, "expect"), "measured")));
+        assert_non_null(strstr(json_string_value(json_object_get(mixed, "verdict")),
+                               "race reproduced: 5/5 trials 502"));
         json_t *logs = json_object_get(mixed, "proxy_logs");
         assert_non_null(json_object_get(logs, "proxy1"));
         assert_non_null(json_object_get(logs, "proxy2"));
