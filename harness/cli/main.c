@@ -1,8 +1,8 @@
 /* racelab — reproduce HTTP/1.1 connection-close races on demand, prove each with a capture,
  * and compare the mitigations side by side (docs/design.md). Sub-commands: run, compare, repro
- * (and its alias 503-uc), list, check, explain, diff. Exit status: 0 every expectation held, 1
- * one failed, 2 bad input or a missing capability, 130 interrupted. Here: the top-level --help and
- * the dispatch; each command has a file of its own in cli/ (what they share: cli.h). */
+ * (and its alias 503-uc), list, check, explain, diff, merge. Exit status: 0 every expectation held,
+ * 1 one failed, 2 bad input or a missing capability, 130 interrupted. Here: the top-level --help
+ * and the dispatch; each command has a file of its own in cli/ (what they share: cli.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +34,8 @@ static void usage_main(FILE *out)
             "  diff OLD NEW            what changed between two runs (folders or results.json):\n"
             "                          verdicts, failure rates beyond their 95%% intervals,\n"
             "                          latency; exit 1 when a cell got worse\n"
+            "  merge RUN_DIR...        join the folders of shards (run --shard I/N) into one\n"
+            "                          results.json, junit.xml and table\n"
             "\n"
             "CASE is a scenario file, or NAME for scenarios/NAME.yaml.\n"
             "`racelab COMMAND --help` describes each command's flags.\n"
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
         return cmd_explain(argc, argv);
     if (strcmp(cmd, "diff") == 0)
         return cmd_diff(argc, argv);
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_merge(argc, argv);
     fprintf(stderr, "%s: unknown command '%s' (see racelab --help)\n", prog, cmd);
     return EXIT_BAD;
 }

@@ -11,6 +11,10 @@
 #include "junit.h" /* junit.xml: report_junit */
 #include "suite.h"
 
+/* The version results.json records ("racelab_version"); racelab merge joins only results of
+ * the same version. Raise it with any change to what a cell measures or how it is checked. */
+#define RACELAB_VERSION "0.1.0"
+
 /* What became of a cell: skipped (not run: --proxy-cmd and a mitigation without
  * proxy_cmd_args, or a --proxy kind that is not installed), unsupported (not run: the --proxy
  * kind cannot express its settings; like skipped, reported and not failing), error (it could
@@ -65,7 +69,8 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind);
  * failures, outcomes, rst, proxy_flags, latency_ms, expect, capture), then the rest. */
 json_t *report_ordered(const json_t *cell);
 
-/* {"run_id", "wall_s", "cells": [...]} */
+/* {"run_id", "racelab_version", "shard": {"index", "count", "cells", "cells_total"} (with
+ * --shard), "repeat": N (with --repeat), "wall_s", "passed", ..., "cells": [...]} */
 json_t *report_results(const struct suite *su, const char *run_id);
 
 /* `racelab repro`: what happened in the cell, in words. */

@@ -74,6 +74,12 @@ static int not_run(struct suite_cell *sc, const char *key, const char *why, char
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
               long trials_override, char *err, size_t errlen)
 {
+    return suite_add_rep(su, s, m, trials_override, su->n, 0, err, errlen);
+}
+
+int suite_add_rep(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
+                  long trials_override, size_t index, long rep, char *err, size_t errlen)
+{
     struct suite_cell *v = grow_array(su->cells, &su->cap, su->n + 1, sizeof(*v));
     if (!v) {
         snprintf(err, errlen, "out of memory");
@@ -84,7 +90,12 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
     memset(sc, 0, sizeof(*sc));
     if (scenario_cell_build(s, m, trials_override, &sc->cell, err, errlen) != 0)
         return -1;
-    snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
+    if (rep > 0)
+        snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s/rep-%ld", su->out_dir, s->name, m->name, rep);
+    else
+        snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
+    sc->index = index;
+    sc->rep = rep;
     su->n++;
     if (su->env.proxy_cmd && sc->cell.proxy_overridden && !m->has_args)
         return not_run(sc, "skipped",
@@ -283,6 +294,14 @@ int suite_run(struct suite *su)
         json_object_set_new(sc->result, "not_run", json_true());
         expect_apply(sc->result, &sc->cell, run_kind(su));
         sc->passed = false;
+    }
+    /* what merge needs of a cell: its scenario file (for FILE:LINE) and its place in the whole
+     * matrix (the order of an unsharded run) */
+    for (size_t i = 0; i < su->n; i++) {
+        json_object_set_new(su->cells[i].result, "scenario_file",
+                            json_string(su->cells[i].cell.s->path));
+        json_object_set_new(su->cells[i].result, "matrix_index",
+                            json_integer((json_int_t)su->cells[i].index));
     }
     su->wall_s = now_s() - t0;
     sigaction(SIGINT, &old_int, NULL);
