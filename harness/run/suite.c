@@ -148,6 +148,12 @@ static int launch(struct suite *su, struct suite_cell *sc)
     /* a cell folder reused by `--out` must not mix an earlier run's logs into this one's (the
      * proxy appends to its access log, as proxies do) */
     nftw(sc->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (sc->rep == 1) { /* --repeat: nor an earlier run's files beside rep-1..rep-N */
+        char *slash = strrchr(sc->dir, '/');
+        *slash = '\0';
+        nftw(sc->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        *slash = '/';
+    }
     if (suite_mkdirs(sc->dir) != 0) {
         sc->result = run_error_cell(&sc->cell, "cannot create the cell's folder");
         return -1;

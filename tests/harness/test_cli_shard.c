@@ -146,9 +146,16 @@ static void test_shards_merged(void **state)
     char *merged = tsup_fmt("%s/merged", ctx->dir), *junit = tsup_fmt("%s/j.xml", ctx->dir);
     char *mout = tsup_fmt("%s/merge.out", ctx->dir), *merr = tsup_fmt("%s/merge.err", ctx->dir);
     char *r3 = tsup_fmt("%s/results.json", dirs[2]); /* a results.json is an input too */
-    char *a2[] = {"merge", dirs[1], dirs[0], r3, "--out", merged, "--junit", junit, NULL};
+    char *mjson = tsup_fmt("%s/m.json", ctx->dir);
+    char *a2[] = {"merge",   dirs[1], dirs[0],  r3,    "--out", merged,
+                  "--junit", junit,   "--json", mjson, NULL};
     assert_int_equal(run_racelab(a2, mout, merr), whole_rc);
+    assert_contains(merr, "racelab merge: 3 inputs, FAILED (4 passed, 1 failed)");
     json_t *m = results(merged), *w = results(whole);
+    json_t *mj2 = json_load_file(mjson, 0, NULL);
+    assert_true(mj2 && json_equal(mj2, m)); /* --json: the same results.json */
+    json_decref(mj2);
+    free(mjson);
     char *ml = cell_list(m), *wl = cell_list(w);
     assert_string_equal(ml, wl); /* same cells, same verdicts, same order */
     assert_string_equal(str(m, "racelab_version"), str(w, "racelab_version"));
@@ -189,10 +196,12 @@ static void test_shards_merged(void **state)
     assert_contains(merr, "old.json");
 
     /* a shard missing: warned, and the exit status is that of the cells there are */
-    char *a5[] = {"merge", dirs[wrong == 1 ? 1 : 0], dirs[wrong == 3 ? 1 : 2], "--out", dup, NULL};
+    char *a5[] = {
+        "merge", dirs[wrong == 1 ? 1 : 0], dirs[wrong == 3 ? 1 : 2], "--out", dup, "--quiet", NULL};
     assert_int_equal(run_racelab(a5, mout, merr), 0);
     char *miss = tsup_fmt("shard %ld/3 is missing", wrong);
     assert_contains(merr, miss);
+    assert_lacks(merr, "inputs,"); /* --quiet: warnings only, no closing line */
     free(miss);
 
     for (int i = 0; i < 3; i++) {
@@ -275,12 +284,41 @@ static void test_repeat(void **state)
     free(j);
 }
 
+/* compare takes --shard and --repeat as run does. */
+static void test_compare(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    long i = shard_of("proxy-held-fin", "retry-reset", 3);
+    char *sh = tsup_fmt("%ld/3", i), *out = tsup_fmt("%s/cmp", ctx->dir);
+    char *outp = tsup_fmt("%s/cmp.out", ctx->dir);
+    char *a[] = {"compare",  PROXY, "--trials", "2", "--shard", sh,
+                 "--repeat", "2",   "--out",    out, NULL};
+    assert_int_equal(run_racelab(a, outp, NULL), 0);
+    json_t *r = results(out);
+    size_t k;
+    const json_t *c;
+    json_array_foreach(json_object_get(r, "cells"), k, c)
+    {
+        assert_int_equal(shard_of(str(c, "scenario"), str(c, "mitigation"), 3), i);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "repeat"), "count")),
+                         2);
+    }
+    assert_true(json_array_size(json_object_get(r, "cells")) >= 1);
+    assert_contains(outp, "retry-reset");
+    assert_contains(outp, "of 2 repetitions disagree");
+    json_decref(r);
+    free(sh);
+    free(out);
+    free(outp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_shards_merged, tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_empty_shard, tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_repeat, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_compare, tsup_ctx_setup, tsup_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
