@@ -44,6 +44,8 @@ struct cli {
     long proxy_stop_settle; /* ms; with proxy_stop_settle_set */
     bool proxy_stop_settle_set;
     long jobs;
+    struct shard shard; /* --shard I/N */
+    long repeat;        /* --repeat N */
     bool no_netns;
     bool keep_going;
     bool quiet;
@@ -58,6 +60,7 @@ extern const struct opt_spec cli_repro_opts[];
 extern const struct opt_spec cli_explain_opts[];
 extern const struct opt_spec cli_plain_opts[];
 extern const struct opt_spec cli_check_opts[];
+extern const struct opt_spec cli_merge_opts[];
 
 /* Parses `racelab argv[1] ...` against specs into c, the positional arguments into pos (at most
  * cap). Returns EXIT_PASS after printing --help, EXIT_BAD after printing the error, -1 when the
@@ -127,6 +130,19 @@ void cli_set_command(int argc, char **argv);
  * cwd}; NULL when out of memory. */
 json_t *cli_facts(void);
 
+/* A run's id, YYYYMMDD-HHMMSS-PID; a run's default folder, captures/RUN_ID of the current
+ * folder, or of the source tree when the current folder has none. */
+void cli_run_id(char *buf, size_t len);
+void cli_default_out(char *buf, size_t len, const char *run_id);
+
+/* Holds an exclusive flock on ss->out/.racelab.lock for as long as ss lives: a second racelab
+ * writing into the same folder is refused. 0, or -1 after saying why. */
+int cli_lock_out(struct session *ss);
+
+/* The run's closing word: "all passed", "passed (12 passed, 3 measured)", "FAILED (10 passed, 1
+ * failed, 1 flaky)", "interrupted". */
+void cli_summary(char *buf, size_t len, const struct suite *su, bool interrupted);
+
 /* ---- the commands: each returns racelab's exit status ---- */
 
 int cmd_run(int argc, char **argv);     /* run.c */
@@ -136,6 +152,7 @@ int cmd_list(int argc, char **argv);    /* list.c */
 int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_diff(int argc, char **argv);    /* diff.c */
 int cmd_report(int argc, char **argv);  /* report.c */
+int cmd_merge(int argc, char **argv);   /* merge.c */
 /* repro.c: repro CASE, or 503-uc with fixed_case */
 int cmd_repro(int argc, char **argv, const char *fixed_case);
 

@@ -1,8 +1,9 @@
 /* racelab — reproduce HTTP/1.1 connection-close races on demand, prove each with a capture,
  * and compare the mitigations side by side (docs/design.md). Sub-commands: run, compare, repro
- * (and its alias 503-uc), list, check, explain, diff, report. Exit status: 0 every expectation
- * held, 1 one failed, 2 bad input or a missing capability, 130 interrupted. Here: the top-level
- * --help and the dispatch; each command has a file of its own in cli/ (what they share: cli.h). */
+ * (and its alias 503-uc), list, check, explain, diff, report, merge. Exit status: 0 every
+ * expectation held, 1 one failed, 2 bad input or a missing capability, 130 interrupted. Here: the
+ * top-level --help and the dispatch; each command has a file of its own in cli/ (what they
+ * share: cli.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@ static void usage_main(FILE *out)
             "  report RUN_DIR [-o FILE]\n"
             "                          write the run folder's report.html again (matrix, race\n"
             "                          windows, cells, sequence diagrams; one file, no script)\n"
+            "  merge RUN_DIR...        join the folders of shards (run --shard I/N) into one\n"
+            "                          results.json, junit.xml and table\n"
             "\n"
             "CASE is a scenario file, or NAME for scenarios/NAME.yaml.\n"
             "`racelab COMMAND --help` describes each command's flags.\n"
@@ -76,6 +79,8 @@ int main(int argc, char **argv)
         return cmd_diff(argc, argv);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc, argv);
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_merge(argc, argv);
     fprintf(stderr, "%s: unknown command '%s' (see racelab --help)\n", prog, cmd);
     return EXIT_BAD;
 }

@@ -29,6 +29,11 @@ static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
     return 0;
 }
 
+static int set_shard(void *cfg, const char *val, char *err, size_t errlen)
+{
+    return shard_parse(val, &((struct cli *)cfg)->shard, err, errlen);
+}
+
 #define F(field) offsetof(struct cli, field)
 
 #define OPT_TRIALS                                                                                 \
@@ -102,6 +107,24 @@ static int set_stop_settle(void *cfg, const char *val, char *err, size_t errlen)
         .name = "mitigation", .type = OPT_CUSTOM, .metavar = "NAME",                               \
         .help = "run only this mitigation (repeatable)", .parse = add_mitigation                   \
     }
+#define OPT_SHARD                                                                                  \
+    {                                                                                              \
+        .name = "shard", .type = OPT_CUSTOM, .metavar = "I/N",                                     \
+        .help = "run only shard I of N (counted from 1: JOB_COMPLETION_INDEX or another 0-based "  \
+                "index is I-1): the cells whose FNV-1a hash of SCENARIO/MITIGATION mod N is I-1, " \
+                "so a cell stays in its shard whatever other cells exist; a shard may have no "    \
+                "cell (exit 0); join the shards' folders with racelab merge",                      \
+        .parse = set_shard                                                                         \
+    }
+#define OPT_REPEAT                                                                                 \
+    {                                                                                              \
+        .name = "repeat", .type = OPT_INT, .off = F(repeat), .metavar = "N",                       \
+        .help = "run each cell N times (folders SCENARIO/MITIGATION/rep-1..rep-N), to hunt "       \
+                "flakes: a cell's verdict is the status most repetitions have (a tie: the "        \
+                "earliest's), the table, results.json and junit.xml say how many repetitions "     \
+                "disagree with it, and the run fails when any repetition failed",                  \
+        .min = 1, .max = 1000                                                                      \
+    }
 #define OPT_QUIET                                                                                  \
     {                                                                                              \
         .name = "quiet", .type = OPT_FLAG, .off = F(quiet), .flag_value = true,                    \
@@ -118,6 +141,8 @@ const struct opt_spec cli_run_opts[] = {
     OPT_PROXY_CMD,
     OPT_PROXY_STOP_SETTLE,
     OPT_JOBS,
+    OPT_SHARD,
+    OPT_REPEAT,
     OPT_NO_NETNS,
     {.name = "keep-going",
      .type = OPT_FLAG,
@@ -132,8 +157,19 @@ const struct opt_spec cli_run_opts[] = {
 };
 
 const struct opt_spec cli_compare_opts[] = {
-    OPT_TRIALS, OPT_OUT,      OPT_JSON,  OPT_JUNIT, OPT_PROXY, OPT_PROXY_CMD, OPT_PROXY_STOP_SETTLE,
-    OPT_JOBS,   OPT_NO_NETNS, OPT_QUIET, OPT_END,
+    OPT_TRIALS,
+    OPT_OUT,
+    OPT_JSON,
+    OPT_JUNIT,
+    OPT_PROXY,
+    OPT_PROXY_CMD,
+    OPT_PROXY_STOP_SETTLE,
+    OPT_JOBS,
+    OPT_SHARD,
+    OPT_REPEAT,
+    OPT_NO_NETNS,
+    OPT_QUIET,
+    OPT_END,
 };
 
 const struct opt_spec cli_repro_opts[] = {
@@ -165,6 +201,19 @@ const struct opt_spec cli_explain_opts[] = {
 };
 
 const struct opt_spec cli_plain_opts[] = {OPT_END};
+
+const struct opt_spec cli_merge_opts[] = {
+    {.name = "out",
+     .type = OPT_STR,
+     .off = F(out),
+     .metavar = "DIR",
+     .help = "the merged run's folder (default captures/<run-id>): results.json and junit.xml; "
+             "the cells' folders stay where the inputs are and are referenced by absolute path"},
+    OPT_JSON,
+    OPT_JUNIT,
+    OPT_QUIET,
+    OPT_END,
+};
 
 const struct opt_spec cli_check_opts[] = {
     {.name = "print",

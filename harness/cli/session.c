@@ -108,7 +108,7 @@ static int preflight(struct suite *su, struct scenario **scns, size_t nscn)
     return 0;
 }
 
-static void make_run_id(char *buf, size_t len)
+void cli_run_id(char *buf, size_t len)
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -118,7 +118,7 @@ static void make_run_id(char *buf, size_t len)
     snprintf(buf, len, "%s-%ld", ts, (long)getpid());
 }
 
-static void default_out(char *buf, size_t len, const char *run_id)
+void cli_default_out(char *buf, size_t len, const char *run_id)
 {
     if (cli_is_dir("captures") || !cli_is_dir(RACELAB_SOURCE_DIR "/captures"))
         snprintf(buf, len, "captures/%s", run_id);
@@ -137,7 +137,19 @@ void cli_session_free(struct session *ss)
         kind_free(ss->kinds[i]);
 }
 
-/* Builds the matrix; --mitigation names must exist in at least one scenario. */
+/* One cell of the matrix, or its --repeat repetitions one after another. */
+static int add_cell(struct session *ss, const struct scenario *s, const struct scenario_mit *m,
+                    size_t px, size_t index, char *err, size_t errlen)
+{
+    long reps = ss->cli.repeat > 1 ? ss->cli.repeat : 0;
+    for (long r = reps ? 1 : 0; r <= reps; r++)
+        if (suite_add_rep(&ss->su, s, m, px, ss->cli.trials, index, r, err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+/* Builds the matrix (the cells of --shard I/N only); --mitigation names must exist in at least
+ * one scenario. */
 static int build_cells(struct session *ss)
 {
     struct cli *c = &ss->cli;
@@ -155,6 +167,7 @@ static int build_cells(struct session *ss)
             return -1;
         }
     }
+    size_t index = 0; /* the cell's place in the whole matrix */
     for (size_t i = 0; i < ss->nscn; i++) {
         const struct scenario *s = ss->scns[i];
         for (size_t j = 0; j < s->nmit; j++) {
@@ -162,13 +175,24 @@ static int build_cells(struct session *ss)
             for (size_t k = 0; k < c->mit.n; k++)
                 if (strcmp(c->mit.v[k], s->mit[j].name) == 0)
                     wanted = true;
-            for (size_t px = 0; wanted && px < ss->su.npx; px++)
-                if (suite_add(&ss->su, s, &s->mit[j], px, c->trials, err, sizeof(err)) != 0) {
+            if (!wanted)
+                continue;
+            for (size_t px = 0; px < ss->su.npx; px++) {
+                index++;
+                /* a cell is a scenario, a mitigation and, when there are several, a proxy */
+                char mit[400];
+                snprintf(mit, sizeof(mit), "%s%s%s", s->mit[j].name, ss->su.npx > 1 ? "@" : "",
+                         ss->su.npx > 1 ? ss->su.px[px].label : "");
+                if (c->shard.index > 0 && shard_of(s->name, mit, c->shard.count) != c->shard.index)
+                    continue;
+                if (add_cell(ss, s, &s->mit[j], px, index - 1, err, sizeof(err)) != 0) {
                     fprintf(stderr, "racelab: %s\n", err);
                     return -1;
                 }
+            }
         }
     }
+    ss->su.cells_total = index;
     return 0;
 }
 
@@ -211,7 +235,7 @@ static int write_outputs(struct session *ss)
  * mix their access logs: a run holds an exclusive flock on DIR/.racelab.lock for as long as it
  * lives (its cells inherit it), and a second run on the same folder is refused before it
  * writes anything. The lock file holds the owner's pid, for the message. */
-static int lock_out(struct session *ss)
+int cli_lock_out(struct session *ss)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof(path), "%s/.racelab.lock", ss->out);
@@ -250,10 +274,14 @@ static int lock_out(struct session *ss)
 /* The run's closing word: "all passed" only when every cell was checked and passed; cells that
  * were only measured (a --proxy kind without expectations), skipped or unsupported are
  * counted, so a run of them does not read as checked: "passed (3 measured, 1 unsupported)". */
-static void summary(char *buf, size_t len, const struct suite *su, bool interrupted)
+void cli_summary(char *buf, size_t len, const struct suite *su, bool interrupted)
 {
     if (interrupted) {
         snprintf(buf, len, "interrupted");
+        return;
+    }
+    if (su->n == 0) {
+        snprintf(buf, len, "no cell to run (passed)");
         return;
     }
     size_t n[REPORT_MEASURED + 1] = {0};
@@ -271,8 +299,31 @@ static void summary(char *buf, size_t len, const struct suite *su, bool interrup
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++)
         if (n[others[k]] && off > 0 && (size_t)off < len)
             off += snprintf(buf + off, len - (size_t)off, ", %zu %s", n[others[k]], words[k]);
+    size_t flaky = 0; /* --repeat: a repetition failed, against a verdict that did not */
+    for (size_t i = 0; i < su->n; i++) {
+        enum report_status st = report_status(&su->cells[i]);
+        flaky += !su->cells[i].passed && st != REPORT_FAILED && st != REPORT_ERROR;
+    }
+    if (flaky && off > 0 && (size_t)off < len)
+        off += snprintf(buf + off, len - (size_t)off, ", %zu flaky", flaky);
     if (off > 0 && (size_t)off < len)
         snprintf(buf + off, len - (size_t)off, ")");
+}
+
+/* "racelab: 4 cells (shard 2/3 of 11), 2 at a time, into DIR" */
+static void announce(const struct session *ss)
+{
+    const struct suite *su = &ss->su;
+    char what[128] = "";
+    size_t cells = su->repeat > 1 ? su->n / (size_t)su->repeat : su->n;
+    if (su->shard.index > 0)
+        snprintf(what, sizeof(what), " (shard %ld/%ld of %zu)", su->shard.index, su->shard.count,
+                 su->cells_total);
+    if (su->repeat > 1)
+        snprintf(what + strlen(what), sizeof(what) - strlen(what), " × %ld repetitions",
+                 su->repeat);
+    fprintf(stderr, "racelab: %zu cells%s, %ld at a time, into %s\n", cells, what, su->jobs,
+            ss->out);
 }
 
 /* Load, check, run, report: shared by run, compare and repro. */
@@ -285,11 +336,11 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     if (cli_load_all(paths, npaths, ss->scns) != 0)
         return EXIT_BAD;
     bin_dir(ss->bin, sizeof(ss->bin));
-    make_run_id(ss->run_id, sizeof(ss->run_id));
+    cli_run_id(ss->run_id, sizeof(ss->run_id));
     if (c->out)
         snprintf(ss->out, sizeof(ss->out), "%s", c->out);
     else
-        default_out(ss->out, sizeof(ss->out), ss->run_id);
+        cli_default_out(ss->out, sizeof(ss->out), ss->run_id);
     ss->su.out_dir = ss->out;
     ss->su.env.bin_dir = ss->bin;
     ss->su.env.proxy_cmd = c->proxy_cmd;
@@ -300,6 +351,8 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
         return EXIT_BAD;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
     ss->su.keep_going = c->keep_going;
+    ss->su.shard = c->shard;
+    ss->su.repeat = c->repeat;
     ss->su.quiet = c->quiet;
     if (build_cells(ss) != 0 || preflight(&ss->su, ss->scns, ss->nscn) != 0)
         return EXIT_BAD;
@@ -307,12 +360,15 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
         fprintf(stderr, "racelab: --out: cannot create %s: %s\n", ss->out, strerror(errno));
         return EXIT_BAD;
     }
-    if (lock_out(ss) != 0)
+    if (cli_lock_out(ss) != 0)
         return EXIT_BAD;
     if (!c->quiet)
-        fprintf(stderr, "racelab: %zu cells, %ld at a time, into %s\n", ss->su.n, ss->su.jobs,
-                ss->out);
+        announce(ss);
     int interrupted = suite_run(&ss->su) != 0;
+    if (suite_fold_repeats(&ss->su) != 0) {
+        fprintf(stderr, "racelab: out of memory\n");
+        return EXIT_BAD;
+    }
     if (print_table) {
         report_table(stdout, &ss->su, table);
         fflush(stdout);
@@ -321,7 +377,7 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
         return EXIT_BAD;
     if (!c->quiet) {
         char what[160];
-        summary(what, sizeof(what), &ss->su, interrupted);
+        cli_summary(what, sizeof(what), &ss->su, interrupted);
         fprintf(stderr, "racelab: %s in %.1f s; results: %s/results.json\n", what, ss->su.wall_s,
                 ss->out);
     }

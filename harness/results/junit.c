@@ -50,11 +50,32 @@ struct tally {
     double time;
 };
 
+/* --repeat: a cell whose verdict does not fail, but one of whose repetitions did: it fails the
+ * run (the exit status), and junit.xml says so with a <failure>. */
+static bool flaky(const struct suite_cell *sc)
+{
+    enum report_status st = report_status(sc);
+    return sc->reps > 1 && !sc->passed && st != REPORT_FAILED && st != REPORT_ERROR;
+}
+
+/* "rep-1 PASS, rep-2 FAIL, ..." */
+static void write_reps(FILE *f, const struct suite_cell *sc)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(json_object_get(sc->result, "repeat"), "repetitions"), i, r)
+    {
+        fprintf(f, "%srep-%lld ", i ? ", " : "",
+                (long long)json_integer_value(json_object_get(r, "rep")));
+        xml_escape(f, json_string_value(json_object_get(r, "status")));
+    }
+}
+
 static void tally_add(struct tally *t, const struct suite_cell *sc)
 {
     enum report_status st = report_status(sc);
     t->n++;
-    t->failures += st == REPORT_FAILED;
+    t->failures += st == REPORT_FAILED || flaky(sc);
     t->errors += st == REPORT_ERROR;
     t->skipped += st == REPORT_SKIPPED || st == REPORT_UNSUPPORTED;
     t->time += json_number_value(json_object_get(sc->result, "wall_s"));
@@ -85,6 +106,13 @@ static void write_status(FILE *f, const struct suite_cell *sc)
         fprintf(f, "      <failure message=\"expectations failed\">");
         report_each_check(r, sc->cell.s->path, EXPECT_FAILED, xml_line_then_newline, f);
         fprintf(f, "</failure>\n");
+    } else if (flaky(sc)) {
+        fprintf(f,
+                "      <failure message=\"flaky: %zu of %ld repetitions disagree with the "
+                "verdict %s\">",
+                sc->disagree, sc->reps, report_status_word(st));
+        write_reps(f, sc);
+        fprintf(f, "</failure>\n");
     }
 }
 
@@ -111,6 +139,11 @@ static void write_system_out(FILE *f, const struct suite_cell *sc)
     xml_escape(f, json_string_value(json_object_get(r, "capture")));
     fprintf(f, "\nlogs: ");
     xml_escape(f, json_string_value(json_object_get(r, "dir")));
+    if (sc->reps > 1) {
+        fprintf(f, "\nrepetitions (%zu of %ld disagree with the verdict): ", sc->disagree,
+                sc->reps);
+        write_reps(f, sc);
+    }
     if (report_checks(r, EXPECT_SKIPPED)) {
         fprintf(f, "\nchecks skipped (not observable in this run):");
         report_each_check(r, sc->cell.s->path, EXPECT_SKIPPED, newline_then_xml_line, f);

@@ -72,9 +72,10 @@ enum report_status report_status(const struct suite_cell *sc)
         return REPORT_SKIPPED;
     if (json_object_get(sc->result, "error"))
         return REPORT_ERROR;
-    if (sc->passed && expect_measured(sc->result))
+    bool passed = sc->reps > 1 ? sc->verdict_passed : sc->passed; /* --repeat: the verdict */
+    if (passed && expect_measured(sc->result))
         return REPORT_MEASURED;
-    return sc->passed ? REPORT_PASSED : REPORT_FAILED;
+    return passed ? REPORT_PASSED : REPORT_FAILED;
 }
 
 const char *report_status_word(enum report_status st)
@@ -109,8 +110,15 @@ void report_result(char *buf, size_t len, const struct suite_cell *sc)
 {
     const char *word = report_status_word(report_status(sc));
     size_t skipped = report_checks(sc->result, EXPECT_SKIPPED);
+    char rep[96] = "";
+    if (sc->reps > 1) /* --repeat */
+        snprintf(rep, sizeof(rep), "%s%zu of %ld repetitions disagree", skipped ? ", " : "",
+                 sc->disagree, sc->reps);
     if (skipped)
-        snprintf(buf, len, "%s (%zu check%s skipped)", word, skipped, skipped == 1 ? "" : "s");
+        snprintf(buf, len, "%s (%zu check%s skipped%s)", word, skipped, skipped == 1 ? "" : "s",
+                 rep);
+    else if (*rep)
+        snprintf(buf, len, "%s (%s)", word, rep);
     else
         snprintf(buf, len, "%s", word);
 }
@@ -160,18 +168,21 @@ void report_progress(FILE *out, const struct suite_cell *sc, size_t done, size_t
 {
     const json_t *r = sc->result;
     char oc[256], res[64], mit[400];
+    char rep[32] = "";
+    if (sc->rep > 0)
+        snprintf(rep, sizeof(rep), " rep-%ld", sc->rep);
     report_counts(oc, sizeof(oc), json_object_get(r, "outcomes"), false);
     report_result(res, sizeof(res), sc);
     snprintf(mit, sizeof(mit), "%s%s%s", sc->cell.m->name, sc->px_label ? " @ " : "",
              sc->px_label ? sc->px_label : "");
     if (json_is_integer(json_object_get(r, "failures")))
-        fprintf(out, "[%zu/%zu] %s × %s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
-                sc->cell.s->name, mit,
+        fprintf(out, "[%zu/%zu] %s × %s%s: %lld/%lld trials failed (%s) %s  %.1f s\n", done, total,
+                sc->cell.s->name, mit, rep,
                 (long long)json_integer_value(json_object_get(r, "failures")),
                 (long long)json_integer_value(json_object_get(r, "trials")), oc, res, elapsed_s);
     else /* no trial ran */
-        fprintf(out, "[%zu/%zu] %s × %s: no trial ran %s  %.1f s\n", done, total, sc->cell.s->name,
-                mit, res, elapsed_s);
+        fprintf(out, "[%zu/%zu] %s × %s%s: no trial ran %s  %.1f s\n", done, total,
+                sc->cell.s->name, mit, rep, res, elapsed_s);
     const json_t *err = json_object_get(r, "error");
     if (json_is_string(err))
         fprintf(out, "        %s\n", json_string_value(err));
@@ -423,8 +434,8 @@ static void table_distinguish(FILE *out, const struct suite *su)
         enum report_status st = report_status(sc);
         if (st != REPORT_PASSED && st != REPORT_FAILED && st != REPORT_MEASURED)
             continue;
-        snprintf(names[n], sizeof(names[n]), "%s%s%s", sc->cell.m->name, su->npx > 1 ? " @ " : "",
-                 su->npx > 1 ? su->px[sc->px].label : "");
+        snprintf(names[n], sizeof(names[n]), "%s%s%s", sc->cell.m->name, sc->px_label ? " @ " : "",
+                 sc->px_label ? sc->px_label : "");
         arms[n].name = names[n];
         arms[n].k = (long)json_integer_value(json_object_get(sc->result, "failures"));
         arms[n++].n = (long)json_integer_value(json_object_get(sc->result, "trials"));
@@ -439,16 +450,18 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
 {
     struct table t = {0};
     bool cmp = kind == REPORT_TABLE_COMPARE;
-    bool px = su->npx > 1; /* the proxy as a column */
+    bool px = false; /* the proxy as a column, when the cells are of several */
+    for (size_t i = 0; i < su->n; i++)
+        px = px || su->cells[i].px_label;
     table_header(&t, cmp, px);
     for (size_t i = 0; i < su->n; i++)
-        table_row(&t, &su->cells[i], cmp, px ? su->px[su->cells[i].px].label : NULL);
+        table_row(&t, &su->cells[i], cmp, px ? su->cells[i].px_label : NULL);
     tprint(out, &t);
     if (cmp)
         table_distinguish(out, su);
     /* What failed, and the race window of every sweep. */
     for (size_t i = 0; i < su->n; i++) {
-        table_notes(out, &su->cells[i], px ? su->px[su->cells[i].px].label : NULL);
+        table_notes(out, &su->cells[i], px ? su->cells[i].px_label : NULL);
         table_sweep(out, &t, &su->cells[i]);
     }
     free(t.cell);
@@ -515,6 +528,15 @@ json_t *report_results(const struct suite *su, const char *run_id)
     json_t *o = json_object(), *cells = json_array();
     size_t passed = 0;
     json_object_set_new(o, "run_id", json_string(run_id));
+    json_object_set_new(o, "racelab_version", json_string(RACELAB_RESULTS_VERSION));
+    if (su->shard.index > 0)
+        json_object_set_new(o, "shard",
+                            json_pack("{s:I, s:I, s:I, s:I}", "index", (json_int_t)su->shard.index,
+                                      "count", (json_int_t)su->shard.count, "cells",
+                                      (json_int_t)su->n, "cells_total",
+                                      (json_int_t)su->cells_total));
+    if (su->repeat > 1)
+        json_object_set_new(o, "repeat", json_integer(su->repeat));
     json_object_set_new(o, "wall_s", json_real(round(su->wall_s * 1000) / 1000));
     for (size_t i = 0; i < su->n; i++) {
         /* the file its expectations' lines are in (the report's file:line) */

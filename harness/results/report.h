@@ -11,6 +11,11 @@
 #include "junit.h" /* junit.xml: report_junit */
 #include "suite.h"
 
+/* The version results.json records ("racelab_version"); racelab merge joins only results of
+ * the same version. Raise it with any change to what a cell measures or how it is checked. (The
+ * build's commit is facts.racelab_version.) */
+#define RACELAB_RESULTS_VERSION "0.1.0"
+
 /* What became of a cell: skipped (not run: a --proxy kind that is not installed), unsupported (not
  * run: the --proxy kind cannot express its settings; like skipped, reported and not failing), error
  * (it could not complete: "error"), measured (run with a --proxy kind the scenario states no
@@ -64,7 +69,8 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind);
  * failures, outcomes, rst, proxy_flags, latency_ms, expect, capture), then the rest. */
 json_t *report_ordered(const json_t *cell);
 
-/* {"run_id", "wall_s", "cells": [...]} */
+/* {"run_id", "racelab_version", "shard": {"index", "count", "cells", "cells_total"} (with
+ * --shard), "repeat": N (with --repeat), "wall_s", "passed", ..., "cells": [...]} */
 json_t *report_results(const struct suite *su, const char *run_id);
 
 /* `racelab repro`: what happened in the cell, in words. */

@@ -74,6 +74,12 @@ static int not_run(struct suite_cell *sc, const char *key, const char *why, char
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m, size_t px,
               long trials_override, char *err, size_t errlen)
 {
+    return suite_add_rep(su, s, m, px, trials_override, su->n, 0, err, errlen);
+}
+
+int suite_add_rep(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
+                  size_t px, long trials_override, size_t index, long rep, char *err, size_t errlen)
+{
     const struct suite_proxy *p = &su->px[px];
     struct suite_cell *v = grow_array(su->cells, &su->cap, su->n + 1, sizeof(*v));
     if (!v) {
@@ -91,6 +97,12 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
         snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s/%s", su->out_dir, p->label, s->name, m->name);
     else
         snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
+    if (rep > 0) {
+        size_t o = strlen(sc->dir);
+        snprintf(sc->dir + o, sizeof(sc->dir) - o, "/rep-%ld", rep);
+    }
+    sc->index = index;
+    sc->rep = rep;
     su->n++;
     if (p->env.chain && s->topo == SCENARIO_PROXY) {
         char why[300];
@@ -147,6 +159,12 @@ static int launch(struct suite *su, struct suite_cell *sc)
     /* a cell folder reused by `--out` must not mix an earlier run's logs into this one's (the
      * proxy appends to its access log, as proxies do) */
     nftw(sc->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (sc->rep == 1) { /* --repeat: nor an earlier run's files beside rep-1..rep-N */
+        char *slash = strrchr(sc->dir, '/');
+        *slash = '\0';
+        nftw(sc->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        *slash = '/';
+    }
     if (suite_mkdirs(sc->dir) != 0) {
         sc->result = run_error_cell(&sc->cell, "cannot create the cell's folder");
         return -1;
@@ -305,6 +323,14 @@ int suite_run(struct suite *su)
         label_cell(su, sc);
         expect_apply(sc->result, &sc->cell, suite_cell_kind(su, sc));
         sc->passed = false;
+    }
+    /* what merge needs of a cell: its scenario file (for FILE:LINE) and its place in the whole
+     * matrix (the order of an unsharded run) */
+    for (size_t i = 0; i < su->n; i++) {
+        json_object_set_new(su->cells[i].result, "scenario_file",
+                            json_string(su->cells[i].cell.s->path));
+        json_object_set_new(su->cells[i].result, "matrix_index",
+                            json_integer((json_int_t)su->cells[i].index));
     }
     su->wall_s = now_s() - t0;
     sigaction(SIGINT, &old_int, NULL);

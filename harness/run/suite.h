@@ -14,6 +14,7 @@
 
 #include "cell.h"
 #include "scenario.h"
+#include "shard.h"
 
 #define SUITE_MAX_PROXIES 8
 
@@ -35,10 +36,15 @@ struct suite_cell {
     pid_t pid;
     double t0;
     bool done;
-    bool skipped;     /* not run (why in the result) */
-    bool unsupported; /* not run either: the --proxy kind cannot express the cell's settings */
-    json_t *result;   /* the cell object of results.json, with "expect" */
-    bool passed;
+    bool skipped;        /* not run (why in the result) */
+    bool unsupported;    /* not run either: the --proxy kind cannot express the cell's settings */
+    json_t *result;      /* the cell object of results.json, with "expect" */
+    bool passed;         /* with --repeat: every repetition passed */
+    size_t index;        /* its place in the whole matrix of the run, before --shard */
+    long rep;            /* with --repeat N: this repetition, 1..N (its folder rep-K); else 0 */
+    long reps;           /* folded (suite_fold_repeats): N, and... */
+    size_t disagree;     /* ...how many repetitions' status differs from the verdict, ... */
+    bool verdict_passed; /* ...which passed (the status most repetitions have) */
 };
 
 struct suite {
@@ -49,9 +55,12 @@ struct suite {
     struct suite_proxy px[SUITE_MAX_PROXIES];
     size_t npx; /* at least 1 once the run's proxies are known */
     long jobs;
-    bool keep_going;  /* go on after a cell that could not start (default: stop launching) */
-    bool quiet;       /* no progress lines */
-    bool interrupted; /* set when SIGINT/SIGTERM stopped the run */
+    struct shard shard; /* --shard I/N (index 0: not sharded) */
+    size_t cells_total; /* cells of the whole matrix, before --shard */
+    long repeat;        /* --repeat N: each cell N times (0 or 1: once) */
+    bool keep_going;    /* go on after a cell that could not start (default: stop launching) */
+    bool quiet;         /* no progress lines */
+    bool interrupted;   /* set when SIGINT/SIGTERM stopped the run */
     double wall_s;
 };
 
@@ -69,10 +78,24 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
  * scenario states checks for: measured). */
 const char *suite_cell_kind(const struct suite *su, const struct suite_cell *sc);
 
+/* suite_add for repetition rep (1..su->repeat; its folder SCENARIO/MITIGATION/rep-REP) of the
+ * cell at index of the whole matrix. */
+int suite_add_rep(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
+                  size_t px, long trials_override, size_t index, long rep, char *err,
+                  size_t errlen);
+
 /* Runs every cell; fills result/passed of each. Returns 0, or -1 when the run was interrupted. */
 int suite_run(struct suite *su);
 
 void suite_free(struct suite *su);
+
+/* suite_repeat.c — after suite_run with --repeat N: the N repetitions of each cell (added one
+ * after another) become one cell. Its verdict is the status most repetitions have (a tie goes
+ * to the one of the earliest repetition); its result is the first repetition of that status's,
+ * with "repeat": {"count", "verdict", "disagree", "passed", "repetitions": [{"rep", "status",
+ * "failures", "trials", "dir"}...]}; it passes (the run's exit status) only when every
+ * repetition passed. 0, or -1 when out of memory. */
+int suite_fold_repeats(struct suite *su);
 
 /* True when every cell ran and passed. */
 bool suite_passed(const struct suite *su);
