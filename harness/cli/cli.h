@@ -46,6 +46,8 @@ struct cli {
     long jobs;
     bool no_netns;
     bool keep_going;
+    enum capture_mode capture; /* --capture headers|full */
+    bool keep_failing;         /* --keep failing */
     bool quiet;
     bool print;
     long flow;
@@ -123,6 +125,7 @@ int cmd_check(int argc, char **argv);   /* check.c */
 int cmd_list(int argc, char **argv);    /* list.c */
 int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_diff(int argc, char **argv);    /* diff.c */
+int cmd_archive(int argc, char **argv); /* archive.c */
 /* repro.c: repro CASE, or 503-uc with fixed_case */
 int cmd_repro(int argc, char **argv, const char *fixed_case);
 

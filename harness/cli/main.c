@@ -34,6 +34,8 @@ static void usage_main(FILE *out)
             "  diff OLD NEW            what changed between two runs (folders or results.json):\n"
             "                          verdicts, failure rates beyond their 95%% intervals,\n"
             "                          latency; exit 1 when a cell got worse\n"
+            "  archive RUN_DIR [-o FILE]\n"
+            "                          pack a run's folder into one .tar.gz, index.json first\n"
             "\n"
             "CASE is a scenario file, or NAME for scenarios/NAME.yaml.\n"
             "`racelab COMMAND --help` describes each command's flags.\n"
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
         return cmd_explain(argc, argv);
     if (strcmp(cmd, "diff") == 0)
         return cmd_diff(argc, argv);
+    if (strcmp(cmd, "archive") == 0)
+        return cmd_archive(argc, argv);
     fprintf(stderr, "%s: unknown command '%s' (see racelab --help)\n", prog, cmd);
     return EXIT_BAD;
 }

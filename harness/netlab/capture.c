@@ -57,6 +57,8 @@ struct writer {
     size_t pending; /* bytes in the stdio buffer since the last flush */
     uint64_t packets;
     bool write_failed;
+    bool heads; /* CAPTURE_HEADERS: bodies cut off when written */
+    int dlt;
     struct shared *sh;
 };
 
@@ -71,10 +73,13 @@ static void flush(struct writer *w)
 static void on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
     struct writer *w = (struct writer *)arg;
-    size_t rec = 16 + h->caplen;
+    struct pcap_pkthdr kept = *h;
+    if (w->heads)
+        kept.caplen = capture_keep_len(w->dlt, bytes, h->caplen);
+    size_t rec = 16 + kept.caplen;
     if (w->pending + rec > FILE_BUFFER)
         flush(w);
-    pcap_dump((u_char *)w->d, h, bytes);
+    pcap_dump((u_char *)w->d, &kept, bytes);
     w->pending += rec;
     w->packets++;
 }
@@ -158,6 +163,7 @@ static int open_capture(struct writer *w, const char *iface, const char *filter,
         snprintf(err, errlen, "capture on %s: %s", iface, ebuf);
         return -1;
     }
+    w->dlt = pcap_datalink(w->p);
     w->fd = pcap_get_selectable_fd(w->p);
     if (w->fd < 0) {
         snprintf(err, errlen, "capture on %s: no selectable descriptor", iface);
@@ -198,9 +204,10 @@ static void send_result(char kind, const void *data, size_t n)
 }
 
 __attribute__((noreturn)) static void capture_main(const char *iface, const char *filter,
-                                                   const char *path, int snaplen, struct shared *sh)
+                                                   const char *path, int snaplen, bool heads,
+                                                   struct shared *sh)
 {
-    struct writer w = {.sh = sh};
+    struct writer w = {.sh = sh, .heads = heads};
     char err[512] = "";
     if (open_capture(&w, iface, filter, path, snaplen, err, sizeof err) < 0) {
         send_result('E', err, strlen(err));
@@ -302,8 +309,36 @@ struct cap *capture_start(const char *iface, const char *filter, const char *pat
     return capture_start_snaplen(iface, filter, path, CAPTURE_SNAPLEN, err, errlen);
 }
 
+static struct cap *start(const char *iface, const char *filter, const char *path, int snaplen,
+                         bool heads, char *err, size_t errlen);
+
 struct cap *capture_start_snaplen(const char *iface, const char *filter, const char *path,
                                   int snaplen, char *err, size_t errlen)
+{
+    return start(iface, filter, path, snaplen, false, err, errlen);
+}
+
+struct cap *capture_start_mode(const char *iface, const char *filter, const char *path,
+                               enum capture_mode mode, char *err, size_t errlen)
+{
+    if (mode == CAPTURE_FULL)
+        return start(iface, filter, path, 0, false, err, errlen);
+    return start(iface, filter, path, CAPTURE_SNAPLEN, true, err, errlen);
+}
+
+int capture_mode_parse(const char *word, enum capture_mode *mode)
+{
+    if (strcmp(word, "headers") == 0)
+        *mode = CAPTURE_HEADERS;
+    else if (strcmp(word, "full") == 0)
+        *mode = CAPTURE_FULL;
+    else
+        return -1;
+    return 0;
+}
+
+static struct cap *start(const char *iface, const char *filter, const char *path, int snaplen,
+                         bool heads, char *err, size_t errlen)
 {
     struct cap *c = calloc(1, sizeof *c);
     int ctl[2] = {-1, -1}, res[2] = {-1, -1};
@@ -330,7 +365,7 @@ struct cap *capture_start_snaplen(const char *iface, const char *filter, const c
     }
     if (c->pid == 0) {
         child_setup(ctl[0], res[1]);
-        capture_main(iface, filter, path, snaplen, c->sh);
+        capture_main(iface, filter, path, snaplen, heads, c->sh);
     }
     close(ctl[0]);
     close(res[1]);

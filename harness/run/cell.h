@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture.h"
 #include "scenario.h"
 
 /* Ports inside a cell's namespace: fixed, so that wire rules can name them before anything
@@ -50,6 +51,7 @@ struct run_env {
     const char *kind_binary;    /* the kind's binary, NULL when it is not installed */
     struct run_stop proxy_stop; /* how a --proxy-cmd or KIND proxy is stopped */
     bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
+    enum capture_mode capture; /* --capture: headers (default) or full */
 };
 
 /* Runs cell c with every file in dir (which exists). Enters a network namespace when

@@ -35,9 +35,10 @@ struct suite {
     char kind_missing[512]; /* with --proxy KIND not installed: "envoy not installed (...)" */
     char kind_version[256]; /* what its binary says of its version ("nginx version: ...") */
     long jobs;
-    bool keep_going;  /* go on after a cell that could not start (default: stop launching) */
-    bool quiet;       /* no progress lines */
-    bool interrupted; /* set when SIGINT/SIGTERM stopped the run */
+    bool keep_going;   /* go on after a cell that could not start (default: stop launching) */
+    bool keep_failing; /* --keep failing: captures only of cells pack_failing() keeps */
+    bool quiet;        /* no progress lines */
+    bool interrupted;  /* set when SIGINT/SIGTERM stopped the run */
     double wall_s;
 };
 
