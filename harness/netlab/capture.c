@@ -23,6 +23,12 @@
 
 #define WHOLE_PACKETS 262144
 #define KERNEL_BUFFER (16 << 20)
+/* CAPTURE_FULL: slots of the ring no larger than the largest frame lo carries (MTU 65536 plus
+ * the Ethernet header, rounded up) and a ring four times the default, for ~1000 whole 64 KB
+ * segments instead of 64 slots of 256 KB. Bulk uploads still outrun the capture at times
+ * (capture_stats.dropped counts it; docs/capture.md). */
+#define FULL_SNAPLEN       65600
+#define FULL_KERNEL_BUFFER (64 << 20)
 /* The stdio buffer of the dump file: records are written into it whole and the buffer is
  * flushed before it could split one, so the file never ends inside a record. */
 #define FILE_BUFFER (1 << 20)
@@ -137,7 +143,7 @@ static int open_capture(struct writer *w, const char *iface, const char *filter,
         return -1;
     }
     pcap_set_snaplen(w->p, snaplen > 0 ? snaplen : WHOLE_PACKETS);
-    pcap_set_buffer_size(w->p, KERNEL_BUFFER);
+    pcap_set_buffer_size(w->p, snaplen == FULL_SNAPLEN ? FULL_KERNEL_BUFFER : KERNEL_BUFFER);
     /* Deliver each packet at once (TPACKET_V2 frames, not V3 blocks with a timeout), so the
      * file follows the run closely and the stop drain is short. */
     pcap_set_immediate_mode(w->p, 1);
@@ -322,7 +328,7 @@ struct cap *capture_start_mode(const char *iface, const char *filter, const char
                                enum capture_mode mode, char *err, size_t errlen)
 {
     if (mode == CAPTURE_FULL)
-        return start(iface, filter, path, 0, false, err, errlen);
+        return start(iface, filter, path, FULL_SNAPLEN, false, err, errlen);
     return start(iface, filter, path, CAPTURE_SNAPLEN, true, err, errlen);
 }
 

@@ -48,7 +48,7 @@ enum capture_mode {
      * not end within CAPTURE_SNAPLEN); of any other segment (a body) the headers only. The IP
      * header keeps the packet's real length, which is what the analysers count. */
     CAPTURE_HEADERS,
-    /* Every byte of every packet (no snap length). */
+    /* Every byte of every packet (a snap length of 65600: the largest frame lo carries). */
     CAPTURE_FULL,
 };
 
