@@ -244,6 +244,12 @@ static void test_keep_failing(void **state)
     assert_false(exists(run_keep, CELL_OK "/capture.pcap.hops"));
     assert_true(exists(run_keep, CELL_OK "/downstream.jsonl.gz")); /* the logs stay */
     json_decref(r);
+    /* the table still has the RSTs the removed capture counted */
+    char *op = tsup_fmt("%s/keep.out", tmp), *table = tsup_slurp(op);
+    assert_non_null(table);
+    assert_null(strstr(table, "(no capture)"));
+    free(table);
+    free(op);
     /* the rule itself: an expectation failed, a failing trial, an error keep it */
     json_t *c = json_pack("{s:i}", "failures", 0);
     assert_false(pack_failing(c, true));
