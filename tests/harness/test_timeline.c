@@ -1,7 +1,7 @@
 /* scripts/timeline (scapy) and the C analyser read the same real capture independently and
  * must agree on every direction's SYN, FIN and RST counts, of the capture plain and gzip'd —
- * with hops from the sidecar, from --hop, and inferred. The capture holds the races: a RST overtaking a held FIN, an abortive
- * close with unread data, FIN-terminated connections. */
+ * with hops from the sidecar, from --hop, and inferred. The capture holds the races: a RST
+ * overtaking a held FIN, an abortive close with unread data, FIN-terminated connections. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
