@@ -82,8 +82,9 @@ static void test_keep_len(void **state)
         n = tcp_frame(b, v6, 8000, 40000, 1, F_PSH | F_ACK, ok, strlen(ok));
         assert_int_equal(capture_keep_len(DLT_EN10MB, b, (uint32_t)n), n - 3);
         /* a body segment: the headers only */
-        memset(b + 200, 'x', 65000);
-        n = tcp_frame(b, v6, 40000, 8000, 1, F_ACK, b + 200, 65000);
+        static uint8_t body[65000];
+        memset(body, 'x', sizeof body);
+        n = tcp_frame(b, v6, 40000, 8000, 1, F_ACK, body, sizeof body);
         assert_int_equal(capture_keep_len(DLT_EN10MB, b, (uint32_t)n), hdr);
         /* a body that starts with capitals but no request line ("ABC\r\n") */
         n = tcp_frame(b, v6, 40000, 8000, 1, F_ACK, "ABC\r\nDEF", 8);
