@@ -48,6 +48,8 @@ struct cli {
     long repeat;        /* --repeat N */
     bool no_netns;
     bool keep_going;
+    enum capture_mode capture; /* --capture headers|full */
+    bool keep_failing;         /* --keep failing */
     bool quiet;
     bool print;
     long flow;
@@ -153,6 +155,7 @@ int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_diff(int argc, char **argv);    /* diff.c */
 int cmd_report(int argc, char **argv);  /* report.c */
 int cmd_merge(int argc, char **argv);   /* merge.c */
+int cmd_archive(int argc, char **argv); /* archive.c */
 /* repro.c: repro CASE, or 503-uc with fixed_case */
 int cmd_repro(int argc, char **argv, const char *fixed_case);
 

@@ -40,6 +40,8 @@ static void usage_main(FILE *out)
             "                          windows, cells, sequence diagrams; one file, no script)\n"
             "  merge RUN_DIR...        join the folders of shards (run --shard I/N) into one\n"
             "                          results.json, junit.xml and table\n"
+            "  archive RUN_DIR [-o FILE]\n"
+            "                          pack a run's folder into one .tar.gz, index.json first\n"
             "\n"
             "CASE is a scenario file, or NAME for scenarios/NAME.yaml.\n"
             "`racelab COMMAND --help` describes each command's flags.\n"
@@ -81,6 +83,8 @@ int main(int argc, char **argv)
         return cmd_report(argc, argv);
     if (strcmp(cmd, "merge") == 0)
         return cmd_merge(argc, argv);
+    if (strcmp(cmd, "archive") == 0)
+        return cmd_archive(argc, argv);
     fprintf(stderr, "%s: unknown command '%s' (see racelab --help)\n", prog, cmd);
     return EXIT_BAD;
 }

@@ -2,6 +2,7 @@
  * written once), and the parsing of a command line against its table. */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -34,6 +35,27 @@ static int set_shard(void *cfg, const char *val, char *err, size_t errlen)
     return shard_parse(val, &((struct cli *)cfg)->shard, err, errlen);
 }
 
+static int set_capture(void *cfg, const char *val, char *err, size_t errlen)
+{
+    struct cli *c = cfg;
+    if (capture_mode_parse(val, &c->capture) != 0) {
+        snprintf(err, errlen, "expected headers or full, got '%s'", val);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_keep(void *cfg, const char *val, char *err, size_t errlen)
+{
+    struct cli *c = cfg;
+    if (strcmp(val, "all") == 0 || strcmp(val, "failing") == 0) {
+        c->keep_failing = val[0] == 'f';
+        return 0;
+    }
+    snprintf(err, errlen, "expected all or failing, got '%s'", val);
+    return -1;
+}
+
 #define F(field) offsetof(struct cli, field)
 
 #define OPT_TRIALS                                                                                 \
@@ -45,8 +67,26 @@ static int set_shard(void *cfg, const char *val, char *err, size_t errlen)
     {                                                                                              \
         .name = "out", .type = OPT_STR, .off = F(out), .metavar = "DIR",                           \
         .help = "the run's folder (default captures/<run-id>): results.json, junit.xml, and per "  \
-                "cell SCENARIO/MITIGATION/ with capture.pcap (+ .hops), every process's logs "     \
-                "and command line"                                                                 \
+                "cell SCENARIO/MITIGATION/ with capture.pcap.gz (+ capture.pcap.hops), every "     \
+                "process's logs (the records and access logs gzip'd) and command line"             \
+    }
+#define OPT_CAPTURE                                                                                \
+    {                                                                                              \
+        .name = "capture", .type = OPT_CUSTOM, .metavar = "headers|full",                          \
+        .help = "what each cell's capture.pcap.gz keeps of a packet: headers (default) keeps "     \
+                "the link, IP and TCP headers and the HTTP message heads, not the bodies (every "  \
+                "count and verdict is the same: lengths come from the IP header); full keeps "     \
+                "every byte (docs/capture.md)",                                                    \
+        .parse = set_capture                                                                       \
+    }
+#define OPT_KEEP                                                                                   \
+    {                                                                                              \
+        .name = "keep", .type = OPT_CUSTOM, .metavar = "all|failing",                              \
+        .help = "whose captures stay in the run's folder: all (default), or failing: only cells "  \
+                "that failed an expectation, had a failing trial or an error; the others' "        \
+                "capture is removed and results.json says so (\"capture\": null, "                 \
+                "\"capture_removed\")",                                                            \
+        .parse = set_keep                                                                          \
     }
 #define OPT_JSON                                                                                   \
     {                                                                                              \
@@ -144,6 +184,8 @@ const struct opt_spec cli_run_opts[] = {
     OPT_SHARD,
     OPT_REPEAT,
     OPT_NO_NETNS,
+    OPT_CAPTURE,
+    OPT_KEEP,
     {.name = "keep-going",
      .type = OPT_FLAG,
      .off = F(keep_going),
@@ -168,6 +210,8 @@ const struct opt_spec cli_compare_opts[] = {
     OPT_SHARD,
     OPT_REPEAT,
     OPT_NO_NETNS,
+    OPT_CAPTURE,
+    OPT_KEEP,
     OPT_QUIET,
     OPT_END,
 };
@@ -179,6 +223,7 @@ const struct opt_spec cli_repro_opts[] = {
     OPT_PROXY_CMD,
     OPT_PROXY_STOP_SETTLE,
     OPT_NO_NETNS,
+    OPT_CAPTURE,
     {.name = "mitigation",
      .type = OPT_CUSTOM,
      .metavar = "NAME",

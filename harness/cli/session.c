@@ -347,7 +347,9 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     ss->su.env.proxy_stop = (struct run_stop){
         SIGTERM, c->proxy_stop_settle_set ? c->proxy_stop_settle : RUN_PROXY_CMD_SETTLE_MS};
     ss->su.env.netns = !c->no_netns;
-    if (cli_proxy(ss) != 0) /* --proxy KIND */
+    ss->su.env.capture = c->capture;
+    ss->su.keep_failing = c->keep_failing;
+    if (cli_proxy(ss) != 0) /* --proxy KIND: each proxy under test's env from su.env */
         return EXIT_BAD;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
     ss->su.keep_going = c->keep_going;

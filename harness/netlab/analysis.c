@@ -17,6 +17,7 @@
 #include <pcap/pcap.h>
 
 #include "grow.h"
+#include "gzf.h"
 
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -75,7 +76,9 @@ static int32_t sdiff(uint32_t a, uint32_t b)
 
 /* ---------------------------------------------------------------- link and IP layers */
 
-static int parse_ip(const uint8_t *p, size_t n, struct seg *s)
+/* n: bytes captured from p; wire: bytes the packet had from p on the wire (n < wire when the
+ * capture kept only the headers). Lengths come from the IP header (or the wire), never n. */
+static int parse_ip(const uint8_t *p, size_t n, size_t wire, struct seg *s)
 {
     if (n < 1)
         return -1;
@@ -98,7 +101,7 @@ static int parse_ip(const uint8_t *p, size_t n, struct seg *s)
         size_t tot = (size_t)p[2] << 8 | p[3];
         iplen = tot >= ihl ? tot - ihl : 0;
         if (tot == 0) /* large segments captured before segmentation may carry 0 */
-            iplen = n - ihl;
+            iplen = wire > ihl ? wire - ihl : 0;
         t = p + ihl;
         tavail = n - ihl;
     } else if ((p[0] >> 4) == 6) {
@@ -138,7 +141,7 @@ static bool cooked_ip(const uint8_t *p, size_t n, size_t proto, size_t hdr)
     return et == 0x0800 || et == 0x86dd;
 }
 
-static int parse_frame(int dlt, const uint8_t *p, size_t n, struct seg *s)
+static int parse_frame(int dlt, const uint8_t *p, size_t n, size_t wire, struct seg *s)
 {
     size_t off;
     switch (dlt) {
@@ -184,7 +187,7 @@ static int parse_frame(int dlt, const uint8_t *p, size_t n, struct seg *s)
     }
     if (n < off)
         return 1;
-    return parse_ip(p + off, n - off, s) < 0 ? 1 : 0;
+    return parse_ip(p + off, n - off, wire > off ? wire - off : 0, s) < 0 ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -194,7 +197,7 @@ typedef int (*seg_fn)(struct builder *b, const struct seg *s);
 static int each_segment(struct builder *b, seg_fn fn, uint64_t *skipped)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_open_offline_with_tstamp_precision(b->path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    pcap_t *p = gzf_pcap_open(b->path, ebuf);
     if (!p) {
         if (strstr(ebuf, b->path))
             snprintf(b->err, b->errlen, "%s", ebuf);
@@ -221,7 +224,7 @@ static int each_segment(struct builder *b, seg_fn fn, uint64_t *skipped)
         npkts++;
         struct seg s;
         memset(&s, 0, sizeof s);
-        int k = parse_frame(dlt, bytes, h->caplen, &s);
+        int k = parse_frame(dlt, bytes, h->caplen, h->len > h->caplen ? h->len : h->caplen, &s);
         if (k < 0) {
             const char *name = pcap_datalink_val_to_name(dlt);
             snprintf(b->err, b->errlen, "%s: unsupported link type %d (%s)", b->path, dlt,

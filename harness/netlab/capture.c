@@ -23,6 +23,12 @@
 
 #define WHOLE_PACKETS 262144
 #define KERNEL_BUFFER (16 << 20)
+/* CAPTURE_FULL: slots of the ring no larger than the largest frame lo carries (MTU 65536 plus
+ * the Ethernet header, rounded up) and a ring four times the default, for ~1000 whole 64 KB
+ * segments instead of 64 slots of 256 KB. Bulk uploads still outrun the capture at times
+ * (capture_stats.dropped counts it; docs/capture.md). */
+#define FULL_SNAPLEN       65600
+#define FULL_KERNEL_BUFFER (64 << 20)
 /* The stdio buffer of the dump file: records are written into it whole and the buffer is
  * flushed before it could split one, so the file never ends inside a record. */
 #define FILE_BUFFER (1 << 20)
@@ -57,6 +63,8 @@ struct writer {
     size_t pending; /* bytes in the stdio buffer since the last flush */
     uint64_t packets;
     bool write_failed;
+    bool heads; /* CAPTURE_HEADERS: bodies cut off when written */
+    int dlt;
     struct shared *sh;
 };
 
@@ -71,10 +79,13 @@ static void flush(struct writer *w)
 static void on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
     struct writer *w = (struct writer *)arg;
-    size_t rec = 16 + h->caplen;
+    struct pcap_pkthdr kept = *h;
+    if (w->heads)
+        kept.caplen = capture_keep_len(w->dlt, bytes, h->caplen);
+    size_t rec = 16 + kept.caplen;
     if (w->pending + rec > FILE_BUFFER)
         flush(w);
-    pcap_dump((u_char *)w->d, h, bytes);
+    pcap_dump((u_char *)w->d, &kept, bytes);
     w->pending += rec;
     w->packets++;
 }
@@ -132,7 +143,7 @@ static int open_capture(struct writer *w, const char *iface, const char *filter,
         return -1;
     }
     pcap_set_snaplen(w->p, snaplen > 0 ? snaplen : WHOLE_PACKETS);
-    pcap_set_buffer_size(w->p, KERNEL_BUFFER);
+    pcap_set_buffer_size(w->p, snaplen == FULL_SNAPLEN ? FULL_KERNEL_BUFFER : KERNEL_BUFFER);
     /* Deliver each packet at once (TPACKET_V2 frames, not V3 blocks with a timeout), so the
      * file follows the run closely and the stop drain is short. */
     pcap_set_immediate_mode(w->p, 1);
@@ -158,6 +169,7 @@ static int open_capture(struct writer *w, const char *iface, const char *filter,
         snprintf(err, errlen, "capture on %s: %s", iface, ebuf);
         return -1;
     }
+    w->dlt = pcap_datalink(w->p);
     w->fd = pcap_get_selectable_fd(w->p);
     if (w->fd < 0) {
         snprintf(err, errlen, "capture on %s: no selectable descriptor", iface);
@@ -198,9 +210,10 @@ static void send_result(char kind, const void *data, size_t n)
 }
 
 __attribute__((noreturn)) static void capture_main(const char *iface, const char *filter,
-                                                   const char *path, int snaplen, struct shared *sh)
+                                                   const char *path, int snaplen, bool heads,
+                                                   struct shared *sh)
 {
-    struct writer w = {.sh = sh};
+    struct writer w = {.sh = sh, .heads = heads};
     char err[512] = "";
     if (open_capture(&w, iface, filter, path, snaplen, err, sizeof err) < 0) {
         send_result('E', err, strlen(err));
@@ -302,8 +315,36 @@ struct cap *capture_start(const char *iface, const char *filter, const char *pat
     return capture_start_snaplen(iface, filter, path, CAPTURE_SNAPLEN, err, errlen);
 }
 
+static struct cap *start(const char *iface, const char *filter, const char *path, int snaplen,
+                         bool heads, char *err, size_t errlen);
+
 struct cap *capture_start_snaplen(const char *iface, const char *filter, const char *path,
                                   int snaplen, char *err, size_t errlen)
+{
+    return start(iface, filter, path, snaplen, false, err, errlen);
+}
+
+struct cap *capture_start_mode(const char *iface, const char *filter, const char *path,
+                               enum capture_mode mode, char *err, size_t errlen)
+{
+    if (mode == CAPTURE_FULL)
+        return start(iface, filter, path, FULL_SNAPLEN, false, err, errlen);
+    return start(iface, filter, path, CAPTURE_SNAPLEN, true, err, errlen);
+}
+
+int capture_mode_parse(const char *word, enum capture_mode *mode)
+{
+    if (strcmp(word, "headers") == 0)
+        *mode = CAPTURE_HEADERS;
+    else if (strcmp(word, "full") == 0)
+        *mode = CAPTURE_FULL;
+    else
+        return -1;
+    return 0;
+}
+
+static struct cap *start(const char *iface, const char *filter, const char *path, int snaplen,
+                         bool heads, char *err, size_t errlen)
 {
     struct cap *c = calloc(1, sizeof *c);
     int ctl[2] = {-1, -1}, res[2] = {-1, -1};
@@ -330,7 +371,7 @@ struct cap *capture_start_snaplen(const char *iface, const char *filter, const c
     }
     if (c->pid == 0) {
         child_setup(ctl[0], res[1]);
-        capture_main(iface, filter, path, snaplen, c->sh);
+        capture_main(iface, filter, path, snaplen, heads, c->sh);
     }
     close(ctl[0]);
     close(res[1]);

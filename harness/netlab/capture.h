@@ -41,6 +41,29 @@ struct cap *capture_start(const char *iface, const char *filter, const char *pat
 struct cap *capture_start_snaplen(const char *iface, const char *filter, const char *path,
                                   int snaplen, char *err, size_t errlen);
 
+/* What a cell's capture keeps of each packet (racelab run/compare/repro --capture). */
+enum capture_mode {
+    /* Link, IP and TCP headers of every packet, and the whole payload of a segment that starts
+     * an HTTP message head up to the head's end (blank line; the captured bytes when it does
+     * not end within CAPTURE_SNAPLEN); of any other segment (a body) the headers only. The IP
+     * header keeps the packet's real length, which is what the analysers count. */
+    CAPTURE_HEADERS,
+    /* Every byte of every packet (a snap length of 65600: the largest frame lo carries). */
+    CAPTURE_FULL,
+};
+
+/* The same with a mode. */
+struct cap *capture_start_mode(const char *iface, const char *filter, const char *path,
+                               enum capture_mode mode, char *err, size_t errlen);
+
+/* "headers" / "full" into *mode: 0, or -1 for another word. */
+int capture_mode_parse(const char *word, enum capture_mode *mode);
+
+/* How many bytes CAPTURE_HEADERS keeps of a captured frame of link type dlt (caplen bytes at
+ * p): the headers, plus the HTTP head when the TCP payload starts one; caplen for anything it
+ * cannot parse as TCP over IP (kept as captured). */
+uint32_t capture_keep_len(int dlt, const uint8_t *p, uint32_t caplen);
+
 /* Packets written to the file and flushed so far (readable by another process now). */
 uint64_t capture_written(const struct cap *c);
 

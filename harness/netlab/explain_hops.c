@@ -8,9 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* "X.pcap.hops" for X.pcap and for its gzip'd X.pcap.gz alike */
 static void sidecar_path(char *buf, size_t n, const char *pcap_path)
 {
-    snprintf(buf, n, "%s.hops", pcap_path);
+    size_t len = strlen(pcap_path);
+    if (len >= 3 && strcmp(pcap_path + len - 3, ".gz") == 0)
+        len -= 3;
+    snprintf(buf, n, "%.*s.hops", (int)len, pcap_path);
 }
 
 int explain_read_hops(const char *pcap_path, struct analysis_hop *hops, size_t cap, char *err,

@@ -332,7 +332,8 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp, co
     }
     report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
     tadd(t, c++, "%s", buf);
-    if (json_is_string(json_object_get(r, "capture")))
+    /* a capture --keep failing removed after the cell was measured still counted its RSTs */
+    if (json_is_string(json_object_get(r, "capture")) || json_object_get(r, "capture_removed"))
         report_counts(buf, sizeof(buf), json_object_get(r, "rst"), true);
     else
         snprintf(buf, sizeof(buf), "%s", sc->skipped ? "-" : "(no capture)");

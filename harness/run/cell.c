@@ -17,9 +17,11 @@
 #include "clk.h"
 #include "cmd.h"
 #include "explain.h"
+#include "gzf.h"
 #include "kind.h"
 #include "metrics.h"
 #include "netns.h"
+#include "pack.h"
 #include "wire.h"
 
 #define READY_TIMEOUT_MS 10000
@@ -43,7 +45,7 @@ json_t *run_error_cell(const struct scenario_cell *c, const char *error)
 
 json_t *run_read_jsonl(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = gzf_fopen(path);
     if (!f)
         return NULL;
     json_t *arr = json_array();
@@ -500,7 +502,7 @@ static int start_capture(struct cell_run *r)
                                   r->hops[h].server_port);
         snprintf(filter + o, sizeof(filter) - o, ")");
     }
-    r->cap = capture_start("lo", filter, r->pcap, err, sizeof(err));
+    r->cap = capture_start_mode("lo", filter, r->pcap, r->env->capture, err, sizeof(err));
     if (!r->cap && r->env->netns) {
         set_error(r, "capture: %s", err);
         return -1;
@@ -672,6 +674,8 @@ json_t *run_cell(const struct scenario_cell *c, const struct run_env *env, const
         stop_lab(r);
     }
     json_t *cell = cell_result(r, started, t0);
+    if (cell)
+        pack_cell(cell, dir); /* the capture and the logs gzip'd, now that they are read */
     free(r);
     return cell;
 }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture.h"
 #include "scenario.h"
 
 /* Ports inside a cell's namespace: fixed, so that wire rules can name them before anything
@@ -56,6 +57,7 @@ struct run_env {
     const char *kind2_binary;
     struct run_stop proxy2_stop;
     bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
+    enum capture_mode capture; /* --capture: headers (default) or full */
 };
 
 /* The proxy at topology index idx (1, or 2 of a chain): its kind (NULL: racelab-proxy, or

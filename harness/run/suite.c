@@ -14,6 +14,7 @@
 #include "expect.h"
 #include "grow.h"
 #include "kind.h"
+#include "pack.h"
 #include "report.h"
 
 /* Time a stopped cell gets to stop its programs and close its capture before SIGKILL. */
@@ -233,6 +234,8 @@ static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *
         sc->result = run_error_cell(&sc->cell, "out of memory");
     label_cell(su, sc);
     sc->passed = passed;
+    if (su->keep_failing && !pack_failing(sc->result, passed))
+        pack_drop_capture(sc->result, "--keep failing: the cell passed with no failing trial");
     if (!su->quiet)
         report_progress(stderr, sc, *ndone, su->n, now_s() - sc->t0);
 }

@@ -59,6 +59,7 @@ struct suite {
     size_t cells_total; /* cells of the whole matrix, before --shard */
     long repeat;        /* --repeat N: each cell N times (0 or 1: once) */
     bool keep_going;    /* go on after a cell that could not start (default: stop launching) */
+    bool keep_failing;  /* --keep failing: captures only of cells pack_failing() keeps */
     bool quiet;         /* no progress lines */
     bool interrupted;   /* set when SIGINT/SIGTERM stopped the run */
     double wall_s;

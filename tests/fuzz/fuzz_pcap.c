@@ -6,7 +6,8 @@
  * hop is one of the result's, two totals per hop that add up to the flows' counters,
  * analysis_find finds each flow's port again (times are not checked: a capture's timestamps may
  * go backwards, and the analysis keeps the capture's order). The file is one memfd
- * made at start-up, named by /proc/self/fd/N (libpcap opens a path): no file per input. */
+ * made at start-up, named by /proc/self/fd/N (libpcap opens a path): no file per input. An input
+ * that starts like gzip is decompressed first, as racelab's gzip'd captures are. */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -263,7 +263,7 @@ static void test_repeat(void **state)
     assert_string_equal(str(rp, "verdict"), "PASS");
     assert_int_equal(json_array_size(json_object_get(rp, "repetitions")), 3);
     for (int k = 1; k <= 3; k++) {
-        char *pcap = tsup_fmt("%s/direct-reuse-after-close/none/rep-%d/capture.pcap", out, k);
+        char *pcap = tsup_fmt("%s/direct-reuse-after-close/none/rep-%d/capture.pcap.gz", out, k);
         assert_int_equal(access(pcap, R_OK), 0);
         free(pcap);
     }

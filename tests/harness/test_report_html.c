@@ -209,7 +209,7 @@ static void test_cells_and_numbers(void **state)
             must_contain(detail, e, anchor);
             free(e);
         }
-        snprintf(buf, sizeof buf, "%s/%s/capture.pcap\"", scn, mit);
+        snprintf(buf, sizeof buf, "%s/%s/capture.pcap.gz\"", scn, mit);
         must_contain(detail, buf, anchor);
         free(detail);
         free(id);
@@ -284,7 +284,7 @@ static void test_links_and_rewrite(void **state)
     assert_int_equal(tsup_run(argv2, outp, NULL, 60000), 0);
     char *moved = tsup_slurp(file);
     assert_non_null(moved);
-    must_contain(moved, "href=\"../run/proxy-held-fin/none/capture.pcap\"", "-o elsewhere");
+    must_contain(moved, "href=\"../run/proxy-held-fin/none/capture.pcap.gz\"", "-o elsewhere");
     assert_true(check_links(moved, other) >= 6 * 10);
     free(moved);
     free(file);

@@ -455,9 +455,18 @@ static void test_direct_and_outputs(void **state)
     assert_non_null(strstr(x, "<testcase classname=\"racelab.direct-reuse-after-close\" "
                               "name=\"none\""));
     assert_non_null(strstr(x, "name=\"careful-client\""));
-    /* every cell's files: pcap, hop map, logs, command lines */
-    const char *files[] = {"capture.pcap", "capture.pcap.hops", "downstream.jsonl",
-                           "upstream.log", "downstream.cmd",    "cell.json"};
+    /* every cell's files: pcap, hop map, logs (gzip'd once read), command lines; nothing left
+     * plain or half-written beside them */
+    const char *files[] = {"capture.pcap.gz", "capture.pcap.hops", "downstream.jsonl.gz",
+                           "upstream.log.gz", "downstream.cmd",    "cell.json"};
+    const char *gone[] = {"capture.pcap", "downstream.jsonl", "upstream.log",
+                          "capture.pcap.gz.tmp"};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+        char *p = tsup_fmt("%s/direct-reuse-after-close/none/%s", out, gone[i]);
+        if (access(p, F_OK) == 0)
+            fail_msg("%s is still there", p);
+        free(p);
+    }
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *p = tsup_fmt("%s/direct-reuse-after-close/none/%s", out, files[i]);
         struct stat st;
@@ -659,8 +668,8 @@ static void test_proxy_cmd(void **state)
     json_array_foreach(json_object_get(none, "attributed"), i, d) natt +=
         strcmp(json_string_value(d), "upstream->proxy") == 0;
     assert_int_equal(natt, 1);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(none, "failing_rst"),
-                                                        "upstream->proxy")),
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(none, "failing_rst"), "upstream->proxy")),
                      json_integer_value(json_object_get(none, "failures")));
     json_decref(res);
     free(out);
@@ -934,7 +943,7 @@ static void test_sigint_cleans_up(void **state)
         if (alive(family[i]))
             fail_msg("process %d of the interrupted run is still running", (int)family[i]);
     /* the pcap of the interrupted cell is complete */
-    char *pcap = tsup_fmt("%s/slow-reuse/none/capture.pcap", out);
+    char *pcap = tsup_fmt("%s/slow-reuse/none/capture.pcap.gz", out);
     char *targv[] = {"/usr/bin/tshark", "-n", "-r", pcap, NULL};
     char *tout = tsup_fmt("%s/tshark.out", tmp), *terr = tsup_fmt("%s/tshark.err", tmp);
     int trc = tsup_run(targv, tout, terr, 60000);
@@ -1093,7 +1102,7 @@ static void test_repro_no_failure_draws_slowest_trial_alone(void **state)
             first_port = (long)json_integer_value(json_object_get(o, "lport"));
     }
     assert_true(first_port > 0);
-    char *pcap = tsup_fmt("%s/slow-parallel/none/capture.pcap", out);
+    char *pcap = tsup_fmt("%s/slow-parallel/none/capture.pcap.gz", out);
     long proxy_port = num(c, "ports", "proxy"), up_port = num(c, "ports", "upstream");
     size_t npk;
     struct pkt *pk = capture_packets(pcap, &npk);

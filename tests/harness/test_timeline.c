@@ -1,7 +1,7 @@
 /* scripts/timeline (scapy) and the C analyser read the same real capture independently and
- * must agree on every direction's SYN, FIN and RST counts — with hops from the sidecar, from
- * --hop, and inferred. The capture holds the races: a RST overtaking a held FIN, an abortive
- * close with unread data, FIN-terminated connections. */
+ * must agree on every direction's SYN, FIN and RST counts, of the capture plain and gzip'd —
+ * with hops from the sidecar, from --hop, and inferred. The capture holds the races: a RST
+ * overtaking a held FIN, an abortive close with unread data, FIN-terminated connections. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,6 +207,30 @@ static int setup(void **state)
     return 0;
 }
 
+/* The capture gzip'd as racelab keeps it (X.pcap.gz, its hops still in X.pcap.hops): the same
+ * counts, read by both; cut short, an error (exit 2). */
+static void test_agree_gzipped(void **state)
+{
+    (void)state;
+    char *plain = pcap, *cmd = tsup_fmt("gzip -kf '%s'", plain);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    pcap = tsup_fmt("%s.gz", plain);
+    const char *extra[] = {"--counts", NULL};
+    compare(hops, 2, extra);
+    char *cut = tsup_fmt("%s/cut.pcap.gz", dir);
+    cmd = tsup_fmt("head -c 200 '%s' > '%s'", pcap, cut);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(pcap);
+    pcap = cut;
+    int rc;
+    free(timeline(extra, &rc));
+    assert_int_equal(rc, 2);
+    free(pcap);
+    pcap = plain;
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -223,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_agree_with_sidecar_hops),
         cmocka_unit_test(test_agree_with_hop_flags),
         cmocka_unit_test(test_agree_with_inferred_hops),
+        cmocka_unit_test(test_agree_gzipped),
         cmocka_unit_test(test_timeline_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

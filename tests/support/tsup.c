@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "clk.h"
 
 char *tsup_fmt(const char *fmt, ...)
@@ -207,9 +209,41 @@ char *tsup_slurp(const char *path)
     return buf;
 }
 
+char *tsup_slurp_gz(const char *path)
+{
+    char *gz = tsup_fmt("%s.gz", path);
+    gzFile f = gzopen(access(path, F_OK) == 0 ? path : gz, "rb");
+    free(gz);
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    int r;
+    while (buf && (r = gzread(f, buf + n, (unsigned)(cap - n))) > 0) {
+        n += (size_t)r;
+        if (n == cap) {
+            char *b = realloc(buf, cap * 2 + 1);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    if (gzclose(f) != Z_OK || (buf && r < 0)) {
+        free(buf);
+        return NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
 json_t *tsup_read_jsonl(const char *path)
 {
-    char *text = tsup_slurp(path);
+    char *text = tsup_slurp_gz(path);
     if (!text)
         return NULL;
     json_t *arr = json_array();

@@ -49,10 +49,13 @@ int tsup_stop(struct tsup_proc *p);
 /* Runs a program to completion (timeout_ms), returning its exit code (see tsup_wait). */
 int tsup_run(char *const argv[], const char *out_path, const char *err_path, int timeout_ms);
 
-/* Reads a JSON-lines file into an array of objects (lines that do not parse fail the call:
- * NULL). The caller json_decref()s it. */
+/* Reads a JSON-lines file (or path + ".gz", see tsup_slurp_gz) into an array of objects (lines that
+ * do not parse fail the call: NULL). The caller json_decref()s it. */
 json_t *tsup_read_jsonl(const char *path);
 
+/* The same as tsup_slurp for a file or its gzip'd form: path, else path + ".gz" (as racelab
+ * leaves a cell's records), decompressed. */
+char *tsup_slurp_gz(const char *path);
 /* Reads a whole file into a malloc'd NUL-terminated string (NULL on error). */
 char *tsup_slurp(const char *path);
 
