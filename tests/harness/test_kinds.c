@@ -301,7 +301,7 @@ static void test_apache_renders_each_setting(void **state)
                                        "upstream-connect-timeout=250",
                                        "downstream-idle-timeout=40",
                                        "max-requests-per-connection=3",
-                                       "max-request-bytes=16k",
+                                       "max-request-bytes=0",
                                        "reuse-check=peek",
                                        "lingering-close",
                                        "skip-delay-close",
@@ -312,7 +312,7 @@ static void test_apache_renders_each_setting(void **state)
     has(t, "\nProxyPass \"/\" \"http://127.0.0.1:9000/\" ttl=2 max=4 connectiontimeout=250ms\n");
     has(t, "\nKeepAliveTimeout 40ms\n");
     has(t, "\nMaxKeepAliveRequests 3\n");
-    has(t, "\nLimitRequestBody 16384\n");
+    assert_null(strstr(t, "LimitRequestBody")); /* 0: unlimited, httpd's own */
     has(t, "\nSetEnv proxy-initial-not-pooled 1\n");
     has(t, "ErrorLog \"/cell/proxy.error.log\"");
     has(t, "\\\"client_port\\\":%{remote}p,"); /* {{ in the template is a literal { */
@@ -493,6 +493,11 @@ static void test_unsupported_settings_say_why(void **state)
     assert_non_null(strstr(why, "--attach-pending immediate has no nginx equivalent ("));
     assert_non_null(strstr(why, "); --upstream-max-pending 4 has no nginx equivalent ("));
 
+    /* httpd does not apply LimitRequestBody to what ProxyPass forwards */
+    static const char *const body[] = {"max-request-bytes=64k", NULL};
+    expect_why(apache, body,
+               "--max-request-bytes 64k has no apache equivalent (httpd's "
+               "LimitRequestBody is not applied to a request ProxyPass forwards");
     static const char *const ttl[] = {"upstream-idle-timeout=3", NULL};
     expect_why(apache, ttl,
                "--upstream-idle-timeout 3 has no apache equivalent (it takes whole seconds");
