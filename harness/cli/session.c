@@ -282,6 +282,8 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     if (cli_proxy(ss) != 0) /* --proxy KIND */
         return EXIT_BAD;
     ss->su.env.netns = !c->no_netns;
+    ss->su.env.client_kind = c->client;
+    ss->su.env.server_kind = c->server;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();
     ss->su.keep_going = c->keep_going;
     ss->su.quiet = c->quiet;

@@ -89,6 +89,16 @@ struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t
                                              size_t upstream_hop, long trial, size_t *n,
                                              uint64_t *first_us, uint64_t *last_us);
 
+/* Duplicate executions (metrics_dup.c): the upstream's request events grouped by their tag
+ * (X-Racelab-Trial: T.C.R, one per client request, the same on every copy a client library or
+ * a proxy resends); a request the upstream executed k > 1 times counts k - 1. Sets in out
+ * "duplicates" (the cell's total), "trials_with_duplicates" and "duplicates_by_trial" (an
+ * object of trial index to count, only trials with some), or "duplicates": null with
+ * "duplicates_why" when the cell cannot count them: no upstream log, or a client that sends no
+ * tag (`no-tag` in the downstream settings). 0, or -1 when out of memory. */
+int metrics_duplicates(json_t *out, const json_t *upstream_log, long ntrials,
+                       const struct scenario_cell *c);
+
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */
 double metrics_percentile(const double *sorted, size_t n, double p);
 

@@ -50,6 +50,10 @@ struct run_env {
     const char *kind_binary;    /* the kind's binary, NULL when it is not installed */
     struct run_stop proxy_stop; /* how a --proxy-cmd or KIND proxy is stopped */
     bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
+    /* --client KIND, --server KIND: every cell's client and server kind (NULL: each cell's
+     * own, scenario_cell's client_kind and server_kind) */
+    const char *client_kind;
+    const char *server_kind;
 };
 
 /* Runs cell c with every file in dir (which exists). Enters a network namespace when

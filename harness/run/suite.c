@@ -14,6 +14,7 @@
 #include "expect.h"
 #include "grow.h"
 #include "kind.h"
+#include "peer.h"
 #include "report.h"
 
 /* Time a stopped cell gets to stop its programs and close its capture before SIGKILL. */
@@ -71,6 +72,27 @@ static int not_run(struct suite_cell *sc, const char *key, const char *why, char
     return 0;
 }
 
+/* Why kind's driver cannot run here (probed once per run), NULL when it can (or out of
+ * memory: the cell then runs and says what failed). */
+static const char *peer_missing(struct suite *su, bool client, const char *kind)
+{
+    if (scenario_peer_is_racelab(kind))
+        return NULL;
+    for (size_t i = 0; i < su->npeers; i++)
+        if (su->peers[i].client == client && strcmp(su->peers[i].kind, kind) == 0)
+            return su->peers[i].why;
+    struct suite_peer *v = realloc(su->peers, (su->npeers + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    su->peers = v;
+    char why[1024];
+    struct suite_peer *p = &su->peers[su->npeers++];
+    p->client = client;
+    p->kind = kind;
+    p->why = run_peer_probe(su->env.bin_dir, client, kind, why, sizeof(why)) ? strdup(why) : NULL;
+    return p->why;
+}
+
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
               long trials_override, char *err, size_t errlen)
 {
@@ -86,6 +108,15 @@ int suite_add(struct suite *su, const struct scenario *s, const struct scenario_
         return -1;
     snprintf(sc->dir, sizeof(sc->dir), "%s/%s/%s", su->out_dir, s->name, m->name);
     su->n++;
+    if (su->env.client_kind)
+        sc->cell.client_kind = su->env.client_kind;
+    if (su->env.server_kind)
+        sc->cell.server_kind = su->env.server_kind;
+    const char *missing = peer_missing(su, true, sc->cell.client_kind);
+    if (!missing)
+        missing = peer_missing(su, false, sc->cell.server_kind);
+    if (missing)
+        return not_run(sc, "skipped", missing, err, errlen);
     if (su->env.proxy_cmd && sc->cell.proxy_overridden && !m->has_args)
         return not_run(sc, "skipped",
                        "the mitigation changes racelab-proxy flags and gives no proxy_cmd_args "
@@ -188,6 +219,21 @@ static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *
             snprintf(msg, sizeof(msg), "the cell's process exited with %d without results",
                      WEXITSTATUS(status));
         cell = run_error_cell(&sc->cell, msg);
+    }
+    if (json_object_get(cell, "unsupported")) { /* a driver refused the cell's settings */
+        sc->skipped = sc->unsupported = true;
+        json_object_set_new(cell, "failures", json_integer(0));
+        json_t *ex = expect_eval(NULL, 0, cell, &(bool){false});
+        if (ex)
+            json_object_set_new(cell, "expect", ex);
+        sc->result = report_ordered(cell);
+        json_decref(cell);
+        sc->passed = sc->result != NULL;
+        if (!sc->result)
+            sc->result = run_error_cell(&sc->cell, "out of memory");
+        if (!su->quiet)
+            report_progress(stderr, sc, *ndone, su->n, now_s() - sc->t0);
+        return;
     }
     bool passed = expect_apply(cell, &sc->cell, run_kind(su));
     sc->result = report_ordered(cell);
@@ -306,6 +352,11 @@ void suite_free(struct suite *su)
     }
     free(su->cells);
     su->cells = NULL;
+    for (size_t i = 0; i < su->npeers; i++)
+        free(su->peers[i].why);
+    free(su->peers);
+    su->peers = NULL;
+    su->npeers = 0;
     su->n = 0;
     su->cap = 0;
 }

@@ -22,7 +22,8 @@ struct suite_cell {
     double t0;
     bool done;
     bool skipped;     /* not run (why in the result) */
-    bool unsupported; /* not run either: the --proxy kind cannot express the cell's settings */
+    bool unsupported; /* not run either: the --proxy kind, or a client or server driver,
+                       * cannot express the cell's settings (the latter known once it ran) */
     json_t *result;   /* the cell object of results.json, with "expect" */
     bool passed;
 };
@@ -34,6 +35,13 @@ struct suite {
     struct run_env env;
     char kind_missing[512]; /* with --proxy KIND not installed: "envoy not installed (...)" */
     char kind_version[256]; /* what its binary says of its version ("nginx version: ...") */
+    /* client and server kinds probed so far (run_peer_probe): NULL why when it can run */
+    struct suite_peer {
+        bool client;
+        const char *kind;
+        char *why;
+    } * peers;
+    size_t npeers;
     long jobs;
     bool keep_going;  /* go on after a cell that could not start (default: stop launching) */
     bool quiet;       /* no progress lines */
@@ -44,7 +52,9 @@ struct suite {
 /* Adds cell (s, m) to the suite with trials_override (> 0) applied; with --proxy-cmd, a
  * mitigation that changes proxy settings without proxy_cmd_args is added as skipped; with
  * --proxy KIND, a cell with a proxy is added as unsupported when the kind cannot express its
- * settings, as skipped when the kind is not installed. Returns 0 or -1 (out of memory). */
+ * settings, as skipped when the kind is not installed. The run's --client / --server replace
+ * the cell's client and server kinds; a cell whose client or server driver cannot run here
+ * (peer.h) is added as skipped. Returns 0 or -1 (out of memory). */
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m,
               long trials_override, char *err, size_t errlen);
 

@@ -51,8 +51,8 @@ static bool is_racelab(const char *kind)
     return !kind || strcmp(kind, "racelab") == 0;
 }
 
-static const struct scenario_kind_expect *kind_layer(const struct scenario_kind_expect *k,
-                                                     size_t n, const char *kind)
+static const struct scenario_kind_expect *kind_layer(const struct scenario_kind_expect *k, size_t n,
+                                                     const char *kind)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(k[i].kind, kind) == 0)
@@ -171,6 +171,13 @@ int scenario_cell_build(const struct scenario *s, const struct scenario_mit *m,
 
     if (build_checks(c, s, m) != 0)
         goto oom;
+
+    const struct scenario_settings *ds = &s->set[SCENARIO_SEC_DOWNSTREAM],
+                                   *dm = &m->set[SCENARIO_SEC_DOWNSTREAM],
+                                   *us = &s->set[SCENARIO_SEC_UPSTREAM],
+                                   *um = &m->set[SCENARIO_SEC_UPSTREAM];
+    c->client_kind = dm->kind ? dm->kind : ds->kind ? ds->kind : "racelab";
+    c->server_kind = um->kind ? um->kind : us->kind ? us->kind : "racelab";
 
     const struct scenario_prog *dn = scenario_cell_prog(c, "downstream");
     c->sweep = s->sweep >= 0 ? s->sweep == 1 : (dn && scenario_prog_get(dn, "gap-sweep") != NULL);

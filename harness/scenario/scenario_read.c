@@ -150,6 +150,19 @@ static void topo_sections(enum scenario_topo t, char *buf, size_t len)
         cat(buf, len, " (and proxy for settings common to both proxies)");
 }
 
+/* `kind:` of a downstream (client) or upstream (server) section. */
+static int parse_peer_kind(struct scenario_loader *L, const struct yml_node *v, const char *key,
+                           bool client, struct scenario_settings *out)
+{
+    if (yml_want_text(&L->r, v, key, &out->kind) != 0)
+        return -1;
+    out->kind_line = v->line;
+    if (!scenario_peer_kind_known(client, out->kind))
+        return yml_bad(&L->r, v, key, "'%s' is not a %s kind (known: %s)", out->kind,
+                       client ? "client" : "server", scenario_peer_kinds(client));
+    return 0;
+}
+
 static int parse_settings(struct scenario_loader *L, const struct yml_node *n, const char *where,
                           enum scenario_sec sec, struct scenario_settings *out)
 {
@@ -168,9 +181,15 @@ static int parse_settings(struct scenario_loader *L, const struct yml_node *n, c
         return -1;
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i], *v = n->items[i];
-        struct scenario_setting *s = &out->v[out->n++];
         char fkey[320];
         snprintf(fkey, sizeof(fkey), "%s.%s", key, k->str);
+        if (strcmp(k->str, "kind") == 0 &&
+            (sec == SCENARIO_SEC_DOWNSTREAM || sec == SCENARIO_SEC_UPSTREAM)) {
+            if (parse_peer_kind(L, v, fkey, sec == SCENARIO_SEC_DOWNSTREAM, out) != 0)
+                return -1;
+            continue;
+        }
+        struct scenario_setting *s = &out->v[out->n++];
         s->name = k->str;
         s->line = k->line;
         if (strncmp(s->name, "--", 2) == 0)
@@ -476,9 +495,9 @@ static int parse_expect_kind(struct scenario_loader *L, const struct yml_node *n
 
 /* The keys of a mitigation: about, the settings sections, then these. */
 static const char *const mit_about[] = {"about", NULL};
-static const char *const mit_tail[] = {"wire",    "proxy_cmd_args", "native",      "trials",
-                                       "timeout", "success",        "expect",      "expect_kind",
-                                       NULL};
+static const char *const mit_tail[] = {"wire",   "proxy_cmd_args", "native",
+                                       "trials", "timeout",        "success",
+                                       "expect", "expect_kind",    NULL};
 static const char *const *const mit_keys[] = {mit_about, scenario_sec_names, mit_tail, NULL};
 
 static int parse_common_sections(struct scenario_loader *L, const struct yml_node *m,
@@ -567,9 +586,9 @@ static int read_topology(struct scenario_loader *L, const struct yml_node *n)
 /* The top-level keys of a scenario: these, the settings sections, then these. */
 static const char *const top_head[] = {"name",   "intent",  "seed",    "topology",
                                        "trials", "timeout", "success", NULL};
-static const char *const top_tail[] = {"wire",        "proxy_cmd_args", "native", "expect",
-                                       "expect_kind", "fix",            "sweep",  "mitigations",
-                                       NULL};
+static const char *const top_tail[] = {"wire",   "proxy_cmd_args", "native",
+                                       "expect", "expect_kind",    "fix",
+                                       "sweep",  "mitigations",    NULL};
 static const char *const *const top_keys[] = {top_head, scenario_sec_names, top_tail, NULL};
 /* The keys a scenario cannot do without. */
 static const char *const top_required[] = {"name", "intent", "topology", "mitigations", NULL};
