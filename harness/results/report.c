@@ -268,18 +268,40 @@ static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
         snprintf(buf, len, "-");
 }
 
-static void table_header(struct table *t, bool cmp)
+/* The optional columns: the client and server kinds when a cell has one that is not racelab's
+ * own; the upstream's duplicate executions when a cell has some. */
+struct table_opt {
+    bool cmp, peers, dup;
+};
+
+static struct table_opt table_opts(const struct suite *su, bool cmp)
 {
+    struct table_opt o = {.cmp = cmp};
+    for (size_t i = 0; i < su->n; i++) {
+        const json_t *r = su->cells[i].result;
+        o.peers |= json_object_get(r, "client") || json_object_get(r, "server");
+        o.dup |= json_integer_value(json_object_get(r, "duplicates")) > 0;
+    }
+    return o;
+}
+
+static void table_header(struct table *t, struct table_opt o)
+{
+    bool cmp = o.cmp;
     if (!trow(t))
         return;
     if (!cmp)
         thead(t, "scenario", false);
     thead(t, "mitigation", false);
+    if (o.peers)
+        thead(t, "client/server", false);
     thead(t, "trials", true);
     thead(t, "fail", true);
     if (cmp)
         thead(t, "rate", true);
     thead(t, "outcomes", false);
+    if (o.dup)
+        thead(t, "dup", true);
     thead(t, "RST per hop", false);
     thead(t, "proxy flags", false);
     thead(t, "p50 ms", true);
@@ -290,9 +312,10 @@ static void table_header(struct table *t, bool cmp)
 }
 
 /* One cell's row, in the columns of table_header. */
-static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
+static void table_row(struct table *t, const struct suite_cell *sc, struct table_opt o)
 {
     const json_t *r = sc->result;
+    bool cmp = o.cmp;
     char buf[512];
     size_t c = 0;
     if (!trow(t))
@@ -300,6 +323,8 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
     if (!cmp)
         tadd(t, c++, "%s", sc->cell.s->name);
     tadd(t, c++, "%s", sc->cell.m->name);
+    if (o.peers)
+        tadd(t, c++, "%s/%s", sc->cell.client_kind, sc->cell.server_kind);
     tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
     fmt_num(buf, sizeof(buf), json_object_get(r, "failures"), "%.0f"); /* "-": no trial ran */
     tadd(t, c++, "%s", buf);
@@ -315,6 +340,10 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp)
     }
     report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
     tadd(t, c++, "%s", buf);
+    if (o.dup) {
+        fmt_num(buf, sizeof(buf), json_object_get(r, "duplicates"), "%.0f");
+        tadd(t, c++, "%s", buf);
+    }
     if (json_is_string(json_object_get(r, "capture")))
         report_counts(buf, sizeof(buf), json_object_get(r, "rst"), true);
     else
@@ -425,9 +454,10 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
 {
     struct table t = {0};
     bool cmp = kind == REPORT_TABLE_COMPARE;
-    table_header(&t, cmp);
+    struct table_opt o = table_opts(su, cmp);
+    table_header(&t, o);
     for (size_t i = 0; i < su->n; i++)
-        table_row(&t, &su->cells[i], cmp);
+        table_row(&t, &su->cells[i], o);
     tprint(out, &t);
     if (cmp)
         table_distinguish(out, su);
@@ -442,10 +472,13 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
 json_t *report_ordered(const json_t *cell)
 {
     static const char *const first[] = {
-        "scenario",   "mitigation",     "trials", "failures", "failure_rate", "failure_rate_ci",
-        "outcomes",   "requests",       "rst",    "fin",      "failing_rst",  "proxy_flags",
-        "latency_ms", "throughput_rps", "sweep",  "expect",   "verdict",      "capture",
-        "error",      NULL,
+        "scenario",    "mitigation",   "trials",
+        "failures",    "failure_rate", "failure_rate_ci",
+        "outcomes",    "duplicates",   "requests",
+        "rst",         "fin",          "failing_rst",
+        "proxy_flags", "latency_ms",   "throughput_rps",
+        "sweep",       "expect",       "verdict",
+        "capture",     "error",        NULL,
     };
     json_t *o = json_object();
     if (!o)
@@ -576,8 +609,7 @@ void report_verdict(FILE *out, const struct scenario *s, const json_t *cell)
     size_t n = json_array_size(checks), failed = report_checks(cell, EXPECT_FAILED),
            skipped = report_checks(cell, EXPECT_SKIPPED);
     if (n == skipped) {
-        fprintf(out, "\nMitigation %s has no expectation%s this run could check.\n", mit,
-                forkind);
+        fprintf(out, "\nMitigation %s has no expectation%s this run could check.\n", mit, forkind);
         return;
     }
     if (failed == 0) {
