@@ -123,6 +123,28 @@ static void run_duplicates(const struct tsup_ctx *ctx, const char *kind)
     assert_int_equal(num(retry, "trials_with_duplicates"), 4);
     assert_int_equal(num(once, "duplicates"), 0);
     assert_true(json_is_null(json_object_get(untagged, "duplicates")));
+    /* the driver sent the tag, and with --no-tag it did not */
+    char *tagged_log = tsup_fmt("%s/duplicates/retry-5xx/upstream.log", out),
+         *untagged_log = tsup_fmt("%s/duplicates/no-tag/upstream.log", out);
+    json_t *tl = tsup_read_jsonl(tagged_log), *ul = tsup_read_jsonl(untagged_log);
+    assert_non_null(tl);
+    assert_non_null(ul);
+    assert_int_equal(tsup_count(tl, "tag", "0.0.0"), 2); /* trial 0's POST, run twice */
+    size_t i, requests = 0;
+    json_t *e;
+    json_array_foreach(ul, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "event")), "request") != 0)
+            continue;
+        requests++;
+        if (json_object_get(e, "tag"))
+            fail_msg("%s: a tag with --no-tag", untagged_log);
+    }
+    assert_int_equal(requests, 8);
+    json_decref(tl);
+    json_decref(ul);
+    free(tagged_log);
+    free(untagged_log);
     if (kind)
         assert_string_equal(json_string_value(json_object_get(retry, "client")), kind);
     else
@@ -144,6 +166,44 @@ static void test_duplicates(void **state)
         snprintf(prog, sizeof(prog), "racelab-client-%s", kinds[i]);
         if (can_run(prog))
             run_duplicates(ctx, kinds[i]);
+    }
+}
+
+/* Each client driver's --version names its library (exit 0), or says what is missing (exit 2):
+ * what the harness probes. */
+static void test_client_versions(void **state)
+{
+    (void)state;
+    static const char *const kinds[][2] = {{"curl", "libcurl "},
+                                           {"go", "net/http go"},
+                                           {"node", "node v"},
+                                           {"python-requests", "requests "}};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char prog[64];
+        snprintf(prog, sizeof(prog), "racelab-client-%s", kinds[i][0]);
+        char *bin = tsup_bin(prog);
+        if (access(bin, X_OK) != 0) {
+            fprintf(stderr, "peers: %s not built\n", prog);
+            free(bin);
+            continue;
+        }
+        struct tsup_ctx *ctx = *state;
+        char *outp = tsup_fmt("%s/v.out", ctx->dir), *errp = tsup_fmt("%s/v.err", ctx->dir);
+        char *argv[] = {bin, "--version", NULL};
+        int rc = tsup_run(argv, outp, errp, 60000);
+        char *out = tsup_slurp(outp), *err = tsup_slurp(errp);
+        if (rc == 0) {
+            if (strncmp(out, kinds[i][1], strlen(kinds[i][1])) != 0)
+                fail_msg("%s --version said '%s'", prog, out);
+        } else if (rc != 2 || strstr(err, "unknown flag") || !err[0]) {
+            fail_msg("%s --version: exit %d: %s", prog, rc, err);
+        }
+        fprintf(stderr, "peers: %s --version: %s", prog, rc == 0 ? out : err);
+        free(out);
+        free(err);
+        free(outp);
+        free(errp);
+        free(bin);
     }
 }
 
@@ -192,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_kind_refused, tsup_ctx_setup,
                                         tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_duplicates, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_versions, tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_lports_attribute_the_retried_connection,
                                         tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_refused_settings_unsupported, tsup_ctx_setup,
