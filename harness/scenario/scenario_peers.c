@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "scenario.h"
+#include "scenario_internal.h"
 
 /* The drivers the build makes; the first of each list is racelab's own peer. */
 static const char *const client_kinds[] = {"racelab",         "curl", "go", "node",
@@ -37,4 +37,16 @@ const char *scenario_peer_program(bool client, const char *kind, char *buf, size
     else
         snprintf(buf, len, "racelab-%s-%s", client ? "client" : "server", kind);
     return buf;
+}
+
+int scenario_read_peer_kind(struct scenario_loader *L, const struct yml_node *v, const char *key,
+                            bool client, struct scenario_settings *out)
+{
+    if (yml_want_text(&L->r, v, key, &out->kind) != 0)
+        return -1;
+    out->kind_line = v->line;
+    if (!scenario_peer_kind_known(client, out->kind))
+        return yml_bad(&L->r, v, key, "'%s' is not a %s kind (known: %s)", out->kind,
+                       client ? "client" : "server", scenario_peer_kinds(client));
+    return 0;
 }

@@ -150,19 +150,6 @@ static void topo_sections(enum scenario_topo t, char *buf, size_t len)
         cat(buf, len, " (and proxy for settings common to both proxies)");
 }
 
-/* `kind:` of a downstream (client) or upstream (server) section. */
-static int parse_peer_kind(struct scenario_loader *L, const struct yml_node *v, const char *key,
-                           bool client, struct scenario_settings *out)
-{
-    if (yml_want_text(&L->r, v, key, &out->kind) != 0)
-        return -1;
-    out->kind_line = v->line;
-    if (!scenario_peer_kind_known(client, out->kind))
-        return yml_bad(&L->r, v, key, "'%s' is not a %s kind (known: %s)", out->kind,
-                       client ? "client" : "server", scenario_peer_kinds(client));
-    return 0;
-}
-
 static int parse_settings(struct scenario_loader *L, const struct yml_node *n, const char *where,
                           enum scenario_sec sec, struct scenario_settings *out)
 {
@@ -185,7 +172,7 @@ static int parse_settings(struct scenario_loader *L, const struct yml_node *n, c
         snprintf(fkey, sizeof(fkey), "%s.%s", key, k->str);
         if (strcmp(k->str, "kind") == 0 &&
             (sec == SCENARIO_SEC_DOWNSTREAM || sec == SCENARIO_SEC_UPSTREAM)) {
-            if (parse_peer_kind(L, v, fkey, sec == SCENARIO_SEC_DOWNSTREAM, out) != 0)
+            if (scenario_read_peer_kind(L, v, fkey, sec == SCENARIO_SEC_DOWNSTREAM, out) != 0)
                 return -1;
             continue;
         }
