@@ -218,9 +218,10 @@ static void test_lports_attribute_the_retried_connection(void **state)
     int rc = racelab(ctx, &err, args);
     if (rc != 0)
         fail_msg("racelab exited %d: %s", rc, err);
-    json_t *c = cell_of(results(out), "none");
+    json_t *res = results(out), *c = cell_of(res, "none");
     assert_int_equal(num(c, "unattributed_rst"), 0);
     assert_int_equal(num(json_object_get(c, "trials_with_rst"), "upstream->downstream"), 3);
+    json_decref(res);
     free(err);
     free(out);
 }
