@@ -30,7 +30,7 @@ static void unobservable(json_t *out, const char *why)
 int metrics_duplicates(json_t *out, const json_t *upstream_log, long ntrials,
                        const struct scenario_cell *c)
 {
-    const struct scenario_prog *dn = scenario_cell_prog(c, "downstream");
+    const struct scenario_prog *dn = c->nprogs ? &c->progs[0] : NULL; /* the downstream */
     if (!upstream_log) {
         unobservable(out, "no upstream log in this run");
         return 0;

@@ -603,7 +603,9 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
         r->interrupted = true;
         set_error(r, "interrupted");
     }
-    json_t *cell = r->procs[0].pid && r->procs[0].reaped ? analyse(r) : json_object();
+    /* a cell a driver refused has no results: it did not run as the scenario says */
+    bool ran = r->procs[0].pid && r->procs[0].reaped && !r->unsupported[0];
+    json_t *cell = ran ? analyse(r) : json_object();
     if (!cell)
         return NULL;
     json_object_set_new(cell, "scenario", json_string(c->s->name));

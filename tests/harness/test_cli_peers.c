@@ -245,6 +245,25 @@ static void test_refused_settings_unsupported(void **state)
     json_decref(res);
     free(err);
     free(out);
+    if (!can_run("racelab-client-curl"))
+        return;
+    /* the client's side: a flag libcurl decides for itself; no results of a cell not run */
+    out = tsup_fmt("%s/client-unsupported", ctx->dir);
+    char *cargs[] = {"run", SCN "client-refused.yaml", "--client", "curl", "--out", out, "--quiet",
+                     NULL};
+    assert_int_equal(racelab(ctx, &err, cargs), 0);
+    res = results(out);
+    c = cell_of(res, "none");
+    why = json_string_value(json_object_get(c, "unsupported"));
+    if (!why || !strstr(why, "the client kind curl cannot express this cell's downstream "
+                             "settings: racelab-client-curl: --chunked is a racelab-downstream "
+                             "flag that this driver does not support"))
+        fail_msg("unexpected reason: %s", why ? why : "(none)");
+    assert_null(json_object_get(c, "outcomes"));
+    assert_null(json_object_get(c, "error"));
+    json_decref(res);
+    free(err);
+    free(out);
 }
 
 int main(void)
