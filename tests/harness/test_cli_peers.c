@@ -169,6 +169,30 @@ static void test_duplicates(void **state)
     }
 }
 
+/* A proxy's retry on reset of a POST that met a closed connection: the upstream never read the
+ * first copy, so the retried POST ran once (upstream-reuse-after-fin-post, retry-reset). */
+static void test_retry_on_reset_runs_the_post_once(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    char *out = tsup_fmt("%s/reset", ctx->dir), *err;
+    char *args[] = {
+        "run",          RACELAB_SOURCE_DIR "/scenarios/upstream-reuse-after-fin-post.yaml",
+        "--mitigation", "retry-reset",
+        "--trials",     "5",
+        "--out",        out,
+        "--quiet",      NULL};
+    int rc = racelab(ctx, &err, args);
+    if (rc != 0)
+        fail_msg("racelab exited %d: %s", rc, err);
+    json_t *res = results(out), *c = cell_of(res, "retry-reset");
+    assert_int_equal(num(json_object_get(c, "outcomes"), "200"), 5);
+    assert_int_equal(num(json_object_get(c, "trials_with_rst"), "upstream->proxy"), 5);
+    assert_int_equal(num(c, "duplicates"), 0);
+    json_decref(res);
+    free(err);
+    free(out);
+}
+
 /* Each client driver's --version names its library (exit 0), or says what is missing (exit 2):
  * what the harness probes. */
 static void test_client_versions(void **state)
@@ -273,6 +297,8 @@ int main(void)
                                         tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_duplicates, tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_client_versions, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_on_reset_runs_the_post_once, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_lports_attribute_the_retried_connection,
                                         tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_refused_settings_unsupported, tsup_ctx_setup,

@@ -197,6 +197,28 @@ static void test_duplicates_by_tag(void **state)
     json_decref(up);
 }
 
+/* upstream.close_unread is racelab-upstream's alone: skipped with a server kind. */
+static void test_close_unread_skipped_with_a_server_kind(void **state)
+{
+    (void)state;
+    struct scenario_check ck = {.kind = SCENARIO_CHECK_CMP, .metric = "upstream.close_unread"};
+    ck.eq = (struct scenario_bound){.set = true, .v = 1};
+    json_t *cell = json_pack("{s:i, s:{s:i}}", "trials", 1, "upstream", "close_unread", 1);
+    bool passed;
+    json_t *ex = expect_eval(&ck, 1, cell, &passed);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(ex, "checks"), 0), "state")),
+                        "passed");
+    json_decref(ex);
+    json_object_set_new(cell, "server", json_string("node"));
+    ex = expect_eval(&ck, 1, cell, &passed);
+    json_t *c0 = json_array_get(json_object_get(ex, "checks"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "state")), "skipped");
+    assert_non_null(strstr(json_string_value(json_object_get(c0, "why")), "server kind node"));
+    json_decref(ex);
+    json_decref(cell);
+}
+
 static void write_script(const char *path, const char *body)
 {
     FILE *f = fopen(path, "w");
@@ -247,6 +269,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_kinds_refused, tsup_ctx_setup,
                                         tsup_ctx_teardown),
         cmocka_unit_test(test_duplicates_by_tag),
+        cmocka_unit_test(test_close_unread_skipped_with_a_server_kind),
         cmocka_unit_test_setup_teardown(test_probe_and_refusal, tsup_ctx_setup, tsup_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
