@@ -12,7 +12,7 @@
 static const char *const applicable[] = {
     "target",          "trials",     "conns",   "requests", "gap",       "gap-sweep",
     "trial-gap",       "method",     "path",    "header",   "body-size", "timeout",
-    "connect-timeout", "on-failure", "records", NULL,
+    "connect-timeout", "on-failure", "records", "no-tag",   NULL,
 };
 
 static struct opt_spec table[sizeof(applicable) / sizeof(applicable[0])];
@@ -40,7 +40,7 @@ void cc_cfg_usage(FILE *out)
               "from libcurl's own \"Connection died, retrying a fresh connect\". One JSON line per "
               "request with racelab-downstream's fields plus retried, lports, error and client "
               "(docs/clients.md); a summary on stderr. Exit 0 when every trial ran (failed "
-              "requests are data), 2 on a bad flag.",
+              "requests are data), 2 on a bad flag. --version prints libcurl's version.",
               cc_opts());
 }
 
@@ -88,5 +88,6 @@ int cc_cfg_parse(struct cc_cfg *c, int argc, char **argv, char *err, size_t errl
     c->connect_timeout_ms = d->connect_timeout_ms;
     c->on_failure = d->on_failure == DN_FAIL_RECONNECT ? CC_FAIL_RECONNECT : CC_FAIL_STOP;
     c->records = d->records;
+    c->no_tag = d->no_tag;
     return OPT_OK;
 }

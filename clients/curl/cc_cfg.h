@@ -29,6 +29,7 @@ struct cc_cfg {
     long timeout_ms, connect_timeout_ms;
     int on_failure; /* enum cc_on_failure */
     const char *records;
+    bool no_tag; /* --no-tag: no X-Racelab-Trial header */
 };
 
 /* OPT_OK, OPT_HELP or OPT_BAD with a one-line message naming the flag in err. */

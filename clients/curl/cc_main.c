@@ -228,6 +228,22 @@ struct conn_arg {
     pthread_t th;
 };
 
+/* The request's headers: the flags' --header lines, then X-Racelab-Trial: TRIAL.CONN.REQ
+ * (racelab-downstream's tag, so that the upstream's log names the request of each copy it
+ * executed; not with --no-tag). */
+static struct curl_slist *headers_for(long trial, long conn, long req)
+{
+    struct curl_slist *hdrs = NULL;
+    for (size_t i = 0; i < cfg.nheaders; i++)
+        hdrs = curl_slist_append(hdrs, cfg.headers[i]);
+    if (!cfg.no_tag) {
+        char tag[128];
+        snprintf(tag, sizeof(tag), DN_TAG_HEADER ": %ld.%ld.%ld", trial, conn, req);
+        hdrs = curl_slist_append(hdrs, tag);
+    }
+    return hdrs;
+}
+
 /* The easy handle of one connection: the request as the flags say, every callback that tells
  * what libcurl did (attempts, ports, retries) into *at. */
 static CURL *easy_new(const struct conn_arg *ca, struct attempts *at, char *url, size_t urllen,
@@ -238,10 +254,8 @@ static CURL *easy_new(const struct conn_arg *ca, struct attempts *at, char *url,
         fprintf(stderr, "racelab-client-curl: curl_easy_init failed\n");
         exit(1);
     }
-    struct curl_slist *hdrs = NULL;
+    struct curl_slist *hdrs = headers_for(ca->trial, ca->conn, 0);
     snprintf(url, urllen, "%s%s", cfg.url_base, cfg.path);
-    for (size_t i = 0; i < cfg.nheaders; i++)
-        hdrs = curl_slist_append(hdrs, cfg.headers[i]);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never an environment proxy */
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -289,6 +303,12 @@ static void *run_conn(void *p)
             clk_sleep_us((uint64_t)gap_us);
         memset(&at, 0, sizeof(at));
         errbuf[0] = '\0';
+        if (req) { /* this request's tag */
+            struct curl_slist *next = headers_for(ca->trial, ca->conn, req);
+            curl_easy_setopt(h, CURLOPT_HTTPHEADER, next);
+            curl_slist_free_all(hdrs);
+            hdrs = next;
+        }
         uint64_t start = clk_real_us();
         CURLcode rc = curl_easy_perform(h);
         uint64_t end = clk_real_us();
@@ -387,6 +407,10 @@ static void *on_signals(void *p)
 int main(int argc, char **argv)
 {
     char err[512];
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) { /* the library, for the harness */
+        printf("libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+        return 0;
+    }
     int prc = cc_cfg_parse(&cfg, argc, argv, err, sizeof(err));
     if (prc == OPT_HELP) {
         cc_cfg_usage(stdout);

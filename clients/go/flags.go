@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -30,6 +31,7 @@ type config struct {
 	connectTimeoutMs int64
 	onFailure        string // stop | reconnect
 	records          string
+	noTag            bool // --no-tag: no X-Racelab-Trial header
 }
 
 // racelab-downstream flags that a library decides for itself: refused by name.
@@ -187,6 +189,10 @@ var specs = []flagSpec{
 			c.headers = append(c.headers, [2]string{v[:colon], strings.TrimLeft(v[colon+1:], " \t")})
 			return nil
 		}},
+	{"no-tag", "", "do not send the header X-Racelab-Trial: TRIAL.CONN.REQ (sent in every " +
+		"request by default, as racelab-downstream does, so that the upstream's log names the " +
+		"request of each copy it executed)",
+		func(c *config, v string) error { c.noTag = true; return nil }},
 	{"body-size", "SIZE", "request body bytes (k/m/g), sent with Content-Length",
 		func(c *config, v string) error {
 			n, ok := scaled(v, map[string]int64{"k": 1 << 10, "K": 1 << 10, "m": 1 << 20,
@@ -238,7 +244,7 @@ func usage() {
 	wrap(about, 0, 96)
 	fmt.Printf("\nflags:\n")
 	for _, s := range specs {
-		head := fmt.Sprintf("  --%s %s", s.name, s.metavar)
+		head := strings.TrimRight(fmt.Sprintf("  --%s %s", s.name, s.metavar), " ")
 		fmt.Print(head)
 		if len(head) >= 32 {
 			fmt.Printf("\n%32s", "")
@@ -247,6 +253,7 @@ func usage() {
 		}
 		wrap(s.help, 32, 100)
 	}
+	fmt.Printf("  --version                     print Go's version and exit\n")
 	fmt.Printf("  -h, --help                    this text\n")
 }
 
@@ -280,6 +287,10 @@ func parseFlags(args []string) *config {
 			usage()
 			os.Exit(0)
 		}
+		if a == "--version" { // the library, for the harness
+			fmt.Printf("net/http %s\n", runtime.Version())
+			os.Exit(0)
+		}
 		if !strings.HasPrefix(a, "--") || a == "--" {
 			if strings.HasPrefix(a, "-") && a != "-" && a != "--" {
 				bad("unknown flag %s (flags are --long-names; see --help)", a)
@@ -299,6 +310,13 @@ func parseFlags(args []string) *config {
 					"net/http decides that itself (docs/clients.md)", name)
 			}
 			bad("unknown flag --%s (see --help)", name)
+		}
+		if spec.metavar == "" { // a flag without a value
+			if hasVal {
+				bad("--%s takes no value", name)
+			}
+			spec.set(c, "")
+			continue
 		}
 		if !hasVal {
 			if i+1 >= len(args) {

@@ -211,6 +211,9 @@ func runConn(c *config, trial, conn int64, body []byte) {
 				hr.Header.Add(h[0], h[1])
 			}
 		}
+		if !c.noTag { // racelab-downstream's tag: the upstream's log names the request
+			hr.Header.Set("X-Racelab-Trial", fmt.Sprintf("%d.%d.%d", trial, conn, req))
+		}
 		r.StartUs = time.Now().UnixMicro()
 		resp, err := hc.Do(hr)
 		gotHead := false

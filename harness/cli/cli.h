@@ -41,6 +41,8 @@ struct cli {
     const char *junit;
     const char *proxy; /* --proxy KIND */
     const char *proxy_cmd;
+    const char *client;     /* --client KIND */
+    const char *server;     /* --server KIND */
     long proxy_stop_settle; /* ms; with proxy_stop_settle_set */
     bool proxy_stop_settle_set;
     long jobs;

@@ -56,6 +56,32 @@ static int set_keep(void *cfg, const char *val, char *err, size_t errlen)
     return -1;
 }
 
+/* --client KIND, --server KIND: a kind scenario_peer_kind_known knows. */
+static int set_peer(void *cfg, const char *val, bool client, char *err, size_t errlen)
+{
+    struct cli *c = cfg;
+    if (!scenario_peer_kind_known(client, val)) {
+        snprintf(err, errlen, "'%s' is not a %s kind (known: %s)", val,
+                 client ? "client" : "server", scenario_peer_kinds(client));
+        return -1;
+    }
+    if (client)
+        c->client = val;
+    else
+        c->server = val;
+    return 0;
+}
+
+static int set_client(void *cfg, const char *val, char *err, size_t errlen)
+{
+    return set_peer(cfg, val, true, err, errlen);
+}
+
+static int set_server(void *cfg, const char *val, char *err, size_t errlen)
+{
+    return set_peer(cfg, val, false, err, errlen);
+}
+
 #define F(field) offsetof(struct cli, field)
 
 #define OPT_TRIALS                                                                                 \
@@ -128,6 +154,25 @@ static int set_keep(void *cfg, const char *val, char *err, size_t errlen)
                 "programs are stopped at once)",                                                   \
         .parse = set_stop_settle                                                                   \
     }
+#define OPT_CLIENT                                                                                 \
+    {                                                                                              \
+        .name = "client", .type = OPT_CUSTOM, .metavar = "KIND",                                   \
+        .help = "the client of every cell: racelab (racelab-downstream, the default), curl, go, "  \
+                "node, python-requests (racelab-client-KIND with the cell's downstream "           \
+                "settings, instead of each scenario's downstream kind:); a cell whose settings "   \
+                "the driver refuses is reported unsupported, a driver not built or without its "   \
+                "runtime skipped (docs/clients.md)",                                               \
+        .parse = set_client                                                                        \
+    }
+#define OPT_SERVER                                                                                 \
+    {                                                                                              \
+        .name = "server", .type = OPT_CUSTOM, .metavar = "KIND",                                   \
+        .help = "the upstream of every cell: racelab (racelab-upstream, the default), go, "        \
+                "gunicorn, nginx, node (racelab-server-KIND with the cell's upstream settings, "   \
+                "instead of each scenario's upstream kind:); unsupported and skipped as "          \
+                "with --client (docs/servers.md)",                                                 \
+        .parse = set_server                                                                        \
+    }
 #define OPT_JOBS                                                                                   \
     {                                                                                              \
         .name = "jobs", .type = OPT_INT, .off = F(jobs), .metavar = "N",                           \
@@ -180,6 +225,8 @@ const struct opt_spec cli_run_opts[] = {
     OPT_PROXY,
     OPT_PROXY_CMD,
     OPT_PROXY_STOP_SETTLE,
+    OPT_CLIENT,
+    OPT_SERVER,
     OPT_JOBS,
     OPT_SHARD,
     OPT_REPEAT,
@@ -199,21 +246,9 @@ const struct opt_spec cli_run_opts[] = {
 };
 
 const struct opt_spec cli_compare_opts[] = {
-    OPT_TRIALS,
-    OPT_OUT,
-    OPT_JSON,
-    OPT_JUNIT,
-    OPT_PROXY,
-    OPT_PROXY_CMD,
-    OPT_PROXY_STOP_SETTLE,
-    OPT_JOBS,
-    OPT_SHARD,
-    OPT_REPEAT,
-    OPT_NO_NETNS,
-    OPT_CAPTURE,
-    OPT_KEEP,
-    OPT_QUIET,
-    OPT_END,
+    OPT_TRIALS, OPT_OUT,    OPT_JSON, OPT_JUNIT, OPT_PROXY,  OPT_PROXY_CMD, OPT_PROXY_STOP_SETTLE,
+    OPT_CLIENT, OPT_SERVER, OPT_JOBS, OPT_SHARD, OPT_REPEAT, OPT_NO_NETNS,  OPT_CAPTURE,
+    OPT_KEEP,   OPT_QUIET,  OPT_END,
 };
 
 const struct opt_spec cli_repro_opts[] = {
@@ -222,6 +257,8 @@ const struct opt_spec cli_repro_opts[] = {
     OPT_PROXY,
     OPT_PROXY_CMD,
     OPT_PROXY_STOP_SETTLE,
+    OPT_CLIENT,
+    OPT_SERVER,
     OPT_NO_NETNS,
     OPT_CAPTURE,
     {.name = "mitigation",

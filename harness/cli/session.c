@@ -349,6 +349,8 @@ int cli_execute(struct session *ss, char **paths, size_t npaths, enum report_tab
     ss->su.env.netns = !c->no_netns;
     ss->su.env.capture = c->capture;
     ss->su.keep_failing = c->keep_failing;
+    ss->su.env.client_kind = c->client;
+    ss->su.env.server_kind = c->server;
     if (cli_proxy(ss) != 0) /* --proxy KIND: each proxy under test's env from su.env */
         return EXIT_BAD;
     ss->su.jobs = c->jobs ? c->jobs : suite_default_jobs();

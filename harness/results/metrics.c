@@ -17,6 +17,7 @@ struct req {
     long trial;
     long conn, reqno; /* the record's conn and req: with trial, the request's tag T.C.R */
     int lport;
+    const json_t *lports; /* a driver's every port of the request, retries included, or NULL */
     uint64_t start, end;
     const char *outcome;
     double gap_ms;
@@ -157,6 +158,7 @@ static int add_requests(struct build *b)
         q->conn = (long)jint(r, "conn");
         q->reqno = (long)jint(r, "req");
         q->lport = (int)jint(r, "lport");
+        q->lports = json_object_get(r, "lports");
         q->start = jint(r, "start_us");
         q->end = jint(r, "end_us");
         q->outcome = oc;
@@ -348,8 +350,19 @@ static int add_uses(struct build *b)
     struct uses *uses = b->uses;
     for (size_t i = 0; i < b->nreqs; i++) {
         const struct req *q = &b->reqs[i];
-        if (q->trial >= 0 && q->trial < b->ntrials && q->lport &&
-            uses_add(&uses[0], q->lport, q->start, q->end, q->trial) != 0)
+        if (q->trial < 0 || q->trial >= b->ntrials)
+            continue;
+        /* a driver's lports: every connection the library sent the request on (a retry's
+         * dead connection first); else the record's lport */
+        size_t np = json_array_size(q->lports), k;
+        const json_t *pj;
+        json_array_foreach(q->lports, k, pj)
+        {
+            if (json_integer_value(pj) > 0 &&
+                uses_add(&uses[0], (int)json_integer_value(pj), q->start, q->end, q->trial) != 0)
+                return -1;
+        }
+        if (!np && q->lport && uses_add(&uses[0], q->lport, q->start, q->end, q->trial) != 0)
             return -1;
     }
     if (uses[0].n > 1)
@@ -635,7 +648,9 @@ json_t *metrics_build(const struct metrics_input *in, char *err, size_t errlen)
             add_failing_trials(&b);
             add_proxies(&b);
             add_latency(&b);
-            rc = b.c->sweep ? add_sweep(&b) : 0;
+            rc = metrics_duplicates(b.out, in->upstream_log, b.ntrials, b.c);
+            if (rc == 0 && b.c->sweep)
+                rc = add_sweep(&b);
         }
     }
     for (int h = 0; h < 3; h++)

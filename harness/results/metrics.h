@@ -6,7 +6,8 @@
  * (successful) outcome. `outcomes` and `failures` count trials; `requests` keeps the per-request
  * counts. A trial without any record (the client was stopped) counts as `missing`.
  *
- * Attribution by port: each downstream record names its connection (lport) on the first hop;
+ * Attribution by port: each downstream record names its connection (lport; a client driver's
+ * record every connection its library sent the request on, lports) on the first hop;
  * each access-log record of a proxy names the downstream port it served (dport) and the local
  * port of every upstream attempt, i.e. the connections of the next hop (in a chain, proxy1's
  * upstream ports are proxy2's dports). A flow is used by the requests that name it; a packet on
@@ -21,7 +22,7 @@
  * the upstream never read (written onto a connection it had closed: its kernel answers with an
  * RST) leaves no event; a proxy->upstream data packet that no tagged use covers is taken as a
  * use by the trial whose request was in flight then, when exactly one was. Packets are then
- * given to uses as above. With no tag in the upstream's log (--no-tag, another client) only
+ * given to uses as above. With no tag in the upstream's log (--no-tag) only
  * the first hop is attributed; in a chain of two foreign proxies the middle hop stays
  * unattributed (no racelab program on either side of it).
  *
@@ -103,6 +104,16 @@ struct explain_flow_sel *metrics_trial_select(const char *dir, const char *const
                                               size_t nnodes, bool access_log, const json_t *records,
                                               long trial, size_t *nsel, uint64_t *from,
                                               uint64_t *to);
+
+/* Duplicate executions (metrics_dup.c): the upstream's request events grouped by their tag
+ * (X-Racelab-Trial: T.C.R, one per client request, the same on every copy a client library or
+ * a proxy resends); a request the upstream executed k > 1 times counts k - 1. Sets in out
+ * "duplicates" (the cell's total), "trials_with_duplicates" and "duplicates_by_trial" (an
+ * object of trial index to count, only trials with some), or "duplicates": null with
+ * "duplicates_why" when the cell cannot count them: no upstream log, or a client that sends no
+ * tag (`no-tag` in the downstream settings). 0, or -1 when out of memory. */
+int metrics_duplicates(json_t *out, const json_t *upstream_log, long ntrials,
+                       const struct scenario_cell *c);
 
 /* Percentile (nearest rank) of n sorted values; 0 when n == 0. */
 double metrics_percentile(const double *sorted, size_t n, double p);

@@ -133,6 +133,21 @@ static int add_tag_sels(struct sels *s, const json_t *records, const json_t *up,
     return 0;
 }
 
+/* Hop 0's selection of a client port, widened to [b, e]. */
+static int client_port(struct sels *s, uint16_t port, uint64_t b, uint64_t e)
+{
+    for (size_t k = 0; k < s->n; k++) {
+        if (s->v[k].hop != 0 || s->v[k].client_port != port)
+            continue;
+        if (b < s->v[k].from_us)
+            s->v[k].from_us = b;
+        if (e > s->v[k].to_us)
+            s->v[k].to_us = e;
+        return 0;
+    }
+    return sels_add(s, (struct explain_flow_sel){0, port, b, e, true});
+}
+
 struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t *const *access,
                                              size_t nproxies, const json_t *upstream_log,
                                              size_t upstream_hop, long trial, size_t *n,
@@ -159,19 +174,18 @@ struct explain_flow_sel *metrics_trial_flows(const json_t *records, const json_t
             *first_us = b;
         if (e > *last_us)
             *last_us = e;
-        if (!port) /* the connect failed before a port was bound */
-            continue;
-        size_t k = 0;
-        while (k < s.n && s.v[k].client_port != port)
-            k++;
-        if (k < s.n) {
-            if (b < s.v[k].from_us)
-                s.v[k].from_us = b;
-            if (e > s.v[k].to_us)
-                s.v[k].to_us = e;
-        } else if (sels_add(&s, (struct explain_flow_sel){0, port, b, e, true}) != 0) {
-            goto oom;
+        /* a driver's lports: every connection the library sent the request on */
+        const json_t *lports = json_object_get(r, "lports"), *pj;
+        size_t k;
+        json_array_foreach(lports, k, pj)
+        {
+            if (json_integer_value(pj) > 0 &&
+                client_port(&s, (uint16_t)json_integer_value(pj), b, e) != 0)
+                goto oom;
         }
+        /* no port: the connect failed before a port was bound */
+        if (!json_array_size(lports) && port && client_port(&s, port, b, e) != 0)
+            goto oom;
     }
     /* Hop p + 1: the upstream attempts of the trial's requests at proxy p, each within the time
      * that proxy served the request. A connection that no other trial's request used is the

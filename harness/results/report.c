@@ -281,20 +281,44 @@ static void fmt_num(char *buf, size_t len, const json_t *v, const char *fmt)
         snprintf(buf, len, "-");
 }
 
-static void table_header(struct table *t, bool cmp, bool px)
+/* The optional columns: the proxy under test when the cells are of several; the client and
+ * server kinds when a cell has one that is not racelab's own; the upstream's duplicate
+ * executions when a cell has some. */
+struct table_opt {
+    bool cmp, px, peers, dup;
+};
+
+static struct table_opt table_opts(const struct suite *su, bool cmp)
 {
+    struct table_opt o = {.cmp = cmp};
+    for (size_t i = 0; i < su->n; i++) {
+        const json_t *r = su->cells[i].result;
+        o.peers |= json_object_get(r, "client") || json_object_get(r, "server");
+        o.dup |= json_integer_value(json_object_get(r, "duplicates")) > 0;
+        o.px |= su->cells[i].px_label != NULL;
+    }
+    return o;
+}
+
+static void table_header(struct table *t, struct table_opt o)
+{
+    bool cmp = o.cmp;
     if (!trow(t))
         return;
     if (!cmp)
         thead(t, "scenario", false);
     thead(t, "mitigation", false);
-    if (px)
+    if (o.px)
         thead(t, "proxy", false);
+    if (o.peers)
+        thead(t, "client/server", false);
     thead(t, "trials", true);
     thead(t, "fail", true);
     if (cmp)
         thead(t, "rate", true);
     thead(t, "outcomes", false);
+    if (o.dup)
+        thead(t, "dup", true);
     thead(t, "RST per hop", false);
     thead(t, "proxy flags", false);
     thead(t, "p50 ms", true);
@@ -305,9 +329,10 @@ static void table_header(struct table *t, bool cmp, bool px)
 }
 
 /* One cell's row, in the columns of table_header. */
-static void table_row(struct table *t, const struct suite_cell *sc, bool cmp, const char *px)
+static void table_row(struct table *t, const struct suite_cell *sc, struct table_opt o)
 {
     const json_t *r = sc->result;
+    bool cmp = o.cmp;
     char buf[512];
     size_t c = 0;
     if (!trow(t))
@@ -315,8 +340,10 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp, co
     if (!cmp)
         tadd(t, c++, "%s", sc->cell.s->name);
     tadd(t, c++, "%s", sc->cell.m->name);
-    if (px)
-        tadd(t, c++, "%s", px);
+    if (o.px)
+        tadd(t, c++, "%s", sc->px_label ? sc->px_label : "racelab");
+    if (o.peers)
+        tadd(t, c++, "%s/%s", sc->cell.client_kind, sc->cell.server_kind);
     tadd(t, c++, "%lld", (long long)json_integer_value(json_object_get(r, "trials")));
     fmt_num(buf, sizeof(buf), json_object_get(r, "failures"), "%.0f"); /* "-": no trial ran */
     tadd(t, c++, "%s", buf);
@@ -332,6 +359,10 @@ static void table_row(struct table *t, const struct suite_cell *sc, bool cmp, co
     }
     report_counts(buf, sizeof(buf), json_object_get(r, "outcomes"), false);
     tadd(t, c++, "%s", buf);
+    if (o.dup) {
+        fmt_num(buf, sizeof(buf), json_object_get(r, "duplicates"), "%.0f");
+        tadd(t, c++, "%s", buf);
+    }
     /* a capture --keep failing removed after the cell was measured still counted its RSTs */
     if (json_is_string(json_object_get(r, "capture")) || json_object_get(r, "capture_removed"))
         report_counts(buf, sizeof(buf), json_object_get(r, "rst"), true);
@@ -451,18 +482,16 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
 {
     struct table t = {0};
     bool cmp = kind == REPORT_TABLE_COMPARE;
-    bool px = false; /* the proxy as a column, when the cells are of several */
+    struct table_opt o = table_opts(su, cmp);
+    table_header(&t, o);
     for (size_t i = 0; i < su->n; i++)
-        px = px || su->cells[i].px_label;
-    table_header(&t, cmp, px);
-    for (size_t i = 0; i < su->n; i++)
-        table_row(&t, &su->cells[i], cmp, px ? su->cells[i].px_label : NULL);
+        table_row(&t, &su->cells[i], o);
     tprint(out, &t);
     if (cmp)
         table_distinguish(out, su);
     /* What failed, and the race window of every sweep. */
     for (size_t i = 0; i < su->n; i++) {
-        table_notes(out, &su->cells[i], px ? su->cells[i].px_label : NULL);
+        table_notes(out, &su->cells[i], o.px ? su->cells[i].px_label : NULL);
         table_sweep(out, &t, &su->cells[i]);
     }
     free(t.cell);
@@ -471,16 +500,13 @@ void report_table(FILE *out, const struct suite *su, enum report_table kind)
 json_t *report_ordered(const json_t *cell)
 {
     static const char *const first[] = {
-        "scenario",     "mitigation",
-        "trials",       "failures",
-        "failure_rate", "failure_rate_ci",
-        "outcomes",     "requests",
-        "rst",          "fin",
-        "failing_rst",  "proxy_flags",
-        "latency_ms",   "throughput_rps",
-        "sweep",        "expect",
-        "verdict",      "capture",
-        "error",        NULL,
+        "scenario",    "mitigation",   "trials",
+        "failures",    "failure_rate", "failure_rate_ci",
+        "outcomes",    "duplicates",   "requests",
+        "rst",         "fin",          "failing_rst",
+        "proxy_flags", "latency_ms",   "throughput_rps",
+        "sweep",       "expect",       "verdict",
+        "capture",     "error",        NULL,
     };
     json_t *o = json_object();
     if (!o)

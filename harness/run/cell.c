@@ -17,61 +17,17 @@
 #include "clk.h"
 #include "cmd.h"
 #include "explain.h"
-#include "gzf.h"
 #include "kind.h"
 #include "metrics.h"
 #include "netns.h"
 #include "pack.h"
+#include "peer.h"
 #include "wire.h"
 
 #define READY_TIMEOUT_MS 10000
 #define READY_POLL_US    2000
 /* after the wire released what it held: time for the answers to it to cross lo */
 #define WIRE_RELEASE_SETTLE_US 5000
-
-json_t *run_error_cell(const struct scenario_cell *c, const char *error)
-{
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "scenario", json_string(c->s->name));
-    json_object_set_new(o, "mitigation", json_string(c->m->name));
-    json_object_set_new(o, "trials", json_integer(c->trials));
-    json_object_set_new(o, "failures", json_null()); /* no trial ran: none failed */
-    json_object_set_new(o, "error", json_string(error));
-    json_object_set_new(o, "capture", json_null());
-    return o;
-}
-
-json_t *run_read_jsonl(const char *path, char *err, size_t errlen)
-{
-    FILE *f = gzf_fopen(path);
-    if (!f)
-        return NULL;
-    json_t *arr = json_array();
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long lineno = 0;
-    while (arr && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (len == 0)
-            continue;
-        json_error_t je;
-        json_t *o = json_loads(line, 0, &je);
-        if (!o) {
-            if (!err[0])
-                snprintf(err, errlen, "%s:%ld: not a JSON record (%s)", path, lineno, je.text);
-            continue;
-        }
-        json_array_append_new(arr, o);
-    }
-    free(line);
-    fclose(f);
-    return arr;
-}
 
 struct cell_run {
     const struct scenario_cell *c;
@@ -96,6 +52,7 @@ struct cell_run {
     struct wire_stats wstats;
     char pcap[1024];
     char error[1024];
+    char unsupported[1024]; /* a driver refused the cell's settings (peer.h) */
     bool interrupted;
 };
 
@@ -203,12 +160,21 @@ static int start_prog(struct cell_run *r, size_t idx, struct run_argv *argv, con
     return wait_ready(r, idx, port_file);
 }
 
+/* A driver that exited with status 2 refused the cell's settings: the cell is unsupported. */
+static void refused(struct cell_run *r, size_t idx, bool client, const char *kind)
+{
+    char errp[1100];
+    path_of(errp, sizeof(errp), r->dir, r->names[idx], ".err");
+    run_peer_refused(errp, child_code(&r->procs[idx]), client, kind, r->unsupported,
+                     sizeof(r->unsupported));
+}
+
 static int start_upstream(struct cell_run *r)
 {
     size_t idx = r->nnodes - 1;
     char bin[1100], pf[1100], log[1100];
     struct run_argv a = {0};
-    snprintf(bin, sizeof(bin), "%s/racelab-upstream", r->env->bin_dir);
+    run_peer_path(r->env->bin_dir, false, r->c->server_kind, bin, sizeof(bin));
     path_of(pf, sizeof(pf), r->dir, "upstream", ".port");
     path_of(log, sizeof(log), r->dir, "upstream", ".log");
     run_argv_add(&a, bin);
@@ -218,6 +184,8 @@ static int start_upstream(struct cell_run *r)
     run_argv_settings(&a, &r->c->progs[idx]);
     int rc = start_prog(r, idx, &a, pf);
     run_argv_free(a.v);
+    if (rc != 0 && r->procs[idx].reaped)
+        refused(r, idx, false, r->c->server_kind);
     return rc;
 }
 
@@ -279,7 +247,7 @@ static int run_downstream(struct cell_run *r)
 {
     char bin[1100], rec[1100];
     struct run_argv a = {0};
-    snprintf(bin, sizeof(bin), "%s/racelab-downstream", r->env->bin_dir);
+    run_peer_path(r->env->bin_dir, true, r->c->client_kind, bin, sizeof(bin));
     path_of(rec, sizeof(rec), r->dir, "downstream", ".jsonl");
     run_argv_add(&a, bin);
     run_argv_addf(&a, "--target=127.0.0.1:%u", r->ports[1]);
@@ -309,7 +277,8 @@ static int run_downstream(struct cell_run *r)
     if (code != 0) {
         char how[64];
         child_describe(&r->procs[0], how, sizeof(how));
-        set_error(r, "racelab-downstream failed (%s; see %s/downstream.err)", how, r->dir);
+        refused(r, 0, true, r->c->client_kind);
+        set_error(r, "%s failed (%s; see %s/downstream.err)", r->procs[0].prog, how, r->dir);
         return -1;
     }
     r->done_mono_us = mono;
@@ -613,7 +582,9 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
         r->interrupted = true;
         set_error(r, "interrupted");
     }
-    json_t *cell = r->procs[0].pid && r->procs[0].reaped ? analyse(r) : json_object();
+    /* a cell a driver refused has no results: it did not run as the scenario says */
+    bool ran = r->procs[0].pid && r->procs[0].reaped && !r->unsupported[0];
+    json_t *cell = ran ? analyse(r) : json_object();
     if (!cell)
         return NULL;
     json_object_set_new(cell, "scenario", json_string(c->s->name));
@@ -638,6 +609,14 @@ static json_t *cell_result(struct cell_run *r, bool started, uint64_t t0)
         json_object_set_new(logs, r->names[i], kind_log_summary(k, r->dir, r->names[i]));
     }
     json_object_set_new(cell, "wall_s", json_real((double)(clk_mono_us() - t0) / 1e6));
+    if (!scenario_peer_is_racelab(c->client_kind))
+        json_object_set_new(cell, "client", json_string(c->client_kind));
+    if (!scenario_peer_is_racelab(c->server_kind))
+        json_object_set_new(cell, "server", json_string(c->server_kind));
+    if (r->unsupported[0]) { /* not run: neither an error nor a result (suite.c) */
+        json_object_set_new(cell, "unsupported", json_string(r->unsupported));
+        return cell;
+    }
     if (r->error[0])
         json_object_set_new(cell, "error", json_string(r->error));
     /* A cell that could not even start (a program that does not come up, no capture) says

@@ -58,6 +58,10 @@ struct run_env {
     struct run_stop proxy2_stop;
     bool netns; /* false with --no-netns: host loopback, free ports, no wire faults */
     enum capture_mode capture; /* --capture: headers (default) or full */
+    /* --client KIND, --server KIND: every cell's client and server kind (NULL: each cell's
+     * own, scenario_cell's client_kind and server_kind) */
+    const char *client_kind;
+    const char *server_kind;
 };
 
 /* The proxy at topology index idx (1, or 2 of a chain): its kind (NULL: racelab-proxy, or

@@ -15,6 +15,7 @@
 #include "grow.h"
 #include "kind.h"
 #include "pack.h"
+#include "peer.h"
 #include "report.h"
 
 /* Time a stopped cell gets to stop its programs and close its capture before SIGKILL. */
@@ -72,6 +73,27 @@ static int not_run(struct suite_cell *sc, const char *key, const char *why, char
     return 0;
 }
 
+/* Why kind's driver cannot run here (probed once per run), NULL when it can (or out of
+ * memory: the cell then runs and says what failed). */
+static const char *peer_missing(struct suite *su, bool client, const char *kind)
+{
+    if (scenario_peer_is_racelab(kind))
+        return NULL;
+    for (size_t i = 0; i < su->npeers; i++)
+        if (su->peers[i].client == client && strcmp(su->peers[i].kind, kind) == 0)
+            return su->peers[i].why;
+    struct suite_peer *v = realloc(su->peers, (su->npeers + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    su->peers = v;
+    char why[1024];
+    struct suite_peer *p = &su->peers[su->npeers++];
+    p->client = client;
+    p->kind = kind;
+    p->why = run_peer_probe(su->env.bin_dir, client, kind, why, sizeof(why)) ? strdup(why) : NULL;
+    return p->why;
+}
+
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m, size_t px,
               long trials_override, char *err, size_t errlen)
 {
@@ -113,6 +135,15 @@ int suite_add_rep(struct suite *su, const struct scenario *s, const struct scena
                  p->label);
         return not_run(sc, "skipped", why, err, errlen);
     }
+    if (su->env.client_kind)
+        sc->cell.client_kind = su->env.client_kind;
+    if (su->env.server_kind)
+        sc->cell.server_kind = su->env.server_kind;
+    const char *missing = peer_missing(su, true, sc->cell.client_kind);
+    if (!missing)
+        missing = peer_missing(su, false, sc->cell.server_kind);
+    if (missing)
+        return not_run(sc, "skipped", missing, err, errlen);
     if ((p->env.kind || p->env.kind2) && s->topo != SCENARIO_DIRECT) {
         char why[4096];
         const struct kind *kinds[2] = {p->env.kind, p->env.chain ? p->env.kind2 : p->env.kind};
@@ -226,6 +257,22 @@ static void finish(struct suite *su, struct suite_cell *sc, int status, size_t *
             snprintf(msg, sizeof(msg), "the cell's process exited with %d without results",
                      WEXITSTATUS(status));
         cell = run_error_cell(&sc->cell, msg);
+    }
+    if (json_object_get(cell, "unsupported")) { /* a driver refused the cell's settings */
+        sc->skipped = sc->unsupported = true;
+        json_object_set_new(cell, "failures", json_integer(0));
+        json_t *ex = expect_eval(NULL, 0, cell, &(bool){false});
+        if (ex)
+            json_object_set_new(cell, "expect", ex);
+        sc->result = report_ordered(cell);
+        json_decref(cell);
+        sc->passed = sc->result != NULL;
+        if (!sc->result)
+            sc->result = run_error_cell(&sc->cell, "out of memory");
+        label_cell(su, sc);
+        if (!su->quiet)
+            report_progress(stderr, sc, *ndone, su->n, now_s() - sc->t0);
+        return;
     }
     bool passed = expect_apply(cell, &sc->cell, suite_cell_kind(su, sc));
     sc->result = report_ordered(cell);
@@ -357,6 +404,11 @@ void suite_free(struct suite *su)
     }
     free(su->cells);
     su->cells = NULL;
+    for (size_t i = 0; i < su->npeers; i++)
+        free(su->peers[i].why);
+    free(su->peers);
+    su->peers = NULL;
+    su->npeers = 0;
     su->n = 0;
     su->cap = 0;
 }

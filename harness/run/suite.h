@@ -37,7 +37,8 @@ struct suite_cell {
     double t0;
     bool done;
     bool skipped;        /* not run (why in the result) */
-    bool unsupported;    /* not run either: the --proxy kind cannot express the cell's settings */
+    bool unsupported;    /* not run either: the --proxy kind, or a client or server driver,
+                          * cannot express the cell's settings (the latter known once it ran) */
     json_t *result;      /* the cell object of results.json, with "expect" */
     bool passed;         /* with --repeat: every repetition passed */
     size_t index;        /* its place in the whole matrix of the run, before --shard */
@@ -54,6 +55,13 @@ struct suite {
     struct run_env env; /* what every proxy under test shares (bin_dir, netns) */
     struct suite_proxy px[SUITE_MAX_PROXIES];
     size_t npx; /* at least 1 once the run's proxies are known */
+    /* client and server kinds probed so far (run_peer_probe): NULL why when it can run */
+    struct suite_peer {
+        bool client;
+        const char *kind;
+        char *why;
+    } * peers;
+    size_t npeers;
     long jobs;
     struct shard shard; /* --shard I/N (index 0: not sharded) */
     size_t cells_total; /* cells of the whole matrix, before --shard */
@@ -68,9 +76,10 @@ struct suite {
 /* Adds cell (s, m) with proxy under test px to the suite with trials_override (> 0)
  * applied; with a --proxy KIND, a cell with a proxy is added as unsupported when the kind
  * cannot express its settings, as skipped when the kind is not installed (or when A+B, a
- * chain's kinds, meets a scenario with one proxy). Its folder is OUT/SCENARIO/MITIGATION, or
- * OUT/LABEL/SCENARIO/MITIGATION when the run has several proxies under test. Returns 0 or -1
- * (out of memory). */
+ * chain's kinds, meets a scenario with one proxy). The run's --client / --server replace the
+ * cell's client and server kinds; a cell whose client or server driver cannot run here (peer.h)
+ * is added as skipped. Its folder is OUT/SCENARIO/MITIGATION, or OUT/LABEL/SCENARIO/MITIGATION
+ * when the run has several proxies under test. Returns 0 or -1 (out of memory). */
 int suite_add(struct suite *su, const struct scenario *s, const struct scenario_mit *m, size_t px,
               long trials_override, char *err, size_t errlen);
 

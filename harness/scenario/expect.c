@@ -15,6 +15,7 @@ enum src {
     SRC_CAPTURE,
     SRC_ATTRIBUTED, /* capture joined with records: only the hops that could be attributed */
     SRC_ACCESS_LOG,
+    SRC_TAGS, /* the upstream's log joined with the client's tags */
 };
 
 enum shape {
@@ -64,6 +65,10 @@ static const struct family families[] = {
     {"sweep_stats.min_failure_rate", SHAPE_EXACT, SRC_CLIENT, false, true, true, "best gap's rate"},
     {"upstream", SHAPE_ANY_TAIL, SRC_CLIENT, true, false, false,
      "upstream events (upstream.close_how.rst, upstream.close_unread)"},
+    {"duplicates", SHAPE_EXACT, SRC_TAGS, true, false, false,
+     "requests the upstream executed beyond one per client request (by tag)"},
+    {"trials_with_duplicates", SHAPE_EXACT, SRC_TAGS, true, false, true,
+     "trials with a request the upstream executed more than once"},
     /* clang-format off */
     ANALYSIS_RESULT_COUNTERS(COUNTER_FAMILY) /* rst, fin, syn, data_after_fin, ... */
     /* clang-format on */
@@ -273,6 +278,20 @@ static bool observable(const json_t *cell, const struct family *f, const char *t
 {
     switch (f->src) {
     case SRC_CLIENT:
+        /* what racelab-upstream alone logs: the receive queue at close */
+        if (strcmp(f->name, "upstream") == 0 && strcmp(tail, "close_unread") == 0 &&
+            json_is_string(json_object_get(cell, "server"))) {
+            snprintf(why, whylen, "the server kind %s does not log unread input at close",
+                     json_string_value(json_object_get(cell, "server")));
+            return false;
+        }
+        return true;
+    case SRC_TAGS:
+        if (!json_is_number(json_object_get(cell, "duplicates"))) {
+            const char *w = json_string_value(json_object_get(cell, "duplicates_why"));
+            snprintf(why, whylen, "%s", w ? w : "no upstream log in this run");
+            return false;
+        }
         return true;
     case SRC_CAPTURE:
         if (!json_is_string(json_object_get(cell, "capture"))) {

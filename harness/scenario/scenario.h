@@ -47,6 +47,10 @@ struct scenario_settings {
     struct scenario_setting *v;
     size_t n;
     int line; /* of the section (0 when absent) */
+    /* `kind: KIND` of a downstream or upstream section (NULL when absent): the client or server
+     * program run in racelab-downstream's or racelab-upstream's place (scenario_peer_kind_known) */
+    const char *kind;
+    int kind_line;
 };
 
 /* A wire fault on one hop direction, e.g. hop upstream->proxy, what fin, hold 100 ms. */
@@ -174,6 +178,11 @@ struct scenario_cell {
     struct scenario_check *checks;
     size_t nchecks;
     bool sweep;
+    /* The client and server kinds: the mitigation's `kind:`, else the scenario's, else
+     * "racelab" (racelab-downstream, racelab-upstream); the run's --client / --server replace
+     * them (suite_add). */
+    const char *client_kind;
+    const char *server_kind;
 };
 
 /* Loads and validates path (including every cell's program settings). Returns the scenario,
@@ -221,6 +230,18 @@ bool scenario_cell_has_kind(const struct scenario_cell *c, const char *kind);
  * current folder when it has one, else of the source tree). On false, known lists the kinds
  * ("racelab, apache, envoy, haproxy, nginx"). */
 bool scenario_kind_known(const char *name, char *known, size_t knownlen);
+
+/* Client kinds (a downstream's `kind:`, --client) and server kinds (an upstream's `kind:`,
+ * --server): "racelab" (racelab-downstream / racelab-upstream) or a driver of clients/ and
+ * servers/ (racelab-client-KIND, racelab-server-KIND; docs/clients.md, docs/servers.md). */
+bool scenario_peer_kind_known(bool client, const char *kind);
+/* The kinds as a list for a message: "racelab, curl, go, node, python-requests". */
+const char *scenario_peer_kinds(bool client);
+/* The program of a kind: "racelab-downstream" / "racelab-upstream" for racelab, else
+ * "racelab-client-KIND" / "racelab-server-KIND", written into buf. */
+const char *scenario_peer_program(bool client, const char *kind, char *buf, size_t len);
+/* Whether kind is racelab's own peer (NULL counts as racelab). */
+bool scenario_peer_is_racelab(const char *kind);
 
 /* Whether outcome ("200", "reset", ...) counts as success in the cell. */
 bool scenario_cell_success(const struct scenario_cell *c, const char *outcome);

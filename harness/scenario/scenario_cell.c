@@ -161,6 +161,13 @@ int scenario_cell_build(const struct scenario *s, const struct scenario_mit *m,
     if (build_checks(c, s, m) != 0)
         goto oom;
 
+    const struct scenario_settings *ds = &s->set[SCENARIO_SEC_DOWNSTREAM],
+                                   *dm = &m->set[SCENARIO_SEC_DOWNSTREAM],
+                                   *us = &s->set[SCENARIO_SEC_UPSTREAM],
+                                   *um = &m->set[SCENARIO_SEC_UPSTREAM];
+    c->client_kind = dm->kind ? dm->kind : ds->kind ? ds->kind : "racelab";
+    c->server_kind = um->kind ? um->kind : us->kind ? us->kind : "racelab";
+
     const struct scenario_prog *dn = scenario_cell_prog(c, "downstream");
     c->sweep = s->sweep >= 0 ? s->sweep == 1 : (dn && scenario_prog_get(dn, "gap-sweep") != NULL);
     return 0;

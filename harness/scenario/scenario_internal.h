@@ -6,6 +6,7 @@
  *   scenario_validate.c  every cell's settings through the programs' flag tables
  *   scenario_cell.c      one cell: scenario × mitigation merged
  *   scenario_write.c     the model written back as canonical YAML
+ *   scenario_peers.c     the client and server kinds (`kind:` of downstream and upstream)
  * One value of the file is read with its type checked, and its error worded, by yml_read.h. */
 #ifndef RACELAB_SCENARIO_INTERNAL_H
 #define RACELAB_SCENARIO_INTERNAL_H
@@ -39,5 +40,9 @@ struct scenario_loader {
 int scenario_read(struct scenario_loader *L, const struct yml_node *root);
 /* Checks every cell's program settings (scenario_validate.c). Returns 0, or -1 with the error. */
 int scenario_validate_cells(struct scenario_loader *L);
+/* `kind:` of a downstream (client) or upstream (server) section v into out->kind, checked
+ * against the known kinds (scenario_peers.c). Returns 0, or -1 with the error at key. */
+int scenario_read_peer_kind(struct scenario_loader *L, const struct yml_node *v, const char *key,
+                            bool client, struct scenario_settings *out);
 
 #endif

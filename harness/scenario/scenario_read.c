@@ -170,9 +170,15 @@ static int parse_settings(struct scenario_loader *L, const struct yml_node *n, c
         return -1;
     for (size_t i = 0; i < n->n; i++) {
         const struct yml_node *k = n->keys[i], *v = n->items[i];
-        struct scenario_setting *s = &out->v[out->n++];
         char fkey[320];
         snprintf(fkey, sizeof(fkey), "%s.%s", key, k->str);
+        if (strcmp(k->str, "kind") == 0 &&
+            (sec == SCENARIO_SEC_DOWNSTREAM || sec == SCENARIO_SEC_UPSTREAM)) {
+            if (scenario_read_peer_kind(L, v, fkey, sec == SCENARIO_SEC_DOWNSTREAM, out) != 0)
+                return -1;
+            continue;
+        }
+        struct scenario_setting *s = &out->v[out->n++];
         s->name = k->str;
         s->line = k->line;
         if (strncmp(s->name, "--", 2) == 0)

@@ -61,7 +61,13 @@ static void write_settings(FILE *out, const char *ind, const struct scenario_set
     for (int sec = 0; sec < SCENARIO_NSEC; sec++) {
         if (!set[sec].line)
             continue;
-        fprintf(out, "%s%s:%s\n", ind, scenario_sec_names[sec], set[sec].n ? "" : " {}");
+        bool empty = !set[sec].n && !set[sec].kind;
+        fprintf(out, "%s%s:%s\n", ind, scenario_sec_names[sec], empty ? " {}" : "");
+        if (set[sec].kind) {
+            fprintf(out, "%s  kind: ", ind);
+            wq(out, set[sec].kind);
+            fputc('\n', out);
+        }
         for (size_t i = 0; i < set[sec].n; i++) {
             const struct scenario_setting *st = &set[sec].v[i];
             fprintf(out, "%s  %s: ", ind, st->name);
