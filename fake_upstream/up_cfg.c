@@ -126,7 +126,7 @@ const struct opt_spec up_opts[] = {
      .metavar = "all|failures[:N]",
      .help = "which events reach --log: all (default), or, with failures, only the close of a "
              "connection that ended abnormally (an RST: bytes unread or --close-how rst; a "
-             "socket error; a --close-random close) and every event of one connection in N; "
+             "socket error; a --close-random close) and one request in N with its response; "
              "the exit event then carries the counters (connections, requests, responses, "
              "closes by why)",
      .parse = parse_log_keep},

@@ -251,6 +251,9 @@ static void log_request(struct up_conn *c)
     jl_uint(&j, "first_us", c->first_us);
     jl_uint(&j, "head_us", c->head_us);
     c->srv->requests++;
+    /* --log-keep failures: one request in N is sampled, with its response (and the close that
+     * may follow it) */
+    c->sampled = !c->srv->keep.failures_only || keep_want(&c->srv->keep, false);
     conn_log_write(c, &j, false);
 }
 
@@ -694,7 +697,6 @@ int up_conn_start(struct up_srv *s, int fd)
     }
     net_set_nodelay(fd);
     struct jl j;
-    c->sampled = keep_want(&s->keep, false);
     log_conn(c, &j, "accept");
     conn_log_write(c, &j, false);
     event_add(c->rd, NULL);

@@ -123,6 +123,7 @@ int cmd_check(int argc, char **argv);   /* check.c */
 int cmd_list(int argc, char **argv);    /* list.c */
 int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_diff(int argc, char **argv);    /* diff.c */
+int cmd_soak(int argc, char **argv);    /* soak.c */
 /* repro.c: repro CASE, or 503-uc with fixed_case */
 int cmd_repro(int argc, char **argv, const char *fixed_case);
 

@@ -34,6 +34,9 @@ static void usage_main(FILE *out)
             "  diff OLD NEW            what changed between two runs (folders or results.json):\n"
             "                          verdicts, failure rates beyond their 95%% intervals,\n"
             "                          latency; exit 1 when a cell got worse\n"
+            "  soak CASE               one cell at its natural rate for a time or a number of\n"
+            "                          requests: failure rate with its 95%% interval, only the\n"
+            "                          failing requests captured and recorded\n"
             "\n"
             "CASE is a scenario file, or NAME for scenarios/NAME.yaml.\n"
             "`racelab COMMAND --help` describes each command's flags.\n"
@@ -70,6 +73,8 @@ int main(int argc, char **argv)
         return cmd_explain(argc, argv);
     if (strcmp(cmd, "diff") == 0)
         return cmd_diff(argc, argv);
+    if (strcmp(cmd, "soak") == 0)
+        return cmd_soak(argc, argv);
     fprintf(stderr, "%s: unknown command '%s' (see racelab --help)\n", prog, cmd);
     return EXIT_BAD;
 }

@@ -28,6 +28,8 @@ struct bad {
 static const struct bad bad[] = {
     {{"--listen", "127.0.0.1:0"}, {"--upstream"}},
     {{"--upstream", "127.0.0.1:1", "--nope"}, {"--nope"}},
+    {{"--upstream", "127.0.0.1:1", "--access-log-keep", "most"}, {"--access-log-keep"}},
+    {{"--upstream", "127.0.0.1:1", "--access-log-keep", "failures:0"}, {"--access-log-keep"}},
     {{"--upstream", "127.0.0.1:1", "--attach-pending", "soon"}, {"--attach-pending"}},
     {{"--upstream", "127.0.0.1:1", "--reuse-check", "ping"}, {"--reuse-check"}},
     {{"--upstream", "127.0.0.1:1", "--retry-on", "reset,bogus"}, {"--retry-on"}},
