@@ -311,9 +311,10 @@ const struct opt_spec dn_opts[] = {
      .help = "one JSON line per request (docs/records.md); default stdout"},
     {.name = "records-keep",
      .type = OPT_CUSTOM,
-     .metavar = "all|failures[:N]",
+     .metavar = "all|failures[:N[:MAX]]",
      .help = "which requests get a record: all (default), or only the failing ones (an outcome "
-             "other than a 2xx status) and one good one in N; with failures, a `counters` line "
+             "other than a 2xx status; with :MAX only the first MAX) and one good one in N; with "
+             "failures, a `counters` line "
              "(requests, outcomes, latency histogram) every second and a final one at exit, so "
              "the records grow with the failures, not with the traffic (a soak)",
      .parse = parse_keep},

@@ -123,10 +123,11 @@ const struct opt_spec up_opts[] = {
      .parse = parse_seed},
     {.name = "log-keep",
      .type = OPT_CUSTOM,
-     .metavar = "all|failures[:N]",
+     .metavar = "all|failures[:N[:MAX]]",
      .help = "which events reach --log: all (default), or, with failures, only the close of a "
              "connection that ended abnormally (an RST: bytes unread or --close-how rst; a "
-             "socket error; a --close-random close) and one request in N with its response; "
+             "socket error; a --close-random close; with :MAX only the first MAX) and one request "
+             "in N with its response; "
              "the exit event then carries the counters (connections, requests, responses, "
              "closes by why)",
      .parse = parse_log_keep},

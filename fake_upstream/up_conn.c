@@ -95,6 +95,19 @@ static void conn_log_write(struct up_conn *c, struct jl *j, bool abnormal)
         up_log_write(c->srv, j);
 }
 
+/* --log-keep failures:N:MAX: room for one more abnormal close (counted by close_kept) */
+static bool abnormal_room(const struct up_srv *s)
+{
+    return s->keep.max_failing == 0 || s->keep.failing < (unsigned long)s->keep.max_failing;
+}
+
+static bool close_kept(struct up_srv *s)
+{
+    bool room = abnormal_room(s);
+    s->keep.failing++;
+    return room;
+}
+
 void up_log_counters(const struct up_srv *s, struct jl *j)
 {
     jl_uint(j, "requests", s->requests);
@@ -160,7 +173,7 @@ static void conn_end(struct up_conn *c, const char *how, const char *why, int er
     bool abnormal = unread > 0 || err || strcmp(how, "rst") == 0 || strcmp(why, "random") == 0;
     if (abnormal)
         c->srv->abnormal_closes++;
-    conn_log_write(c, &j, abnormal);
+    conn_log_write(c, &j, abnormal && close_kept(c->srv));
     close(c->fd);
     conn_free(c);
 }
@@ -271,7 +284,9 @@ static void response_done(struct up_conn *c)
     jl_uint(&j, "start_us", c->resp_start_us);
     c->srv->responses++;
     /* the response after which a --close-random close comes: part of the abnormal close */
-    conn_log_write(c, &j, c->resp_close && c->close_why && strcmp(c->close_why, "random") == 0);
+    conn_log_write(c, &j,
+                   c->resp_close && c->close_why && strcmp(c->close_why, "random") == 0 &&
+                       abnormal_room(c->srv));
     c->nresp++;
 
     if (c->resp_close) {

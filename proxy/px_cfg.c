@@ -155,9 +155,10 @@ const struct opt_spec px_cfg_opts[] = {
     {.name = "access-log", .type = OPT_STR, .off = F(access_log), .metavar = "FILE",
      .help = "one JSON line per downstream request with Envoy-style response flags "
              "(docs/records.md); \"-\" is stdout"},
-    {.name = "access-log-keep", .type = OPT_CUSTOM, .metavar = "all|failures[:N]",
+    {.name = "access-log-keep", .type = OPT_CUSTOM, .metavar = "all|failures[:N[:MAX]]",
      .help = "which requests get an access-log line: all (default), or only the failing ones "
-             "(no status sent, a 5xx, a response flag, or a retry) and one other in N; the "
+             "(no status sent, a 5xx, a response flag, or a retry; with :MAX only the first MAX) and "
+             "one other in N; the "
              "counters of every request stay in --stats (a soak)",
      .parse = parse_access_keep},
     {.name = "stats", .type = OPT_STR, .off = F(stats), .metavar = "FILE",

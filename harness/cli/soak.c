@@ -39,7 +39,7 @@ static int parse_records(void *cfg, const char *val, char *err, size_t errlen)
         return 0;
     }
     struct keep kp;
-    if (keep_parse(&kp, val, err, errlen) != 0 || !kp.failures_only) {
+    if (keep_parse(&kp, val, err, errlen) != 0 || !kp.failures_only || kp.max_failing) {
         snprintf(err, errlen, "expected failures, failures:N, all or off, got '%s'", val);
         return -1;
     }

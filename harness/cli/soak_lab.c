@@ -28,6 +28,9 @@
 #define WINDOW_AFTER_US  5000
 /* how long a failure waits for the proxy's access-log line before it is kept without it */
 #define PROXY_WAIT_US 200000
+/* failing records written beyond the K kept: the client's and the proxy's failures are not in
+ * the same order, and the proxy's line of a kept failure must be among the written ones */
+#define SOAK_EXTRA_FAILING 1000
 
 static void set_error(struct soak *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(struct soak *k, const char *fmt, ...)
@@ -100,14 +103,15 @@ static int spawn(struct soak *k, size_t idx, struct run_argv *a)
     return 0;
 }
 
+/* The programs' --*-keep value: failures and one good record in N; at most the first
+ * K + SOAK_EXTRA_FAILING failing records (the first K are the kept ones, the rest only counted) */
 static const char *keep_arg(const struct soak *k)
 {
     static char buf[64];
     if (k->f.records == SOAK_REC_ALL)
         return "all";
-    if (k->f.records == SOAK_REC_OFF || k->f.sample == 0)
-        return "failures";
-    snprintf(buf, sizeof(buf), "failures:%ld", k->f.sample);
+    snprintf(buf, sizeof(buf), "failures:%ld:%ld", k->f.records == SOAK_REC_OFF ? 0 : k->f.sample,
+             k->f.keep + SOAK_EXTRA_FAILING);
     return buf;
 }
 

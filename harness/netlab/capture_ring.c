@@ -23,10 +23,12 @@
 #define KERNEL_BUFFER    (32 << 20)
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS  10000
-/* a request is served once no packet of its window can still be on its way */
-#define WINDOW_SETTLE_US 2000
+#define BLOCK_TIMEOUT_MS 20
+/* a request is served once no packet of its window can still be on its way: in the kernel's
+ * block (BLOCK_TIMEOUT_MS), or not yet read */
+#define WINDOW_SETTLE_US 60000
 #define MAX_PENDING      256
-#define DRAIN_QUIET_MS   20
+#define DRAIN_QUIET_MS   50
 
 #define CTL_FD 3 /* read end of the control pipe: requests; EOF means stop */
 #define RES_FD 4 /* write end of the result pipe: 'R', 'E' + message, 'S'/'F' + stats */
@@ -227,7 +229,11 @@ static int open_ring(struct ring *r, const char *iface, const char *filter, cons
     }
     pcap_set_snaplen(r->p, RING_SNAPLEN);
     pcap_set_buffer_size(r->p, KERNEL_BUFFER);
-    pcap_set_immediate_mode(r->p, 1);
+    /* Packets in blocks (TPACKET_V3), handed over when a block fills or BLOCK_TIMEOUT_MS
+     * passes: one wakeup for hundreds of packets, where immediate mode wakes for each. A
+     * request waits for its window to be that old (WINDOW_SETTLE_US). */
+    pcap_set_immediate_mode(r->p, 0);
+    pcap_set_timeout(r->p, BLOCK_TIMEOUT_MS);
     if (pcap_activate(r->p) < 0) {
         snprintf(err, errlen, "capture on %s: %s", iface, pcap_geterr(r->p));
         return -1;

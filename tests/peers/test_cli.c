@@ -55,6 +55,8 @@ static const struct bad up_bad[] = {
 static const struct bad dn_bad[] = {
     {{"--target", "127.0.0.1:1", "--records-keep", "errors"}, {"--records-keep"}},
     {{"--target", "127.0.0.1:1", "--records-keep", "failures:x"}, {"--records-keep"}},
+    {{"--target", "127.0.0.1:1", "--records-keep", "failures:1:0"}, {"--records-keep"}},
+    {{"--target", "127.0.0.1:1", "--records-keep", "failures:0"}, {"--records-keep"}},
     {{"--target", "127.0.0.1:1", "--rate", "-5"}, {"--rate"}},
     {{"--trials", "2"}, {"--target"}},
     {{"--target", "127.0.0.1:99999"}, {"--target"}},

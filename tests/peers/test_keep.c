@@ -79,6 +79,16 @@ static void test_records_keep_failures_and_sample(void **state)
     assert_true(json_array_size(json_object_get(fin, "latency_log2_us")) > 0);
     json_decref(a);
 
+    /* failures:0:3: the first 3 failing records only, no good one; the counters count all */
+    a = dn_run(dir, u.port, "--trials", "20", "--requests", "2", "--gap", "5", "--records-keep",
+               "failures:0:3", NULL);
+    assert_int_equal(count_type(a, "request"), 3);
+    assert_int_equal(rec_count_str(a, "outcome", "200"), 0);
+    fin = final_counters(a);
+    assert_non_null(fin);
+    assert_int_equal(rec_int(fin, "failures"), 20);
+    json_decref(a);
+
     /* without the flag every request has its record and no counters line is written */
     a = dn_run(dir, u.port, "--trials", "20", "--requests", "2", "--gap", "5", NULL);
     assert_int_equal(count_type(a, "request"), 40);
