@@ -105,6 +105,7 @@ static int parse_header(void *cfg, const char *val, char *err, size_t errlen)
 
 static int parse_keep(void *cfg, const char *val, char *err, size_t errlen)
 {
+    ((struct dn_cfg *)cfg)->counters = true;
     return keep_parse(&((struct dn_cfg *)cfg)->records_keep, val, err, errlen);
 }
 
@@ -314,7 +315,7 @@ const struct opt_spec dn_opts[] = {
      .metavar = "all|failures[:N[:MAX]]",
      .help = "which requests get a record: all (default), or only the failing ones (an outcome "
              "other than a 2xx status; with :MAX only the first MAX) and one good one in N; with "
-             "failures, a `counters` line "
+             "the flag (all too), a `counters` line "
              "(requests, outcomes, latency histogram) every second and a final one at exit, so "
              "the records grow with the failures, not with the traffic (a soak)",
      .parse = parse_keep},

@@ -71,6 +71,7 @@ struct dn_cfg {
     long connect_timeout_ms;
     const char *records;
     struct keep records_keep; /* --records-keep: every record, or failures and a sample */
+    bool counters;            /* --records-keep given: counters lines too */
     long rate;                /* --rate: requests started per second at most (0: no limit) */
     /* filled by dn_cfg_check */
     struct sockaddr_in target_addr;

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 out:
     if (run_ready) {
         char sum[1024];
-        if (run.keep.failures_only)
+        if (cfg.counters)
             dn_run_counters(&run, true);
         dn_run_summary(&run, sum, sizeof(sum));
         fprintf(stderr, "racelab-downstream: %ld trials, %lu requests: %s (%.2f s)%s%s\n",

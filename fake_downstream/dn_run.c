@@ -171,7 +171,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 void dn_run_start(struct dn_run *r)
 {
-    if (r->keep.failures_only) {
+    if (r->cfg->counters) {
         r->tick = event_new(r->base, -1, EV_PERSIST, on_tick, r);
         struct timeval sec = {1, 0};
         if (!r->tick || evtimer_add(r->tick, &sec) != 0) {

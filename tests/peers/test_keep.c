@@ -89,6 +89,13 @@ static void test_records_keep_failures_and_sample(void **state)
     assert_int_equal(rec_int(fin, "failures"), 20);
     json_decref(a);
 
+    /* all: every record, and the counters */
+    a = dn_run(dir, u.port, "--trials", "20", "--requests", "2", "--gap", "5", "--records-keep",
+               "all", NULL);
+    assert_int_equal(count_type(a, "request"), 40);
+    assert_non_null(final_counters(a));
+    json_decref(a);
+
     /* without the flag every request has its record and no counters line is written */
     a = dn_run(dir, u.port, "--trials", "20", "--requests", "2", "--gap", "5", NULL);
     assert_int_equal(count_type(a, "request"), 40);
