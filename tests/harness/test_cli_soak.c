@@ -122,6 +122,19 @@ static void test_forced_failures_kept_with_rst(void **state)
     }
     analysis_free(&ar);
 
+    /* racelab explain draws a kept failure, its RST included */
+    char *port = tsup_fmt("%lld", get_int(json_array_get(kept, 0), "lport"));
+    char *ex = tsup_fmt("%s/explain.out", dir);
+    char *eargv[] = {tsup_bin("racelab"), "explain", pcap, "--flow", port, NULL};
+    assert_int_equal(tsup_run(eargv, ex, NULL, 30000), 0);
+    char *drawn = tsup_slurp(ex);
+    assert_non_null(drawn);
+    assert_non_null(strstr(drawn, "[R"));
+    free(drawn);
+    free(eargv[0]);
+    free(ex);
+    free(port);
+
     /* the same soak with every packet written: the kept pcap is a small part of it */
     const char *const all[] = {FORCED, "--requests", "3000", "--conns",
                                "16",   "--capture",  "all",  NULL};
