@@ -280,16 +280,19 @@ static json_t *result_json(struct soak *k)
     double loadavg[3] = {0};
     getloadavg(loadavg, 3);
     json_t *cap = json_pack("{s:s,s:s}", "mode", capture_names[k->f.capture], "path", k->pcap);
+    json_t *more = NULL;
     if (k->f.capture == SOAK_CAP_FAILURES)
-        json_object_update(
-            cap, json_pack("{s:I,s:I,s:I,s:I,s:I}", "packets_seen", (json_int_t)k->rstats.seen,
-                           "packets_written", (json_int_t)k->rstats.written, "kept_requests",
-                           (json_int_t)k->rstats.requests, "late", (json_int_t)k->rstats.late,
-                           "dropped", (json_int_t)k->rstats.dropped));
+        more = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "ring_packets", (json_int_t)k->f.ring_slots,
+                         "packets_seen", (json_int_t)k->rstats.seen, "packets_written",
+                         (json_int_t)k->rstats.written, "kept_requests",
+                         (json_int_t)k->rstats.requests, "late", (json_int_t)k->rstats.late,
+                         "dropped", (json_int_t)k->rstats.dropped);
     else if (k->f.capture == SOAK_CAP_ALL)
-        json_object_update(cap,
-                           json_pack("{s:I,s:I}", "packets_written", (json_int_t)k->cstats.packets,
-                                     "dropped", (json_int_t)k->cstats.dropped));
+        more = json_pack("{s:I,s:I}", "packets_written", (json_int_t)k->cstats.packets, "dropped",
+                         (json_int_t)k->cstats.dropped);
+    if (more)
+        json_object_update(cap, more);
+    json_decref(more);
     json_t *lat = k->latency_json ? json_loads(k->latency_json, 0, NULL) : json_null();
     json_t *r = json_pack(
         "{s:s,s:s,s:s,s:b,s:I,s:f,s:I,s:I,s:f,s:o,s:f,s:o,s:o,s:o,s:I,s:I,s:o,s:o,s:i,s:I,s:I,"

@@ -152,6 +152,55 @@ static void test_forced_failures_kept_with_rst(void **state)
     free(full);
 }
 
+static bool file_has(const char *path, const char *s)
+{
+    char *t = tsup_slurp(path);
+    bool has = t && strstr(t, s);
+    free(t);
+    return has;
+}
+
+/* --capture off --records off: no pcap, no upstream log; --records all: a record per request,
+ * --rate and --ring-packets reach the client and the ring. */
+static void test_capture_and_records_modes(void **state)
+{
+    const char *dir = ((struct tsup_ctx *)*state)->dir;
+    char *off = tsup_fmt("%s/off", dir), *all = tsup_fmt("%s/all", dir);
+    const char *const a1[] = {FORCED, "--requests", "400", "--capture",
+                              "off",  "--records",  "off", NULL};
+    assert_int_equal(soak(dir, off, a1, 120000), 0);
+    char *p = tsup_fmt("%s/capture.pcap", off), *log = tsup_fmt("%s/upstream.log", off);
+    char *res = tsup_fmt("%s/results.json", off);
+    assert_int_equal(file_size(p), -1);
+    assert_int_equal(file_size(log), -1);
+    json_t *r = json_load_file(res, 0, NULL);
+    assert_non_null(r);
+    assert_int_equal(get_int(r, "failures"), 200);
+    json_decref(r);
+    free(p);
+    free(log);
+    free(res);
+
+    const char *const a2[] = {FORCED,           "--requests", "400",    "--records", "all",
+                              "--ring-packets", "4096",       "--rate", "4000",      NULL};
+    assert_int_equal(soak(dir, all, a2, 120000), 0);
+    char *rec = tsup_fmt("%s/downstream.jsonl", all), *cmd = tsup_fmt("%s/downstream.cmd", all);
+    res = tsup_fmt("%s/results.json", all);
+    json_t *recs = tsup_read_jsonl(rec);
+    assert_int_equal(tsup_count(recs, "type", "request"), 400);
+    assert_true(file_has(cmd, "--rate=4000"));
+    r = json_load_file(res, 0, NULL);
+    assert_int_equal(get_int(json_object_get(r, "capture"), "ring_packets"), 4096);
+    assert_int_equal(get_int(r, "failures"), 200);
+    json_decref(r);
+    json_decref(recs);
+    free(rec);
+    free(cmd);
+    free(res);
+    free(off);
+    free(all);
+}
+
 /* Whether a process's command line mentions s (the soak's programs name their folder). */
 static bool process_mentions(const char *s)
 {
@@ -237,6 +286,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bad_flags_exit_2, tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_forced_failures_kept_with_rst, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_capture_and_records_modes, tsup_ctx_setup,
                                         tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_sigint_leaves_valid_results, tsup_ctx_setup,
                                         tsup_ctx_teardown),

@@ -156,11 +156,36 @@ static void test_close_random_seeded_and_log_keep(void **state)
     json_decref(c);
 }
 
+/* --rate 100 with 21 trials that could all start at once: their starts spread over at least
+ * 20 intervals of 10 ms (a lower bound only) */
+static void test_rate_paces_trials(void **state)
+{
+    const char *dir = *state;
+    struct up u;
+    up_start(&u, dir, "rate", NULL);
+    json_t *a = dn_run(dir, u.port, "--trials", "21", "--parallel", "21", "--rate", "100", NULL);
+    assert_int_equal(json_array_size(a), 21);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        uint64_t s = (uint64_t)rec_int(o, "start_us");
+        lo = s < lo ? s : lo;
+        hi = s > hi ? s : hi;
+    }
+    assert_true(hi - lo >= 190000);
+    json_decref(a);
+    up_stop(&u);
+    up_free(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_records_keep_failures_and_sample, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_random_seeded_and_log_keep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_paces_trials, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
