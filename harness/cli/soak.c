@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -312,6 +313,20 @@ static json_t *result_json(struct soak *k)
                                     : k->f.records == SOAK_REC_OFF ? "off"
                                                                    : "failures"));
     json_object_set_new(r, "sample", json_integer(k->f.sample));
+    /* CPU time of the soak's programs and capture (reaped by now) and of racelab: what a
+     * request costs whatever else the machine runs */
+    struct rusage ch, me;
+    getrusage(RUSAGE_CHILDREN, &ch);
+    getrusage(RUSAGE_SELF, &me);
+    double cpu_ch = (double)(ch.ru_utime.tv_sec + ch.ru_stime.tv_sec) +
+                    (double)(ch.ru_utime.tv_usec + ch.ru_stime.tv_usec) / 1e6;
+    double cpu_me = (double)(me.ru_utime.tv_sec + me.ru_stime.tv_sec) +
+                    (double)(me.ru_utime.tv_usec + me.ru_stime.tv_usec) / 1e6;
+    json_object_set_new(r, "cpu_s",
+                        json_pack("{s:f,s:f}", "programs", round(cpu_ch * 1000) / 1000, "racelab",
+                                  round(cpu_me * 1000) / 1000));
+    json_object_set_new(r, "cpu_us_per_request",
+                        json_real(n ? round((cpu_ch + cpu_me) / n * 1e8) / 100 : 0.0));
     json_t *st = read_json_file(k, k->nnodes >= 3 ? "proxy.stats.json" : "no-proxy");
     if (!st && k->nnodes == 4)
         st = read_json_file(k, "proxy1.stats.json");
