@@ -103,6 +103,12 @@ static int parse_header(void *cfg, const char *val, char *err, size_t errlen)
     return 0;
 }
 
+static int parse_keep(void *cfg, const char *val, char *err, size_t errlen)
+{
+    ((struct dn_cfg *)cfg)->counters = true;
+    return keep_parse(&((struct dn_cfg *)cfg)->records_keep, val, err, errlen);
+}
+
 #define F(field) offsetof(struct dn_cfg, field)
 
 const struct opt_spec dn_opts[] = {
@@ -313,6 +319,23 @@ const struct opt_spec dn_opts[] = {
      .off = F(records),
      .metavar = "FILE",
      .help = "one JSON line per request (docs/records.md); default stdout"},
+    {.name = "records-keep",
+     .type = OPT_CUSTOM,
+     .metavar = "all|failures[:N[:MAX]]",
+     .help = "which requests get a record: all (default), or only the failing ones (an outcome "
+             "other than a 2xx status; with :MAX only the first MAX) and one good one in N; with "
+             "the flag (all too), a `counters` line "
+             "(requests, outcomes, latency histogram) every second and a final one at exit, so "
+             "the records grow with the failures, not with the traffic (a soak)",
+     .parse = parse_keep},
+    {.name = "rate",
+     .type = OPT_INT,
+     .off = F(rate),
+     .metavar = "R",
+     .help = "start at most R requests per second on average: trials are started at R / "
+             "(conns x requests) per second (default 0, no limit)",
+     .min = 0,
+     .max = 100000000},
     OPT_END,
 };
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "keep.h"
 #include "opt.h"
 
 #define DN_MAX_HEADERS 32
@@ -70,6 +71,9 @@ struct dn_cfg {
     long timeout_ms;
     long connect_timeout_ms;
     const char *records;
+    struct keep records_keep; /* --records-keep: every record, or failures and a sample */
+    bool counters;            /* --records-keep given: counters lines too */
+    long rate;                /* --rate: requests started per second at most (0: no limit) */
     /* filled by dn_cfg_check */
     struct sockaddr_in target_addr;
 };

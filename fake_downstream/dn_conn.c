@@ -152,9 +152,21 @@ static void put_ms(struct jl *j, const char *key, long us)
         jl_int(j, key, us / 1000);
 }
 
+/* A failing request: its outcome is not a 2xx status (a 503 is as much a failure as a reset). */
+static bool failing_outcome(const char *outcome)
+{
+    return !(outcome[0] == '2' && strlen(outcome) == 3);
+}
+
 static void write_record(struct dn_conn *c, const char *outcome, const char *phase, int err,
                          uint64_t end_us)
 {
+    bool keep = dn_run_keep(c->run, failing_outcome(outcome),
+                            end_us > c->start_us ? end_us - c->start_us : 0);
+    if (!keep) {
+        dn_run_count(c->run, outcome);
+        return;
+    }
     struct jl j;
     jl_begin(&j);
     jl_uint(&j, "ts_us", end_us);

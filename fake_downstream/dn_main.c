@@ -79,6 +79,8 @@ int main(int argc, char **argv)
 out:
     if (run_ready) {
         char sum[1024];
+        if (cfg.counters)
+            dn_run_counters(&run, true);
         dn_run_summary(&run, sum, sizeof(sum));
         fprintf(stderr, "racelab-downstream: %ld trials, %lu requests: %s (%.2f s)%s%s\n",
                 run.completed, run.requests, sum, (double)(clk_mono_us() - t0) / 1e6,

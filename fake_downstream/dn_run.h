@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "dn_cfg.h"
+#include "keep.h"
 
 struct dn_conn;
 
@@ -22,6 +23,8 @@ struct dn_trial {
 };
 
 #define DN_MAX_OUTCOMES 32
+/* latency histogram of the counters line: bucket i holds [2^i, 2^(i+1)) µs (0: under 2 µs) */
+#define DN_LAT_BUCKETS 32
 
 struct dn_outcome_count {
     char name[16];
@@ -46,6 +49,15 @@ struct dn_run {
     struct dn_outcome_count outcomes[DN_MAX_OUTCOMES];
     size_t noutcomes;
     bool failed; /* an internal error (not an outcome) */
+    /* --records-keep failures: which records are written, and the counters kept instead */
+    struct keep keep;
+    unsigned long failures; /* requests whose outcome is not a 2xx status */
+    unsigned long lat_hist[DN_LAT_BUCKETS];
+    struct event *tick; /* the counters line, every second */
+    /* --rate: when the next trial may start (monotonic µs) */
+    uint64_t next_start_us;
+    struct event *pace;
+    bool pace_armed;
 };
 
 /* Builds the request head; 0 or -1 with err. */
@@ -56,6 +68,12 @@ void dn_run_start(struct dn_run *r);
 /* Called by a connection when it has made all its requests (or given up). */
 void dn_run_conn_done(struct dn_trial *t);
 void dn_run_count(struct dn_run *r, const char *outcome);
+/* Counts a finished request (failing: not a 2xx status; its latency) and says whether its
+ * record is written (--records-keep). */
+bool dn_run_keep(struct dn_run *r, bool failing, uint64_t latency_us);
+/* Writes the counters line (`"type":"counters"`, `final` at exit) to the records: requests,
+ * failures, outcomes, latency histogram. */
+void dn_run_counters(struct dn_run *r, bool final);
 /* Frees what is still running (after SIGTERM: their requests get no record). */
 void dn_run_free(struct dn_run *r);
 /* "200=100 reset=100" */

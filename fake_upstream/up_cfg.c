@@ -38,6 +38,22 @@ static int parse_header(void *cfg, const char *val, char *err, size_t errlen)
     return 0;
 }
 
+static int parse_seed(void *cfg, const char *val, char *err, size_t errlen)
+{
+    struct up_cfg *c = cfg;
+    if (opt_parse_long(val, &c->seed) != 0 || c->seed < 0) {
+        snprintf(err, errlen, "expected a whole number >= 0, got '%s'", val);
+        return -1;
+    }
+    c->seed_given = true;
+    return 0;
+}
+
+static int parse_log_keep(void *cfg, const char *val, char *err, size_t errlen)
+{
+    return keep_parse(&((struct up_cfg *)cfg)->log_keep, val, err, errlen);
+}
+
 #define F(field) offsetof(struct up_cfg, field)
 
 const struct opt_spec up_opts[] = {
@@ -90,6 +106,31 @@ const struct opt_spec up_opts[] = {
      .metavar = "\"Name: value\"",
      .help = "extra response header (repeatable)",
      .parse = parse_header},
+    {.name = "close-random",
+     .type = OPT_INT,
+     .off = F(close_random),
+     .metavar = "N",
+     .help = "after each response of a kept-alive connection, close it with probability 1/N (a "
+             "seeded draw, see --seed; not announced unless --announce-close): the rare "
+             "unannounced close a soak finds at its natural rate (0 = never)",
+     .min = 0,
+     .max = 1000000000},
+    {.name = "seed",
+     .type = OPT_CUSTOM,
+     .metavar = "S",
+     .help = "seed of --close-random's draws (default 1): the same seed and the same requests "
+             "close the same responses",
+     .parse = parse_seed},
+    {.name = "log-keep",
+     .type = OPT_CUSTOM,
+     .metavar = "all|failures[:N[:MAX]]",
+     .help = "which events reach --log: all (default), or, with failures, only the close of a "
+             "connection that ended abnormally (an RST: bytes unread or --close-how rst; a "
+             "socket error; a --close-random close; with :MAX only the first MAX) and one request "
+             "in N with its response; "
+             "the exit event then carries the counters (connections, requests, responses, "
+             "closes by why)",
+     .parse = parse_log_keep},
     {.name = "close-after",
      .type = OPT_INT,
      .off = F(close_after),
@@ -189,6 +230,8 @@ void up_cfg_defaults(struct up_cfg *c)
     c->delay_response_ms = 0;
     c->delay_body_ms = 0;
     c->delay_close_ms = 0;
+    c->close_random = 0;
+    c->seed = 1;
 }
 
 int up_cfg_check(struct up_cfg *c, char *err, size_t errlen)
@@ -217,6 +260,10 @@ int up_cfg_check(struct up_cfg *c, char *err, size_t errlen)
         snprintf(err, errlen,
                  "--framing chunked contradicts --http10 (HTTP/1.0 has no chunked "
                  "encoding)");
+        return -1;
+    }
+    if (c->seed_given && !c->close_random) {
+        snprintf(err, errlen, "--seed needs --close-random (it seeds its draws)");
         return -1;
     }
     if (c->close_how == UP_CLOSE_FIN_WITH_DATA && c->delay_close_ms) {

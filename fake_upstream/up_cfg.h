@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "keep.h"
 #include "opt.h"
 
 #define UP_MAX_HEADERS 32
@@ -47,6 +48,10 @@ struct up_cfg {
     long delay_response_ms;
     long delay_body_ms;
     long delay_close_ms;
+    long close_random; /* --close-random N: close after a response with probability 1/N */
+    long seed;         /* --seed: of --close-random's draws */
+    bool seed_given;
+    struct keep log_keep; /* --log-keep */
     /* filled by up_cfg_check */
     struct sockaddr_in listen_addr;
 };

@@ -68,6 +68,7 @@ struct up_conn {
     const char *close_why;
     unsigned long nresp;
     uint64_t discarded;
+    bool sampled; /* --log-keep failures: this connection's events are written */
 };
 
 static char pattern[CHUNK_MAX * 4];
@@ -84,6 +85,46 @@ void up_log_write(struct up_srv *s, struct jl *j)
 {
     if (s->log_fd >= 0 && jl_write(j, s->log_fd) != 0)
         fprintf(stderr, "racelab-upstream: log write: %s\n", strerror(errno));
+}
+
+/* --log-keep failures: a connection's events reach the log when it is sampled, or (its close)
+ * when it ended abnormally */
+static void conn_log_write(struct up_conn *c, struct jl *j, bool abnormal)
+{
+    if (!c->srv->keep.failures_only || c->sampled || abnormal)
+        up_log_write(c->srv, j);
+}
+
+/* --log-keep failures:N:MAX: room for one more abnormal close (counted by close_kept) */
+static bool abnormal_room(const struct up_srv *s)
+{
+    return s->keep.max_failing == 0 || s->keep.failing < (unsigned long)s->keep.max_failing;
+}
+
+static bool close_kept(struct up_srv *s)
+{
+    bool room = abnormal_room(s);
+    s->keep.failing++;
+    return room;
+}
+
+void up_log_counters(const struct up_srv *s, struct jl *j)
+{
+    jl_uint(j, "requests", s->requests);
+    jl_uint(j, "responses", s->responses);
+    jl_uint(j, "random_closes", s->random_closes);
+    jl_uint(j, "abnormal_closes", s->abnormal_closes);
+}
+
+/* --close-random: true with probability 1/N (xorshift64*, the same sequence for a seed) */
+static bool draw_close(struct up_srv *s, long n)
+{
+    uint64_t x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return (x * 2685821657736338717ULL) % (uint64_t)n == 0;
 }
 
 static void log_conn(struct up_conn *c, struct jl *j, const char *event)
@@ -129,7 +170,10 @@ static void conn_end(struct up_conn *c, const char *how, const char *why, int er
         jl_uint(&j, "discarded", c->discarded);
     if (err)
         jl_str(&j, "errno", strerrorname_np(err) ? strerrorname_np(err) : "?");
-    up_log_write(c->srv, &j);
+    bool abnormal = unread > 0 || err || strcmp(how, "rst") == 0 || strcmp(why, "random") == 0;
+    if (abnormal)
+        c->srv->abnormal_closes++;
+    conn_log_write(c, &j, abnormal && close_kept(c->srv));
     close(c->fd);
     conn_free(c);
 }
@@ -219,7 +263,11 @@ static void log_request(struct up_conn *c)
     jl_bool(&j, "early", c->early);
     jl_uint(&j, "first_us", c->first_us);
     jl_uint(&j, "head_us", c->head_us);
-    up_log_write(c->srv, &j);
+    c->srv->requests++;
+    /* --log-keep failures: one request in N is sampled, with its response (and the close that
+     * may follow it) */
+    c->sampled = !c->srv->keep.failures_only || keep_want(&c->srv->keep, false);
+    conn_log_write(c, &j, false);
 }
 
 static void response_done(struct up_conn *c)
@@ -234,7 +282,11 @@ static void response_done(struct up_conn *c)
     jl_bool(&j, "early", c->early);
     jl_bool(&j, "close", c->resp_close);
     jl_uint(&j, "start_us", c->resp_start_us);
-    up_log_write(c->srv, &j);
+    c->srv->responses++;
+    /* the response after which a --close-random close comes: part of the abnormal close */
+    conn_log_write(c, &j,
+                   c->resp_close && c->close_why && strcmp(c->close_why, "random") == 0 &&
+                       abnormal_room(c->srv));
     c->nresp++;
 
     if (c->resp_close) {
@@ -352,6 +404,10 @@ static void start_response(struct up_conn *c)
         why = "after-response";
     else if (cfg->close_after && c->nresp + 1 >= (unsigned long)cfg->close_after)
         why = "after-n";
+    else if (cfg->close_random && draw_close(c->srv, cfg->close_random)) {
+        why = "random";
+        c->srv->random_closes++;
+    }
     c->resp_close = why != NULL;
     c->close_why = why;
     /* a server that closes because the client asked says so, as any server does; otherwise
@@ -657,7 +713,7 @@ int up_conn_start(struct up_srv *s, int fd)
     net_set_nodelay(fd);
     struct jl j;
     log_conn(c, &j, "accept");
-    up_log_write(s, &j);
+    conn_log_write(c, &j, false);
     event_add(c->rd, NULL);
     idle_arm(c);
     return 0;

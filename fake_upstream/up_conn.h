@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "jl.h"
+#include "keep.h"
 #include "up_cfg.h"
 
 struct up_conn;
@@ -23,7 +24,14 @@ struct up_srv {
     int lport;
     unsigned long next_id;
     struct up_conn *conns; /* every open connection, for the close at exit */
+    uint64_t rng;          /* --close-random's draws (xorshift64*, seeded by --seed) */
+    struct keep keep;      /* --log-keep */
+    /* counters, in the exit event with --log-keep failures */
+    unsigned long requests, responses, random_closes, abnormal_closes;
 };
+
+/* The exit event's counters (with --log-keep failures) added to j. */
+void up_log_counters(const struct up_srv *s, struct jl *j);
 
 /* Starts a log record with ts_us and event. */
 void up_log_begin(struct jl *j, const char *event);

@@ -87,6 +87,10 @@ int main(int argc, char **argv)
         }
     }
     m.srv.cfg = &cfg;
+    m.srv.keep = cfg.log_keep;
+    m.srv.rng = (uint64_t)cfg.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+    if (!m.srv.rng)
+        m.srv.rng = 1;
     m.srv.base = evl_new_precise();
     if (!m.srv.base) {
         fprintf(stderr, "racelab-upstream: event_base_new failed\n");
@@ -132,6 +136,8 @@ out:
         up_log_begin(&j, "exit");
         jl_str(&j, "signal", m.signame ? m.signame : "none");
         jl_uint(&j, "connections", m.srv.next_id);
+        if (cfg.log_keep.failures_only)
+            up_log_counters(&m.srv, &j);
         up_log_write(&m.srv, &j);
     }
     if (sigterm)

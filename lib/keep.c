@@ -17,20 +17,36 @@ int keep_parse(struct keep *k, const char *val, char *err, size_t errlen)
     k->failures_only = true;
     if (!val[8])
         return 0;
-    long n;
-    if (opt_parse_long(val + 9, &n) != 0 || n < 1) {
-        snprintf(err, errlen, "expected failures:N with a whole N >= 1 (one good record in N), "
-                              "got '%s'", val);
+    long n = 0, max = 0;
+    const char *p = val + 9, *colon = strchr(p, ':');
+    char num[32];
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    bool ok = len < sizeof(num);
+    if (ok) {
+        memcpy(num, p, len);
+        num[len] = '\0';
+        ok = opt_parse_long(num, &n) == 0 && n >= (colon ? 0 : 1);
+    }
+    if (ok && colon)
+        ok = opt_parse_long(colon + 1, &max) == 0 && max >= 1;
+    if (!ok) {
+        snprintf(err, errlen,
+                 "expected failures:N (one good record in N, N >= 1) or failures:N:MAX (at most "
+                 "MAX failing records, MAX >= 1), got '%s'",
+                 val);
         return -1;
     }
     k->sample = n;
+    k->max_failing = max;
     return 0;
 }
 
 bool keep_want(struct keep *k, bool failing)
 {
-    if (!k->failures_only || failing)
+    if (!k->failures_only)
         return true;
+    if (failing)
+        return k->max_failing == 0 || ++k->failing <= (unsigned long)k->max_failing;
     bool want = k->sample > 0 && k->good % (unsigned long)k->sample == 0;
     k->good++;
     return want;

@@ -53,8 +53,9 @@ struct px {
     struct event_base *base;
     struct px_pool *pool;
     struct px_stats stats;
-    int access_fd;  /* -1: no access log */
-    int lport;      /* the listener's port */
+    int access_fd;           /* -1: no access log */
+    struct keep access_keep; /* --access-log-keep: which requests get a line */
+    int lport;               /* the listener's port */
     long down_open; /* client sockets open: connections and those px_close is still closing */
     LIST_HEAD(, px_dconn) dconns;
     LIST_HEAD(, px_closing) closings;

@@ -137,6 +137,11 @@ static int parse_retry_on(void *cfg, const char *val, char *err, size_t errlen)
 #define F(field) offsetof(struct px_cfg, field)
 
 /* clang-format off */
+static int parse_access_keep(void *cfg, const char *val, char *err, size_t errlen)
+{
+    return keep_parse(&((struct px_cfg *)cfg)->access_log_keep, val, err, errlen);
+}
+
 const struct opt_spec px_cfg_opts[] = {
     {.name = "listen", .type = OPT_STR, .off = F(listen), .metavar = "ADDR",
      .help = "downstream listener, HOST:PORT (port 0: any free port; see --port-file). "
@@ -150,6 +155,12 @@ const struct opt_spec px_cfg_opts[] = {
     {.name = "access-log", .type = OPT_STR, .off = F(access_log), .metavar = "FILE",
      .help = "one JSON line per downstream request with Envoy-style response flags "
              "(docs/records.md); \"-\" is stdout"},
+    {.name = "access-log-keep", .type = OPT_CUSTOM, .metavar = "all|failures[:N[:MAX]]",
+     .help = "which requests get an access-log line: all (default), or only the failing ones "
+             "(no status sent, a 5xx, a response flag, or a retry; with :MAX only the first MAX) and "
+             "one other in N; the "
+             "counters of every request stay in --stats (a soak)",
+     .parse = parse_access_keep},
     {.name = "stats", .type = OPT_STR, .off = F(stats), .metavar = "FILE",
      .help = "JSON stats, rewritten at exit and on SIGUSR1 (docs/records.md)"},
 

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "keep.h"
 #include "opt.h"
 
 /* Room for a seen[] array indexed like px_cfg_opts. */
@@ -55,6 +56,7 @@ struct px_cfg {
     const char *name;
     const char *port_file;
     const char *access_log;
+    struct keep access_log_keep; /* --access-log-keep */
     const char *stats;
 
     /* downstream close policy */

@@ -20,6 +20,10 @@ void px_log_request(struct px *px, const struct px_req *req, const struct px_dco
 {
     if (px->access_fd < 0)
         return;
+    int st = req->resp_started ? req->status : 0;
+    bool failing = st == 0 || st >= 500 || req->flags || req->attempts > 1;
+    if (!keep_want(&px->access_keep, failing))
+        return;
     char flags[64], ports[16 * (PX_MAX_RETRIES + 1) + 2], reused[8 * (PX_MAX_RETRIES + 1) + 2];
     size_t po = 0, ro = 0;
     int n = req->attempts < PX_MAX_RETRIES + 1 ? req->attempts : PX_MAX_RETRIES + 1;

@@ -66,6 +66,7 @@ int main(int argc, char **argv)
     memset(&px, 0, sizeof(px));
     px.cfg = &cfg;
     px.access_fd = -1;
+    px.access_keep = cfg.access_log_keep;
     px.rng = clk_real_us() ^ ((uint64_t)getpid() << 32);
     LIST_INIT(&px.dconns);
     LIST_INIT(&px.closings);

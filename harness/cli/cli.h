@@ -158,6 +158,7 @@ int cmd_diff(int argc, char **argv);    /* diff.c */
 int cmd_report(int argc, char **argv);  /* report.c */
 int cmd_merge(int argc, char **argv);   /* merge.c */
 int cmd_archive(int argc, char **argv); /* archive.c */
+int cmd_soak(int argc, char **argv);    /* soak.c */
 /* repro.c: repro CASE, or 503-uc with fixed_case */
 int cmd_repro(int argc, char **argv, const char *fixed_case);
 

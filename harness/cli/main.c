@@ -42,6 +42,9 @@ static void usage_main(FILE *out)
             "                          results.json, junit.xml and table\n"
             "  archive RUN_DIR [-o FILE]\n"
             "                          pack a run's folder into one .tar.gz, index.json first\n"
+            "  soak CASE               one cell at its natural rate for a time or a number of\n"
+            "                          requests: failure rate with its 95%% interval, only the\n"
+            "                          failing requests captured and recorded\n"
             "\n"
             "CASE is a scenario file, or NAME for scenarios/NAME.yaml.\n"
             "`racelab COMMAND --help` describes each command's flags.\n"
@@ -85,6 +88,8 @@ int main(int argc, char **argv)
         return cmd_merge(argc, argv);
     if (strcmp(cmd, "archive") == 0)
         return cmd_archive(argc, argv);
+    if (strcmp(cmd, "soak") == 0)
+        return cmd_soak(argc, argv);
     fprintf(stderr, "%s: unknown command '%s' (see racelab --help)\n", prog, cmd);
     return EXIT_BAD;
 }

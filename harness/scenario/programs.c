@@ -14,6 +14,7 @@ static const struct program_reserved up_reserved[] = {
     {"listen", "127.0.0.1:9000", "the upstream's address is chosen by racelab (port 9000)"},
     {"port-file", "upstream.port", "racelab waits for it to know the upstream is listening"},
     {"log", "upstream.log", "racelab collects the upstream's events into the cell's folder"},
+    {"log-keep", "all", "racelab joins every event with the capture (racelab soak sets it)"},
     {NULL, NULL, NULL},
 };
 
@@ -21,6 +22,7 @@ static const struct program_reserved dn_reserved[] = {
     {"target", "127.0.0.1:8000", "the downstream's target is the first proxy (or the upstream)"},
     {"trials", "1", "set `trials:` at the top of the scenario or in a mitigation"},
     {"records", "downstream.jsonl", "racelab reads the records from the cell's folder"},
+    {"records-keep", "all", "racelab needs every record (racelab soak sets it)"},
     {NULL, NULL, NULL},
 };
 
@@ -30,6 +32,7 @@ static const struct program_reserved px_reserved[] = {
     {"port-file", "proxy.port", "racelab waits for it to know the proxy is listening"},
     {"name", "proxy", "the name is the topology's (proxy, proxy1, proxy2)"},
     {"access-log", "proxy.access.jsonl", "racelab joins the access log with the capture"},
+    {"access-log-keep", "all", "racelab joins every line with the capture (racelab soak sets it)"},
     {"stats", "proxy.stats.json", "racelab reads the stats the proxy writes at exit"},
     {NULL, NULL, NULL},
 };

@@ -43,9 +43,21 @@ static const struct bad up_bad[] = {
     {{"--framing", "chunked", "--http10"}, {"--framing", "--http10"}},
     {{"--close-how", "fin-with-data", "--delay-close", "5"}, {"--close-how", "--delay-close"}},
     {{"positional"}, {"positional"}},
+    {{"--close-random", "-2"}, {"--close-random"}},
+    {{"--close-random", "x"}, {"--close-random"}},
+    {{"--seed", "3"}, {"--seed", "--close-random"}},
+    {{"--close-random", "10", "--seed", "-1"}, {"--seed"}},
+    {{"--log-keep", "some"}, {"--log-keep", "failures"}},
+    {{"--log-keep", "failures:0"}, {"--log-keep"}},
+    {{"--log-keep", "failuresx"}, {"--log-keep"}},
 };
 
 static const struct bad dn_bad[] = {
+    {{"--target", "127.0.0.1:1", "--records-keep", "errors"}, {"--records-keep"}},
+    {{"--target", "127.0.0.1:1", "--records-keep", "failures:x"}, {"--records-keep"}},
+    {{"--target", "127.0.0.1:1", "--records-keep", "failures:1:0"}, {"--records-keep"}},
+    {{"--target", "127.0.0.1:1", "--records-keep", "failures:0"}, {"--records-keep"}},
+    {{"--target", "127.0.0.1:1", "--rate", "-5"}, {"--rate"}},
     {{"--trials", "2"}, {"--target"}},
     {{"--target", "127.0.0.1:99999"}, {"--target"}},
     {{"--target", "127.0.0.1:0"}, {"--target"}},

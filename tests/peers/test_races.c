@@ -182,11 +182,16 @@ static void test_early_413_drained_always_seen(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin_with_data, tsup_ctx_setup, tsup_ctx_teardown),
-        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin, tsup_ctx_setup, tsup_ctx_teardown),
-        cmocka_unit_test_setup_teardown(test_keep_alive_server_never_fails, tsup_ctx_setup, tsup_ctx_teardown),
-        cmocka_unit_test_setup_teardown(test_early_413_give_up_client_never_sees_it, tsup_ctx_setup, tsup_ctx_teardown),
-        cmocka_unit_test_setup_teardown(test_early_413_drained_always_seen, tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin_with_data,
+                                        tsup_ctx_setup, tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_after_unannounced_close_fin, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_server_never_fails, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_early_413_give_up_client_never_sees_it, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_early_413_drained_always_seen, tsup_ctx_setup,
+                                        tsup_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,8 @@ struct bad {
 static const struct bad bad[] = {
     {{"--listen", "127.0.0.1:0"}, {"--upstream"}},
     {{"--upstream", "127.0.0.1:1", "--nope"}, {"--nope"}},
+    {{"--upstream", "127.0.0.1:1", "--access-log-keep", "most"}, {"--access-log-keep"}},
+    {{"--upstream", "127.0.0.1:1", "--access-log-keep", "failures:0"}, {"--access-log-keep"}},
     {{"--upstream", "127.0.0.1:1", "--attach-pending", "soon"}, {"--attach-pending"}},
     {{"--upstream", "127.0.0.1:1", "--reuse-check", "ping"}, {"--reuse-check"}},
     {{"--upstream", "127.0.0.1:1", "--retry-on", "reset,bogus"}, {"--retry-on"}},
@@ -450,6 +452,39 @@ static void test_local_replies(void **state)
     up_free(&u);
 }
 
+/* --access-log-keep failures:N writes the failing requests' lines and one other in N;
+ * failures:0:MAX the first MAX failing lines only; the stats count every request. */
+static void test_access_log_keep(void **state)
+{
+    struct tsup_ctx *c = *state;
+    struct up ok, err503;
+    up_start(&ok, c->dir, "keep-ok", NULL);
+    up_start(&err503, c->dir, "keep-503", "--status", "503", NULL);
+    struct pxp p;
+    pxp_start(&p, c->dir, "keep-good", ok.port, "--access-log-keep", "failures:10", NULL);
+    json_decref(dn_run(c->dir, p.port, "--requests", "30", NULL));
+    pxp_stop(&p);
+    json_t *acc = pxp_access(&p), *st = pxp_stats(&p);
+    assert_int_equal(json_array_size(acc), 3); /* the 1st, 11th and 21st */
+    assert_int_equal(pxp_stat(st, "downstream_rq_total"), 30);
+    json_decref(acc);
+    json_decref(st);
+    pxp_free(&p);
+
+    pxp_start(&p, c->dir, "keep-bad", err503.port, "--access-log-keep", "failures:0:2", NULL);
+    json_decref(dn_run(c->dir, p.port, "--requests", "5", NULL));
+    pxp_stop(&p);
+    acc = pxp_access(&p);
+    assert_int_equal(json_array_size(acc), 2);
+    assert_int_equal(acc_count_status(acc, 503), 2);
+    json_decref(acc);
+    pxp_free(&p);
+    up_stop(&ok);
+    up_stop(&err503);
+    up_free(&ok);
+    up_free(&err503);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_garbage_never_crashes),
         cmocka_unit_test(test_signals),
         cmocka_unit_test(test_local_replies),
+        cmocka_unit_test(test_access_log_keep),
     };
     return cmocka_run_group_tests(tests, tsup_ctx_setup, tsup_ctx_teardown);
 }
