@@ -44,9 +44,28 @@ static const char *sname(const json_t *cell)
     return json_string_value(json_object_get(cell, "scenario"));
 }
 
+/* The mitigation, named with its proxy when a run had another than racelab-proxy ("none @
+ * nginx", diff_load's label): a cell is a scenario, a mitigation and a proxy under test. */
 static const char *mname(const json_t *cell)
 {
-    return json_string_value(json_object_get(cell, "mitigation"));
+    const char *l = json_string_value(json_object_get(cell, "diff_label"));
+    return l ? l : json_string_value(json_object_get(cell, "mitigation"));
+}
+
+static void label_cells(json_t *root)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(root, "cells"), i, c)
+    {
+        const char *px = json_string_value(json_object_get(c, "proxy_kind"));
+        const char *m = json_string_value(json_object_get(c, "mitigation"));
+        if (!px || !m || strcmp(px, "racelab") == 0)
+            continue;
+        char buf[600];
+        snprintf(buf, sizeof(buf), "%s @ %s", m, px);
+        json_object_set_new(c, "diff_label", json_string(buf));
+    }
 }
 
 static long count(const json_t *cell, const char *key)
@@ -143,6 +162,8 @@ json_t *diff_load(const char *path, char **file, char *err, size_t errlen)
         free(f);
         return NULL;
     }
+    if (json_is_object(root))
+        label_cells(root);
     if (!valid(root, f, err, errlen)) {
         json_decref(root);
         free(f);

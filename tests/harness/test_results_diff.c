@@ -416,6 +416,41 @@ static void test_bad_input(void **state)
     free(a);
 }
 
+/* A run of several proxies (--proxy racelab,nginx) has one cell per mitigation and proxy: they
+ * are not duplicates, and the one that broke is named with its proxy. */
+static void test_proxies_told_apart(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    struct c two[2] = {{"reuse", "fix", "PASS", 100, 0, 1.0, 2.0},
+                       {"reuse", "fix", "PASS", 100, 0, 1.0, 2.0}};
+    const char *kinds[2] = {"racelab", "nginx"};
+    char *paths[2];
+    for (int v = 0; v < 2; v++) {
+        if (v == 1) {
+            two[1].verdict = "FAIL";
+            two[1].failures = 100;
+        }
+        json_t *arr = json_array();
+        for (size_t i = 0; i < 2; i++) {
+            json_t *o = cell(&two[i]);
+            json_object_set_new(o, "proxy_kind", json_string(kinds[i]));
+            json_array_append_new(arr, o);
+        }
+        json_t *root = json_pack("{s:s, s:f, s:b, s:o}", "run_id", v ? "new" : "old", "wall_s", 1.0,
+                                 "passed", !v, "cells", arr);
+        paths[v] = tsup_fmt("%s/px-%d.json", ctx->dir, v);
+        assert_int_equal(json_dump_file(root, paths[v], JSON_INDENT(1)), 0);
+        json_decref(root);
+    }
+    char *out, *err;
+    assert_int_equal(diff(ctx->dir, &out, &err, paths[0], paths[1], NULL), 1);
+    has(out, "Regressions (1 cell): reuse × fix @ nginx.");
+    free(out);
+    free(err);
+    free(paths[0]);
+    free(paths[1]);
+}
+
 static void test_help(void **state)
 {
     struct tsup_ctx *ctx = *state;
@@ -445,7 +480,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, tsup_ctx_setup, tsup_ctx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_same),    T(test_verdict_broken), T(test_rates),     T(test_measured),
-        T(test_latency), T(test_new_removed),    T(test_bad_input), T(test_help),
+        T(test_latency), T(test_new_removed),    T(test_bad_input), T(test_proxies_told_apart),
+        T(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
