@@ -37,7 +37,8 @@ static void numbers(struct rh *h, const json_t *cell)
                   false);
     if (json_object_get(json_object_get(cell, "requests"), "outcomes"))
         row(f, "requests", buf);
-    if (json_is_string(json_object_get(cell, "capture"))) {
+    if (json_is_string(json_object_get(cell, "capture")) ||
+        json_object_get(cell, "capture_removed")) { /* --keep failing: counted, then removed */
         report_counts(buf, sizeof buf, json_object_get(cell, "rst"), false);
         row(f, "RST per hop", buf);
         report_counts(buf, sizeof buf, json_object_get(cell, "trials_with_rst"), false);
@@ -307,7 +308,9 @@ void rh_cell(struct rh *h, size_t index, const json_t *cell)
     fprintf(f, " <span class=\"badge %s\">%s</span></h3>\n", rh_status_class(st),
             report_status_word(st));
     bool has_folder = rh_cell_folder(h, cell, folder, sizeof folder);
-    if (!json_is_integer(json_object_get(cell, "failures"))) {
+    /* no trial ran: an error, or a skipped or unsupported cell ("failures": 0) */
+    if (!json_is_integer(json_object_get(cell, "failures")) || st == REPORT_SKIPPED ||
+        st == REPORT_UNSUPPORTED) {
         const char *key = st == REPORT_SKIPPED       ? "skipped"
                           : st == REPORT_UNSUPPORTED ? "unsupported"
                                                      : "error";

@@ -29,7 +29,9 @@ static void box(struct rh *h, size_t index, const json_t *cell)
 {
     FILE *f = h->f;
     enum report_status st = rh_status(cell);
-    bool ran = json_is_integer(json_object_get(cell, "failures"));
+    /* a skipped or unsupported cell has "failures": 0 but ran no trial */
+    bool ran = json_is_integer(json_object_get(cell, "failures")) && st != REPORT_SKIPPED &&
+               st != REPORT_UNSUPPORTED;
     char anchor[256], colour[40], buf[1024];
     rh_anchor(anchor, sizeof anchor, index, cell);
     long long trials = json_integer_value(json_object_get(cell, "trials"));
@@ -53,7 +55,9 @@ static void box(struct rh *h, size_t index, const json_t *cell)
         fputs("<span class=\"kv\">outcomes ", f);
         rh_esc(f, buf);
         fputs("</span><br>\n<span class=\"kv\">RST ", f);
-        if (json_is_string(json_object_get(cell, "capture")))
+        /* --keep failing removes a passing cell's capture after its RSTs were counted */
+        if (json_is_string(json_object_get(cell, "capture")) ||
+            json_object_get(cell, "capture_removed"))
             report_counts(buf, sizeof buf, json_object_get(cell, "rst"), true);
         else
             snprintf(buf, sizeof buf, "(no capture)");

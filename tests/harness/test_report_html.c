@@ -367,7 +367,10 @@ static void test_kinds_rows(void **state)
           "\"proxy_kind\": \"haproxy\", "
           "\"expect\": {\"passed\": false, \"checks\": []}},"
           "{\"scenario\": \"s\", \"mitigation\": \"fix\", \"trials\": 10, \"failures\": 0, "
-          "\"failure_rate\": 0, \"expect\": {\"passed\": true, \"checks\": []}}]}\n",
+          "\"failure_rate\": 0, \"expect\": {\"passed\": true, \"checks\": []}},"
+          "{\"scenario\": \"s\", \"mitigation\": \"backoff\", \"trials\": 10, \"failures\": 0, "
+          "\"proxy_kind\": \"haproxy\", \"unsupported\": \"--retry-backoff-base 10 has no "
+          "haproxy equivalent\", \"expect\": {\"passed\": true, \"checks\": []}}]}\n",
           f);
     fclose(f);
     char *bin = tsup_bin("racelab");
@@ -390,6 +393,15 @@ static void test_kinds_rows(void **state)
     must_contain(haproxy, ">FAIL<", "haproxy row");
     /* coloured by its failures (no failure_rate given): not the green of none */
     must_contain(haproxy, "style=\"background:hsl(", "haproxy colour");
+    /* an unsupported cell ran no trial: grey, not run, the reason, no rate of "0/10" */
+    char *unsup = between(haproxy, "href=\"#c3-s-backoff\"", "</td>");
+    assert_non_null(unsup);
+    must_contain(unsup, "not run", "unsupported box");
+    must_contain(unsup, "has no haproxy equivalent", "unsupported box");
+    assert_null(strstr(unsup, "0/10 failed"));
+    free(unsup);
+    must_contain(html, "style=\"background:#e4e4e4\"><a class=\"box\" href=\"#c3-s-backoff\"",
+                 "unsupported colour");
     must_contain(nginx, "style=\"background:#d4efd4\"", "nginx colour");
     free(haproxy);
     free(nginx);
