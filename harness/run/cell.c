@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -199,8 +200,12 @@ static int start_proxy(struct cell_run *r, size_t idx)
     const char *kbin = NULL;
     const struct kind *kind = run_env_kind(r->env, idx, &kbin, NULL);
     if (r->env->proxy_cmd || kind) {
-        struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, r->dir};
-        struct kind_vars kv = {r->dir, name, r->ports[idx], r->ports[idx + 1], NULL};
+        /* the cell's folder as an absolute path: a proxy resolves relative paths against its
+         * own prefix (nginx -p), not racelab's working folder (--out captures/run) */
+        char absdir[PATH_MAX];
+        const char *dir = realpath(r->dir, absdir) ? absdir : r->dir;
+        struct run_vars v = {r->ports[idx], r->ports[idx + 1], name, dir};
+        struct kind_vars kv = {dir, name, r->ports[idx], r->ports[idx + 1], NULL};
         struct run_argv flags = {0};
         char msg[2560];
         /* a kind's config rendered into the cell's folder, then its command; a command gets

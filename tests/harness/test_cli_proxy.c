@@ -327,6 +327,49 @@ static void test_several_proxies_and_a_chain_of_kinds(void **state)
     free(out);
 }
 
+/* --out relative to the working folder (scripts and CI write into captures/...): a kind
+ * that resolves paths against its own prefix (nginx -p) still finds its config and logs. */
+static void test_relative_out(void **state)
+{
+    struct tsup_ctx *ctx = *state;
+    if (!installed("/usr/sbin/nginx")) {
+        print_message("skipped: nginx is not installed\n");
+        return;
+    }
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(ctx->dir), 0);
+    char *err;
+    char *args[] = {"run",
+                    SRC "/scenarios/upstream-reuse-after-fin.yaml",
+                    "--proxy",
+                    "nginx",
+                    "--mitigation",
+                    "none",
+                    "--trials",
+                    "3",
+                    "--out",
+                    "rel/run",
+                    NULL};
+    int rc = racelab(ctx, &err, args);
+    assert_int_equal(chdir(cwd), 0);
+    if (rc != 0)
+        fail_msg("racelab run --out rel/run: exit %d: %s", rc, err);
+    free(err);
+    char *path = tsup_fmt("%s/rel/run/results.json", ctx->dir);
+    json_error_t je;
+    json_t *res = json_load_file(path, 0, &je);
+    assert_non_null(res);
+    json_t *c = json_array_get(json_object_get(res, "cells"), 0);
+    assert_null(json_object_get(c, "error"));
+    /* nginx ran, logged and answered: its access log in the cell's folder */
+    assert_true(json_integer_value(json_object_get(json_object_get(c, "outcomes"), "502")) >= 1);
+    assert_true(json_integer_value(json_object_get(
+                    json_object_get(json_object_get(c, "proxy_logs"), "proxy"), "requests")) >= 3);
+    json_decref(res);
+    free(path);
+}
+
 static void test_bad_proxy_lists(void **state)
 {
     struct tsup_ctx *ctx = *state;
@@ -362,6 +405,7 @@ int main(void)
                                         tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_several_proxies_and_a_chain_of_kinds, tsup_ctx_setup,
                                         tsup_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_relative_out, tsup_ctx_setup, tsup_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_proxy_lists, tsup_ctx_setup, tsup_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
