@@ -470,6 +470,11 @@ uint64_t ring_written(const struct ring_cap *c)
     return c ? atomic_load(&c->sh->written) : 0;
 }
 
+int ring_pid(const struct ring_cap *c)
+{
+    return c ? (int)c->pid : -1;
+}
+
 int ring_stop(struct ring_cap *c, struct ring_stats *stats)
 {
     if (!c)
