@@ -111,7 +111,8 @@ static const struct opt_spec soak_opts[] = {
      .type = OPT_INT,
      .off = F(ring_slots),
      .metavar = "N",
-     .help = "packets the capture ring holds (default 524288, about 2 s at 25,000 req/s)",
+     .help = "packets the capture ring holds (default 524288, about 5 s at 25,000 req/s of a "
+             "keep-alive cell)",
      .min = 1024,
      .max = 1L << 26},
     {.name = "out",
