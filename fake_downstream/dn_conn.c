@@ -223,8 +223,9 @@ static void next_request(struct dn_conn *c)
 static void finish(struct dn_conn *c, const char *outcome, const char *phase, int err, bool ok)
 {
     uint64_t end = clk_real_us();
-    if (c->rd)
-        event_del(c->rd);
+    /* the read event stays: a socket that is closed below takes it with it, and a kept one is
+     * not read in the gap all the same (on_read deletes it when it fires there), while a
+     * delete here and an add in begin_read would cost two epoll_ctl calls a request */
     if (c->wr)
         event_del(c->wr);
     if (c->peek)
@@ -500,13 +501,16 @@ static int write_some(struct dn_conn *c)
     }
 }
 
-static void begin_read(struct dn_conn *c)
+/* now: read at once (something came back, or a write failed: the answer may be waiting);
+ * otherwise the request has just gone out and the loop says when its answer is there. */
+static void begin_read(struct dn_conn *c, bool now)
 {
     c->ph = PH_READ;
     event_del(c->wr);
     evtimer_del(c->timer);
     event_add(c->rd, NULL);
-    do_read(c);
+    if (now)
+        do_read(c);
 }
 
 static void do_write(struct dn_conn *c)
@@ -515,14 +519,14 @@ static void do_write(struct dn_conn *c)
     if (r == 0)
         return;
     if (r == 1 || r == 2) {
-        begin_read(c);
+        begin_read(c, r == 2);
         return;
     }
     int e = errno;
     if ((e == EPIPE || e == ECONNRESET) && c->cfg->on_write_error == DN_WERR_READ) {
         /* the response may already sit in our receive queue: Linux keeps it after an RST */
         c->write_err = e;
-        begin_read(c);
+        begin_read(c, true);
         return;
     }
     /* envoy#2929's client: the write fails, it gives up, the early 413 is never read */
@@ -646,8 +650,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     switch (c->ph) {
     case PH_WRITE:
         /* --read-while-uploading: something came back (a response, a FIN, an RST): stop
-         * uploading and read it, as a careful client does */
-        begin_read(c);
+         * uploading and read it, as a careful client does. Without it the socket is not
+         * read while writing: the event left from the last request goes. */
+        if (!c->cfg->read_while_uploading) {
+            event_del(c->rd);
+            return;
+        }
+        begin_read(c, true);
         return;
     case PH_READ:
         do_read(c);

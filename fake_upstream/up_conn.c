@@ -89,9 +89,14 @@ void up_log_write(struct up_srv *s, struct jl *j)
 
 /* --log-keep failures: a connection's events reach the log when it is sampled, or (its close)
  * when it ended abnormally */
+static bool conn_log_wanted(const struct up_conn *c, bool abnormal)
+{
+    return c->srv->log_fd >= 0 && (!c->srv->keep.failures_only || c->sampled || abnormal);
+}
+
 static void conn_log_write(struct up_conn *c, struct jl *j, bool abnormal)
 {
-    if (!c->srv->keep.failures_only || c->sampled || abnormal)
+    if (conn_log_wanted(c, abnormal))
         up_log_write(c->srv, j);
 }
 
@@ -174,6 +179,7 @@ static void conn_end(struct up_conn *c, const char *how, const char *why, int er
     if (abnormal)
         c->srv->abnormal_closes++;
     conn_log_write(c, &j, abnormal && close_kept(c->srv));
+    event_del(c->rd); /* still watched after a response (start_response): out of epoll first */
     close(c->fd);
     conn_free(c);
 }
@@ -252,6 +258,12 @@ static void begin_close(struct up_conn *c)
 
 static void log_request(struct up_conn *c)
 {
+    c->srv->requests++;
+    /* --log-keep failures: one request in N is sampled, with its response (and the close that
+     * may follow it); a line that is not written is not built either */
+    c->sampled = !c->srv->keep.failures_only || keep_want(&c->srv->keep, false);
+    if (!conn_log_wanted(c, false))
+        return;
     struct jl j;
     log_conn(c, &j, "request");
     jl_uint(&j, "req", c->req);
@@ -263,30 +275,28 @@ static void log_request(struct up_conn *c)
     jl_bool(&j, "early", c->early);
     jl_uint(&j, "first_us", c->first_us);
     jl_uint(&j, "head_us", c->head_us);
-    c->srv->requests++;
-    /* --log-keep failures: one request in N is sampled, with its response (and the close that
-     * may follow it) */
-    c->sampled = !c->srv->keep.failures_only || keep_want(&c->srv->keep, false);
     conn_log_write(c, &j, false);
 }
 
 static void response_done(struct up_conn *c)
 {
     const struct up_cfg *cfg = c->srv->cfg;
-    struct jl j;
-    log_conn(c, &j, "response");
-    jl_uint(&j, "req", c->req);
-    jl_int(&j, "status", cfg->status);
-    jl_uint(&j, "bytes", c->resp_bytes);
-    jl_bool(&j, "announce_close", c->announce);
-    jl_bool(&j, "early", c->early);
-    jl_bool(&j, "close", c->resp_close);
-    jl_uint(&j, "start_us", c->resp_start_us);
     c->srv->responses++;
     /* the response after which a --close-random close comes: part of the abnormal close */
-    conn_log_write(c, &j,
-                   c->resp_close && c->close_why && strcmp(c->close_why, "random") == 0 &&
-                       abnormal_room(c->srv));
+    bool abnormal = c->resp_close && c->close_why && strcmp(c->close_why, "random") == 0 &&
+                    abnormal_room(c->srv);
+    if (conn_log_wanted(c, abnormal)) {
+        struct jl j;
+        log_conn(c, &j, "response");
+        jl_uint(&j, "req", c->req);
+        jl_int(&j, "status", cfg->status);
+        jl_uint(&j, "bytes", c->resp_bytes);
+        jl_bool(&j, "announce_close", c->announce);
+        jl_bool(&j, "early", c->early);
+        jl_bool(&j, "close", c->resp_close);
+        jl_uint(&j, "start_us", c->resp_start_us);
+        up_log_write(c->srv, &j);
+    }
     c->nresp++;
 
     if (c->resp_close) {
@@ -394,7 +404,10 @@ static void begin_head(struct up_conn *c)
 static void start_response(struct up_conn *c)
 {
     const struct up_cfg *cfg = c->srv->cfg;
-    event_del(c->rd);
+    /* The socket is not read while responding. Its read event is not deleted here but when it
+     * fires (on_read in CS_RESPOND): a response written at once is over before the loop looks
+     * again, and a delete here and an add in response_done would cost two epoll_ctl calls a
+     * request for nothing. */
     c->st = CS_RESPOND;
 
     const char *why = NULL;

@@ -111,7 +111,8 @@ static const struct opt_spec soak_opts[] = {
      .type = OPT_INT,
      .off = F(ring_slots),
      .metavar = "N",
-     .help = "packets the capture ring holds (default 524288, about 2 s at 25,000 req/s)",
+     .help = "packets the capture ring holds (default 524288, about 5 s at 25,000 req/s of a "
+             "keep-alive cell)",
      .min = 1024,
      .max = 1L << 26},
     {.name = "out",
@@ -254,6 +255,24 @@ static json_t *read_json_file(const struct soak *k, const char *name)
     return json_load_file(p, 0, NULL);
 }
 
+/* Each program's CPU time per request (µs), as /proc last saw it (soak.h), the capture ring's
+ * and racelab's own: where a request's CPU goes. */
+static json_t *cpu_by_program(const struct soak *k, long n, double cpu_me)
+{
+    json_t *o = json_object();
+    double us_per_tick = 1e6 / (double)sysconf(_SC_CLK_TCK);
+    for (size_t i = 0; i < k->nnodes; i++)
+        json_object_set_new(
+            o, k->names[i],
+            json_real(n ? round((double)k->cpu_ticks[i] * us_per_tick / n * 100) / 100 : 0.0));
+    if (k->f.capture == SOAK_CAP_FAILURES)
+        json_object_set_new(
+            o, "capture",
+            json_real(n ? round((double)k->ring_ticks * us_per_tick / n * 100) / 100 : 0.0));
+    json_object_set_new(o, "racelab", json_real(n ? round(cpu_me * 1e6 / n * 100) / 100 : 0.0));
+    return o;
+}
+
 static json_t *result_json(struct soak *k)
 {
     double wall = (double)((k->end_mono ? k->end_mono : clk_mono_us()) - k->t0_mono) / 1e6;
@@ -327,6 +346,7 @@ static json_t *result_json(struct soak *k)
                                   round(cpu_me * 1000) / 1000));
     json_object_set_new(r, "cpu_us_per_request",
                         json_real(n ? round((cpu_ch + cpu_me) / n * 1e8) / 100 : 0.0));
+    json_object_set_new(r, "cpu_us_per_request_by_program", cpu_by_program(k, n, cpu_me));
     json_t *st = read_json_file(k, k->nnodes >= 3 ? "proxy.stats.json" : "no-proxy");
     if (!st && k->nnodes == 4)
         st = read_json_file(k, "proxy1.stats.json");

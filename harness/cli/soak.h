@@ -111,6 +111,10 @@ struct soak {
     struct soak_fail *kept;
     size_t nkept;
     uint64_t t0_mono, t0_real, end_mono;
+    /* CPU time (clock ticks, user + system) of each program, from /proc as last seen alive:
+     * the client at each poll while it runs, the servers and the ring just before they stop */
+    uint64_t cpu_ticks[4];
+    uint64_t ring_ticks;
     uint64_t last_progress_mono;
     unsigned long last_progress_requests;
     double rate_rps;

@@ -405,6 +405,27 @@ static void read_all(struct soak *k)
     read_tail(k, &k->px[1], 1);
 }
 
+/* The CPU time process pid has used (user + system, clock ticks), from /proc/PID/stat; *t is
+ * left as it was when the process is gone. */
+static void cpu_ticks(pid_t pid, uint64_t *t)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    /* after the command's closing parenthesis: state is field 3, utime 14, stime 15 */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+        *t = ut + st;
+}
+
 void soak_lab_follow(struct soak *k)
 {
     bool told = false;
@@ -419,6 +440,7 @@ void soak_lab_follow(struct soak *k)
         }
         read_all(k);
         send_due(k, false);
+        cpu_ticks(k->procs[0].pid, &k->cpu_ticks[0]);
         if (now >= k->last_progress_mono + 1000000u)
             soak_progress(k, false);
         clk_sleep_us(POLL_US);
@@ -442,11 +464,13 @@ void soak_lab_stop(struct soak *k)
     for (size_t i = 1; i < k->nnodes; i++) {
         if (!k->procs[i].pid)
             continue;
+        cpu_ticks(k->procs[i].pid, &k->cpu_ticks[i]);
         if (child_stop(&k->procs[i], SIGTERM, RUN_STOP_GRACE_MS) != 0)
             set_error(k, "%s did not stop on SIGTERM (killed)", k->names[i]);
     }
     read_all(k);
     send_due(k, true);
+    cpu_ticks(ring_pid(k->ring), &k->ring_ticks);
     if (k->ring && ring_stop(k->ring, &k->rstats) != 0)
         set_error(k, "the capture ring could not complete %s", k->pcap);
     if (k->full && capture_stop(k->full, &k->cstats) != 0)

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,6 +222,21 @@ static bool read_requests(struct ring *r)
     }
 }
 
+/* On a loopback interface every packet passes the capture twice, going out and coming back in,
+ * and libpcap throws the outgoing copy away after the kernel has copied it into the ring: the
+ * kernel is told not to hand the socket outgoing packets at all (PACKET_IGNORE_OUTGOING, Linux
+ * 4.20), which halves what capturing costs each packet sent. The packets kept are the same. */
+static void ignore_outgoing_on_lo(pcap_t *p, const char *iface)
+{
+    struct ifreq ifr = {0};
+    int one = 1, fd = pcap_fileno(p);
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) != 0 || !(ifr.ifr_flags & IFF_LOOPBACK))
+        return;
+    /* an older kernel without it: libpcap drops the outgoing copies, as before */
+    (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+}
+
 static int open_ring(struct ring *r, const char *iface, const char *filter, const char *path,
                      char *err, size_t errlen)
 {
@@ -246,6 +265,7 @@ static int open_ring(struct ring *r, const char *iface, const char *filter, cons
     }
     if (filter)
         pcap_freecode(&prog);
+    ignore_outgoing_on_lo(r->p, iface);
     r->linktype = pcap_datalink(r->p);
     if (pcap_setnonblock(r->p, 1, ebuf) < 0 || (r->fd = pcap_get_selectable_fd(r->p)) < 0) {
         snprintf(err, errlen, "capture on %s: no selectable descriptor", iface);
@@ -448,6 +468,11 @@ int ring_keep(struct ring_cap *c, uint64_t from_us, uint64_t to_us, const uint16
 uint64_t ring_written(const struct ring_cap *c)
 {
     return c ? atomic_load(&c->sh->written) : 0;
+}
+
+int ring_pid(const struct ring_cap *c)
+{
+    return c ? (int)c->pid : -1;
 }
 
 int ring_stop(struct ring_cap *c, struct ring_stats *stats)

@@ -49,6 +49,9 @@ int ring_keep(struct ring_cap *c, uint64_t from_us, uint64_t to_us, const uint16
 /* Packets written to the file so far (flushed: readable now). */
 uint64_t ring_written(const struct ring_cap *c);
 
+/* The ring process's id (its CPU time can be read from /proc), -1 with c == NULL. */
+int ring_pid(const struct ring_cap *c);
+
 /* Serves the requests already made, closes the file, stops. Safe with c == NULL. 0, or -1
  * when the file could not be completed. */
 int ring_stop(struct ring_cap *c, struct ring_stats *stats);

@@ -104,6 +104,20 @@ static void test_forced_failures_kept_with_rst(void **state)
     json_t *kept = json_object_get(r, "kept");
     assert_int_equal(json_array_size(kept), 5);
 
+    /* the CPU a request costs, program by program: each program that served was seen using
+     * some, and together they are the programs' share of the total */
+    json_t *by = json_object_get(r, "cpu_us_per_request_by_program");
+    const char *const progs[] = {"downstream", "upstream", "capture", "racelab"};
+    double sum = 0;
+    for (size_t p = 0; p < 4; p++) {
+        json_t *v = json_object_get(by, progs[p]);
+        assert_true(json_is_real(v));
+        sum += json_real_value(v);
+    }
+    assert_true(json_real_value(json_object_get(by, "downstream")) > 0 &&
+                json_real_value(json_object_get(by, "upstream")) > 0);
+    assert_true(sum <= json_real_value(json_object_get(r, "cpu_us_per_request")) + 0.1);
+
     /* each kept failure's connection is in the pcap with the upstream's RST */
     char *pcap = tsup_fmt("%s/capture.pcap", out), err[512];
     struct analysis_hop hop = {9000, "downstream", "upstream"};
