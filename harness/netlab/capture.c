@@ -12,13 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
 
+#include "capproc.h"
 #include "clk.h"
 
 #define WHOLE_PACKETS 262144
@@ -39,18 +37,13 @@
 #define STOP_TIMEOUT_MS  10000
 
 /* the capture process's two descriptors */
-#define CTL_FD 3 /* read end of the control pipe: EOF means stop */
-#define RES_FD 4 /* write end of the result pipe: 'R', 'E' + message, 'S' + stats */
 
 struct shared {
     _Atomic uint64_t flushed;
 };
 
 struct cap {
-    pid_t pid;
-    int ctl; /* write end: closing it stops the capture */
-    int res; /* read end */
-    struct shared *sh;
+    struct capproc p; /* its process; p.sh is a struct shared */
 };
 
 /* ---------------------------------------------------------------- the capture process */
@@ -197,18 +190,6 @@ static int open_capture(struct writer *w, const char *iface, const char *filter,
     return 0;
 }
 
-static void send_result(char kind, const void *data, size_t n)
-{
-    char buf[1 + 512];
-    buf[0] = kind;
-    if (n > sizeof buf - 1)
-        n = sizeof buf - 1;
-    if (n > 0)
-        memcpy(buf + 1, data, n);
-    ssize_t r = write(RES_FD, buf, 1 + n);
-    (void)r;
-}
-
 __attribute__((noreturn)) static void capture_main(const char *iface, const char *filter,
                                                    const char *path, int snaplen, bool heads,
                                                    struct shared *sh)
@@ -216,14 +197,15 @@ __attribute__((noreturn)) static void capture_main(const char *iface, const char
     struct writer w = {.sh = sh, .heads = heads};
     char err[512] = "";
     if (open_capture(&w, iface, filter, path, snaplen, err, sizeof err) < 0) {
-        send_result('E', err, strlen(err));
+        capproc_send('E', err, strlen(err));
         _exit(1);
     }
     /* The packet socket is bound and filtered by now: anything sent from here on lands in
      * its ring, whenever this loop gets to read it. */
-    send_result('R', NULL, 0);
+    capproc_send('R', NULL, 0);
     for (;;) {
-        struct pollfd p[2] = {{.fd = w.fd, .events = POLLIN}, {.fd = CTL_FD, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = w.fd, .events = POLLIN},
+                              {.fd = CAPPROC_CTL_FD, .events = POLLIN}};
         int n = poll(p, 2, -1);
         if (n < 0 && errno == EINTR)
             continue;
@@ -244,70 +226,11 @@ __attribute__((noreturn)) static void capture_main(const char *iface, const char
     pcap_dump_close(w.d);
     pcap_close(w.p);
     struct capture_stats st = {.packets = w.packets, .dropped = ps.ps_drop};
-    send_result(failed ? 'F' : 'S', &st, sizeof st);
+    capproc_send(failed ? 'F' : 'S', &st, sizeof st);
     _exit(0);
 }
 
-/* In the new child: only the two pipe ends survive, at CTL_FD and RES_FD; a Ctrl-C meant for
- * the run, or a kill of the starting process's group once it died, must not cut the capture
- * short — it finishes on its own as soon as its control pipe closes. */
-static void child_setup(int ctl, int res)
-{
-    setpgid(0, 0);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_NAME, "racelab-cap");
-    int c = fcntl(ctl, F_DUPFD, 16), r = fcntl(res, F_DUPFD, 16);
-    if (c < 0 || r < 0 || dup2(c, CTL_FD) < 0 || dup2(r, RES_FD) < 0)
-        _exit(1);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-    }
-    close_range(RES_FD + 1, ~0U, 0);
-}
-
 /* ---------------------------------------------------------------- the starting process */
-
-/* Reads one result message ('R', 'E', 'S', 'F'); returns its kind, or 0 on timeout/EOF. */
-static char read_result(int fd, char *data, size_t cap, size_t *n, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    uint64_t end = clk_mono_us() + (uint64_t)timeout_ms * 1000u;
-    for (;;) {
-        uint64_t now = clk_mono_us();
-        if (now >= end)
-            return 0;
-        int k = poll(&p, 1, (int)((end - now) / 1000 + 1));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return 0;
-        break;
-    }
-    char buf[1 + 512];
-    ssize_t r;
-    while ((r = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
-        ;
-    if (r <= 0)
-        return 0;
-    *n = (size_t)r - 1 < cap ? (size_t)r - 1 : cap;
-    memcpy(data, buf + 1, *n);
-    return buf[0];
-}
-
-static void reap(pid_t pid)
-{
-    /* ECHILD: someone reaped it already (a waitpid(-1) elsewhere) */
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-}
 
 struct cap *capture_start(const char *iface, const char *filter, const char *path, char *err,
                           size_t errlen)
@@ -343,103 +266,61 @@ int capture_mode_parse(const char *word, enum capture_mode *mode)
     return 0;
 }
 
+/* What the capture process is started with (capproc_start's body). */
+struct capture_args {
+    const char *iface, *filter, *path;
+    int snaplen;
+    bool heads;
+};
+
+static void capture_body(void *arg, void *sh)
+{
+    const struct capture_args *a = arg;
+    capture_main(a->iface, a->filter, a->path, a->snaplen, a->heads, sh);
+}
+
 static struct cap *start(const char *iface, const char *filter, const char *path, int snaplen,
                          bool heads, char *err, size_t errlen)
 {
     struct cap *c = calloc(1, sizeof *c);
-    int ctl[2] = {-1, -1}, res[2] = {-1, -1};
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->sh = mmap(NULL, sizeof *c->sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (c->sh == MAP_FAILED) {
-        c->sh = NULL;
-        snprintf(err, errlen, "mmap: %s", strerror(errno));
-        goto fail;
+    struct capture_args a = {iface, filter, path, snaplen, heads};
+    char what[1200];
+    snprintf(what, sizeof what, "capture on %s into %s", iface, path);
+    if (capproc_start(&c->p, sizeof(struct shared), "racelab-cap", capture_body, &a,
+                      START_TIMEOUT_MS, what, err, errlen) != 0) {
+        free(c);
+        return NULL;
     }
-    /* CLOEXEC: the programs the harness starts must not keep the capture alive */
-    if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        goto fail;
-    }
-    fflush(NULL);
-    c->pid = fork();
-    if (c->pid < 0) {
-        snprintf(err, errlen, "fork for the capture: %s", strerror(errno));
-        goto fail;
-    }
-    if (c->pid == 0) {
-        child_setup(ctl[0], res[1]);
-        capture_main(iface, filter, path, snaplen, heads, c->sh);
-    }
-    close(ctl[0]);
-    close(res[1]);
-    c->ctl = ctl[1];
-    c->res = res[0];
-    char data[512];
-    size_t n = 0;
-    char kind = read_result(c->res, data, sizeof data - 1, &n, START_TIMEOUT_MS);
-    if (kind == 'R')
-        return c;
-    data[n] = '\0';
-    if (kind == 'E')
-        snprintf(err, errlen, "%s", data);
-    else
-        snprintf(err, errlen, "capture on %s into %s: the capture process did not start", iface,
-                 path);
-    kill(c->pid, SIGKILL);
-    reap(c->pid);
-    close(c->ctl);
-    close(c->res);
-    munmap(c->sh, sizeof *c->sh);
-    free(c);
-    return NULL;
-fail:
-    for (int i = 0; i < 2; i++) {
-        if (ctl[i] >= 0)
-            close(ctl[i]);
-        if (res[i] >= 0)
-            close(res[i]);
-    }
-    if (c->sh)
-        munmap(c->sh, sizeof *c->sh);
-    free(c);
-    return NULL;
+    return c;
 }
 
 uint64_t capture_written(const struct cap *c)
 {
-    return c ? atomic_load(&c->sh->flushed) : 0;
+    return c ? atomic_load(&((struct shared *)c->p.sh)->flushed) : 0;
 }
 
 int capture_pid(const struct cap *c)
 {
-    return c ? (int)c->pid : -1;
+    return c ? (int)c->p.pid : -1;
 }
 
 int capture_stop(struct cap *c, struct capture_stats *stats)
 {
     if (!c)
         return 0;
-    close(c->ctl); /* EOF on its control pipe: drain and finish the file */
     struct capture_stats st;
-    size_t n = 0;
-    char kind = read_result(c->res, (char *)&st, sizeof st, &n, STOP_TIMEOUT_MS);
-    int rc = 0;
-    if ((kind != 'S' && kind != 'F') || n != sizeof st) {
-        kill(c->pid, SIGKILL);
+    char kind = capproc_finish(&c->p, &st, sizeof st, STOP_TIMEOUT_MS);
+    if (!kind) { /* no word in time: it was killed; what it had flushed is in the file */
         memset(&st, 0, sizeof st);
-        st.packets = atomic_load(&c->sh->flushed);
-        rc = -1;
-    } else if (kind == 'F') {
-        rc = -1;
+        st.packets = capture_written(c);
     }
-    reap(c->pid);
     if (stats)
         *stats = st;
-    close(c->res);
-    munmap(c->sh, sizeof *c->sh);
+    capproc_free(&c->p);
     free(c);
-    return rc;
+    return kind == 'S' ? 0 : -1;
 }

@@ -14,14 +14,12 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
 
+#include "capproc.h"
 #include "clk.h"
 
 #define KERNEL_BUFFER    (32 << 20)
@@ -34,18 +32,12 @@
 #define MAX_PENDING      256
 #define DRAIN_QUIET_MS   50
 
-#define CTL_FD 3 /* read end of the control pipe: requests; EOF means stop */
-#define RES_FD 4 /* write end of the result pipe: 'R', 'E' + message, 'S'/'F' + stats */
-
 struct shared {
     _Atomic uint64_t written;
 };
 
 struct ring_cap {
-    pid_t pid;
-    int ctl;
-    int res;
-    struct shared *sh;
+    struct capproc p; /* its process; p.sh is a struct shared */
 };
 
 /* one request, as it crosses the control pipe (well under PIPE_BUF: written atomically) */
@@ -205,7 +197,7 @@ static bool read_requests(struct ring *r)
 {
     struct ring_req q;
     for (;;) {
-        ssize_t n = read(CTL_FD, &q, sizeof q);
+        ssize_t n = read(CAPPROC_CTL_FD, &q, sizeof q);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -280,18 +272,6 @@ static int open_ring(struct ring *r, const char *iface, const char *filter, cons
     return 0;
 }
 
-static void send_result(char kind, const void *data, size_t n)
-{
-    char buf[1 + 512];
-    buf[0] = kind;
-    if (n > sizeof buf - 1)
-        n = sizeof buf - 1;
-    if (n > 0)
-        memcpy(buf + 1, data, n);
-    ssize_t w = write(RES_FD, buf, 1 + n);
-    (void)w;
-}
-
 __attribute__((noreturn)) static void ring_main(const char *iface, const char *filter,
                                                 const char *path, size_t slots, struct shared *sh)
 {
@@ -300,18 +280,19 @@ __attribute__((noreturn)) static void ring_main(const char *iface, const char *f
     r.slots = calloc(slots, sizeof(*r.slots));
     if (!r.slots) {
         snprintf(err, sizeof err, "capture ring of %zu packets: out of memory", slots);
-        send_result('E', err, strlen(err));
+        capproc_send('E', err, strlen(err));
         _exit(1);
     }
     if (open_ring(&r, iface, filter, path, err, sizeof err) < 0) {
-        send_result('E', err, strlen(err));
+        capproc_send('E', err, strlen(err));
         _exit(1);
     }
-    fcntl(CTL_FD, F_SETFL, fcntl(CTL_FD, F_GETFL) | O_NONBLOCK);
-    send_result('R', NULL, 0);
+    fcntl(CAPPROC_CTL_FD, F_SETFL, fcntl(CAPPROC_CTL_FD, F_GETFL) | O_NONBLOCK);
+    capproc_send('R', NULL, 0);
     bool running = true;
     while (running) {
-        struct pollfd p[2] = {{.fd = r.fd, .events = POLLIN}, {.fd = CTL_FD, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = r.fd, .events = POLLIN},
+                              {.fd = CAPPROC_CTL_FD, .events = POLLIN}};
         int n = poll(p, 2, r.npending ? 1 : 100);
         if (n < 0 && errno != EINTR)
             break;
@@ -339,117 +320,40 @@ __attribute__((noreturn)) static void ring_main(const char *iface, const char *f
         r.write_failed = true;
     pcap_dump_close(r.d);
     pcap_close(r.p);
-    send_result(r.write_failed ? 'F' : 'S', &r.st, sizeof r.st);
+    capproc_send(r.write_failed ? 'F' : 'S', &r.st, sizeof r.st);
     _exit(0);
-}
-
-static void child_setup(int ctl, int res)
-{
-    setpgid(0, 0);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_NAME, "racelab-ring");
-    int c = fcntl(ctl, F_DUPFD, 16), r = fcntl(res, F_DUPFD, 16);
-    if (c < 0 || r < 0 || dup2(c, CTL_FD) < 0 || dup2(r, RES_FD) < 0)
-        _exit(1);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-    }
-    close_range(RES_FD + 1, ~0U, 0);
 }
 
 /* ---------------------------------------------------------------- the starting process */
 
-static char read_result(int fd, char *data, size_t cap, size_t *n, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int k;
-    while ((k = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
-        ;
-    if (k <= 0)
-        return 0;
-    char buf[1 + 512];
-    ssize_t r;
-    while ((r = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
-        ;
-    if (r <= 0)
-        return 0;
-    *n = (size_t)r - 1 < cap ? (size_t)r - 1 : cap;
-    memcpy(data, buf + 1, *n);
-    return buf[0];
-}
+/* What the ring process is started with (capproc_start's body). */
+struct ring_args {
+    const char *iface, *filter, *path;
+    size_t slots;
+};
 
-static void reap(pid_t pid)
+static void ring_body(void *arg, void *sh)
 {
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    const struct ring_args *a = arg;
+    ring_main(a->iface, a->filter, a->path, a->slots, sh);
 }
 
 struct ring_cap *ring_start(const char *iface, const char *filter, const char *path, size_t slots,
                             char *err, size_t errlen)
 {
     struct ring_cap *c = calloc(1, sizeof *c);
-    int ctl[2] = {-1, -1}, res[2] = {-1, -1};
     if (!c || slots == 0) {
         snprintf(err, errlen, slots ? "out of memory" : "capture ring of 0 packets");
         free(c);
         return NULL;
     }
-    c->sh = mmap(NULL, sizeof *c->sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (c->sh == MAP_FAILED) {
-        snprintf(err, errlen, "mmap: %s", strerror(errno));
+    struct ring_args a = {iface, filter, path, slots};
+    if (capproc_start(&c->p, sizeof(struct shared), "racelab-ring", ring_body, &a, START_TIMEOUT_MS,
+                      "the capture ring", err, errlen) != 0) {
         free(c);
         return NULL;
     }
-    if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        goto fail;
-    }
-    fflush(NULL);
-    c->pid = fork();
-    if (c->pid < 0) {
-        snprintf(err, errlen, "fork for the capture ring: %s", strerror(errno));
-        goto fail;
-    }
-    if (c->pid == 0) {
-        child_setup(ctl[0], res[1]);
-        ring_main(iface, filter, path, slots, c->sh);
-    }
-    close(ctl[0]);
-    close(res[1]);
-    c->ctl = ctl[1];
-    c->res = res[0];
-    char data[513];
-    size_t n = 0;
-    char kind = read_result(c->res, data, sizeof data - 1, &n, START_TIMEOUT_MS);
-    if (kind == 'R')
-        return c;
-    data[n] = '\0';
-    snprintf(err, errlen, "%s", kind == 'E' ? data : "the capture ring process did not start");
-    kill(c->pid, SIGKILL);
-    reap(c->pid);
-    close(c->ctl);
-    close(c->res);
-    munmap(c->sh, sizeof *c->sh);
-    free(c);
-    return NULL;
-fail:
-    for (int i = 0; i < 2; i++) {
-        if (ctl[i] >= 0)
-            close(ctl[i]);
-        if (res[i] >= 0)
-            close(res[i]);
-    }
-    munmap(c->sh, sizeof *c->sh);
-    free(c);
-    return NULL;
+    return c;
 }
 
 int ring_keep(struct ring_cap *c, uint64_t from_us, uint64_t to_us, const uint16_t *ports,
@@ -460,43 +364,34 @@ int ring_keep(struct ring_cap *c, uint64_t from_us, uint64_t to_us, const uint16
         if (ports[i])
             q.ports[q.nports++] = ports[i];
     ssize_t w;
-    while ((w = write(c->ctl, &q, sizeof q)) < 0 && errno == EINTR)
+    while ((w = write(c->p.ctl, &q, sizeof q)) < 0 && errno == EINTR)
         ;
     return w == (ssize_t)sizeof q ? 0 : -1;
 }
 
 uint64_t ring_written(const struct ring_cap *c)
 {
-    return c ? atomic_load(&c->sh->written) : 0;
+    return c ? atomic_load(&((struct shared *)c->p.sh)->written) : 0;
 }
 
 int ring_pid(const struct ring_cap *c)
 {
-    return c ? (int)c->pid : -1;
+    return c ? (int)c->p.pid : -1;
 }
 
 int ring_stop(struct ring_cap *c, struct ring_stats *stats)
 {
     if (!c)
         return 0;
-    close(c->ctl);
     struct ring_stats st;
-    size_t n = 0;
-    char kind = read_result(c->res, (char *)&st, sizeof st, &n, STOP_TIMEOUT_MS);
-    int rc = 0;
-    if ((kind != 'S' && kind != 'F') || n != sizeof st) {
-        kill(c->pid, SIGKILL);
+    char kind = capproc_finish(&c->p, &st, sizeof st, STOP_TIMEOUT_MS);
+    if (!kind) { /* no word in time: it was killed; what it had written is in the file */
         memset(&st, 0, sizeof st);
-        st.written = atomic_load(&c->sh->written);
-        rc = -1;
-    } else if (kind == 'F') {
-        rc = -1;
+        st.written = ring_written(c);
     }
-    reap(c->pid);
     if (stats)
         *stats = st;
-    close(c->res);
-    munmap(c->sh, sizeof *c->sh);
+    capproc_free(&c->p);
     free(c);
-    return rc;
+    return kind == 'S' ? 0 : -1;
 }
