@@ -5,7 +5,7 @@
 #include "expect.h"
 #include "report.h"
 
-static void xml_escape(FILE *f, const char *s)
+void report_xml_escape(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -21,6 +21,9 @@ static void xml_escape(FILE *f, const char *s)
         case '"':
             fputs("&quot;", f);
             break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
         default:
             if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
                 fputc('?', f);
@@ -34,14 +37,14 @@ static void xml_escape(FILE *f, const char *s)
  * follows the line before it. */
 static void xml_line_then_newline(void *f, const char *line)
 {
-    xml_escape(f, line);
+    report_xml_escape(f, line);
     fputc('\n', f);
 }
 
 static void newline_then_xml_line(void *f, const char *line)
 {
     fputc('\n', f);
-    xml_escape(f, line);
+    report_xml_escape(f, line);
 }
 
 /* The counts of a testsuite (or of all of them): cells per status, and their time. */
@@ -67,7 +70,7 @@ static void write_reps(FILE *f, const struct suite_cell *sc)
     {
         fprintf(f, "%srep-%lld ", i ? ", " : "",
                 (long long)json_integer_value(json_object_get(r, "rep")));
-        xml_escape(f, json_string_value(json_object_get(r, "status")));
+        report_xml_escape(f, json_string_value(json_object_get(r, "status")));
     }
 }
 
@@ -88,19 +91,19 @@ static void write_status(FILE *f, const struct suite_cell *sc)
     enum report_status st = report_status(sc);
     if (st == REPORT_SKIPPED) {
         fprintf(f, "      <skipped message=\"");
-        xml_escape(f, json_string_value(json_object_get(r, "skipped")));
+        report_xml_escape(f, json_string_value(json_object_get(r, "skipped")));
         fprintf(f, "\"/>\n");
     } else if (st == REPORT_UNSUPPORTED) {
         /* JUnit has no word of its own for it: a skipped test that says so */
         fprintf(f, "      <skipped message=\"unsupported: ");
-        xml_escape(f, json_string_value(json_object_get(r, "unsupported")));
+        report_xml_escape(f, json_string_value(json_object_get(r, "unsupported")));
         fprintf(f, "\"/>\n");
     } else if (st == REPORT_ERROR) {
         const char *err = json_string_value(json_object_get(r, "error"));
         fprintf(f, "      <error message=\"");
-        xml_escape(f, err);
+        report_xml_escape(f, err);
         fprintf(f, "\">");
-        xml_escape(f, err);
+        report_xml_escape(f, err);
         fprintf(f, "</error>\n");
     } else if (st == REPORT_FAILED) {
         fprintf(f, "      <failure message=\"expectations failed\">");
@@ -126,19 +129,20 @@ static void write_system_out(FILE *f, const struct suite_cell *sc)
     if (report_status(sc) == REPORT_MEASURED) {
         /* not a pass against expectations: what the proxy kind did, in words */
         fprintf(f, "measured with ");
-        xml_escape(f, json_string_value(json_object_get(json_object_get(r, "expect"), "kind")));
+        report_xml_escape(f,
+                          json_string_value(json_object_get(json_object_get(r, "expect"), "kind")));
         fprintf(f, ": ");
-        xml_escape(f, json_string_value(json_object_get(r, "verdict")));
+        report_xml_escape(f, json_string_value(json_object_get(r, "verdict")));
         fprintf(f, "\n");
     }
     fprintf(f, "outcomes: ");
-    xml_escape(f, oc);
+    report_xml_escape(f, oc);
     fprintf(f, "\nrst: ");
-    xml_escape(f, rs);
+    report_xml_escape(f, rs);
     fprintf(f, "\ncapture: ");
-    xml_escape(f, json_string_value(json_object_get(r, "capture")));
+    report_xml_escape(f, json_string_value(json_object_get(r, "capture")));
     fprintf(f, "\nlogs: ");
-    xml_escape(f, json_string_value(json_object_get(r, "dir")));
+    report_xml_escape(f, json_string_value(json_object_get(r, "dir")));
     if (sc->reps > 1) {
         fprintf(f, "\nrepetitions (%zu of %ld disagree with the verdict): ", sc->disagree,
                 sc->reps);
@@ -167,9 +171,9 @@ static void write_properties(FILE *f, const struct suite_cell *sc)
 static void write_testcase(FILE *f, const struct suite_cell *sc)
 {
     fprintf(f, "    <testcase classname=\"racelab.");
-    xml_escape(f, sc->cell.s->name);
+    report_xml_escape(f, sc->cell.s->name);
     fprintf(f, "\" name=\"");
-    xml_escape(f, sc->cell.m->name);
+    report_xml_escape(f, sc->cell.m->name);
     fprintf(f, "\" time=\"%.3f\">\n", json_number_value(json_object_get(sc->result, "wall_s")));
     write_properties(f, sc);
     write_status(f, sc);
@@ -187,7 +191,7 @@ static size_t write_testsuite(FILE *f, const struct suite *su, size_t i)
     for (; end < su->n && su->cells[end].cell.s == s; end++)
         tally_add(&t, &su->cells[end]);
     fprintf(f, "  <testsuite name=\"");
-    xml_escape(f, s->name);
+    report_xml_escape(f, s->name);
     fprintf(f,
             "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
             "time=\"%.3f\">\n",

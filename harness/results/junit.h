@@ -5,9 +5,15 @@
 #ifndef RACELAB_JUNIT_H
 #define RACELAB_JUNIT_H
 
+#include <stdio.h>
+
 #include "suite.h"
 
 /* Writes junit.xml of su to path. Returns 0, or -1 when it cannot be written. */
 int report_junit(const struct suite *su, const char *path);
+
+/* s as XML or HTML text (junit.xml, report.html): & < > " ' escaped, control characters other
+ * than newline and tab (which XML 1.0 cannot carry) written as '?'. NULL writes nothing. */
+void report_xml_escape(FILE *f, const char *s);
 
 #endif

@@ -7,31 +7,12 @@
 #include <sys/stat.h>
 
 #include "expect.h"
+#include "junit.h" /* report_xml_escape */
 #include "report_html_internal.h"
 
 void rh_esc(FILE *f, const char *s)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
+    report_xml_escape(f, s);
 }
 
 void rh_escf(FILE *f, const char *fmt, ...)
