@@ -51,23 +51,12 @@ static void path_of(char *buf, size_t len, const struct soak *k, const char *nam
 
 static int wait_ready(struct soak *k, size_t idx, const char *port_file)
 {
-    uint64_t deadline = clk_mono_us() + (uint64_t)READY_TIMEOUT_MS * 1000u;
     char err[256];
-    for (;;) {
-        FILE *f = fopen(port_file, "r");
-        int port = 0;
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        if (port > 0 && netns_listening(k->ports[idx], err, sizeof(err)) == 1)
-            return 0;
-        if (!child_alive(&k->procs[idx]) || *k->stop || clk_mono_us() > deadline)
-            break;
-        clk_sleep_us(2000);
-    }
-    if (*k->stop) {
+    int why = child_wait_listening(&k->procs[idx], port_file, k->ports[idx], k->stop,
+                                   READY_TIMEOUT_MS, 2000, err, sizeof(err));
+    if (why == 0)
+        return 0;
+    if (why == CHILD_NOT_READY_STOPPED) {
         k->interrupted = true;
         set_error(k, "interrupted");
         return -1;
@@ -75,7 +64,10 @@ static int wait_ready(struct soak *k, size_t idx, const char *port_file)
     char how[64];
     child_describe(&k->procs[idx], how, sizeof(how));
     set_error(k, "%s did not listen on port %u (%s; see %s/%s.err)", k->names[idx], k->ports[idx],
-              child_alive(&k->procs[idx]) ? "still starting" : how, k->dir, k->names[idx]);
+              why == CHILD_NOT_READY_ERROR  ? err
+              : child_alive(&k->procs[idx]) ? "still starting"
+                                            : how,
+              k->dir, k->names[idx]);
     return -1;
 }
 

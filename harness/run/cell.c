@@ -75,46 +75,22 @@ static void set_error(struct cell_run *r, const char *fmt, ...)
 }
 
 /* Readiness: the port file (when the program writes one), then a listening socket on its port
- * in the namespace's socket table (netns_listening). Nothing connects to the program, so no
- * connection of the cell's capture, and no line of a proxy's log, is racelab's own. */
+ * in the namespace's socket table (child_wait_listening). Nothing connects to the program, so
+ * no connection of the cell's capture, and no line of a proxy's log, is racelab's own. */
 static int wait_ready(struct cell_run *r, size_t idx, const char *port_file)
 {
     struct child *ch = &r->procs[idx];
-    uint64_t deadline = clk_mono_us() + (uint64_t)READY_TIMEOUT_MS * 1000u;
-    if (port_file) {
-        for (;;) {
-            FILE *f = fopen(port_file, "r");
-            int port = 0;
-            if (f) {
-                if (fscanf(f, "%d", &port) != 1)
-                    port = 0;
-                fclose(f);
-            }
-            if (port > 0)
-                break;
-            if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
-                goto not_ready;
-            clk_sleep_us(READY_POLL_US);
-        }
-    }
-    for (;;) {
-        char err[256];
-        int rc = netns_listening(r->ports[idx], err, sizeof(err));
-        if (rc < 0) {
-            set_error(r, "readiness of %s: %s", r->names[idx], err);
-            return -1;
-        }
-        if (rc == 1)
-            return 0;
-        if (!child_alive(ch) || *r->stop || clk_mono_us() > deadline)
-            goto not_ready;
-        clk_sleep_us(READY_POLL_US);
-    }
-not_ready:
-    if (*r->stop) {
+    char err[256];
+    int why = child_wait_listening(ch, port_file, r->ports[idx], r->stop, READY_TIMEOUT_MS,
+                                   READY_POLL_US, err, sizeof(err));
+    if (why == 0)
+        return 0;
+    if (why == CHILD_NOT_READY_STOPPED) {
         r->interrupted = true;
         set_error(r, "interrupted");
-    } else if (!child_alive(ch)) {
+    } else if (why == CHILD_NOT_READY_ERROR) {
+        set_error(r, "readiness of %s: %s", r->names[idx], err);
+    } else if (why == CHILD_NOT_READY_EXITED) {
         char how[64];
         child_describe(ch, how, sizeof(how));
         set_error(r, "%s ('%s') exited before listening on port %u (%s; see %s/%s.err)",

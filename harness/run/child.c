@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clk.h"
+#include "netns.h"
 
 static int open_out(const char *path)
 {
@@ -238,4 +239,43 @@ void child_describe(const struct child *c, char *buf, size_t len)
         snprintf(buf, len, "signal %d (%s)", WTERMSIG(c->status), strsignal(WTERMSIG(c->status)));
     else
         snprintf(buf, len, "status %d", c->status);
+}
+
+/* The port file holds a port (the program bound its socket). */
+static bool port_written(const char *port_file)
+{
+    FILE *f = fopen(port_file, "r");
+    int port = 0;
+    if (f) {
+        if (fscanf(f, "%d", &port) != 1)
+            port = 0;
+        fclose(f);
+    }
+    return port > 0;
+}
+
+int child_wait_listening(struct child *c, const char *port_file, uint16_t port,
+                         volatile sig_atomic_t *stop, long timeout_ms, long poll_us, char *err,
+                         size_t errlen)
+{
+    uint64_t deadline = clk_mono_us() + (uint64_t)timeout_ms * 1000u;
+    bool written = !port_file;
+    for (;;) {
+        if (!written)
+            written = port_written(port_file);
+        if (written) {
+            int rc = netns_listening(port, err, errlen);
+            if (rc < 0)
+                return CHILD_NOT_READY_ERROR;
+            if (rc == 1)
+                return 0;
+        }
+        if (*stop)
+            return CHILD_NOT_READY_STOPPED;
+        if (!child_alive(c))
+            return CHILD_NOT_READY_EXITED;
+        if (clk_mono_us() > deadline)
+            return CHILD_NOT_READY_TIMEOUT;
+        clk_sleep_us((uint64_t)poll_us);
+    }
 }

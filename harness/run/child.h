@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -47,5 +48,21 @@ void child_describe(const struct child *c, char *buf, size_t len);
 
 /* The exit code, 128+signal when killed, -1 when not reaped. */
 int child_code(const struct child *c);
+
+/* Readiness of a server program: its port file (when port_file is not NULL) holds a port, then
+ * a socket listens on port in the current network namespace's socket table (netns_listening):
+ * nothing connects to the program. Polls every poll_us for up to timeout_ms. 0 when ready;
+ * otherwise why it is not: CHILD_NOT_READY_STOPPED (*stop became non-zero),
+ * CHILD_NOT_READY_EXITED (the program exited), CHILD_NOT_READY_TIMEOUT, or
+ * CHILD_NOT_READY_ERROR with the reason in err (the socket table could not be read). */
+enum {
+    CHILD_NOT_READY_STOPPED = 1,
+    CHILD_NOT_READY_EXITED,
+    CHILD_NOT_READY_TIMEOUT,
+    CHILD_NOT_READY_ERROR
+};
+int child_wait_listening(struct child *c, const char *port_file, uint16_t port,
+                         volatile sig_atomic_t *stop, long timeout_ms, long poll_us, char *err,
+                         size_t errlen);
 
 #endif
