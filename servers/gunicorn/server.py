@@ -19,7 +19,6 @@ closes (with why the connection was closed); nothing in how gunicorn serves is c
 """
 import errno
 import http
-import json
 import os
 import re
 import signal
@@ -29,6 +28,16 @@ import threading
 import time
 
 PROG = "racelab-server-gunicorn"
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import racelab_server  # noqa: E402 - the folder above this script's (servers/)
+
+RS = racelab_server.Server(PROG)
+die = RS.die
+parse_int = RS.parse_int
+parse_size = RS.parse_size
+now_us = racelab_server.now_us
+log = RS.log
 
 HELP = f"""usage: {PROG} [flags]
 A WSGI app on Debian's gunicorn as a racelab upstream (docs/servers.md). Flags as
@@ -52,11 +61,6 @@ gunicorn's own settings:
 SIGTERM and SIGINT close every connection and exit 0."""
 
 
-def die(msg):
-    sys.stderr.write(f"{PROG}: {msg}\n")
-    sys.exit(2)
-
-
 try:
     import gunicorn
     from gunicorn.app.base import BaseApplication
@@ -67,41 +71,11 @@ except ImportError as e:  # pragma: no cover - depends on the machine
         "(or scripts/setup), and run with /usr/bin/python3")
 
 
-def parse_int(flag, v, lo, hi):
-    if v is None or not re.fullmatch(r"[0-9]+", v):
-        die(f"--{flag}: expected a whole number, got '{v}'")
-    n = int(v)
-    if n < lo or n > hi:
-        die(f"--{flag}: expected a whole number in [{lo}, {hi}], got '{v}'")
-    return n
-
-
-def parse_size(flag, v):
-    m = re.fullmatch(r"([0-9]+)([kKmMgG]?)", v or "")
-    if not m:
-        die(f"--{flag}: expected a size in bytes (e.g. 65536, 64k, 8m), got '{v}'")
-    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
-
-
 def parse_args(argv):
     c = dict(listen="127.0.0.1:0", port_file=None, log=None, status=200, body_size=2,
              headers=[], delay_ms=0, idle_ms=None, tag_header="X-Racelab-Trial",
              worker="gthread", threads=1)
-    i = 0
-    while i < len(argv):
-        a, val = argv[i], None
-        if a.startswith("--") and "=" in a:
-            a, val = a.split("=", 1)
-
-        def nxt():
-            nonlocal i
-            if val is not None:
-                return val
-            i += 1
-            if i >= len(argv):
-                die(f"{a}: expected a value")
-            return argv[i]
-
+    for a, nxt in RS.flags(argv):
         if a in ("-h", "--help"):
             print(HELP)
             sys.exit(0)
@@ -144,10 +118,7 @@ def parse_args(argv):
             c["threads"] = parse_int("threads", nxt(), 1, 1024)
         else:
             die(f"unknown flag {a} (see --help)")
-        i += 1
-    m = re.fullmatch(r"(\[[^\]]+\]|[^:]*):([0-9]+)", c["listen"])
-    if not m or int(m.group(2)) > 65535:
-        die(f"--listen: expected HOST:PORT, got '{c['listen']}'")
+    RS.parse_listen(c["listen"])
     return c
 
 
@@ -159,25 +130,7 @@ STATUS_LINE = f"{CFG['status']} " + next(
 
 # --- the log: one JSON line per event, each written with a single write(2); the descriptor is
 # opened before gunicorn forks, O_APPEND, so the arbiter and the worker share it ---------------
-LOG_FD = -1
-if CFG["log"] == "-":
-    LOG_FD = 1
-elif CFG["log"]:
-    try:
-        LOG_FD = os.open(CFG["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    except OSError as e:
-        die(f"--log: cannot open {CFG['log']}: {e.strerror}")
-
-
-def now_us():
-    return time.time_ns() // 1000
-
-
-def log(**rec):
-    if LOG_FD < 0:
-        return
-    line = json.dumps(dict(ts_us=now_us(), **rec), separators=(",", ":")) + "\n"
-    os.write(LOG_FD, line.encode())
+RS.open_log(CFG["log"])
 
 
 class ConnState:

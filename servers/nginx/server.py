@@ -29,6 +29,16 @@ import tempfile
 import time
 
 PROG = "racelab-server-nginx"
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import racelab_server  # noqa: E402 - the folder above this script's (servers/)
+
+RS = racelab_server.Server(PROG)
+die = RS.die
+parse_int = RS.parse_int
+parse_size = RS.parse_size
+now_us = racelab_server.now_us
+log = RS.log
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 HELP = f"""usage: {PROG} [flags]
@@ -60,27 +70,6 @@ nginx's own settings:
 SIGTERM and SIGINT stop nginx (its fast shutdown closes every connection) and exit 0."""
 
 
-def die(msg, code=2):
-    sys.stderr.write(f"{PROG}: {msg}\n")
-    sys.exit(code)
-
-
-def parse_int(flag, v, lo, hi):
-    if v is None or not re.fullmatch(r"[0-9]+", v):
-        die(f"--{flag}: expected a whole number, got '{v}'")
-    n = int(v)
-    if n < lo or n > hi:
-        die(f"--{flag}: expected a whole number in [{lo}, {hi}], got '{v}'")
-    return n
-
-
-def parse_size(flag, v):
-    m = re.fullmatch(r"([0-9]+)([kKmMgG]?)", v or "")
-    if not m:
-        die(f"--{flag}: expected a size in bytes (e.g. 65536, 64k, 8m), got '{v}'")
-    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
-
-
 def find_nginx(explicit):
     if explicit:
         return explicit if os.access(explicit, os.X_OK) else None
@@ -93,21 +82,7 @@ def parse_args(argv):
     c = dict(listen="127.0.0.1:0", port_file=None, log=None, body_size=2, headers=[],
              idle_ms=None, close_after=0, announce=False, tag_header="X-Racelab-Trial",
              dir=None, debug=True, nginx=None, version=False)
-    i = 0
-    while i < len(argv):
-        a, val = argv[i], None
-        if a.startswith("--") and "=" in a:
-            a, val = a.split("=", 1)
-
-        def nxt():
-            nonlocal i
-            if val is not None:
-                return val
-            i += 1
-            if i >= len(argv):
-                die(f"{a}: expected a value")
-            return argv[i]
-
+    for a, nxt in RS.flags(argv):
         if a in ("-h", "--help"):
             print(HELP)
             sys.exit(0)
@@ -161,15 +136,10 @@ def parse_args(argv):
             c["nginx"] = nxt()
         else:
             die(f"unknown flag {a} (see --help)")
-        i += 1
     if c["close_after"] and not c["announce"]:
         die("--close-after without --announce-close: nginx announces the close "
             "(keepalive_requests: the last response says Connection: close)")
-    m = re.fullmatch(r"(\[[^\]]+\]|[^:]*):([0-9]+)", c["listen"])
-    if not m or int(m.group(2)) > 65535:
-        die(f"--listen: expected HOST:PORT, got '{c['listen']}'")
-    c["host"] = m.group(1).strip("[]") or "127.0.0.1"
-    c["port"] = int(m.group(2))
+    c["host"], c["port"] = RS.parse_listen(c["listen"])
     return c
 
 
@@ -190,26 +160,7 @@ if CFG["version"]:
     sys.exit(0)
 
 # --- the log ------------------------------------------------------------------------------------
-LOG_FD = -1
-if CFG["log"] == "-":
-    LOG_FD = 1
-elif CFG["log"]:
-    try:
-        LOG_FD = os.open(CFG["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    except OSError as e:
-        die(f"--log: cannot open {CFG['log']}: {e.strerror}")
-
-
-def now_us():
-    return time.time_ns() // 1000
-
-
-def log(ts_us=None, **rec):
-    if LOG_FD < 0:
-        return
-    line = json.dumps(dict(ts_us=ts_us if ts_us is not None else now_us(), **rec),
-                      separators=(",", ":")) + "\n"
-    os.write(LOG_FD, line.encode())
+RS.open_log(CFG["log"])
 
 
 # --- the run folder and the config --------------------------------------------------------------
