@@ -35,20 +35,7 @@ static char *run_default, *run_full, *run_keep;
 
 static int racelab(const char *tag, char *const args[], char **err_text)
 {
-    char *argv[16];
-    size_t n = 0;
-    argv[n++] = tsup_bin("racelab");
-    for (size_t i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    char *o = tsup_fmt("%s/%s.out", tmp, tag), *e = tsup_fmt("%s/%s.err", tmp, tag);
-    int rc = tsup_run(argv, o, e, 180000);
-    if (err_text)
-        *err_text = tsup_slurp(e);
-    free(argv[0]);
-    free(o);
-    free(e);
-    return rc;
+    return tsup_racelab(tmp, tag, args, err_text, 180000);
 }
 
 static void run(const char *tag, char **out, const char *extra1, const char *extra2)
@@ -65,12 +52,9 @@ static void run(const char *tag, char **out, const char *extra1, const char *ext
 
 static json_t *results(const char *dir)
 {
-    char *p = tsup_fmt("%s/results.json", dir);
-    json_error_t je;
-    json_t *r = json_load_file(p, 0, &je);
+    json_t *r = tsup_results(dir);
     if (!r)
-        fail_msg("%s: %s", p, je.text);
-    free(p);
+        fail_msg("%s: no racelab results.json", dir);
     return r;
 }
 

@@ -22,19 +22,7 @@
 /* racelab ARGS...; returns its exit status, stderr in *err (malloc'd). */
 static int racelab(const struct tsup_ctx *ctx, char **err, char *const *args)
 {
-    char *argv[32];
-    size_t n = 0;
-    argv[n++] = tsup_bin("racelab");
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *errp = tsup_fmt("%s/racelab.err", ctx->dir), *outp = tsup_fmt("%s/racelab.out", ctx->dir);
-    int rc = tsup_run(argv, outp, errp, 300000);
-    free(outp);
-    *err = tsup_slurp(errp);
-    free(errp);
-    free(argv[0]);
-    return rc;
+    return tsup_racelab(ctx->dir, "racelab", args, err, 300000);
 }
 
 /* Whether racelab-KIND can run here (its --version answers); says why not. */
@@ -64,12 +52,9 @@ static json_t *cell_of(json_t *res, const char *mit)
 
 static json_t *results(const char *out)
 {
-    char *p = tsup_fmt("%s/results.json", out);
-    json_error_t je;
-    json_t *r = json_load_file(p, 0, &je);
+    json_t *r = tsup_results(out);
     if (!r)
-        fail_msg("%s: %s", p, je.text);
-    free(p);
+        fail_msg("%s: no racelab results.json", out);
     return r;
 }
 

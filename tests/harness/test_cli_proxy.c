@@ -22,19 +22,7 @@
 /* racelab ARGS...; returns its exit status, stderr in *err (malloc'd). */
 static int racelab(const struct tsup_ctx *ctx, char **err, char *const *args)
 {
-    char *argv[32];
-    size_t n = 0;
-    argv[n++] = tsup_bin("racelab");
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *errp = tsup_fmt("%s/racelab.err", ctx->dir), *outp = tsup_fmt("%s/racelab.out", ctx->dir);
-    int rc = tsup_run(argv, outp, errp, 300000);
-    free(outp);
-    *err = tsup_slurp(errp);
-    free(errp);
-    free(argv[0]);
-    return rc;
+    return tsup_racelab(ctx->dir, "racelab", args, err, 300000);
 }
 
 static void test_refused_before_anything_starts(void **state)

@@ -25,12 +25,9 @@
 
 static json_t *results(const char *dir)
 {
-    char *p = tsup_fmt("%s/results.json", dir);
-    json_error_t je;
-    json_t *r = json_load_file(p, 0, &je);
+    json_t *r = tsup_results(dir);
     if (!r)
-        fail_msg("%s: %s", p, je.text);
-    free(p);
+        fail_msg("%s: no racelab results.json", dir);
     return r;
 }
 

@@ -82,12 +82,9 @@ static void expect_exit(const char *tag, int rc, int want)
 
 static json_t *results(const char *dir)
 {
-    char *p = tsup_fmt("%s/results.json", dir);
-    json_error_t e;
-    json_t *r = json_load_file(p, 0, &e);
+    json_t *r = tsup_results(dir);
     if (!r)
-        fail_msg("%s: %s", p, e.text);
-    free(p);
+        fail_msg("%s: no racelab results.json", dir);
     return r;
 }
 

@@ -28,18 +28,7 @@ static const char head[] = "name: hostile\n"
 /* Runs racelab with args; returns the exit status, *err the stderr text (malloc'd). */
 static int racelab(const char *dir, char *const *args, char **err)
 {
-    char *errp = tsup_fmt("%s/stderr", dir);
-    char *argv[16];
-    size_t n = 0;
-    argv[n++] = tsup_bin("racelab");
-    for (; *args && n < 15; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    int rc = tsup_run(argv, NULL, errp, 100000);
-    *err = tsup_slurp(errp);
-    free(argv[0]);
-    free(errp);
-    return rc;
+    return tsup_racelab(dir, "racelab", args, err, 100000);
 }
 
 static char *write_file(const char *dir, const char *name, const char *text)

@@ -279,3 +279,32 @@ size_t tsup_count(json_t *arr, const char *key, const char *val)
     }
     return n;
 }
+
+int tsup_racelab(const char *dir, const char *tag, char *const *args, char **err, int timeout_ms)
+{
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = tsup_bin("racelab");
+    for (; *args && n < 31; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    char *o = tsup_fmt("%s/%s.out", dir, tag), *e = tsup_fmt("%s/%s.err", dir, tag);
+    int rc = tsup_run(argv, o, e, timeout_ms);
+    if (err)
+        *err = tsup_slurp(e);
+    free(argv[0]);
+    free(o);
+    free(e);
+    return rc;
+}
+
+json_t *tsup_results(const char *dir)
+{
+    char *p = tsup_fmt("%s/results.json", dir);
+    json_error_t je;
+    json_t *r = json_load_file(p, 0, &je);
+    if (!r)
+        fprintf(stderr, "%s: %s\n", p, je.text);
+    free(p);
+    return r;
+}

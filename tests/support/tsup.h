@@ -63,6 +63,14 @@ char *tsup_slurp(const char *path);
  * have the field at all). */
 size_t tsup_count(json_t *arr, const char *key, const char *val);
 
+/* build/bin/racelab with args (NULL-terminated, at most 30) to completion (timeout_ms): its
+ * stdout into dir/TAG.out, its stderr into dir/TAG.err, and, when err is not NULL, the stderr
+ * text into *err (malloc'd). Returns its exit status (see tsup_wait). */
+int tsup_racelab(const char *dir, const char *tag, char *const *args, char **err, int timeout_ms);
+
+/* A run folder's results.json, loaded; NULL (and why, on stderr) when it cannot be read. */
+json_t *tsup_results(const char *dir);
+
 /* printf into a malloc'd string */
 char *tsup_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
