@@ -24,6 +24,7 @@
 #include "capture.h"
 #include "gzf.h"
 #include "pack.h"
+#include "test_netlab_util.h"
 #include "tsup.h"
 
 #define SCN       RACELAB_SOURCE_DIR "/tests/harness/scenarios/direct-reuse-after-close.yaml"
@@ -133,36 +134,6 @@ static void headers_copy(const char *path, const char *out)
     assert_true(cut > 0); /* the responses' bodies */
 }
 
-/* The same counters per direction and the same events per flow, field by field. */
-static void same_analysis(const struct analysis_result *a, const struct analysis_result *b)
-{
-    assert_int_equal(a->packets, b->packets);
-    assert_int_equal(a->nflows, b->nflows);
-    assert_int_equal(a->ndirs, b->ndirs);
-    for (size_t i = 0; i < a->ndirs; i++) {
-        assert_string_equal(a->dirs[i].name, b->dirs[i].name);
-#define SAME(field, help) assert_int_equal(a->dirs[i].field, b->dirs[i].field);
-        ANALYSIS_COUNTERS(SAME)
-#undef SAME
-    }
-    for (size_t f = 0; f < a->nflows; f++) {
-        const struct analysis_flow *x = &a->flows[f], *y = &b->flows[f];
-        assert_int_equal(x->client_port, y->client_port);
-        assert_int_equal(x->nevents, y->nevents);
-        for (size_t e = 0; e < x->nevents; e++) {
-            const struct analysis_event *u = &x->events[e], *v = &y->events[e];
-            assert_int_equal(u->ts_us, v->ts_us);
-            assert_int_equal(u->kind, v->kind);
-            assert_int_equal(u->from_client, v->from_client);
-            assert_int_equal(u->len, v->len);
-            assert_int_equal(u->flags, v->flags);
-            assert_int_equal(u->seq, v->seq);
-            assert_int_equal(u->ack, v->ack);
-            assert_int_equal(u->notes, v->notes);
-        }
-    }
-}
-
 static void test_full_and_headers_agree(void **state)
 {
     (void)state;
@@ -177,7 +148,7 @@ static void test_full_and_headers_agree(void **state)
     char err[512];
     assert_int_equal(analysis_read(full, &hop, 1, &a, err, sizeof err), 0);
     assert_int_equal(analysis_read(heads, &hop, 1, &b, err, sizeof err), 0);
-    same_analysis(&a, &b);
+    tinfra_same_analysis(&a, &b);
     assert_true(a.dirs[1].rst > 0);
     analysis_free(&a);
     analysis_free(&b);

@@ -19,6 +19,7 @@
 #include "capture.h"
 #include "explain.h"
 #include "gzf.h"
+#include "test_netlab_util.h"
 #include "tsup.h"
 
 static char *dir;
@@ -161,36 +162,6 @@ static void write_flow(const char *path, bool heads)
 
 static const struct analysis_hop hop = {8000, "downstream", "proxy"};
 
-/* The same counters per direction and the same events per flow, field by field. */
-static void same_analysis(const struct analysis_result *a, const struct analysis_result *b)
-{
-    assert_int_equal(a->packets, b->packets);
-    assert_int_equal(a->nflows, b->nflows);
-    assert_int_equal(a->ndirs, b->ndirs);
-    for (size_t i = 0; i < a->ndirs; i++) {
-        assert_string_equal(a->dirs[i].name, b->dirs[i].name);
-#define SAME(field, help) assert_int_equal(a->dirs[i].field, b->dirs[i].field);
-        ANALYSIS_COUNTERS(SAME)
-#undef SAME
-    }
-    for (size_t f = 0; f < a->nflows; f++) {
-        const struct analysis_flow *x = &a->flows[f], *y = &b->flows[f];
-        assert_int_equal(x->client_port, y->client_port);
-        assert_int_equal(x->nevents, y->nevents);
-        for (size_t e = 0; e < x->nevents; e++) {
-            const struct analysis_event *u = &x->events[e], *v = &y->events[e];
-            assert_int_equal(u->ts_us, v->ts_us);
-            assert_int_equal(u->kind, v->kind);
-            assert_int_equal(u->from_client, v->from_client);
-            assert_int_equal(u->len, v->len);
-            assert_int_equal(u->flags, v->flags);
-            assert_int_equal(u->seq, v->seq);
-            assert_int_equal(u->ack, v->ack);
-            assert_int_equal(u->notes, v->notes);
-        }
-    }
-}
-
 static char *explain_text(const char *pcap)
 {
     char *out = tsup_fmt("%s/explain.txt", dir), err[512];
@@ -219,7 +190,7 @@ static void test_headers_analyse_as_full(void **state)
     char err[512];
     assert_int_equal(analysis_read(full, &hop, 1, &a, err, sizeof err), 0);
     assert_int_equal(analysis_read(heads, &hop, 1, &b, err, sizeof err), 0);
-    same_analysis(&a, &b);
+    tinfra_same_analysis(&a, &b);
     /* the numbers themselves: 100 000 body bytes and the head, the late request noted */
     assert_int_equal(a.dirs[0].data_bytes, strlen("POST /up HTTP/1.1\r\nHost: a\r\n"
                                                   "Content-Length: 100000\r\n\r\n") +
@@ -249,10 +220,10 @@ static void test_gzip_read_and_refused(void **state)
     struct analysis_result a, b, c;
     assert_int_equal(analysis_read(copy, &hop, 1, &a, err, sizeof err), 0);
     assert_int_equal(analysis_read(gz, &hop, 1, &b, err, sizeof err), 0);
-    same_analysis(&a, &b);
+    tinfra_same_analysis(&a, &b);
     /* the plain name finds the .gz */
     assert_int_equal(analysis_read(plain, &hop, 1, &c, err, sizeof err), 0);
-    same_analysis(&a, &c);
+    tinfra_same_analysis(&a, &c);
     analysis_free(&a);
     analysis_free(&b);
     analysis_free(&c);

@@ -18,6 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include "analysis.h"
 #include "capture.h"
 #include "clk.h"
@@ -370,4 +374,33 @@ int tinfra_race_capture(const char *path, struct analysis_hop *hops, char *msg, 
     close(lp);
     close(lu);
     return 0;
+}
+
+void tinfra_same_analysis(const struct analysis_result *a, const struct analysis_result *b)
+{
+    assert_int_equal(a->packets, b->packets);
+    assert_int_equal(a->nflows, b->nflows);
+    assert_int_equal(a->ndirs, b->ndirs);
+    for (size_t i = 0; i < a->ndirs; i++) {
+        assert_string_equal(a->dirs[i].name, b->dirs[i].name);
+#define SAME(field, help) assert_int_equal(a->dirs[i].field, b->dirs[i].field);
+        ANALYSIS_COUNTERS(SAME)
+#undef SAME
+    }
+    for (size_t f = 0; f < a->nflows; f++) {
+        const struct analysis_flow *x = &a->flows[f], *y = &b->flows[f];
+        assert_int_equal(x->client_port, y->client_port);
+        assert_int_equal(x->nevents, y->nevents);
+        for (size_t e = 0; e < x->nevents; e++) {
+            const struct analysis_event *u = &x->events[e], *v = &y->events[e];
+            assert_int_equal(u->ts_us, v->ts_us);
+            assert_int_equal(u->kind, v->kind);
+            assert_int_equal(u->from_client, v->from_client);
+            assert_int_equal(u->len, v->len);
+            assert_int_equal(u->flags, v->flags);
+            assert_int_equal(u->seq, v->seq);
+            assert_int_equal(u->ack, v->ack);
+            assert_int_equal(u->notes, v->notes);
+        }
+    }
 }

@@ -78,4 +78,9 @@ int tinfra_race_capture(const char *path, struct analysis_hop *hops, char *msg, 
 struct cap;
 int tinfra_cap_wait(struct cap *c, uint64_t n, int timeout_ms);
 
+/* cmocka-asserts that two analyses have the same counters per direction and the same events
+ * per flow, field by field (a capture whole and headers-only, read plain and gzip'd). */
+struct analysis_result;
+void tinfra_same_analysis(const struct analysis_result *a, const struct analysis_result *b);
+
 #endif
